@@ -1,0 +1,77 @@
+"""Points: their latest values (never a stale one shown as live) and their history."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, HTTPException, Query
+
+from api.deps import Config, Store
+from api.models import PointOut, ReadingsPage
+from api.timeparams import (
+    MAX_LIMIT,
+    check_limit,
+    check_range,
+    decode_cursor,
+    encode_cursor,
+    parse_iso,
+    unprocessable,
+)
+from api.views import point_out, reading_out
+from occmon.config.schema import Point, SiteConfig
+from occmon.model import iso_utc
+from occmon.quantities import QUANTITIES
+
+router = APIRouter(prefix="/api/v1/points", tags=["points"])
+
+
+def find_point(config: SiteConfig, point_id: str) -> Point:
+    try:
+        return config.point(point_id)
+    except KeyError:
+        raise HTTPException(
+            status_code=404, detail=f"point {point_id!r} is not in the site configuration"
+        ) from None
+
+
+@router.get("", response_model=list[PointOut])
+def list_points(config: Config, store: Store) -> list[PointOut]:
+    """Every configured point with its latest reading per quantity and device status."""
+    now = time.time()
+    return [point_out(config, point, store, now) for point in config.points]
+
+
+@router.get("/{point_id}", response_model=PointOut)
+def get_point(point_id: str, config: Config, store: Store) -> PointOut:
+    return point_out(config, find_point(config, point_id), store, time.time())
+
+
+@router.get("/{point_id}/readings", response_model=ReadingsPage)
+def get_readings(
+    point_id: str,
+    config: Config,
+    store: Store,
+    start: str = Query(description="ISO 8601 with offset, inclusive"),
+    end: str = Query(description="ISO 8601 with offset, exclusive"),
+    quantity: str | None = Query(default=None, description="e.g. concentration, laeq"),
+    limit: int = Query(default=1000, description=f"rows per page, 1..{MAX_LIMIT}"),
+    cursor: str | None = Query(default=None, description="the 'next' of the previous page"),
+) -> ReadingsPage:
+    """Readings with start <= time < end, ordered by quantity then time, page by page."""
+    point = find_point(config, point_id)
+    t0, t1 = parse_iso("start", start), parse_iso("end", end)
+    check_range(t0, t1, start, end)
+    check_limit(limit)
+    if quantity is not None and quantity not in QUANTITIES:
+        raise unprocessable(f"quantity {quantity!r} is not one of {sorted(QUANTITIES)}")
+    after = decode_cursor(cursor) if cursor is not None else None
+    page, more = store.readings(point.id, t0, t1, quantity=quantity, limit=limit, after=after)
+    return ReadingsPage(
+        point=point.id,
+        start=iso_utc(t0),
+        end=iso_utc(t1),
+        quantity=quantity,
+        count=len(page),
+        readings=[reading_out(r) for r in page],
+        next=encode_cursor(*more) if more else None,
+    )

@@ -1,0 +1,116 @@
+"""Store records to response models: the serialising half of the thin shells."""
+
+from __future__ import annotations
+
+import base64
+
+from api.freshness import feeding_devices, is_stale, quantities_of, stale_after
+from api.models import (
+    DeadLetterOut,
+    DeviceStatusOut,
+    LatestReading,
+    Names,
+    PointOut,
+    ReadingOut,
+)
+from ingest.records import GATEWAY, DeviceState
+from ingest.store import StoredDeadLetter, StoredReading, StoreReader
+from occmon.config.schema import Point, SiteConfig
+from occmon.model import iso_utc
+from occmon.quantities import QUANTITIES
+
+
+def device_out(config: SiteConfig, device: str, state: DeviceState | None) -> DeviceStatusOut:
+    protocol = "gateway" if device == GATEWAY else config.device(device).protocol
+    return DeviceStatusOut(
+        id=device,
+        protocol=protocol,
+        online=state.online if state else None,
+        since=iso_utc(state.since) if state else None,
+        reason=state.reason if state else None,
+    )
+
+
+def latest_out(
+    config: SiteConfig, point: str, quantity: str, stored: StoredReading | None, now: float
+) -> LatestReading:
+    window = stale_after(config, point, quantity)
+    devices = feeding_devices(config, point, quantity)
+    if stored is None:
+        return LatestReading(
+            quantity=quantity,
+            unit=QUANTITIES[quantity].unit if quantity in QUANTITIES else "",
+            value=None,
+            quality="bad",
+            reason="no-data",
+            time=None,
+            age_s=None,
+            stale=True,
+            stale_after_s=window,
+            devices=devices,
+        )
+    r = stored.reading
+    return LatestReading(
+        quantity=quantity,
+        unit=r.unit,
+        value=r.value,
+        quality=r.quality.value,
+        reason=r.reason,
+        time=iso_utc(r.time),
+        age_s=round(now - r.time, 3),
+        stale=is_stale(r.time, now, window),
+        stale_after_s=window,
+        devices=devices,
+    )
+
+
+def point_out(config: SiteConfig, point: Point, store: StoreReader, now: float) -> PointOut:
+    states = {s.device: s for s in store.device_states()}
+    area = next(a for a in config.areas if a.id == point.area)
+    return PointOut(
+        id=point.id,
+        name=Names(zh=point.name.zh, en=point.name.en),
+        area=point.area,
+        area_name=Names(zh=area.name.zh, en=area.name.en),
+        agent=point.agent,
+        job=point.job,
+        fraction=point.fraction,
+        devices=[device_out(config, d, states.get(d)) for d in feeding_devices(config, point.id)],
+        quantities=[
+            latest_out(config, point.id, q, store.latest(point.id, q), now)
+            for q in quantities_of(config, point.id)
+        ],
+    )
+
+
+def reading_out(stored: StoredReading) -> ReadingOut:
+    r = stored.reading
+    return ReadingOut(
+        point=r.point,
+        quantity=r.quantity,
+        time=iso_utc(r.time),
+        value=r.value,
+        unit=r.unit,
+        quality=r.quality.value,
+        reason=r.reason,
+        agent=r.agent,
+        sensor=r.sensor,
+        device=r.device,
+        raw_value=r.raw_value,
+        raw_unit=r.raw_unit,
+        received=iso_utc(stored.received),
+    )
+
+
+def dead_letter_out(letter: StoredDeadLetter) -> DeadLetterOut:
+    return DeadLetterOut(
+        id=letter.id,
+        received=iso_utc(letter.received),
+        site=letter.site,
+        source=letter.source,
+        topic=letter.topic,
+        code=letter.code,
+        message=letter.message,
+        payload=letter.payload.decode("utf-8", errors="replace"),
+        payload_b64=base64.b64encode(letter.payload).decode(),
+    )

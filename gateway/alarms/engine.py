@@ -1,0 +1,381 @@
+"""The alarm engine: per-point machines fed events, returning alarm events. No I/O, no clock.
+
+``AlarmEngine.handle(event)`` takes a ``Sample``, ``Tick``, operator command or
+``ExternalAlarm`` and returns the alarm events it caused, in order. An illegal command
+raises a typed ``AlarmError`` and leaves every machine exactly as it was: commands are
+validated and looked up in the transition table before anything is changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.alarms import actions as act
+from gateway.alarms import errors
+from gateway.alarms.actions import AlarmEvent, AlarmKind, AlarmState
+from gateway.alarms.condition import FaultDetector, LevelDetector
+from gateway.alarms.config import MAX_SHELVE_S
+from gateway.alarms.events import (
+    Acknowledge,
+    Event,
+    ExternalAlarm,
+    Resolve,
+    ResolveReason,
+    Sample,
+    SetOutOfService,
+    Shelve,
+    Tick,
+    Unshelve,
+)
+from gateway.alarms.levels import Level, rank
+from gateway.alarms.snapshot import AlarmSnapshot, PointCondition, PointSnapshot
+from gateway.alarms.spec import PointSpec
+from gateway.alarms.states import Do, Trigger, transition
+from occmon.model import Quality, Reason
+
+_REASONS = {r.value for r in ResolveReason}
+
+
+@dataclass(slots=True)
+class _Alarm:
+    alarm_id: str
+    point: str
+    kind: AlarmKind
+    unit: str
+    state: AlarmState = AlarmState.NORMAL
+    active: bool = False
+    level: Level | None = None
+    value: float | None = None
+    setpoint: float | None = None
+    occurrence: int = 0
+    raised_at: float | None = None
+    resolved: bool = True
+    acknowledged_by: str | None = None
+    shelved_until: float | None = None
+    cause: str = ""  # why the current occurrence was raised
+    condition_cause: str = ""  # why the condition is present (kept while shelved)
+    reason: str | None = None
+
+    def view(self) -> AlarmSnapshot:
+        return AlarmSnapshot(
+            self.alarm_id, self.point, self.kind, self.state, self.active, self.level,
+            self.value, self.setpoint, self.unit, self.occurrence, self.raised_at,
+            self.acknowledged_by, self.shelved_until, self.cause)
+
+
+@dataclass(slots=True)
+class _Point:
+    spec: PointSpec
+    detector: LevelDetector | None
+    fault: FaultDetector
+    process: _Alarm | None
+    faults: _Alarm
+    last_time: float | None = None
+    value: float | None = None
+    overdue_sample: bool = False
+    warned: bool = False
+
+
+class AlarmEngine:
+    """All alarms of one gateway. Alarm ids: ``{point}:process``, ``{point}:fault``, and the
+    ids of external alarms as given."""
+
+    def __init__(self, points: Iterable[PointSpec], *, max_shelve: float = MAX_SHELVE_S) -> None:
+        self._points: dict[str, _Point] = {}
+        self._alarms: dict[str, _Alarm] = {}
+        self._max_shelve = max_shelve
+        for spec in points:
+            if spec.point in self._points:
+                raise ValueError(f"point {spec.point!r} given twice")
+            levels = spec.levels()
+            detector = LevelDetector.build(levels, spec.off_delay) if levels else None
+            process = (_Alarm(f"{spec.point}:process", spec.point, AlarmKind.PROCESS, spec.unit)
+                       if detector else None)
+            faults = _Alarm(f"{spec.point}:fault", spec.point, AlarmKind.FAULT, spec.unit)
+            self._points[spec.point] = _Point(
+                spec, detector, FaultDetector(spec.stale_after, spec.fault_off_delay),
+                process, faults)
+            for alarm in (process, faults):
+                if alarm is not None:
+                    self._alarms[alarm.alarm_id] = alarm
+
+    # -- the one entry point ------------------------------------------------------------------
+    def handle(self, event: Event) -> list[AlarmEvent]:
+        if isinstance(event, Sample):
+            return self._sample(event)
+        if isinstance(event, Tick):
+            return self._tick(event.time)
+        if isinstance(event, Acknowledge):
+            alarm = self._alarm(event.alarm_id)
+            out = self._fire(alarm, Trigger.ACK, event.time, user=event.user,
+                             comment=event.comment,
+                             cause=f"acknowledged by {event.user}: {event.comment}")
+            alarm.acknowledged_by = event.user
+            return out
+        if isinstance(event, Shelve):
+            return self._shelve(event)
+        if isinstance(event, Unshelve):
+            alarm = self._alarm(event.alarm_id)
+            out = self._fire(alarm, Trigger.UNSHELVE, event.time, user=event.user,
+                             cause=f"unshelved by {event.user}")
+            alarm.shelved_until = None
+            return out
+        if isinstance(event, SetOutOfService):
+            alarm = self._alarm(event.alarm_id)
+            trigger = Trigger.REMOVE if event.out_of_service else Trigger.RESTORE
+            verb = "taken out of service" if event.out_of_service else "returned to service"
+            return self._fire(alarm, trigger, event.time, user=event.user, reason=event.reason,
+                              cause=f"{verb} by {event.user}: {event.reason}")
+        if isinstance(event, Resolve):
+            return self._resolve(event)
+        if isinstance(event, ExternalAlarm):
+            return self._external(event)
+        raise TypeError(f"not an alarm engine event: {event!r}")
+
+    # -- views --------------------------------------------------------------------------------
+    def alarm(self, alarm_id: str) -> AlarmSnapshot:
+        return self._alarm(alarm_id).view()
+
+    def alarms(self) -> list[AlarmSnapshot]:
+        return [a.view() for a in self._alarms.values()]
+
+    def active(self) -> list[AlarmSnapshot]:
+        """Alarms that are not normal: what an operator's active list shows."""
+        return [a.view() for a in self._alarms.values() if a.state is not AlarmState.NORMAL]
+
+    def conditions(self) -> dict[str, PointCondition]:
+        return {
+            name: PointCondition(name, p.detector.level if p.detector else None,
+                                 p.faults.active, p.last_time, p.faults.reason)
+            for name, p in self._points.items()
+        }
+
+    def snapshot(self) -> dict[str, PointSnapshot]:
+        out = {}
+        for name, p in self._points.items():
+            alarms = [a.view() for a in (p.process, p.faults) if a is not None]
+            out[name] = PointSnapshot(
+                name, p.spec.unit, None if p.faults.active else p.value, p.last_time,
+                p.detector.level if p.detector else None, p.faults.active, p.faults.reason,
+                p.warned, alarms)
+        return out
+
+    # -- samples and time ---------------------------------------------------------------------
+    def _sample(self, sample: Sample) -> list[AlarmEvent]:
+        p = self._points.get(sample.point)
+        if p is None:
+            raise errors.UnknownPoint(sample.point, f"no alarm point {sample.point!r}")
+        if sample.quantity != p.spec.quantity:
+            return []  # e.g. the C-weighted peak of a noise point judged on LAeq
+        if p.last_time is not None and sample.time < p.last_time:
+            raise errors.TimeWentBackwards(
+                sample.point, f"sample of {sample.point!r} at {sample.time} is older than the "
+                f"last one at {p.last_time}")
+        good = sample.quality is not Quality.BAD and sample.value is not None
+        p.last_time = sample.time
+        p.fault.sample(good, sample.reason, sample.time)
+        p.overdue_sample = sample.reason == Reason.CALIBRATION_OVERDUE
+        if good and sample.value is not None:
+            p.value = sample.value
+            if p.detector is not None:
+                p.detector.sample(sample.value, sample.time)
+        return self._evaluate(p, sample.time)
+
+    def _tick(self, time: float) -> list[AlarmEvent]:
+        out: list[AlarmEvent] = []
+        for p in self._points.values():
+            p.fault.tick(time)
+            out += self._evaluate(p, time)
+        for alarm in self._alarms.values():
+            if (alarm.state is AlarmState.SHELVED and alarm.shelved_until is not None
+                    and time >= alarm.shelved_until):
+                out += self._fire(alarm, Trigger.SHELVE_EXPIRED, time, user=None,
+                                  cause="shelve expired")
+                alarm.shelved_until = None
+        return out
+
+    def _evaluate(self, p: _Point, time: float) -> list[AlarmEvent]:
+        out: list[AlarmEvent] = []
+        faulted, reason = p.fault.evaluate(time)
+        alarm = p.faults
+        if faulted and not alarm.active:
+            alarm.active, alarm.reason = True, reason
+            alarm.condition_cause = self._fault_cause(p, reason)
+            out += self._fire(alarm, Trigger.ACTIVATE, time, cause=alarm.condition_cause)
+        elif faulted:
+            alarm.reason = reason
+        elif alarm.active:
+            alarm.active, alarm.reason = False, None
+            out += self._fire(alarm, Trigger.CLEAR, time,
+                              cause=f"{p.spec.point}: sensor good again for "
+                                    f"{p.spec.fault_off_delay:g} s")
+        if p.detector is not None and p.process is not None and p.fault.fresh(time):
+            p.detector.evaluate(time)
+            out += self._level_change(p, p.process, p.detector, time)
+        out += self._calibration(p, time)
+        return out
+
+    def _level_change(self, p: _Point, alarm: _Alarm, detector: LevelDetector,
+                      time: float) -> list[AlarmEvent]:
+        old, new = (alarm.level if alarm.active else None), detector.level
+        alarm.value = p.value
+        if rank(new) == rank(old):
+            return []
+        unit = p.spec.unit
+        if new is None:
+            band = detector.comparators[0]  # the alarm clears below the lowest level's band
+            alarm.active = False
+            return self._fire(
+                alarm, Trigger.CLEAR, time,
+                cause=f"{p.spec.point}: {p.value:g} {unit} stayed below {band.level} set-point "
+                      f"{band.setpoint:g} minus deadband {band.deadband:g} {unit} for "
+                      f"{detector.off_delay:g} s")
+        setpoint = detector.setpoint(new)
+        alarm.level, alarm.setpoint = new, setpoint
+        if old is None:
+            alarm.active = True
+            alarm.condition_cause = (f"{p.spec.point}: {p.value:g} {unit} reached {new} "
+                                     f"set-point {setpoint:g} {unit}")
+            return self._fire(alarm, Trigger.ACTIVATE, time, cause=alarm.condition_cause)
+        trigger = Trigger.ESCALATE if rank(new) > rank(old) else Trigger.DEESCALATE
+        word = "rose to" if trigger is Trigger.ESCALATE else "fell to"
+        alarm.condition_cause = (f"{p.spec.point}: {p.value:g} {unit} {word} {new} "
+                                 f"(set-point {setpoint:g} {unit}, was {old})")
+        return self._fire(alarm, trigger, time, previous_level=old, cause=alarm.condition_cause)
+
+    def _calibration(self, p: _Point, time: float) -> list[AlarmEvent]:
+        due = p.spec.calibration_due
+        overdue = p.overdue_sample or (due is not None and time >= due)
+        if not overdue:
+            p.warned = False
+            return []
+        if p.warned:
+            return []
+        p.warned = True
+        why = ("the instrument reports calibration overdue" if p.overdue_sample
+               else "calibration was due at the configured date")
+        return [act.WarningRaised(
+            alarm_id=f"{p.spec.point}:calibration", point=p.spec.point, kind=AlarmKind.WARNING,
+            level=None, value=p.value, setpoint=None, unit=p.spec.unit, time=time,
+            state=AlarmState.NORMAL, occurrence=0, reason=str(Reason.CALIBRATION_OVERDUE),
+            cause=f"{p.spec.point}: {why}; values are kept but uncertain")]
+
+    @staticmethod
+    def _fault_cause(p: _Point, reason: str | None) -> str:
+        if reason == "stale":
+            return (f"{p.spec.point}: no good reading for {p.spec.stale_after:g} s "
+                    f"({p.spec.stale_after_polls} poll intervals)")
+        return f"{p.spec.point}: sensor fault ({reason})"
+
+    # -- operator commands --------------------------------------------------------------------
+    def _alarm(self, alarm_id: str) -> _Alarm:
+        alarm = self._alarms.get(alarm_id)
+        if alarm is None:
+            raise errors.UnknownAlarm(alarm_id, f"no alarm {alarm_id!r}")
+        return alarm
+
+    def _shelve(self, event: Shelve) -> list[AlarmEvent]:
+        alarm = self._alarm(event.alarm_id)
+        if event.until is None or event.until <= event.time:
+            raise errors.ShelveNeedsExpiry(
+                event.alarm_id, f"alarm {event.alarm_id!r}: a shelve needs an expiry time "
+                "after now (ISA-18.2: shelving is always temporary)")
+        if event.until - event.time > self._max_shelve:
+            raise errors.ShelveTooLong(
+                event.alarm_id, f"alarm {event.alarm_id!r}: shelve for at most "
+                f"{self._max_shelve:g} s, asked {event.until - event.time:g} s")
+        out = self._fire(alarm, Trigger.SHELVE, event.time, user=event.user, until=event.until,
+                         reason=event.reason,
+                         cause=f"shelved by {event.user} until {event.until:g}: {event.reason}")
+        alarm.shelved_until = event.until
+        return out
+
+    def _resolve(self, event: Resolve) -> list[AlarmEvent]:
+        alarm = self._alarm(event.alarm_id)
+        if event.reason_code not in _REASONS:
+            raise errors.UnknownReasonCode(
+                event.alarm_id, f"reason code {event.reason_code!r} is not one of "
+                f"{sorted(_REASONS)}")
+        if alarm.state is AlarmState.NORMAL and (alarm.occurrence == 0 or alarm.resolved):
+            raise errors.NothingToResolve(
+                event.alarm_id, f"alarm {event.alarm_id!r} has no unresolved occurrence")
+        out = self._fire(alarm, Trigger.RESOLVE, event.time, user=event.user,
+                         reason_code=event.reason_code, comment=event.comment,
+                         cause=f"resolved by {event.user}: {event.reason_code}")
+        alarm.resolved = True
+        return out
+
+    def _external(self, event: ExternalAlarm) -> list[AlarmEvent]:
+        alarm = self._alarms.get(event.alarm_id)
+        if alarm is None:
+            alarm = _Alarm(event.alarm_id, event.source, AlarmKind.EXTERNAL, "")
+            self._alarms[event.alarm_id] = alarm
+        elif alarm.kind is not AlarmKind.EXTERNAL:
+            raise errors.UnknownAlarm(
+                event.alarm_id, f"alarm {event.alarm_id!r} belongs to a point, not to "
+                f"{event.source!r}")
+        if event.active == alarm.active and (not event.active or event.level == alarm.level):
+            return []
+        if not event.active:
+            alarm.active = False
+            return self._fire(alarm, Trigger.CLEAR, event.time, cause=event.cause)
+        old = alarm.level if alarm.active else None
+        alarm.level, alarm.condition_cause = event.level, event.cause
+        if old is None:
+            alarm.active = True
+            return self._fire(alarm, Trigger.ACTIVATE, event.time, cause=event.cause)
+        trigger = Trigger.ESCALATE if rank(event.level) > rank(old) else Trigger.DEESCALATE
+        return self._fire(alarm, trigger, event.time, previous_level=old, cause=event.cause)
+
+    # -- the table, applied -------------------------------------------------------------------
+    def _fire(self, alarm: _Alarm, trigger: Trigger, time: float, *, cause: str,
+              **extra: Any) -> list[AlarmEvent]:
+        step = transition(alarm.alarm_id, alarm.state, trigger, alarm.active)
+        alarm.state = step.next
+        out: list[AlarmEvent] = []
+        for do in step.actions:
+            text = cause
+            if do is Do.RAISE:
+                if trigger is not Trigger.ACTIVATE:  # back from shelve or out of service
+                    text = f"{alarm.condition_cause} (still present when {cause})"
+                alarm.occurrence += 1
+                alarm.raised_at, alarm.resolved, alarm.acknowledged_by = time, False, None
+                alarm.cause = text
+            out.append(self._event(alarm, do, time, text, extra))
+        return out
+
+    @staticmethod
+    def _event(alarm: _Alarm, do: Do, time: float, cause: str,
+               extra: dict[str, Any]) -> AlarmEvent:
+        common: dict[str, Any] = dict(
+            alarm_id=alarm.alarm_id, point=alarm.point, kind=alarm.kind, level=alarm.level,
+            value=alarm.value, setpoint=alarm.setpoint, unit=alarm.unit, time=time,
+            state=alarm.state, occurrence=alarm.occurrence, cause=cause)
+        fault = alarm.kind is AlarmKind.FAULT
+        if do is Do.RAISE:
+            if fault:
+                return act.FaultRaised(**common, reason=alarm.reason or "")
+            return act.Raised(**common)
+        if do is Do.CLEAR:
+            return act.FaultCleared(**common) if fault else act.Cleared(**common)
+        if do is Do.ESCALATE:
+            return act.Escalated(**common, previous_level=extra.get("previous_level"))
+        if do is Do.DEESCALATE:
+            return act.Deescalated(**common, previous_level=extra.get("previous_level"))
+        if do is Do.ACK:
+            return act.Acknowledged(**common, user=extra["user"], comment=extra["comment"])
+        if do is Do.RETURN:
+            return act.Returned(**common)
+        if do is Do.SHELVE:
+            return act.Shelved(**common, user=extra["user"], until=extra["until"],
+                               reason=extra["reason"])
+        if do is Do.UNSHELVE:
+            return act.Unshelved(**common, user=extra.get("user"))
+        if do is Do.REMOVE:
+            return act.RemovedFromService(**common, user=extra["user"], reason=extra["reason"])
+        if do is Do.RESTORE:
+            return act.ReturnedToService(**common, user=extra["user"], reason=extra["reason"])
+        return act.Resolved(**common, user=extra["user"], reason_code=extra["reason_code"],
+                            comment=extra.get("comment", ""))

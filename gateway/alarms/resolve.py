@@ -1,0 +1,92 @@
+"""Build the engine's ``PointSpec``s from the site configuration and the limit catalogue.
+
+Pure (config objects in, specs out): set-points come from ``thresholds.setpoints`` (GBZ/T 223
+by default), overridden per point from the ``alarms:`` section. A point whose agent has no
+airborne limit (noise, dose) and no override gets fault supervision only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import thresholds
+from gateway.alarms.config import AlarmsConfig, PointAlarm
+from gateway.alarms.levels import SetPointsLike
+from gateway.alarms.spec import PointSpec
+from occmon.config.schema import MqttDevice, SiteConfig
+from occmon.quantities import QUANTITIES
+
+
+@dataclass(frozen=True, slots=True)
+class SiteSetPoints:
+    """Set-points given entirely by the site, for agents the standards give none for."""
+
+    pre_alarm: float | None
+    alarm: float | None
+    high_alarm: float | None
+    unit: str
+    profile: str = "site"
+
+
+def _setpoints(agent: thresholds.Agent, entry: PointAlarm, profile: str,
+               unit: str) -> SetPointsLike | None:
+    overrides = entry.overrides()
+    try:
+        return thresholds.setpoints(agent, profile=profile, overrides=overrides or None)
+    except ValueError:
+        if not overrides:
+            return None
+        return SiteSetPoints(entry.pre_alarm, entry.alarm, entry.high_alarm, unit)
+
+
+def _calibration_due(site: SiteConfig, point: str) -> float | None:
+    dues = []
+    for sensor in site.sensors:
+        if sensor.point == point and sensor.instrument and sensor.instrument.calibrated:
+            due = sensor.instrument.calibrated + dt.timedelta(
+                days=sensor.instrument.calibration_interval_days)
+            midnight = dt.datetime.combine(due, dt.time(), tzinfo=ZoneInfo(site.site.timezone))
+            dues.append(midnight.timestamp())
+    return min(dues) if dues else None
+
+
+def point_specs(site: SiteConfig, alarms: AlarmsConfig | None = None) -> list[PointSpec]:
+    """One spec per point that has a sensor; raises ValueError naming a bad override."""
+    alarms = alarms or AlarmsConfig()
+    known = {p.id for p in site.points}
+    for entry in alarms.points:
+        if entry.point not in known:
+            raise ValueError(f"alarms.points: point {entry.point!r} is not in points")
+    specs = []
+    for point in site.points:
+        sensors = [s for s in site.sensors if s.point == point.id]
+        entry = alarms.for_point(point.id)
+        if not sensors or not entry.enabled:
+            continue
+        first = sensors[0]
+        agent = thresholds.lookup(point.agent)
+        quantity = first.quantity
+        unit = (thresholds.canonical_unit(agent) if quantity == "concentration"
+                else QUANTITIES[quantity].unit)
+        device = site.device(first.device)
+        if isinstance(device, MqttDevice):  # pushed: judged on its expiry window
+            poll, polls = device.expire_after, 1
+        else:
+            poll, polls = device.poll_interval, alarms.stale_after_polls
+        sp = _setpoints(agent, entry, entry.profile or alarms.profile, unit)
+        specs.append(PointSpec(
+            point=point.id, unit=unit, poll_interval=poll, setpoints=sp,
+            deadband_pct=entry.deadband_pct if entry.deadband_pct is not None
+            else alarms.deadband_pct,
+            deadband=entry.deadband,
+            on_delay=entry.on_delay if entry.on_delay is not None else alarms.on_delay,
+            high_alarm_on_delay=entry.high_alarm_on_delay
+            if entry.high_alarm_on_delay is not None else alarms.high_alarm_on_delay,
+            off_delay=entry.off_delay if entry.off_delay is not None else alarms.off_delay,
+            stale_after_polls=entry.stale_after_polls or polls,
+            fault_off_delay=alarms.fault_off_delay,
+            calibration_due=_calibration_due(site, point.id),
+            area=point.area, agent=agent.id, quantity=quantity))
+    return specs

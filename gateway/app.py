@@ -1,0 +1,173 @@
+"""The gateway process: drivers -> sink -> persistent queue -> publisher -> broker.
+
+``Gateway`` wires the parts and owns their lifetimes: one ``run_polled`` task per Modbus
+device, the MQTT intake, one QueueSink that commits what they read in small batches, and
+the publisher that drains the queue. ``run_gateway`` is the ``occmon gateway CONFIG`` entry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import thresholds
+from gateway.modbus import build_drivers
+from gateway.mqtt.intake import MqttIntake
+from gateway.normalise import Binding
+from gateway.polling import run_polled
+from gateway.publisher import Publisher
+from gateway.queue import Queue
+from gateway.sink import QueueSink
+from occmon import topics
+from occmon.config import load
+from occmon.config.schema import MqttDevice, SiteConfig
+
+log = logging.getLogger(__name__)
+
+STOP_TIMEOUT = 2.0
+
+
+def site_reference(config: SiteConfig) -> thresholds.ReferenceConditions:
+    """The standard's 24.04 L/mol at 20 C / 101.3 kPa; the ideal-gas Vm at any other site."""
+    ref = config.reference
+    standard = thresholds.STANDARD_REFERENCE
+    if (ref.temperature_c, ref.pressure_kpa) == (standard.temperature_c, standard.pressure_kpa):
+        return standard
+    return thresholds.ReferenceConditions.ideal(ref.temperature_c, ref.pressure_kpa)
+
+
+def build_bindings(config: SiteConfig) -> dict[str, Binding]:
+    """sensor id -> Binding, resolving each point's agent and the site's reference once."""
+    reference = site_reference(config)
+    bindings = {}
+    for sensor in config.sensors:
+        point = config.point(sensor.point)
+        bindings[sensor.id] = Binding(sensor, point, thresholds.lookup(point.agent), reference)
+    return bindings
+
+
+class Gateway:
+    """The edge gateway of one site. ``start()``, then ``stop()`` (clean, within 2 s)."""
+
+    def __init__(
+        self,
+        config: SiteConfig,
+        config_file: Path,
+        *,
+        broker_host: str,
+        broker_port: int,
+        modbus_client_factory: Callable[[Any], Any] | None = None,
+    ) -> None:
+        self.config = config
+        self.config_file = Path(config_file)
+        self.site = config.site.id
+        broker = config.broker
+        prefix = broker.client_id_prefix if broker else "occmon"
+        settings = config.gateway
+        self.bindings: Mapping[str, Binding] = build_bindings(config)
+        self.queue = Queue(
+            settings.queue_path, overflow_topic=topics.events(self.site, "queue-overflow")
+        )
+        self.publisher = Publisher(
+            self.queue,
+            site=self.site,
+            host=broker_host,
+            port=broker_port,
+            client_id=f"{prefix}-gateway-{self.site}",
+            publish_batch=settings.publish_batch,
+            max_inflight=settings.max_inflight,
+            keepalive=broker.keepalive if broker else 30,
+            username=broker.username if broker else None,
+            password=broker.password if broker else None,
+        )
+        self.sink = QueueSink(self.queue, self.site, on_commit=self.publisher.wake)
+        self.drivers = build_drivers(config, self.bindings, self.config_file, modbus_client_factory)
+        mqtt_devices = [d for d in config.devices if isinstance(d, MqttDevice)]
+        self.intake: MqttIntake | None = None
+        if mqtt_devices:
+            self.intake = MqttIntake(
+                mqtt_devices,
+                [b for b in self.bindings.values() if b.sensor.field is not None],
+                host=broker_host,
+                port=broker_port,
+                client_id=f"{prefix}-gateway-intake-{self.site}",
+                username=broker.username if broker else None,
+                password=broker.password if broker else None,
+                keepalive=broker.keepalive if broker else 30,
+            )
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        self._tasks.append(asyncio.create_task(self.publisher.run(), name="publisher"))
+        for driver in self.drivers:
+            task = run_polled(
+                driver, self.sink, stale_after_polls=self.config.gateway.stale_after_polls
+            )
+            self._tasks.append(asyncio.create_task(task, name=f"poll-{driver.device_id}"))
+        if self.intake is not None:
+            await self.intake.start(self.sink)
+        log.info(
+            "gateway %s: %d polled devices, %d MQTT devices, queue %s (%d rows pending)",
+            self.site,
+            len(self.drivers),
+            self.intake.device_count if self.intake else 0,
+            self.queue.path,
+            self.queue.rows,
+        )
+
+    async def stop(self) -> None:
+        """Stop reading, commit what was read, give the publisher a moment, disconnect."""
+        publisher = self._tasks[0] if self._tasks else None
+        for task in self._tasks[1:]:
+            task.cancel()
+        if self.intake is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.intake.stop(), 0.5)
+        await asyncio.gather(*self._tasks[1:], return_exceptions=True)
+        for driver in self.drivers:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(driver.close(), 0.2)
+        self.sink.flush()
+        await self.publisher.stop(grace=0.5)
+        if publisher is not None:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(publisher, STOP_TIMEOUT - 1.0)
+        self._tasks.clear()
+        self.queue.close()
+
+    def counters(self) -> dict[str, int]:
+        out = {**self.queue.counters(), **self.publisher.counters()}
+        if self.intake is not None:
+            out.update(self.intake.counters())
+        out["sink.buffered"] = self.sink.buffered
+        out["sink.failed_commits"] = self.sink.failed_commits
+        for driver in self.drivers:
+            for key, value in driver.counters.items():
+                out[f"modbus.{driver.device_id}.{key}"] = value
+        return out
+
+
+async def run_gateway(config_path: str | Path) -> None:
+    """``occmon gateway CONFIG``: run until SIGINT/SIGTERM."""
+    path = Path(config_path)
+    config = load(path)
+    if config.broker is not None:
+        host, port = config.broker.host, config.broker.port
+    else:
+        host, port = config.embedded_broker.host, config.embedded_broker.port
+    gateway = Gateway(config, path, broker_host=host, broker_port=port)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stopping.set)
+    await gateway.start()
+    try:
+        await stopping.wait()
+    finally:
+        await gateway.stop()

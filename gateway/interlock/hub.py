@@ -1,0 +1,46 @@
+"""All ventilation units of a gateway, with events routed to the units they concern."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from gateway.interlock import errors
+from gateway.interlock import events as ev
+from gateway.interlock.config import VentilationConfig, bound_points
+from gateway.interlock.unit import UnitSnapshot, VentilationUnit
+
+
+class Interlock:
+    def __init__(self, units: Iterable[VentilationUnit]) -> None:
+        self.units: dict[str, VentilationUnit] = {}
+        for unit in units:
+            if unit.id in self.units:
+                raise ValueError(f"ventilation unit {unit.id!r} given twice")
+            self.units[unit.id] = unit
+
+    @classmethod
+    def from_config(cls, config: VentilationConfig,
+                    point_areas: Mapping[str, str]) -> Interlock:
+        """``point_areas``: every point of the site and its area (to resolve zones)."""
+        areas = dict(point_areas)
+        return cls(VentilationUnit(u, bound_points(u, areas)) for u in config.units)
+
+    def handle(self, event: ev.Input) -> list[ev.Output]:
+        if isinstance(event, (ev.ZoneAlarm, ev.Tick)):
+            out: list[ev.Output] = []
+            for unit in self.units.values():
+                out += unit.handle(event)
+            return out
+        if isinstance(event, (ev.Feedback, ev.CoilResult)):
+            out = []
+            for unit in self.units.values():
+                if event.device in unit.devices():
+                    out += unit.handle(event)
+            return out
+        unit_obj = self.units.get(event.unit)
+        if unit_obj is None:
+            raise errors.UnknownUnit(event.unit, f"no ventilation unit {event.unit!r}")
+        return unit_obj.handle(event)
+
+    def snapshot(self) -> dict[str, UnitSnapshot]:
+        return {name: unit.snapshot() for name, unit in self.units.items()}

@@ -1,0 +1,328 @@
+"""Drain the queue to MQTT: QoS 1, a window of messages in flight, delete on PUBACK only.
+
+One paho ``Client`` lives for exactly one connection (``reconnect_on_failure=False``): when
+it drops, the object, its thread and paho's in-memory copy of unacknowledged messages are
+thrown away, every in-flight row goes back to pending, and the next connection sends them
+again with new packet ids. So the queue never depends on paho's memory, and paho can never
+hold a message the queue has forgotten. Re-sending a message the broker did get (its PUBACK
+was lost with the connection) makes a duplicate, which ingest drops on (point, quantity,
+time). The session is persistent (``clean_session=False``, MQTT 3.1.1) with a stable
+client id as the brief asks; for a publisher it carries nothing the queue relies on.
+
+Throughput: paho's inflight window is raised to ``max_inflight`` and the drain loop keeps
+that many messages outstanding instead of waiting for each PUBACK (which would cap it at one
+round trip per message). Readings of one point are joined into one payload-v1 batch of up
+to ``publish_batch`` readings.
+
+Threads: paho's network thread only posts callbacks to the event loop
+(``call_soon_threadsafe``); all queue access happens on the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from gateway.queue import Queue, Row
+from occmon import topics
+
+log = logging.getLogger(__name__)
+
+MAX_ROWS_PER_ROUND = 5000
+CONNACK_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One MQTT message built from queue rows; ``seqs`` are deleted when it is acked."""
+
+    topic: str
+    payload: bytes
+    retain: bool
+    seqs: tuple[int, ...]
+
+
+def join_readings(site: str, bodies: Sequence[bytes]) -> bytes:
+    """Payload v1 from reading rows: the same bytes ``occmon.payload.encode_batch`` makes."""
+    head = b'{"v":1,"site":' + json.dumps(site, ensure_ascii=False).encode() + b',"readings":['
+    return head + b",".join(bodies) + b"]}"
+
+
+def build_messages(site: str, rows: Sequence[Row], batch: int) -> list[Message]:
+    """Group reading rows per topic (oldest first, ``batch`` each); other rows go alone."""
+    groups: dict[str, list[Row]] = {}
+    order: list[tuple[str, list[Row]] | Row] = []
+    for row in rows:
+        if row.kind != "reading":
+            order.append(row)
+            continue
+        group = groups.get(row.topic)
+        if group is None or len(group) >= batch:
+            group = groups[row.topic] = []
+            order.append((row.topic, group))
+        group.append(row)
+    messages = []
+    for item in order:
+        if isinstance(item, Row):
+            messages.append(Message(item.topic, item.payload, item.kind == "status", (item.seq,)))
+        else:
+            topic, members = item
+            payload = join_readings(site, [r.payload for r in members])
+            messages.append(Message(topic, payload, False, tuple(r.seq for r in members)))
+    return messages
+
+
+@dataclass(eq=False)
+class _Connection:
+    """One paho client and the messages it has in flight (mid -> queue seqs)."""
+
+    client: mqtt.Client
+    inflight: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    connected: asyncio.Event = field(default_factory=asyncio.Event)
+    alive: bool = True
+
+
+def status_payload(site: str, online: bool) -> bytes:
+    doc = {"v": 1, "site": site, "online": online, "state": "online" if online else "offline"}
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+class Publisher:
+    """The queue's consumer. ``run()`` until ``stop()``; ``wake()`` after an append."""
+
+    def __init__(
+        self,
+        queue: Queue,
+        *,
+        site: str,
+        host: str,
+        port: int,
+        client_id: str,
+        publish_batch: int = 200,
+        max_inflight: int = 200,
+        keepalive: int = 30,
+        username: str | None = None,
+        password: str | None = None,
+        min_backoff: float = 0.2,
+        max_backoff: float = 10.0,
+    ) -> None:
+        self.queue = queue
+        self.site = site
+        self.host, self.port = host, port
+        self.client_id = client_id
+        self.publish_batch = publish_batch
+        self.max_inflight = max_inflight
+        self.keepalive = keepalive
+        self._auth = (username, password)
+        self._backoff = (min_backoff, max_backoff)
+        self._wakeup = asyncio.Event()
+        self._stopping = False
+        self._conn: _Connection | None = None
+        self._acked: list[int] = []
+        self._stats: Counter[str] = Counter()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- public ----------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None and self._conn.alive and self._conn.connected.is_set()
+
+    def counters(self) -> dict[str, int]:
+        return {f"publisher.{k}": v for k, v in self._stats.items()}
+
+    async def run(self) -> None:
+        """Connect, drain, reconnect with back-off; returns after ``stop()``."""
+        self._loop = asyncio.get_running_loop()
+        delay = self._backoff[0]
+        while not self._stopping:
+            conn = await self._connect()
+            if conn is None:
+                self._stats["connect_failures"] += 1
+                await self._sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, self._backoff[1])
+                continue
+            delay = self._backoff[0]
+            try:
+                await self._drain(conn)
+            finally:
+                await self._teardown(conn)
+
+    async def stop(self, grace: float = 1.0) -> None:
+        """Stop sending; wait up to ``grace`` s for outstanding PUBACKs, then disconnect."""
+        self._stopping = True
+        conn = self._conn
+        if conn is not None and conn.alive and conn.inflight:
+            deadline = asyncio.get_running_loop().time() + grace
+            while conn.alive and conn.inflight and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.02)
+        self._flush_acks()
+        self._wakeup.set()
+
+    # -- connection ------------------------------------------------------------------------
+
+    def _new_client(self) -> mqtt.Client:
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self.client_id,
+            clean_session=False,
+            protocol=mqtt.MQTTv311,
+            reconnect_on_failure=False,
+        )
+        # Headroom over our own window for the status messages published beside it.
+        client.max_inflight_messages_set(self.max_inflight + 8)
+        client.max_queued_messages_set(0)
+        client.connect_timeout = 2.0
+        if self._auth[0] is not None:
+            client.username_pw_set(*self._auth)
+        client.will_set(
+            topics.gateway_status(self.site), status_payload(self.site, False), 1, retain=True
+        )
+        return client
+
+    async def _connect(self) -> _Connection | None:
+        loop = asyncio.get_running_loop()
+        client = self._new_client()
+        conn = _Connection(client)
+
+        def on_connect(_c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+            if not reason.is_failure:
+                loop.call_soon_threadsafe(self._on_connected, conn)
+
+        def on_disconnect(_c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+            loop.call_soon_threadsafe(self._on_lost, conn, str(reason))
+
+        def on_publish(_c: Any, _u: Any, mid: int, _r: Any, _p: Any) -> None:
+            loop.call_soon_threadsafe(self._on_puback, conn, mid)
+
+        client.on_connect = on_connect
+        client.on_disconnect = on_disconnect
+        client.on_publish = on_publish
+        try:
+            await loop.run_in_executor(None, client.connect, self.host, self.port, self.keepalive)
+        except (OSError, ValueError) as exc:
+            log.debug("broker %s:%d not reachable: %s", self.host, self.port, exc)
+            return None
+        self._conn = conn
+        client.loop_start()
+        try:
+            await asyncio.wait_for(
+                self._until(lambda: conn.connected.is_set() or not conn.alive), CONNACK_TIMEOUT
+            )
+        except TimeoutError:
+            conn.alive = False
+        except asyncio.CancelledError:
+            await self._teardown(conn)  # never leave a paho thread behind
+            raise
+        if not conn.alive:
+            await self._teardown(conn)
+            return None
+        return conn
+
+    async def _until(self, condition: Any) -> None:
+        while not condition():
+            self._wakeup.clear()
+            await self._wakeup.wait()
+
+    def _on_connected(self, conn: _Connection) -> None:
+        conn.connected.set()
+        self._stats["connects"] += 1
+        log.info("publisher connected to %s:%d", self.host, self.port)
+        self._wakeup.set()
+
+    def _on_lost(self, conn: _Connection, reason: str) -> None:
+        if conn.alive:
+            conn.alive = False
+            if conn.connected.is_set() and not self._stopping:
+                self._stats["disconnects"] += 1
+                log.warning("publisher lost the broker: %s", reason)
+        self._wakeup.set()
+
+    async def _teardown(self, conn: _Connection) -> None:
+        conn.alive = False
+        if conn.client.is_connected():
+            # A clean DISCONNECT suppresses the will, so say "offline" ourselves first; paho
+            # sends its packets in order, so the broker has it before the DISCONNECT.
+            conn.client.publish(
+                topics.gateway_status(self.site), status_payload(self.site, False), 1, True
+            )
+            conn.client.disconnect()
+        await asyncio.get_running_loop().run_in_executor(None, conn.client.loop_stop)
+        self._flush_acks()
+        for seqs in conn.inflight.values():
+            self.queue.release(seqs)
+        conn.inflight.clear()
+        if self._conn is conn:
+            self._conn = None
+        self._wakeup.set()
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._until(lambda: self._stopping), seconds)
+
+    # -- draining --------------------------------------------------------------------------
+
+    async def _drain(self, conn: _Connection) -> None:
+        conn.client.publish(
+            topics.gateway_status(self.site), status_payload(self.site, True), 1, retain=True
+        )
+        while conn.alive and not self._stopping:
+            self._wakeup.clear()
+            room = self.max_inflight - len(conn.inflight)
+            sent = self._send_round(conn, room) if room > 0 else 0
+            if sent == 0:
+                await self._wakeup.wait()
+            else:
+                await asyncio.sleep(0)  # let PUBACKs and producers in
+
+    def _send_round(self, conn: _Connection, room: int) -> int:
+        # Commit acks first: a kill then re-sends at most the messages still in flight.
+        self._flush_acks()
+        rows = self.queue.peek(min(room * self.publish_batch, MAX_ROWS_PER_ROUND))
+        if not rows:
+            return 0
+        sent: list[int] = []
+        count = 0
+        for message in build_messages(self.site, rows, self.publish_batch)[:room]:
+            info = conn.client.publish(message.topic, message.payload, 1, retain=message.retain)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                # Not sent: the rows stay pending; the connection is going down anyway.
+                self._stats["publish_errors"] += 1
+                conn.alive = False
+                self._wakeup.set()
+                break
+            conn.inflight[info.mid] = message.seqs
+            sent.extend(message.seqs)
+            count += 1
+        self.queue.mark_inflight(sent)
+        self._stats["messages_sent"] += count
+        self._stats["rows_sent"] += len(sent)
+        return count
+
+    def _on_puback(self, conn: _Connection, mid: int) -> None:
+        seqs = conn.inflight.pop(mid, None)
+        if seqs is None:
+            return  # a status message, or a connection already torn down
+        self._acked.extend(seqs)
+        self._stats["messages_acked"] += 1
+        if len(self._acked) == len(seqs):
+            asyncio.get_running_loop().call_soon(self._flush_acks)
+        self._wakeup.set()
+
+    def _flush_acks(self) -> None:
+        if self._acked:
+            acked, self._acked = self._acked, []
+            self._stats["rows_acked"] += self.queue.ack(acked)

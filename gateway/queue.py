@@ -1,0 +1,279 @@
+"""The gateway's persistent store-and-forward queue: SQLite in WAL mode.
+
+A reading is *accepted* once its row is committed here; it leaves only when the broker has
+acknowledged it (PUBACK). In-flight state lives in memory on purpose: after a restart every
+row that was not acknowledged is pending again, so delivery is at-least-once and ingest
+dedups on (point, quantity, time).
+
+Durability: WAL with ``synchronous=NORMAL`` makes every commit survive a process kill (the
+WAL frames are in the OS page cache before ``COMMIT`` returns); only an OS crash or power cut
+can roll back the last commits since the previous checkpoint, never corrupt the file. Pass
+``durable=True`` (``synchronous=FULL``, one fsync per commit) where power cuts are expected.
+
+Threading: one thread owns a Queue, the asyncio thread of the gateway. paho's callbacks are
+handed over with ``loop.call_soon_threadsafe``; sqlite3's ``check_same_thread`` enforces it.
+
+Overflow: past ``max_rows``, the oldest telemetry (readings, device status) is dropped and
+counted, and an ``events/queue-overflow`` row records how many; events (dead letters, alarms)
+are never dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from occmon.model import iso_utc
+
+log = logging.getLogger(__name__)
+
+Kind = Literal["reading", "event", "status"]
+KINDS: tuple[Kind, ...] = ("reading", "event", "status")
+DEFAULT_MAX_ROWS = 5_000_000
+_CHUNK = 900  # under SQLite's bound-parameter limit on old builds (999)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS queue (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: the in-memory cursor relies on it
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('reading', 'event', 'status')),
+    enqueued REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0  -- sends abandoned without PUBACK (lost connection)
+)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """What goes in: one MQTT message body (or one reading of a batch) for one topic."""
+
+    topic: str
+    payload: bytes
+    kind: Kind = "reading"
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """What comes out: an entry with its sequence number."""
+
+    seq: int
+    topic: str
+    payload: bytes
+    kind: Kind
+    enqueued: float
+    attempts: int
+
+
+class Queue:
+    """Append, hand out oldest-first, delete on acknowledgement. See the module docstring."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        max_rows: int = DEFAULT_MAX_ROWS,
+        overflow_topic: str | None = None,
+        durable: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if max_rows < 1:
+            raise ValueError("max_rows must be at least 1")
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.max_rows = max_rows
+        self.overflow_topic = overflow_topic
+        self._clock = clock
+        self._db = sqlite3.connect(self.path, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+        self._db.execute(_SCHEMA)
+        self._counts: Counter[str] = Counter(
+            dict(self._db.execute("SELECT kind, COUNT(*) FROM queue GROUP BY kind").fetchall())
+        )
+        self._cursor = 0  # every row with seq <= cursor is in flight, returned or acked
+        self._inflight: set[int] = set()
+        self._returned: set[int] = set()  # below the cursor but pending again
+        self._stats: Counter[str] = Counter()
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def append_many(self, entries: Iterable[Entry]) -> int:
+        """Append in one transaction; return how many rows were added."""
+        now = self._clock()
+        rows = [(e.topic, e.payload, e.kind, now) for e in entries]
+        if not rows:
+            return 0
+        with self._transaction():
+            self._db.executemany(
+                "INSERT INTO queue (topic, payload, kind, enqueued) VALUES (?, ?, ?, ?)", rows
+            )
+            added = Counter(kind for _, _, kind, _ in rows)
+            self._counts.update(added)
+            self._enforce_limit(now)
+        self._stats["appended"] += len(rows)
+        return len(rows)
+
+    def _enforce_limit(self, now: float) -> None:
+        excess = self.rows - self.max_rows
+        telemetry = self._counts["reading"] + self._counts["status"]
+        drop = min(excess, telemetry)
+        if drop <= 0:
+            return
+        victims = self._db.execute(
+            "SELECT seq, kind FROM queue WHERE kind != 'event' ORDER BY seq LIMIT ?", (drop,)
+        ).fetchall()
+        self._db.executemany("DELETE FROM queue WHERE seq = ?", [(s,) for s, _ in victims])
+        for seq, kind in victims:
+            self._counts[kind] -= 1
+            self._inflight.discard(seq)
+            self._returned.discard(seq)
+        self._stats["dropped_overflow"] += len(victims)
+        log.warning("queue over %d rows: dropped %d oldest telemetry rows", self.max_rows, drop)
+        if self.overflow_topic is not None:
+            record = {
+                "v": 1,
+                "kind": "queue-overflow",
+                "dropped": len(victims),
+                "first_seq": victims[0][0],
+                "last_seq": victims[-1][0],
+                "time": iso_utc(now),
+            }
+            self._db.execute(
+                "INSERT INTO queue (topic, payload, kind, enqueued) VALUES (?, ?, 'event', ?)",
+                (self.overflow_topic, json.dumps(record).encode(), now),
+            )
+            self._counts["event"] += 1
+
+    def ack(self, seqs: Sequence[int]) -> int:
+        """Delete rows the broker acknowledged; return how many existed."""
+        if not seqs:
+            return 0
+        found: Counter[str] = Counter()
+        with self._transaction():
+            for chunk in _chunks(seqs):
+                marks = _marks(chunk)
+                sql = f"SELECT kind, COUNT(*) FROM queue WHERE seq IN ({marks}) GROUP BY kind"
+                found.update(dict(self._db.execute(sql, chunk).fetchall()))
+                self._db.execute(f"DELETE FROM queue WHERE seq IN ({marks})", chunk)
+        self._counts.subtract(found)
+        deleted = sum(found.values())
+        for seq in seqs:
+            self._inflight.discard(seq)
+            self._returned.discard(seq)
+        self._stats["acked"] += deleted
+        return deleted
+
+    # -- handing out -----------------------------------------------------------------------
+
+    def peek(self, limit: int) -> list[Row]:
+        """Up to ``limit`` pending rows, oldest first; in-flight rows are left out."""
+        rows: list[Row] = []
+        if self._returned:
+            back = sorted(self._returned)[: min(limit, _CHUNK)]
+            rows = self._select(f"seq IN ({_marks(back)})", back)
+        if len(rows) < limit:
+            rows += self._select("seq > ?", [self._cursor], limit - len(rows))
+        return rows
+
+    def mark_inflight(self, seqs: Iterable[int]) -> None:
+        """Rows handed to the broker: left out of peek() until acked or released."""
+        marked = set(seqs)
+        if not marked:
+            return
+        top = max(marked)
+        if top > self._cursor:
+            # Pending rows skipped between the old cursor and the new one are not lost: they
+            # join the returned set, so the cursor never jumps over an unsent row.
+            between = self._db.execute(
+                "SELECT seq FROM queue WHERE seq > ? AND seq <= ?", (self._cursor, top)
+            ).fetchall()
+            self._returned.update(s for (s,) in between if s not in marked)
+            self._cursor = top
+        self._returned.difference_update(marked)
+        self._inflight.update(marked)
+
+    def release(self, seqs: Iterable[int]) -> None:
+        """In-flight rows whose send was abandoned: pending again, attempts + 1."""
+        back = [s for s in seqs if s in self._inflight]
+        if not back:
+            return
+        self._inflight.difference_update(back)
+        self._returned.update(back)
+        with self._transaction():
+            for chunk in _chunks(back):
+                self._db.execute(
+                    f"UPDATE queue SET attempts = attempts + 1 WHERE seq IN ({_marks(chunk)})",
+                    chunk,
+                )
+        self._stats["released"] += len(back)
+
+    def release_all(self) -> None:
+        """The connection is gone: everything in flight is pending again."""
+        self.release(list(self._inflight))
+
+    # -- state -----------------------------------------------------------------------------
+
+    @property
+    def rows(self) -> int:
+        return sum(self._counts.values())
+
+    @property
+    def inflight(self) -> int:
+        return len(self._inflight)
+
+    @property
+    def pending(self) -> int:
+        return self.rows - len(self._inflight)
+
+    def counters(self) -> dict[str, int]:
+        out = {f"queue.{k}": v for k, v in self._stats.items()}
+        out["queue.rows"] = self.rows
+        out["queue.inflight"] = len(self._inflight)
+        for kind in KINDS:
+            out[f"queue.rows.{kind}"] = self._counts[kind]
+        return out
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _select(self, where: str, args: Sequence[object], limit: int | None = None) -> list[Row]:
+        sql = f"SELECT seq, topic, payload, kind, enqueued, attempts FROM queue WHERE {where}"
+        sql += " ORDER BY seq"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [Row(*r) for r in self._db.execute(sql, args).fetchall()]
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, ROLLBACK on error (autocommit connection)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self._db.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+
+
+def _chunks(values: Sequence[int]) -> Iterator[Sequence[int]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
+
+
+def _marks(values: Sequence[object]) -> str:
+    return ",".join("?" * len(values))

@@ -1,0 +1,100 @@
+"""The embedded store's schema and its migrations, applied when a store is opened.
+
+Each migration is a list of statements; ``schema_version`` holds how many have run. A new
+column or table is a new entry at the end, never an edit of an old one, so every existing
+``var/occmon.db`` upgrades in place.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE readings (
+            point TEXT NOT NULL,
+            quantity TEXT NOT NULL,
+            time REAL NOT NULL,
+            value REAL,
+            unit TEXT NOT NULL,
+            quality TEXT NOT NULL,
+            reason TEXT,
+            agent TEXT NOT NULL,
+            sensor TEXT NOT NULL DEFAULT '',
+            device TEXT NOT NULL DEFAULT '',
+            raw_value REAL,
+            raw_unit TEXT,
+            received REAL NOT NULL,
+            PRIMARY KEY (point, quantity, time)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE dead_letters (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            received REAL NOT NULL,
+            site TEXT NOT NULL DEFAULT '',
+            source TEXT NOT NULL DEFAULT 'ingest',
+            topic TEXT NOT NULL,
+            code TEXT NOT NULL,
+            message TEXT NOT NULL,
+            payload BLOB NOT NULL
+        )""",
+        "CREATE INDEX dead_letters_by_code ON dead_letters (code, id)",
+        """CREATE TABLE device_status (
+            device TEXT PRIMARY KEY,
+            online INTEGER NOT NULL,
+            since REAL NOT NULL,
+            reason TEXT,
+            site TEXT NOT NULL DEFAULT ''
+        )""",
+        """CREATE TABLE events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind TEXT NOT NULL,
+            time REAL NOT NULL,
+            site TEXT NOT NULL DEFAULT '',
+            body TEXT NOT NULL
+        )""",
+        "CREATE INDEX events_by_kind_time ON events (kind, time)",
+        """CREATE TABLE counters (
+            name TEXT PRIMARY KEY,
+            value INTEGER NOT NULL
+        ) WITHOUT ROWID""",
+    ),
+)
+
+VERSION = len(MIGRATIONS)
+
+
+class SchemaTooNew(RuntimeError):
+    """The file was written by a newer occmon; refuse rather than corrupt it."""
+
+
+def connect(path: Path, *, synchronous: str = "FULL") -> sqlite3.Connection:
+    """Open a connection in autocommit mode (we issue BEGIN/COMMIT ourselves), WAL journal."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    conn.execute("PRAGMA busy_timeout=10000")
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the schema to VERSION in one write transaction; return the version found."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        row = conn.execute("SELECT version FROM schema_version").fetchone()
+        found = int(row[0]) if row else 0
+        if row is None:
+            conn.execute("INSERT INTO schema_version (version) VALUES (0)")
+        if found > VERSION:
+            raise SchemaTooNew(f"store schema {found} is newer than this occmon's ({VERSION})")
+        for statements in MIGRATIONS[found:]:
+            for statement in statements:
+                conn.execute(statement)
+        conn.execute("UPDATE schema_version SET version = ?", (VERSION,))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return found

@@ -1,0 +1,143 @@
+"""The embedded store: SQLite in WAL mode, one writer connection, readers on their own.
+
+``SqliteStore`` is the write side and implements ``ingest.sink.Sink``. The read side the API
+uses is ``StoreReader`` (``ingest.reader``), re-exported here so ``api`` imports only
+``ingest.store``.
+
+Each ``write_*`` call is one transaction; with ``synchronous=FULL`` (the default) a return
+means the rows survive a process kill and a power cut, which is what lets the subscriber
+acknowledge the MQTT messages afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time as clock
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ingest.reader import StoredDeadLetter, StoredReading, StoreReader
+from ingest.records import DeadLetter, DeviceState, Event
+from ingest.schema import connect, migrate
+from ingest.sink import SinkError
+from occmon.model import Reading
+
+__all__ = [
+    "SqliteStore",
+    "StoreReader",
+    "StoredDeadLetter",
+    "StoredReading",
+    "open_store",
+]
+
+_UPSERT_READING = """
+INSERT INTO readings (point, quantity, time, value, unit, quality, reason, agent, sensor,
+                      device, raw_value, raw_unit, received)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (point, quantity, time) DO UPDATE SET
+    value = excluded.value, unit = excluded.unit, quality = excluded.quality,
+    reason = excluded.reason, agent = excluded.agent, sensor = excluded.sensor,
+    device = excluded.device, raw_value = excluded.raw_value, raw_unit = excluded.raw_unit,
+    received = excluded.received
+"""
+
+_INSERT_DEAD_LETTER = """
+INSERT INTO dead_letters (received, site, source, topic, code, message, payload)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+"""
+
+_UPSERT_STATUS = """
+INSERT INTO device_status (device, online, since, reason, site) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (device) DO UPDATE SET
+    online = excluded.online, since = excluded.since, reason = excluded.reason,
+    site = excluded.site
+WHERE excluded.since >= device_status.since
+"""
+
+_ADD_COUNTER = """
+INSERT INTO counters (name, value) VALUES (?, ?)
+ON CONFLICT (name) DO UPDATE SET value = value + excluded.value
+"""
+
+# Errors that a retry cannot cure: the records themselves are unacceptable.
+_PERMANENT = (sqlite3.IntegrityError, sqlite3.InterfaceError, ValueError, TypeError, OverflowError)
+
+
+def _reading_row(r: Reading, received: float) -> tuple[Any, ...]:
+    return (
+        r.point,
+        r.quantity,
+        r.time,
+        r.value,
+        r.unit,
+        r.quality.value,
+        r.reason,
+        r.agent,
+        r.sensor,
+        r.device,
+        r.raw_value,
+        r.raw_unit,
+        received,
+    )
+
+
+class SqliteStore:
+    """The write side of the embedded store (the ``Sink`` of ``occmon run``)."""
+
+    def __init__(self, path: Path, *, synchronous: str = "FULL") -> None:
+        self.path = Path(path)
+        self._conn = connect(self.path, synchronous=synchronous)
+        migrate(self._conn)
+
+    def _transaction(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(sql, rows)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except _PERMANENT as exc:
+            raise SinkError(str(exc)) from exc
+
+    def write_readings(self, readings: Sequence[Reading], received: float | None = None) -> None:
+        at = clock.time() if received is None else received
+        self._transaction(_UPSERT_READING, [_reading_row(r, at) for r in readings])
+
+    def write_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        rows = [
+            (d.received, d.site, d.source, d.topic, d.code, d.message, bytes(d.payload))
+            for d in letters
+        ]
+        self._transaction(_INSERT_DEAD_LETTER, rows)
+
+    def write_device_status(self, states: Sequence[DeviceState]) -> None:
+        rows = [(s.device, int(s.online), s.since, s.reason, s.site) for s in states]
+        self._transaction(_UPSERT_STATUS, rows)
+
+    def write_events(self, events: Sequence[Event]) -> None:
+        rows = [
+            (e.kind, e.time, e.site, json.dumps(e.body, ensure_ascii=False, allow_nan=False))
+            for e in events
+        ]
+        self._transaction(
+            "INSERT INTO events (kind, time, site, body) VALUES (?, ?, ?, ?)", rows
+        )
+
+    def add_counters(self, counts: Mapping[str, int]) -> None:
+        self._transaction(_ADD_COUNTER, [(k, v) for k, v in counts.items() if v])
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def open_store(path: Path) -> SqliteStore:
+    """Open (creating or migrating) the store at ``path`` for writing."""
+    return SqliteStore(path)

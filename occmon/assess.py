@@ -1,0 +1,255 @@
+"""``occmon assess``: a hygienist's CSV from a portable instrument, assessed against the limits.
+
+The I/O shell only: parse the command line and the CSV, call ``thresholds``, print one JSON
+object. CSV columns ``time,value`` (header optional); ISO 8601 times with or without offset;
+naive times are site-local, Asia/Shanghai unless ``--tz`` says otherwise. Errors (unknown agent,
+bad unit, unparsable line N) go to stderr and exit 2; an assessment, whatever its verdicts,
+exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+
+import thresholds as thr
+from thresholds.types import FloatArray, Verdict
+
+DEFAULT_TZ = "Asia/Shanghai"
+
+
+class InputError(Exception):
+    """Bad input: printed as ``occmon assess: error: ...`` with exit code 2."""
+
+
+@dataclass(frozen=True)
+class Readings:
+    times: FloatArray
+    values: FloatArray
+
+
+def _parse_time(text: str, tz: tzinfo) -> datetime:
+    stamp = datetime.fromisoformat(text.strip())
+    return stamp.replace(tzinfo=tz) if stamp.tzinfo is None else stamp
+
+
+def read_csv(path: Path, tz: tzinfo) -> Readings:
+    """``time,value`` lines; the first line may be a header; blank lines are skipped."""
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    times: list[float] = []
+    values: list[float] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        fields = [f.strip() for f in line.split(",")]
+        if number == 1 and fields[0].casefold() in ("time", "timestamp", "datetime", "t"):
+            continue
+        where = f"{path.name} line {number}"
+        if len(fields) != 2:
+            raise InputError(f"{where}: expected 2 columns time,value, got {len(fields)}")
+        try:
+            t = _parse_time(fields[0], tz).timestamp()
+        except ValueError:
+            raise InputError(f"{where}: unparsable time {fields[0]!r} (ISO 8601 expected)"
+                             ) from None
+        try:
+            v = float(fields[1])
+        except ValueError:
+            raise InputError(f"{where}: unparsable value {fields[1]!r}") from None
+        if times and t <= times[-1]:
+            raise InputError(f"{where}: time {fields[0]} is not after the previous reading")
+        times.append(t)
+        values.append(v)
+    return Readings(np.array(times, dtype=np.float64), np.array(values, dtype=np.float64))
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="occmon assess", description=__doc__.splitlines()[0])
+    p.add_argument("file", type=Path, help="CSV with columns time,value")
+    p.add_argument("--agent", required=True, help="catalogue id, CAS, zh or en name")
+    p.add_argument("--unit", required=True, help="unit of the values: mg/m3, ppm, dBA, uSv ...")
+    p.add_argument("--shift-start", help="ISO 8601; default: the first reading")
+    p.add_argument("--shift-hours", type=float, default=8.0, help="default 8")
+    p.add_argument("--max-gap", type=float,
+                   help="seconds a reading holds at most; default 2 x median interval")
+    p.add_argument("--unmonitored", choices=("missing", "zero"), default="missing",
+                   help="unmonitored time: missing data (default) or known no exposure")
+    p.add_argument("--min-coverage", type=float, default=thr.DEFAULT_MIN_COVERAGE)
+    p.add_argument("--fraction", choices=("total", "respirable"), default="total",
+                   help="dust fraction measured (GBZ 2.1-2019 Table 2)")
+    p.add_argument("--altitude", type=float, help="site altitude m (CO highland MAC)")
+    p.add_argument("--edition", help="limit edition, e.g. 'base' for benzene before Amd 1")
+    p.add_argument("--periods-per-year", type=int, default=12,
+                   help="radiation: monitoring periods a year this file is one of (default 12)")
+    p.add_argument("--tz", default=DEFAULT_TZ, help=f"zone of naive times (default {DEFAULT_TZ})")
+    return p
+
+
+def _num(x: float | None) -> float | None:
+    return None if x is None or math.isnan(x) or math.isinf(x) else round(float(x), 6)
+
+
+def _iso(t: float, tz: tzinfo) -> str:
+    return datetime.fromtimestamp(t, tz).isoformat()
+
+
+def _default_gap(times: FloatArray) -> float:
+    if times.size < 2:
+        return 60.0
+    return max(1.0, 2.0 * float(np.median(np.diff(times))))
+
+
+def assess(args: argparse.Namespace) -> dict[str, Any]:
+    try:
+        tz: tzinfo = ZoneInfo(args.tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InputError(f"unknown time zone {args.tz!r}") from None
+    agent = thr.lookup(args.agent)
+    unit = thr.canonical_unit(agent, args.unit)
+    readings = read_csv(args.file, tz)
+    values = np.asarray(thr.to_canonical(readings.values, args.unit, agent), dtype=np.float64)
+    times = readings.times
+    if not args.shift_hours > 0 or args.shift_hours > 24:
+        raise InputError(f"--shift-hours must be in (0, 24], got {args.shift_hours}")
+    if args.shift_start is not None:
+        try:
+            start = _parse_time(args.shift_start, tz).timestamp()
+        except ValueError:
+            raise InputError(f"--shift-start: unparsable time {args.shift_start!r}") from None
+    elif times.size:
+        start = float(times[0])
+    else:
+        raise InputError(f"{args.file.name}: no readings and no --shift-start")
+    hours = float(args.shift_hours)
+    end = start + hours * 3600.0
+    gap = float(args.max_gap) if args.max_gap is not None else _default_gap(times)
+    if not gap > 0:
+        raise InputError(f"--max-gap must be > 0 s, got {gap}")
+    common = {"start": start, "max_gap": gap}
+    out: dict[str, Any] = {
+        "agent": {"id": agent.id, "zh": agent.zh, "en": agent.en, "kind": agent.kind,
+                  "cas": agent.cas},
+        "unit": unit, "input_unit": args.unit,
+        "shift": {"start": _iso(start, tz), "end": _iso(end, tz), "hours": hours},
+        "max_gap_s": gap, "unmonitored": args.unmonitored,
+    }
+    if args.unit.strip().casefold() in ("ppm", "ppb", "%vol", "%lel"):
+        out["reference_conditions"] = thr.STANDARD_REFERENCE.as_dict()
+    verdicts: dict[str, Verdict] = {}
+    twa = thr.shift_twa(times, values, hours=hours, unmonitored=args.unmonitored,
+                        min_coverage=args.min_coverage, **common)
+    out["coverage"] = _num(twa.coverage)
+    out["readings"] = int(times.size)
+    if agent.kind in ("chemical", "dust"):
+        _airborne(out, verdicts, agent, args, times, values, twa, tz, end)
+    elif agent.kind == "noise":
+        noise = thr.shift_noise(times, values, hours=hours, unmonitored=args.unmonitored,
+                                min_coverage=args.min_coverage, **common)
+        assert agent.noise is not None
+        out["limits"] = {"lex_8h": agent.noise.lex_8h, "sources": [agent.source.cite()]}
+        out.update(laeq=_num(noise.laeq), lex_8h=_num(noise.lex_8h),
+                   dose_percent=_num(noise.dose_percent),
+                   noise_grade=None if math.isnan(noise.lex_8h) else thr.noise_grade(noise.lex_8h))
+        verdicts["noise"] = noise.verdict(agent.noise.lex_8h)
+    else:
+        _radiation(out, verdicts, agent, args, times, values, twa, gap, start, end)
+    out["verdicts"] = verdicts
+    return out
+
+
+def _airborne(out: dict[str, Any], verdicts: dict[str, Verdict], agent: thr.Agent,
+              args: argparse.Namespace, times: FloatArray, values: FloatArray,
+              twa: thr.ShiftTWA, tz: tzinfo, end: float) -> None:
+    if agent.canonical_unit not in (None, "mg/m3"):
+        raise InputError(f"agent {agent.id!r} has no occupational exposure limit to assess")
+    lim = agent.limits(edition=args.edition, altitude_m=args.altitude)
+    start, gap, hours = end - twa.shift_s, float(out["max_gap_s"]), twa.shift_s / 3600.0
+    pc_twa = lim.pc_twa
+    if agent.kind == "dust":
+        pc_twa = lim.pc_twa_total if args.fraction == "total" else lim.pc_twa_respirable
+        if pc_twa is None:
+            raise InputError(f"agent {agent.id!r} has no {args.fraction} dust limit")
+    rf = thr.reduction_factor_day(hours)
+    out["limits"] = {"mac": lim.mac, "pc_twa": pc_twa, "pc_stel": lim.pc_stel,
+                     "reduction_factor": _num(rf),
+                     "pc_twa_applied": _num(pc_twa * rf) if pc_twa is not None else None,
+                     "fraction": args.fraction if agent.kind == "dust" else None,
+                     "edition": lim.edition, "confidence": lim.confidence,
+                     "sources": list(lim.sources)}
+    coverage = twa.coverage
+    if pc_twa is not None:
+        out["c_twa"] = _num(twa.c_twa)
+        out["c_twa_lower_bound"] = _num(twa.c_twa_lower)
+        verdicts["twa"] = thr.twa_verdict(twa, pc_twa, rf)
+    window = {"start": start, "end": end, "max_gap": gap}
+    if lim.pc_stel is not None:
+        stel = thr.stel_max(times, values, unmonitored=args.unmonitored,
+                            min_window_coverage=args.min_coverage, **window)
+        out["stel_max"] = _num(stel.stel_max)
+        verdicts["stel"] = ("insufficient" if math.isnan(stel.stel_max) else
+                            thr.evidence_verdict(stel.stel_max > lim.pc_stel, coverage,
+                                                 args.min_coverage))
+    elif pc_twa is not None:
+        pe = thr.peak_excursions(times, values, pc_twa=pc_twa, **window)
+        out["peak_excursions"] = [{"start": _iso(x.start, tz), "end": _iso(x.end, tz),
+                                   "duration_s": _num(x.duration_s), "max": _num(x.max)}
+                                  for x in pe.excursions]
+        out["pe_rules_broken"] = [thr.PE_RULES[b] for b in pe.broken]
+        verdicts["pe"] = thr.evidence_verdict(bool(pe.broken), coverage, args.min_coverage)
+    if lim.mac is not None:
+        mac = thr.mac_exceedances(times, values, mac=lim.mac, **window)
+        out["mac_exceeded"] = mac.exceeded
+        out["mac_max"] = _num(mac.max_value)
+        out["mac_exceedances"] = [{"start": _iso(x.start, tz), "end": _iso(x.end, tz),
+                                   "duration_s": _num(x.duration_s), "max": _num(x.max)}
+                                  for x in mac.exceedances]
+        verdicts["mac"] = thr.evidence_verdict(mac.exceeded, coverage, args.min_coverage)
+
+
+def _radiation(out: dict[str, Any], verdicts: dict[str, Verdict], agent: thr.Agent,
+               args: argparse.Namespace, times: FloatArray, values: FloatArray,
+               twa: thr.ShiftTWA, gap: float, start: float, end: float) -> None:
+    rad = agent.radiation
+    assert rad is not None
+    if out["unit"] == "uSv/h":
+        series = thr.StepSeries.build(times, values, max_gap=gap, start=start, end=end)
+        dose_usv = series.integral() / 3600.0
+        if args.unmonitored == "missing" and series.monitored() > 0:
+            dose_usv *= series.span / series.monitored()
+    else:
+        inside = (times >= start) & (times < end) & np.isfinite(values)
+        dose_usv = float(np.sum(values[inside]))
+    result = thr.dose_assessment([dose_usv / 1000.0], periods_per_year=args.periods_per_year)
+    out["limits"] = {"effective_5y_avg_msv": rad.effective_5y_avg_msv,
+                     "effective_single_year_msv": rad.effective_single_year_msv,
+                     "investigation_level_msv": _num(result.investigation_level_msv),
+                     "sources": [agent.source.cite(), rad.investigation_source.cite()]}
+    out["dose_msv"] = _num(dose_usv / 1000.0)
+    out["investigate"] = bool(result.investigate)
+    verdicts["dose"] = (result.verdict if result.verdict == "fail" else
+                        thr.evidence_verdict(False, twa.coverage, args.min_coverage))
+
+
+def main(argv: list[str]) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        report = assess(args)
+    except (InputError, thr.ThresholdsError, ValueError) as exc:
+        print(f"occmon assess: error: {exc}", file=sys.stderr)
+        return 2
+    json.dump(report, sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+    return 0

@@ -1,0 +1,87 @@
+"""The ``occmon`` command. Each subcommand imports its component lazily, so ``occmon assess``
+on a hygienist's laptop does not load the broker or the Modbus stack."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+USAGE = """occmon <command> [options]
+
+commands:
+  run CONFIG            the whole system on one box: simulators (if configured), embedded
+                        broker (if none configured), gateway, ingest, API
+  gateway CONFIG        the edge gateway alone
+  ingest CONFIG         the ingest worker alone
+  api CONFIG            the API alone
+  simulate CONFIG       the simulated plant alone (--scenario, --speed, --seed, --list)
+  config check CONFIG   every problem of a site config, with file, key and fix (exit 2)
+  assess ...            exposure assessment of a CSV from a portable instrument
+  dashboards build|push Grafana boards from the site config; upload them to Grafana
+"""
+
+
+def _run(argv: list[str]) -> int:
+    from occmon.run import main
+
+    return main(argv)
+
+
+def _component(name: str) -> Callable[[list[str]], int]:
+    def command(argv: list[str]) -> int:
+        from occmon.run import component_main
+
+        return component_main(name, argv)
+
+    return command
+
+
+def _simulate(argv: list[str]) -> int:
+    from simulators.cli import main
+
+    return main(argv)
+
+
+def _config(argv: list[str]) -> int:
+    if not argv or argv[0] != "check":
+        print("usage: occmon config check CONFIG", file=sys.stderr)
+        return 2
+    from occmon.check import main
+
+    return main(argv[1:])
+
+
+def _dashboards(argv: list[str]) -> int:
+    from dashboards.cli import main
+
+    return main(argv)
+
+
+def _assess(argv: list[str]) -> int:
+    from occmon.assess import main
+
+    return main(argv)
+
+
+COMMANDS: dict[str, Callable[[list[str]], int]] = {
+    "run": _run,
+    "gateway": _component("gateway"),
+    "ingest": _component("ingest"),
+    "api": _component("api"),
+    "simulate": _simulate,
+    "config": _config,
+    "assess": _assess,
+    "dashboards": _dashboards,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in ("-h", "--help") or args[0] not in COMMANDS:
+        print(USAGE, file=sys.stderr if args and args[0] not in ("-h", "--help") else sys.stdout)
+        return 0 if args and args[0] in ("-h", "--help") else 2
+    return COMMANDS[args[0]](args[1:])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

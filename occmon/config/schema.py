@@ -1,0 +1,214 @@
+"""The site configuration schema (pydantic): field checks only.
+
+Cross-field checks live in ``validators.py``; checks that need a driver's knowledge (a
+register name in a device profile) live with the driver and are run by ``occmon config
+check``. Every model forbids unknown keys, so a typo is an error, not a silent default.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Names(Strict):
+    """Names in Chinese (the record's language) and English."""
+
+    zh: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+
+class Site(Strict):
+    id: Slug
+    name: Names
+    timezone: str = "Asia/Shanghai"
+    altitude_m: float = Field(default=0.0, ge=-500, le=9000)
+
+
+class Broker(Strict):
+    """An external MQTT broker. Absent: ``occmon run`` starts an embedded one."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=1883, ge=1, le=65535)
+    username: str | None = None
+    password: str | None = None
+    client_id_prefix: str = "occmon"
+    keepalive: int = Field(default=30, ge=5, le=3600)
+
+
+class Embedded(Strict):
+    """The embedded broker used when no broker is configured."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=1883, ge=1, le=65535)
+
+
+class Store(Strict):
+    path: Path = Path("var/occmon.db")
+    batch_size: int = Field(default=500, ge=1, le=100_000)
+    batch_interval: float = Field(default=0.2, gt=0, le=60)
+
+
+class GatewaySettings(Strict):
+    queue_path: Path = Path("var/gateway-queue.db")
+    publish_batch: int = Field(default=200, ge=1, le=10_000)
+    max_inflight: int = Field(default=200, ge=1, le=65535)
+    stale_after_polls: int = Field(default=3, ge=1, le=100)
+
+
+class ApiSettings(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+
+
+class Reference(Strict):
+    """Reference conditions for ppm <-> mg/m3 (DOMAIN.md section 1: 20 C, 101.3 kPa)."""
+
+    temperature_c: float = Field(default=20.0, ge=-50, le=60)
+    pressure_kpa: float = Field(default=101.3, gt=50, le=120)
+
+
+class Area(Strict):
+    id: Slug
+    name: Names
+
+
+class Point(Strict):
+    """A monitoring location (监测点) for one agent (危害因素)."""
+
+    id: Slug
+    name: Names
+    area: Slug
+    agent: str = Field(min_length=1, description="catalogue id, CAS, or name of the agent")
+    job: str | None = Field(default=None, description="岗位 the point represents")
+    fraction: Literal["total", "respirable"] | None = Field(
+        default=None, description="dust points: which fraction the monitor measures"
+    )
+
+
+class Instrument(Strict):
+    model: str
+    serial: str
+    calibrated: dt.date | None = None
+    calibration_interval_days: int = Field(default=365, ge=1, le=3650)
+
+
+class Sensor(Strict):
+    """Binds one value of one device to a point."""
+
+    id: Slug
+    point: Slug
+    device: Slug
+    register_name: str | None = Field(
+        default=None, alias="register", description="Modbus: register name in the profile"
+    )
+    field: str | None = Field(default=None, description="MQTT: field name in the mapping")
+    quantity: str = Field(
+        default="concentration", description="what the value measures (occmon.quantities)"
+    )
+    unit: str | None = Field(default=None, description="unit of the value the device gives")
+    range: tuple[float, float] | None = Field(
+        default=None, description="measuring range in the sensor's unit; 4-20 mA maps onto it"
+    )
+    instrument: Instrument | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Sensor:
+        if (self.register_name is None) == (self.field is None):
+            raise ValueError("give exactly one of 'register' (Modbus) or 'field' (MQTT)")
+        if self.range is not None and not self.range[0] < self.range[1]:
+            raise ValueError("range must be [low, high] with low < high")
+        return self
+
+
+class _Polled(Strict):
+    id: Slug
+    profile: str = Field(min_length=1, description="device profile name or path")
+    unit_id: int = Field(default=1, ge=0, le=247)
+    poll_interval: float = Field(default=1.0, ge=0.05, le=3600)
+    timeout: float = Field(default=1.0, gt=0, le=60)
+    retries: int = Field(default=1, ge=0, le=10)
+
+
+class ModbusTcpDevice(_Polled):
+    protocol: Literal["modbus-tcp"]
+    host: str
+    port: int = Field(default=502, ge=1, le=65535)
+
+
+class ModbusRtuDevice(_Polled):
+    protocol: Literal["modbus-rtu"]
+    serial_port: str
+    baudrate: int = Field(default=9600, ge=300, le=921600)
+    parity: Literal["N", "E", "O"] = "N"
+    stopbits: Literal[1, 2] = 1
+    bytesize: Literal[7, 8] = 8
+
+
+class MqttMapping(Strict):
+    """Where the values sit in a vendor JSON payload (dotted paths)."""
+
+    fields: dict[str, str] = Field(min_length=1, description="field name -> dotted JSON path")
+    time: str | None = Field(default=None, description="dotted path of the time; else arrival")
+    time_format: Literal["iso8601", "epoch_s", "epoch_ms"] = "iso8601"
+
+
+class MqttDevice(Strict):
+    id: Slug
+    protocol: Literal["mqtt"]
+    topic: str = Field(min_length=1, description="subscription, wildcards allowed")
+    mapping: MqttMapping
+    expire_after: float = Field(default=120.0, gt=0, le=86400)
+
+
+Device = Annotated[
+    ModbusTcpDevice | ModbusRtuDevice | MqttDevice, Field(discriminator="protocol")
+]
+
+
+class Simulation(Strict):
+    """What ``occmon run`` simulates: the scenario, its seed and its speed."""
+
+    scenario: str = "normal-day"
+    speed: float = Field(default=1.0, gt=0, le=10_000)
+    seed: int = 1
+    mqtt_interval: float = Field(default=5.0, gt=0, le=3600)
+
+
+class SiteConfig(Strict):
+    site: Site
+    broker: Broker | None = None
+    embedded_broker: Embedded = Embedded()
+    store: Store = Store()
+    gateway: GatewaySettings = GatewaySettings()
+    api: ApiSettings = ApiSettings()
+    reference: Reference = Reference()
+    simulation: Simulation | None = None
+    areas: list[Area] = Field(min_length=1)
+    points: list[Point] = Field(min_length=1)
+    devices: list[Device] = Field(min_length=1)
+    sensors: list[Sensor] = Field(min_length=1)
+
+    def point(self, point_id: str) -> Point:
+        for point in self.points:
+            if point.id == point_id:
+                return point
+        raise KeyError(point_id)
+
+    def device(self, device_id: str) -> ModbusTcpDevice | ModbusRtuDevice | MqttDevice:
+        for device in self.devices:
+            if device.id == device_id:
+                return device
+        raise KeyError(device_id)
+
+    def sensors_of(self, device_id: str) -> list[Sensor]:
+        return [s for s in self.sensors if s.device == device_id]

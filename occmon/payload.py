@@ -1,0 +1,145 @@
+"""Encode and decode reading batches (payload schema v1, docs/topics.md).
+
+Decoding is strict and says exactly what is wrong, because a rejected message goes to the
+dead-letter table with that reason and an integrator has to fix the sender from it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from occmon.model import Quality, Reading, iso_utc, parse_time
+from occmon.quantities import QUANTITIES
+
+VERSION = 1
+
+
+class PayloadError(ValueError):
+    """A payload that cannot be accepted; ``code`` is a stable counter key."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def reading_to_dict(reading: Reading) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "point": reading.point,
+        "agent": reading.agent,
+        "time": iso_utc(reading.time),
+        "value": reading.value,
+        "unit": reading.unit,
+        "quality": reading.quality.value,
+        "quantity": reading.quantity,
+    }
+    if reading.reason:
+        doc["reason"] = reading.reason
+    if reading.sensor:
+        doc["sensor"] = reading.sensor
+    if reading.device:
+        doc["device"] = reading.device
+    if reading.raw_value is not None:
+        doc["raw"] = {"value": reading.raw_value, "unit": reading.raw_unit}
+    return doc
+
+
+def encode_batch(site: str, readings: Iterable[Reading]) -> bytes:
+    """One MQTT message: ``{"v": 1, "site": ..., "readings": [...]}``, oldest first."""
+    doc = {"v": VERSION, "site": site, "readings": [reading_to_dict(r) for r in readings]}
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+def _reject_constant(name: str) -> float:
+    raise PayloadError("not-a-number", f"{name} is not allowed in a payload")
+
+
+def _field(doc: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    if key not in doc:
+        raise PayloadError("missing-field", f"{where}: field {key!r} is missing")
+    value = doc[key]
+    if isinstance(value, bool) or not isinstance(value, kind):
+        names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+        raise PayloadError(
+            "wrong-type", f"{where}: field {key!r} must be {names}, got {type(value).__name__}"
+        )
+    return value
+
+
+def _reading(doc: Any, where: str) -> Reading:
+    if not isinstance(doc, dict):
+        raise PayloadError("wrong-type", f"{where}: must be an object")
+    point = _field(doc, "point", str, where)
+    agent = _field(doc, "agent", str, where)
+    time_text = _field(doc, "time", str, where)
+    unit = _field(doc, "unit", str, where)
+    quality_text = _field(doc, "quality", str, where)
+    quantity = doc.get("quantity", "concentration")
+    if not isinstance(quantity, str) or quantity not in QUANTITIES:
+        raise PayloadError("bad-quantity", f"{where}: quantity {quantity!r} is not known")
+    value = doc.get("value")
+    if value is not None:
+        value = _field(doc, "value", (int, float), where)
+        if not math.isfinite(value):
+            raise PayloadError("not-a-number", f"{where}: value is not finite")
+        value = float(value)
+    try:
+        moment = parse_time(time_text)
+    except ValueError as exc:
+        raise PayloadError("bad-time", f"{where}: time {time_text!r}: {exc}") from None
+    try:
+        quality = Quality(quality_text)
+    except ValueError:
+        raise PayloadError(
+            "bad-quality", f"{where}: quality {quality_text!r} is not good/uncertain/bad"
+        ) from None
+    reason = doc.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        raise PayloadError("wrong-type", f"{where}: field 'reason' must be str")
+    raw = doc.get("raw")
+    raw_value = raw.get("value") if isinstance(raw, dict) else None
+    raw_unit = raw.get("unit") if isinstance(raw, dict) else None
+    try:
+        return Reading(
+            point=point,
+            agent=agent,
+            time=moment,
+            value=value,
+            unit=unit,
+            quality=quality,
+            quantity=quantity,
+            reason=reason,
+            sensor=str(doc.get("sensor", "")),
+            device=str(doc.get("device", "")),
+            raw_value=float(raw_value) if isinstance(raw_value, int | float) else None,
+            raw_unit=raw_unit if isinstance(raw_unit, str) else None,
+        )
+    except ValueError as exc:
+        raise PayloadError("invalid-reading", f"{where}: {exc}") from None
+
+
+def decode_batch(payload: bytes) -> tuple[str, list[Reading]]:
+    """Return (site, readings) or raise PayloadError naming the first problem."""
+    try:
+        doc = json.loads(payload, parse_constant=_reject_constant)
+    except PayloadError:
+        raise
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PayloadError("malformed-json", f"payload is not JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise PayloadError("wrong-type", "payload must be a JSON object")
+    version = doc.get("v")
+    if version != VERSION:
+        raise PayloadError("bad-version", f"payload version {version!r} is not {VERSION}")
+    site = _field(doc, "site", str, "payload")
+    items = _field(doc, "readings", list, "payload")
+    if not items:
+        raise PayloadError("empty-batch", "payload: 'readings' is empty")
+    return site, [_reading(item, f"readings[{i}]") for i, item in enumerate(items)]
+
+
+def batches(readings: Sequence[Reading], size: int) -> Iterable[Sequence[Reading]]:
+    for start in range(0, len(readings), size):
+        yield readings[start : start + size]

@@ -1,0 +1,272 @@
+"""``occmon run``: the whole system on one box, in one process, stopped cleanly by Ctrl-C.
+
+Start order follows the data: broker, then ingest (so nothing published is missed), then
+the gateway, then the simulated plant, then the API. Stop order is the reverse, each step
+bounded, so Ctrl-C ends everything within a few seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import uvicorn
+
+from occmon import topics
+from occmon.config import ConfigError, SiteConfig
+from occmon.config.schema import Simulation
+
+log = logging.getLogger("occmon")
+STOP_STEP_TIMEOUT = 1.5
+
+
+@dataclass
+class Options:
+    config_file: Path
+    scenario: str | None = None
+    speed: float | None = None
+    seed: int | None = None
+    api_port: int | None = None
+    quiet: bool = False
+
+
+@dataclass
+class System:
+    """The running parts, each with its stop coroutine, stopped in reverse order."""
+
+    stops: list[tuple[str, Callable[[], Awaitable[None]]]] = field(default_factory=list)
+
+    async def stop(self) -> None:
+        for name, stop in reversed(self.stops):
+            try:
+                await asyncio.wait_for(stop(), STOP_STEP_TIMEOUT)
+            except Exception as exc:  # a part that fails to stop must not keep the rest up
+                log.warning("stopping %s: %s", name, exc)
+        self.stops.clear()
+
+
+class ApiServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the launcher owns Ctrl-C and stops the parts
+    in order; uvicorn would otherwise take SIGINT and re-raise it after its own exit."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def load_checked(path: Path) -> SiteConfig:
+    """Load with every check ``occmon config check`` runs; raise ConfigError on problems."""
+    from occmon.check import check_file
+
+    config, problems = check_file(path)
+    if config is None:
+        raise ConfigError(problems)
+    return config
+
+
+def broker_address(config: SiteConfig) -> tuple[str, int]:
+    if config.broker is not None:
+        return config.broker.host, config.broker.port
+    return config.embedded_broker.host, config.embedded_broker.port
+
+
+def _simulation(config: SiteConfig, options: Options) -> Simulation | None:
+    sim = config.simulation
+    if sim is None and options.scenario is None:
+        return None
+    base = sim or Simulation()
+    return base.model_copy(
+        update={
+            k: v
+            for k, v in (
+                ("scenario", options.scenario),
+                ("speed", options.speed),
+                ("seed", options.seed),
+            )
+            if v is not None
+        }
+    )
+
+
+async def start_system(config: SiteConfig, options: Options) -> tuple[System, str]:
+    """Start every part; return the running system and the banner that says where to look."""
+    from api.app import create_app
+    from gateway.app import Gateway
+    from ingest.subscriber import Ingest
+
+    system = System()
+    host, port = broker_address(config)
+    try:
+        if config.broker is None:
+            from occmon.broker import EmbeddedBroker
+
+            broker = EmbeddedBroker(config.embedded_broker)
+            await broker.start()
+            system.stops.append(("embedded broker", broker.stop))
+
+        ingest = Ingest(config, broker_host=host, broker_port=port)
+        ingest.start()
+        system.stops.append(("ingest", lambda: asyncio.to_thread(ingest.stop)))
+
+        gateway = Gateway(config, options.config_file, broker_host=host, broker_port=port)
+        await gateway.start()
+        system.stops.append(("gateway", gateway.stop))
+
+        sim = _simulation(config, options)
+        if sim is not None:
+            from simulators.plant import SimulatedPlant
+
+            plant = SimulatedPlant(
+                config,
+                scenario=sim.scenario,
+                speed=sim.speed,
+                seed=sim.seed,
+                broker_host=host,
+                broker_port=port,
+            )
+            await plant.start()
+            system.stops.append(("simulated plant", plant.stop))
+
+        api_port = config.api.port if options.api_port is None else options.api_port
+        server = ApiServer(
+            uvicorn.Config(
+                create_app(config, config.store.path),
+                host=config.api.host,
+                port=api_port,
+                log_level="warning",
+                lifespan="on",
+            )
+        )
+        serving = asyncio.create_task(server.serve(), name="api")
+        while not server.started:
+            if serving.done():
+                serving.result()  # raises the bind error
+                raise RuntimeError(f"API did not start on {config.api.host}:{api_port}")
+            await asyncio.sleep(0.05)
+
+        async def stop_api() -> None:
+            server.should_exit = True
+            await serving
+
+        system.stops.append(("api", stop_api))
+    except BaseException:
+        await system.stop()
+        raise
+    bound = server.servers[0].sockets[0].getsockname()[1] if server.servers else api_port
+    url = f"http://{config.api.host}:{bound}"
+    banner = "\n".join(
+        [
+            f"occmon is running for site {config.site.id!r} ({config.site.name.zh})",
+            f"  API       {url}/api/v1/points",
+            f"  API docs  {url}/docs",
+            f"  health    {url}/healthz",
+            f"  broker    mqtt://{host}:{port}"
+            + ("  (embedded)" if config.broker is None else ""),
+            f"  readings  {topics.readings(config.site.id, '<point>')}",
+            f"  events    {topics.events(config.site.id, '<kind>')}",
+            f"  store     {config.store.path}",
+            "  scenario  " + (f"{sim.scenario} x{sim.speed:g}" if sim else "(no simulation)"),
+            "Press Ctrl-C to stop.",
+        ]
+    )
+    return system, banner
+
+
+async def _serve(config: SiteConfig, options: Options, started: asyncio.Event | None) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    system, banner = await start_system(config, options)
+    if not options.quiet:
+        print(banner, flush=True)
+    if started is not None:
+        started.set()
+    try:
+        await stop.wait()
+    finally:
+        print("stopping ...", flush=True)
+        await system.stop()
+        print("stopped", flush=True)
+
+
+def _parser(prog: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog)
+    parser.add_argument("config", type=Path, help="site configuration (YAML)")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    parser = _parser("occmon run")
+    parser.add_argument("--scenario", help="override the config's simulation scenario")
+    parser.add_argument("--speed", type=float, help="simulated seconds per real second")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--api-port", type=int, help="0 picks a free port")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        config = load_checked(args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    options = Options(args.config, args.scenario, args.speed, args.seed, args.api_port)
+    try:
+        asyncio.run(_serve(config, options, None))
+    except OSError as exc:
+        print(f"occmon run: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def component_main(name: str, argv: list[str]) -> int:
+    """``occmon gateway|ingest|api CONFIG``: one part alone, for a multi-process deployment."""
+    args = _parser(f"occmon {name}").parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
+    try:
+        config = load_checked(args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    host, port = broker_address(config)
+    if name == "api":
+        from api.app import create_app
+
+        uvicorn.run(
+            create_app(config, config.store.path), host=config.api.host, port=config.api.port
+        )
+        return 0
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        if name == "gateway":
+            from gateway.app import Gateway
+
+            gateway = Gateway(config, args.config, broker_host=host, broker_port=port)
+            await gateway.start()
+            await stop.wait()
+            await gateway.stop()
+        else:
+            from ingest.subscriber import Ingest
+
+            ingest = Ingest(config, broker_host=host, broker_port=port)
+            ingest.start()
+            await stop.wait()
+            await asyncio.to_thread(ingest.stop)
+
+    asyncio.run(serve())
+    return 0

@@ -1,0 +1,184 @@
+"""What a simulated Modbus device holds: its register image, written through its profile.
+
+The simulator writes every value the way the driver will read it back, through the same
+profile and the same codec (``raw = (value - offset) / scale``, then ``codec.encode``), so
+the simulator and the driver agree by construction. No I/O here: the server in
+``modbus.py`` copies this image into pymodbus on each request.
+
+Filling rules for one device (``fill``):
+
+- a register bound to a sensor gets that sensor's value (in the sensor's configured unit);
+- a 4-20 mA register not bound carries the device's first bound value as loop current on
+  that sensor's range (a gas detector's digital reading and loop read-back agree); a bound
+  4-20 mA register is the loop current of its own sensor; 3.6 mA signals a fault (NE 43);
+- another unbound value register mirrors the device's value if the device measures one
+  thing, else stays 0;
+- status words set their ``fault``, ``pre-alarm`` and ``alarm`` bits (the detector's own
+  relays at 10 % and 20 % of full scale, factory defaults, not occmon's set-points);
+- a fan's command coil holds what the client wrote; feedback, fault and motor current come
+  from the starter state machine (``fan.py``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from gateway.modbus.codec import decode, encode, unscale
+from gateway.modbus.profile import BIT_KINDS, Profile, Register
+from simulators.fan import Fan
+
+LOOP_FAULT_MA = 3.6  # NAMUR NE 43 failure signal
+LOOP_MIN_MA = 3.8
+LOOP_MAX_MA = 20.5
+PRE_ALARM_FS = 0.10
+ALARM_FS = 0.20
+
+# Function code -> register kind it addresses.
+KIND_OF_FUNCTION: dict[int, str] = {
+    1: "coil", 5: "coil", 15: "coil",
+    2: "discrete",
+    3: "holding", 6: "holding", 16: "holding", 22: "holding", 23: "holding",
+    4: "input",
+}
+
+
+class ImageError(ValueError):
+    """A sensor bound to a register the profile does not have, or a value it cannot hold."""
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A sensor's value for one register, with the range a loop current maps onto."""
+
+    register: str
+    value: float
+    range: tuple[float, float] | None
+
+
+def loop_ma(value: float, span: tuple[float, float] | None) -> float:
+    """Loop current for a value on a range, saturating at 3.8 / 20.5 mA as transmitters do."""
+    low, high = span or (0.0, 100.0)
+    milliamps = 4.0 + 16.0 * (value - low) / (high - low)
+    return min(max(milliamps, LOOP_MIN_MA), LOOP_MAX_MA)
+
+
+class RegisterImage:
+    """The words (holding, input) and bits (coil, discrete) of one device, by address."""
+
+    def __init__(self, profile: Profile) -> None:
+        self.profile = profile
+        self.cells: dict[str, dict[int, int]] = {k: {} for k in KIND_OF_FUNCTION.values()}
+        for reg in profile.registers:
+            for i in range(reg.width):
+                self.cells[reg.kind][reg.address + i] = 0
+
+    def span(self, kind: str) -> int:
+        """One past the highest defined address of the kind (at least 1)."""
+        return max(self.cells[kind], default=0) + 1
+
+    def defined(self, kind: str, address: int, count: int) -> bool:
+        cells = self.cells[kind]
+        return all(a in cells for a in range(address, address + count))
+
+    def set(self, name: str, value: float) -> None:
+        """Store an engineering value: unscale by the profile, encode by the codec."""
+        reg = self.profile.register(name)
+        if reg.type == "BOOL":
+            self.cells[reg.kind][reg.address] = 1 if value else 0
+            return
+        raw = unscale(value, reg.scale, reg.offset)
+        if not math.isfinite(raw) and not reg.type.startswith("FLOAT"):
+            raise ImageError(f"register {name!r} ({reg.type}) cannot hold {value}")
+        words = encode(raw, reg.type, reg.byte_order)
+        for i, word in enumerate(words):
+            self.cells[reg.kind][reg.address + i] = word
+
+    def get(self, name: str) -> float:
+        """The engineering value a driver would decode from the register."""
+        reg = self.profile.register(name)
+        words = [self.cells[reg.kind][reg.address + i] for i in range(reg.width)]
+        return float(decode(words, reg.type, reg.byte_order)) * reg.scale + reg.offset
+
+    def words(self, kind: str, count: int) -> list[int]:
+        """Cells 0..count-1 of the kind (undefined cells read 0: the server refuses them)."""
+        cells = self.cells[kind]
+        return [cells.get(a, 0) for a in range(count)]
+
+    def write(self, kind: str, address: int, values: Sequence[int | bool]) -> list[str]:
+        """A client write; returns the names of the registers it touched."""
+        for i, value in enumerate(values):
+            self.cells[kind][address + i] = int(value)
+        end = address + len(values)
+        return [
+            r.name for r in self.profile.registers
+            if r.kind == kind and r.address < end and address < r.address + r.width
+        ]
+
+    def writable(self, kind: str, address: int, count: int) -> bool:
+        """Only command registers accept writes; a measured value is read-only."""
+        commands = [r for r in self.profile.registers if r.kind == kind and r.role == "command"]
+        return all(
+            any(r.address <= a < r.address + r.width for r in commands)
+            for a in range(address, address + count)
+        )
+
+
+def check_bindings(profile: Profile, device: str, registers: Sequence[str]) -> None:
+    """Fail at start with the device and register named, as the driver does at load."""
+    for name in registers:
+        try:
+            reg = profile.register(name)
+        except KeyError:
+            known = ", ".join(profile.names)
+            raise ImageError(
+                f"device {device!r}: register {name!r} is not in profile {profile.name!r} "
+                f"(known: {known})"
+            ) from None
+        if reg.kind in BIT_KINDS:
+            raise ImageError(f"device {device!r}: register {name!r} is a {reg.kind}, not a value")
+
+
+def _status_word(reg: Register, flags: Mapping[str, bool]) -> int:
+    word = 0
+    for bit, meaning in (reg.status_bits or {}).items():
+        if flags.get(meaning, False):
+            word |= 1 << bit
+    return word
+
+
+def fill(
+    image: RegisterImage, bound: Sequence[Bound], *, fault: bool, fan: Fan | None = None
+) -> None:
+    """Write one tick's values into the image by the rules in the module docstring."""
+    by_register = {b.register: b for b in bound}
+    first = bound[0] if bound else None
+    alarm_source = next((b for b in bound if b.range is not None), first)
+    flags = {"fault": fault}
+    if alarm_source is not None and alarm_source.range is not None:
+        low, high = alarm_source.range
+        value = alarm_source.value
+        flags["pre-alarm"] = value >= low + PRE_ALARM_FS * (high - low)
+        flags["alarm"] = value >= low + ALARM_FS * (high - low)
+    for reg in image.profile.registers:
+        if reg.role == "status":
+            image.set(reg.name, _status_word(reg, flags))
+        elif reg.role == "command":
+            continue  # holds what the client wrote
+        elif reg.role == "feedback":
+            image.set(reg.name, float(fan is not None and fan.running))
+        elif reg.role == "fault":
+            image.set(reg.name, float(fault or (fan is not None and fan.fault)))
+        elif fan is not None:
+            image.set(reg.name, fan.motor_current if reg.unit == "A" else 0.0)
+        elif reg.signal == "4-20mA":
+            source = by_register.get(reg.name, first)
+            if fault:
+                image.set(reg.name, LOOP_FAULT_MA)
+            elif source is not None:
+                image.set(reg.name, loop_ma(source.value, source.range))
+        elif reg.name in by_register:
+            image.set(reg.name, by_register[reg.name].value)
+        elif first is not None and len(bound) == 1:
+            image.set(reg.name, first.value)

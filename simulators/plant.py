@@ -1,0 +1,379 @@
+"""The simulated plant: every loopback Modbus TCP device and every MQTT device of a site.
+
+One object, run inside an existing asyncio loop (``occmon run`` runs it beside the gateway,
+ingest and API). Each tick (``tick`` real seconds) it reads the sim clock, computes every
+sensor's value (ordinary-day signal, then the scenario's effects, then test overrides),
+steps the fans' starters, and writes the Modbus register images; outages open and close
+ports. MQTT devices publish on their own interval from the latest values.
+
+Coupling that makes scenarios honest: a running fan vents the leak (the h2s-leak excursion
+decays with the 12 air-changes-per-hour time constant from the moment a fan runs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from gateway.modbus.profile import Profile, ProfileError, load_profile
+from occmon.config.schema import ModbusTcpDevice, MqttDevice, Sensor, SiteConfig
+from simulators.baselines import SensorSpec, base_signal, gas_family, unit_factor
+from simulators.fan import DEFAULT_SPIN_UP_S, Fan
+from simulators.image import Bound, ImageError, RegisterImage, check_bindings, fill
+from simulators.modbus import ModbusDeviceServer, Mode, WriteHandler
+from simulators.mqtt import MqttDeviceSim
+from simulators.scenarios import (
+    DeviceInfo,
+    Plan,
+    Scenario,
+    SensorInfo,
+    get_scenario,
+    plan,
+)
+from simulators.signals import Signal, SimClock, value_at
+
+log = logging.getLogger(__name__)
+
+
+class SimulationError(RuntimeError):
+    """The plant cannot be simulated as configured (port in use, unknown register, ...)."""
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass
+class SimSensor:
+    sensor: Sensor
+    info: SensorInfo
+    signal: Signal
+    factor: float  # signal unit -> the sensor's configured unit
+    value: float = 0.0
+
+
+@dataclass
+class SimModbusDevice:
+    config: ModbusTcpDevice
+    profile: Profile
+    image: RegisterImage
+    server: ModbusDeviceServer
+    sensors: list[SimSensor]
+    fan: Fan | None = None
+
+
+class SimulatedPlant:
+    """Simulates the site's devices over real sockets until ``stop()``."""
+
+    def __init__(
+        self,
+        config: SiteConfig,
+        *,
+        scenario: str | Scenario = "normal-day",
+        speed: float = 1.0,
+        seed: int = 1,
+        broker_host: str = "127.0.0.1",
+        broker_port: int = 1883,
+        start: float | None = None,
+        tick: float = 0.25,
+        spin_up: float = DEFAULT_SPIN_UP_S,
+        mqtt_interval: float | None = None,
+        profile_search: Sequence[Path] = (),
+    ) -> None:
+        self.config = config
+        self.scenario = get_scenario(scenario) if isinstance(scenario, str) else scenario
+        self.speed = speed
+        self.seed = seed
+        self.start_time = time.time() if start is None else start
+        self.tick = tick
+        self.spin_up = spin_up
+        self.clock = SimClock(self.start_time, speed)
+        self.ticks = 0
+        self._tz = ZoneInfo(config.site.timezone)
+        self._overrides: dict[str, float] = {}
+        self._faults: dict[str, bool] = {}
+        self._fan_failed: dict[str, bool] = {}
+        self._forced_down: set[str] = set()
+        self._task: asyncio.Task[None] | None = None
+        self.sensors: dict[str, SimSensor] = {}
+        self.modbus: dict[str, SimModbusDevice] = {}
+        self.mqtt: dict[str, MqttDeviceSim] = {}
+        interval = mqtt_interval
+        if interval is None:
+            interval = config.simulation.mqtt_interval if config.simulation else 5.0
+        self._build(broker_host, broker_port, interval, profile_search)
+        self.plan: Plan = plan(
+            self.scenario,
+            [s.info for s in self.sensors.values()],
+            self._device_infos(),
+        )
+
+    # -- construction ---------------------------------------------------------------------
+
+    def _sim_sensor(self, sensor: Sensor, personal: bool) -> SimSensor:
+        point = self.config.point(sensor.point)
+        spec = SensorSpec(
+            point.agent, sensor.quantity, point.fraction, sensor.unit, sensor.device, personal
+        )
+        signal = base_signal(self.seed, spec, self._tz)
+        family = (
+            gas_family(point.agent, point.fraction)
+            if sensor.quantity == "concentration"
+            else sensor.quantity
+        )
+        info = SensorInfo(sensor.id, sensor.device, point.area, family)
+        try:
+            factor = unit_factor(spec, signal.unit)
+        except ValueError as exc:
+            raise SimulationError(f"sensor {sensor.id!r}: {exc}") from None
+        return SimSensor(sensor, info, signal, factor)
+
+    def _build(
+        self, host: str, port: int, interval: float, search: Sequence[Path]
+    ) -> None:
+        for device in self.config.devices:
+            sensors = self.config.sensors_of(device.id)
+            if isinstance(device, ModbusTcpDevice) and is_loopback(device.host):
+                try:
+                    profile = load_profile(device.profile, search)
+                except ProfileError as exc:
+                    raise SimulationError(f"device {device.id!r}: {exc}") from None
+                try:
+                    check_bindings(profile, device.id, [s.register_name or "" for s in sensors])
+                except ImageError as exc:
+                    raise SimulationError(str(exc)) from None
+                sims = [self._sim_sensor(s, personal=False) for s in sensors]
+                image = RegisterImage(profile)
+                roles = {r.role for r in profile.registers}
+                fan = Fan(spin_up=self.spin_up) if {"command", "feedback"} <= roles else None
+                server = ModbusDeviceServer(device.id, device.host, device.port, device.unit_id,
+                                            image, on_write=self._writer(device.id))
+                self.modbus[device.id] = SimModbusDevice(
+                    device, profile, image, server, sims, fan
+                )
+            elif isinstance(device, MqttDevice):
+                sims = [self._sim_sensor(s, personal=True) for s in sensors]
+                fields = {s.field: s.id for s in sensors if s.field is not None}
+                try:
+                    self.mqtt[device.id] = MqttDeviceSim(
+                        device, fields, self._published_value, host=host, port=port,
+                        interval=interval,
+                    )
+                except ValueError as exc:
+                    raise SimulationError(str(exc)) from None
+            else:
+                continue
+            for sim in sims:
+                self.sensors[sim.sensor.id] = sim
+
+    def _device_infos(self) -> list[DeviceInfo]:
+        return [
+            DeviceInfo(d.id, d.protocol, d.id in self.modbus and self.modbus[d.id].fan is not None)
+            for d in self.config.devices
+            if d.id in self.modbus or d.id in self.mqtt
+        ]
+
+    # -- the public controls ------------------------------------------------------------
+
+    @property
+    def elapsed(self) -> float:
+        """Sim seconds since the plant (and its scenario) started."""
+        return self.clock.elapsed()
+
+    def current_value(self, sensor_id: str) -> float:
+        """The value the simulated instrument holds now, in the sensor's configured unit."""
+        return self.sensors[sensor_id].value
+
+    def value_at(self, sensor_id: str, sim_time: float) -> float:
+        """The scenario's value at a sim time, without fans or overrides (for reproducibility)."""
+        sim = self.sensors[sensor_id]
+        base = value_at(sim.signal, sim_time)
+        elapsed = sim_time - self.start_time
+        return self.plan.value(sensor_id, base, elapsed) * sim.factor
+
+    def set_value(self, sensor_id: str, value: float | None) -> None:
+        """Hold a sensor at ``value`` (in its configured unit); None returns it to the signal."""
+        if sensor_id not in self.sensors:
+            raise KeyError(f"sensor {sensor_id!r} is not simulated")
+        if value is None:
+            self._overrides.pop(sensor_id, None)
+        else:
+            self._overrides[sensor_id] = value
+        self._update()
+
+    def set_fault(self, device_id: str, fault: bool | None) -> None:
+        """A fan: trip (True), repair (False). A sensor device: its fault status bit and the
+        NE 43 fault current on its loop. None returns the device to the scenario."""
+        device = self.modbus.get(device_id)
+        if device is None:
+            raise KeyError(f"device {device_id!r} is not a simulated Modbus device")
+        table = self._fan_failed if device.fan is not None else self._faults
+        if fault is None:
+            table.pop(device_id, None)
+        else:
+            table[device_id] = fault
+        self._update()
+
+    async def stop_device(self, device_id: str) -> None:
+        """The device stops answering (port closed / no more messages) until start_device."""
+        self._known(device_id)
+        self._forced_down.add(device_id)
+        await self._apply_modes()
+
+    async def start_device(self, device_id: str) -> None:
+        self._known(device_id)
+        self._forced_down.discard(device_id)
+        await self._apply_modes()
+
+    def fan(self, device_id: str) -> Fan:
+        fan = self.modbus[device_id].fan
+        if fan is None:
+            raise KeyError(f"device {device_id!r} is not a fan")
+        return fan
+
+    def _known(self, device_id: str) -> None:
+        if device_id not in self.modbus and device_id not in self.mqtt:
+            raise KeyError(f"device {device_id!r} is not simulated")
+
+    # -- running ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.clock = SimClock(self.start_time, self.speed)
+        log.info(
+            "simulating %d Modbus and %d MQTT devices, scenario %s, speed %g, seed %d",
+            len(self.modbus), len(self.mqtt), self.scenario.name, self.speed, self.seed,
+        )
+        self._update()
+        try:
+            await self._apply_modes()
+            for sim in self.mqtt.values():
+                await sim.start()
+        except BaseException:
+            await self.stop()
+            raise
+        self._task = asyncio.create_task(self._run(), name="simulated-plant")
+
+    async def stop(self) -> None:
+        """Stop every server, publisher and the tick task (well within 2 s)."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await asyncio.gather(
+            *(sim.stop() for sim in self.mqtt.values()),
+            *(dev.server.stop() for dev in self.modbus.values()),
+            return_exceptions=True,
+        )
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                self._update()
+                await self._apply_modes()
+            except SimulationError as exc:
+                log.error("simulated plant: %s", exc)
+            except Exception:  # a bug in one tick must not stop the simulated plant
+                log.exception("simulated plant: tick failed")
+            self.ticks += 1
+            await asyncio.sleep(self.tick)
+
+    def _vented_since(self, monotonic: float) -> float | None:
+        """Elapsed sim time since which a fan has been running, if one is."""
+        starts = [
+            d.fan.since for d in self.modbus.values() if d.fan is not None and d.fan.running
+        ]
+        if not starts:
+            return None
+        return (min(starts) - self.clock.t0) * self.speed
+
+    def _update(self) -> None:
+        """One tick's values: fans, sensor values, register images. Synchronous."""
+        mono = time.monotonic()
+        now = self.clock.now(mono)
+        elapsed = now - self.clock.start
+        for device_id, device in self.modbus.items():
+            if device.fan is None:
+                continue
+            failed = self._fan_failed.get(device_id, self.plan.fan_failed(device_id, elapsed))
+            fan = device.fan
+            if failed != fan.fault:
+                fan = fan.set_failed(failed, mono)
+            device.fan = fan.tick(mono)
+        vented = self._vented_since(mono)
+        for sensor_id, sim in self.sensors.items():
+            override = self._overrides.get(sensor_id)
+            if override is not None:
+                sim.value = override
+                continue
+            base = value_at(sim.signal, now)
+            sim.value = self.plan.value(sensor_id, base, elapsed, vented) * sim.factor
+        for device_id in self.modbus:
+            self._fill(device_id)
+
+    def _fill(self, device_id: str) -> None:
+        device = self.modbus[device_id]
+        bound = [
+            Bound(s.sensor.register_name or "", s.value, s.sensor.range) for s in device.sensors
+        ]
+        try:
+            fill(device.image, bound, fault=self._faults.get(device_id, False), fan=device.fan)
+        except ValueError as exc:
+            raise SimulationError(f"device {device_id!r}: {exc}") from exc
+
+    def _mode(self, device_id: str) -> Mode:
+        if device_id in self._forced_down:
+            return "closed"
+        outage = self.plan.outage(device_id, self.elapsed)
+        return "up" if outage is None else outage.mode
+
+    async def _apply_modes(self) -> None:
+        for device_id, device in self.modbus.items():
+            mode = self._mode(device_id)
+            try:
+                await device.server.set_mode(mode)
+            except RuntimeError as exc:
+                raise SimulationError(
+                    f"device {device_id!r}: cannot listen on {device.config.host}:"
+                    f"{device.config.port}: {exc}"
+                ) from None
+        for device_id, sim in self.mqtt.items():
+            publishing = self._mode(device_id) == "up"
+            if publishing != sim.publishing:
+                log.info("simulated device %s: %s", device_id,
+                         "publishing" if publishing else "silent")
+                sim.publishing = publishing
+
+    def _writer(self, device_id: str) -> WriteHandler:
+        """A client wrote registers of the device: a fan's run command goes to its starter."""
+
+        def on_write(registers: list[str]) -> None:
+            device = self.modbus[device_id]
+            if device.fan is None:
+                return
+            for reg in device.profile.registers:
+                if reg.name in registers and reg.role == "command":
+                    on = bool(device.image.get(reg.name))
+                    if on != device.fan.commanded:
+                        log.info("simulated fan %s: run command %d", device_id, on)
+                    device.fan = device.fan.command(on, time.monotonic())
+            self._fill(device_id)  # the contactor's feedback drops at once on a stop
+
+        return on_write
+
+    def _published_value(self, sensor_id: str) -> float | None:
+        sim = self.sensors.get(sensor_id)
+        return None if sim is None else sim.value
+

@@ -1,0 +1,275 @@
+"""Named scenarios: small declarative changes to an ordinary day, timed in sim seconds.
+
+A scenario is data (effects with start times counted from the scenario start, which is the
+start of the simulated plant), resolved once against the site's sensors and devices into a
+``Plan`` that answers pure questions: what is this sensor's value now, is that device dead,
+has that fan failed. Nothing here does I/O or reads a clock.
+
+Targets are chosen the way an integrator would describe them, so a scenario works on any
+site config: "the H2S points of the first area that has one", "the first Modbus sensor
+device", "every fan".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+# GBZ 1-2010 6.1.5-6.1.6: accident exhaust of at least 12 air changes per hour, so a vented
+# room's concentration falls as exp(-12 t / 1 h): a time constant of 300 s.
+VENT_TAU_S = 3600.0 / 12.0
+
+
+class ScenarioError(ValueError):
+    """An unknown scenario name, or a scenario that cannot apply to the site."""
+
+
+@dataclass(frozen=True)
+class SensorInfo:
+    """A sensor as scenarios see it: where it is and what family of signal it gives."""
+
+    sensor: str
+    device: str
+    area: str
+    family: str  # "h2s", "dust/total", ... for concentrations; else the quantity name
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    device: str
+    protocol: str  # "modbus-tcp", "mqtt", ...
+    fan: bool  # a ventilation fan (its profile has a command and a feedback)
+
+
+@dataclass(frozen=True)
+class Excursion:
+    """A rise above the ordinary level: smooth rise, hold, linear fall (sim seconds).
+
+    Either ``peak`` (added, in the signal's unit: a leak adds gas) or ``factor`` (multiplied
+    at the top: a dust surge multiplies what is there). ``area='first'`` keeps the excursion
+    to the first area whose points have the family (the leak has one place); None: all.
+    ``vent_tau`` makes it fall exponentially once a fan runs (accident ventilation).
+    """
+
+    families: tuple[str, ...]
+    start: float
+    rise: float
+    hold: float
+    fall: float
+    peak: float | None = None
+    factor: float | None = None
+    area: Literal["first"] | None = "first"
+    vent_tau: float | None = None
+
+    def __post_init__(self) -> None:
+        if (self.peak is None) == (self.factor is None):
+            raise ScenarioError("an excursion takes exactly one of peak or factor")
+        if min(self.rise, self.fall) <= 0 or self.hold < 0:
+            raise ScenarioError("an excursion needs rise > 0, fall > 0 and hold >= 0")
+
+    def envelope(self, elapsed: float, vented_since: float | None = None) -> float:
+        """0 before, 1 at the top; with ventilation running, decays from where it was."""
+        natural = self._natural(elapsed)
+        if self.vent_tau is None or vented_since is None or elapsed <= vented_since:
+            return natural
+        at_start = self._natural(vented_since)
+        return min(natural, at_start * math.exp(-(elapsed - vented_since) / self.vent_tau))
+
+    def _natural(self, elapsed: float) -> float:
+        t = elapsed - self.start
+        if t <= 0:
+            return 0.0
+        if t < self.rise:
+            x = t / self.rise
+            return x * x * (3.0 - 2.0 * x)  # smoothstep
+        t -= self.rise
+        if t < self.hold:
+            return 1.0
+        t -= self.hold
+        return max(0.0, 1.0 - t / self.fall)
+
+    def apply(self, base: float, elapsed: float, vented_since: float | None) -> float:
+        e = self.envelope(elapsed, vented_since)
+        if self.peak is not None:
+            return base + self.peak * e
+        assert self.factor is not None
+        return base * (1.0 + (self.factor - 1.0) * e)
+
+
+DeviceSelector = Literal["first-modbus-sensor", "first-mqtt"] | str
+
+
+@dataclass(frozen=True)
+class DeadDevice:
+    """A device stops answering from ``start`` until ``end`` (None: for good).
+
+    ``mode`` 'closed': a Modbus server closes its port (connection refused), an MQTT device
+    stops publishing. 'no-response': the Modbus server answers every request with exception
+    0x0B (gateway target failed to respond), as a TCP gateway does when the instrument
+    behind it has died.
+    """
+
+    device: DeviceSelector
+    start: float
+    end: float | None = None
+    mode: Literal["closed", "no-response"] = "closed"
+
+    def active(self, elapsed: float) -> bool:
+        return elapsed >= self.start and (self.end is None or elapsed < self.end)
+
+
+@dataclass(frozen=True)
+class FanFailure:
+    """From ``start`` a fan never runs: commanded, its starter trips (fault set)."""
+
+    start: float = 0.0
+    device: str | None = None  # None: every fan
+
+    def active(self, elapsed: float) -> bool:
+        return elapsed >= self.start
+
+
+Effect = Excursion | DeadDevice | FanFailure
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    effects: tuple[Effect, ...] = ()
+
+
+H2S_LEAK = Excursion(
+    ("h2s",), start=60.0, rise=600.0, hold=900.0, fall=900.0, peak=35.0, vent_tau=VENT_TAU_S
+)
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario("normal-day", "an ordinary day: shift pattern, drift and noise only"),
+        Scenario(
+            "h2s-leak",
+            "H2S at the first H2S area rises from 60 s over 10 min to ~35 ppm (10 ppm at "
+            "~270 s), holds 15 min, falls over 15 min; decays with tau 300 s once a fan runs",
+            (H2S_LEAK,),
+        ),
+        Scenario(
+            "dust-surge",
+            "dust at the first dust area rises from 60 s over 5 min to 8x its level "
+            "(several x the PC-TWA) for 30 min, then falls over 10 min",
+            (
+                Excursion(
+                    ("dust/total", "dust/respirable"),
+                    start=60.0, rise=300.0, hold=1800.0, fall=600.0, factor=8.0,
+                ),
+            ),
+        ),
+        Scenario(
+            "dead-sensor",
+            "the first Modbus sensor device closes its port and the first MQTT device stops "
+            "publishing from 120 s to 1800 s",
+            (
+                DeadDevice("first-modbus-sensor", start=120.0, end=1800.0),
+                DeadDevice("first-mqtt", start=120.0, end=1800.0),
+            ),
+        ),
+        Scenario(
+            "fan-fails",
+            "the h2s-leak, and every fan fails: commanded, running never comes on and the "
+            "fault input is set",
+            (H2S_LEAK, FanFailure(start=0.0)),
+        ),
+    )
+}
+
+
+def list_scenarios() -> list[Scenario]:
+    return list(SCENARIOS.values())
+
+
+def get_scenario(name: str) -> Scenario:
+    try:
+        return SCENARIOS[name]
+    except KeyError:
+        known = ", ".join(SCENARIOS)
+        raise ScenarioError(f"unknown scenario {name!r}; choose one of: {known}") from None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A scenario resolved against one site: the pure questions the plant asks each tick."""
+
+    scenario: Scenario
+    excursions: dict[str, tuple[Excursion, ...]] = field(default_factory=dict)
+    outages: dict[str, tuple[DeadDevice, ...]] = field(default_factory=dict)
+    fan_failures: dict[str, tuple[FanFailure, ...]] = field(default_factory=dict)
+
+    def value(
+        self, sensor: str, base: float, elapsed: float, vented_since: float | None = None
+    ) -> float:
+        for excursion in self.excursions.get(sensor, ()):
+            base = excursion.apply(base, elapsed, vented_since)
+        return base
+
+    def outage(self, device: str, elapsed: float) -> DeadDevice | None:
+        """The outage in force for the device at ``elapsed``, if any."""
+        return next((o for o in self.outages.get(device, ()) if o.active(elapsed)), None)
+
+    def fan_failed(self, device: str, elapsed: float) -> bool:
+        return any(f.active(elapsed) for f in self.fan_failures.get(device, ()))
+
+
+def plan(
+    scenario: Scenario, sensors: Sequence[SensorInfo], devices: Sequence[DeviceInfo]
+) -> Plan:
+    """Resolve the scenario's targets against the site's sensors and devices."""
+    excursions: dict[str, list[Excursion]] = {}
+    outages: dict[str, list[DeadDevice]] = {}
+    failures: dict[str, list[FanFailure]] = {}
+    for effect in scenario.effects:
+        if isinstance(effect, Excursion):
+            for sensor in _excursion_targets(effect, sensors):
+                excursions.setdefault(sensor, []).append(effect)
+        elif isinstance(effect, DeadDevice):
+            device = _dead_target(effect, sensors, devices)
+            if device is not None:
+                outages.setdefault(device, []).append(effect)
+        else:
+            for info in devices:
+                if info.fan and effect.device in (None, info.device):
+                    failures.setdefault(info.device, []).append(effect)
+    return Plan(
+        scenario,
+        {k: tuple(v) for k, v in excursions.items()},
+        {k: tuple(v) for k, v in outages.items()},
+        {k: tuple(v) for k, v in failures.items()},
+    )
+
+
+def _excursion_targets(effect: Excursion, sensors: Iterable[SensorInfo]) -> list[str]:
+    matching = [s for s in sensors if s.family in effect.families]
+    if effect.area == "first" and matching:
+        area = matching[0].area
+        matching = [s for s in matching if s.area == area]
+    return [s.sensor for s in matching]
+
+
+def _dead_target(
+    effect: DeadDevice, sensors: Sequence[SensorInfo], devices: Sequence[DeviceInfo]
+) -> str | None:
+    """The device an outage hits; a selector with no match (a site without MQTT devices)
+    hits nothing, a device id that is not simulated is an error."""
+    with_sensors = {s.device for s in sensors}
+    if effect.device == "first-modbus-sensor":
+        found = [d for d in devices if d.protocol.startswith("modbus") and d.device in with_sensors]
+    elif effect.device == "first-mqtt":
+        found = [d for d in devices if d.protocol == "mqtt"]
+    else:
+        found = [d for d in devices if d.device == effect.device]
+    if found:
+        return found[0].device
+    if effect.device in ("first-modbus-sensor", "first-mqtt"):
+        return None
+    raise ScenarioError(f"scenario device {effect.device!r} is not a simulated device")

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.influx_servers import (
+    InfluxDB1,
+    VictoriaMetrics,
+    running_influxdb1,
+    running_victoria_metrics,
+)
+
+
+@pytest.fixture
+def victoria(tmp_path: Path) -> Iterator[VictoriaMetrics]:
+    """VictoriaMetrics keeping every sample (no dedup): a duplicate delivery shows."""
+    workdir = tmp_path / "vm"
+    workdir.mkdir()
+    with running_victoria_metrics(workdir) as server:
+        yield server
+
+
+@pytest.fixture
+def victoria_dedup(tmp_path: Path) -> Iterator[VictoriaMetrics]:
+    """VictoriaMetrics with InfluxDB's overwrite rule (same series and timestamp: one point)."""
+    workdir = tmp_path / "vm-dedup"
+    workdir.mkdir()
+    with running_victoria_metrics(workdir, dedup=True) as server:
+        yield server
+
+
+@pytest.fixture
+def influxdb1(tmp_path: Path) -> Iterator[InfluxDB1]:
+    workdir = tmp_path / "influxdb"
+    workdir.mkdir()
+    with running_influxdb1(workdir) as server:
+        yield server

@@ -1,0 +1,76 @@
+"""compose.yaml against the Compose Specification JSON schema (no Docker engine runs here).
+
+``compose-spec.json`` is the schema text shipped by docker-compose 1.29.2
+(``compose/config/compose_spec.json`` in its PyPI wheel), vendored unchanged.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = json.loads((Path(__file__).with_name("compose-spec.json")).read_text())
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    doc: dict[str, Any] = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    return doc
+
+
+def _errors(doc: dict[str, Any]) -> list[str]:
+    validator = jsonschema.Draft201909Validator(SCHEMA)
+    return [f"{'/'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(doc)]
+
+
+def test_compose_file_is_valid_by_the_specification(compose: dict[str, Any]) -> None:
+    jsonschema.Draft201909Validator.check_schema(SCHEMA)
+    assert _errors(compose) == []
+
+
+def test_the_schema_check_catches_mistakes(compose: dict[str, Any]) -> None:
+    bad = copy.deepcopy(compose)
+    bad["services"]["grafana"]["helthcheck"] = {"test": ["CMD", "true"]}
+    bad["services"]["influxdb"]["depends_on"] = {"x": {"condition": 1}}
+    assert len(_errors(bad)) >= 2
+
+
+def test_stack_shape(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert {"mosquitto", "influxdb", "grafana", "gateway", "ingest", "api",
+            "simulators"} <= set(services)
+    for name, service in services.items():
+        assert "healthcheck" in service, f"{name} has no health check"
+        image = service.get("image", "")
+        assert image and not image.endswith(":latest") and ":" in image, f"{name}: pin a tag"
+    occmon = [s for s in services.values() if s.get("build") == "."]
+    assert len(occmon) == 4 and len({s["image"] for s in occmon}) == 1  # one Dockerfile
+    grafana = services["grafana"]
+    assert "./deploy/grafana/provisioning:/etc/grafana/provisioning:ro" in grafana["volumes"]
+    assert "./dashboards/generated:/var/lib/grafana/dashboards/occmon:ro" in grafana["volumes"]
+    influx = services["influxdb"]["environment"]
+    for key in ("ORG", "BUCKET", "RETENTION", "ADMIN_TOKEN"):
+        assert f"DOCKER_INFLUXDB_INIT_{key}" in influx
+    init = ROOT / "deploy/influxdb/init-dbrp.sh"
+    assert "influx v1 dbrp create" in init.read_text()
+    assert any(v.endswith(":/docker-entrypoint-initdb.d/10-occmon-dbrp.sh:ro")
+               for v in services["influxdb"]["volumes"])
+
+
+def test_env_example_defines_every_variable_compose_requires(compose: dict[str, Any]) -> None:
+    import re
+
+    text = (ROOT / "compose.yaml").read_text()
+    required = set(re.findall(r"\$\{(\w+):\?", text))
+    env = dict(line.split("=", 1) for line in (ROOT / ".env.example").read_text().splitlines()
+               if line and not line.startswith("#"))
+    assert required and required <= set(env)
+    site = (ROOT / "deploy/occmon/site.yaml").read_text()
+    assert set(re.findall(r"\$\{(\w+)\}", site)) <= set(env)

@@ -1,0 +1,154 @@
+"""run_polled against real pymodbus servers: a device dies, the other keeps flowing."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from gateway.modbus import build_drivers
+from gateway.polling import run_polled
+from occmon.model import Reading
+from tests.gateway.helpers import RecordingSink, bindings_for
+from tests.gateway.modbus_server import ModbusTestServer
+from tests.gateway.sites import DEMO, load_site
+from tests.gateway.test_device import DEMO_REGISTERS
+
+INTERVAL = 0.2
+
+
+async def until(condition: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await asyncio.sleep(0.02)
+
+
+def good(readings: list[Reading], after: float) -> list[Reading]:
+    return [r for r in readings if r.quality == "good" and r.time > after]
+
+
+def test_dead_device_goes_offline_other_keeps_flowing_and_it_recovers() -> None:
+    config = load_site(DEMO, interval=INTERVAL)
+    gas, dust = config.device("gas-panel-1"), config.device("dust-1")
+    assert gas.protocol == dust.protocol == "modbus-tcp"
+    gas_server = ModbusTestServer(gas.port, {1: DEMO_REGISTERS["gas-panel-1"]})
+    dust_server = ModbusTestServer(dust.port, {1: DEMO_REGISTERS["dust-1"]})
+    sink = RecordingSink()
+
+    async def scenario() -> dict[str, float]:
+        await gas_server.start()
+        await dust_server.start()
+        drivers = {d.device_id: d for d in build_drivers(config, bindings_for(config), DEMO)}
+        tasks = [
+            asyncio.create_task(run_polled(drivers[name], sink, stale_after_polls=3))
+            for name in ("gas-panel-1", "dust-1")
+        ]
+        try:
+            await until(lambda: bool(good(sink.of_device("gas-panel-1"), 0)), 10)
+            await until(lambda: bool(good(sink.of_device("dust-1"), 0)), 10)
+
+            stopped = time.time()
+            await gas_server.stop()
+            await until(
+                lambda: any(r.reason == "device-offline" for r in sink.of_device("gas-panel-1")),
+                10,
+            )
+            first_bad = min(
+                r.time for r in sink.of_device("gas-panel-1") if r.reason == "device-offline"
+            )
+            # the other device keeps flowing while this one is dead
+            await until(lambda: len(good(sink.of_device("dust-1"), first_bad)) >= 6, 10)
+
+            restarted = time.time()
+            await gas_server.start()
+            await until(lambda: bool(good(sink.of_device("gas-panel-1"), restarted)), 20)
+            return {"stopped": stopped, "first_bad": first_bad, "restarted": restarted}
+        finally:
+            for task in tasks:
+                task.cancel()
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+            assert all(isinstance(r, asyncio.CancelledError) for r in results)
+            for driver in drivers.values():
+                await driver.close()
+            await gas_server.stop()
+            await dust_server.stop()
+
+    times = asyncio.run(scenario())
+    # offline within 3 poll intervals (plus slack for a loaded 2-core machine)
+    assert times["first_bad"] - times["stopped"] <= 3 * INTERVAL + 1.0
+    gas_readings = sink.of_device("gas-panel-1")
+    offline = [r for r in gas_readings if r.reason == "device-offline"]
+    assert all(r.quality == "bad" and r.value is None for r in offline)
+    assert all(r.sensor == "gp1-h2s" and r.point == "desulf-h2s-1" for r in offline)
+    # no good reading between the outage being declared and the restart
+    assert not [r for r in good(gas_readings, times["first_bad"]) if r.time < times["restarted"]]
+    gas_statuses = [(s.online, s.reason) for s in sink.statuses if s.device == "gas-panel-1"]
+    assert gas_statuses[0] == (True, None)
+    assert gas_statuses[1][0] is False and gas_statuses[1][1] is not None
+    assert gas_statuses[2:] == [(True, None)]
+    dust_statuses = [s.online for s in sink.statuses if s.device == "dust-1"]
+    assert dust_statuses == [True]
+
+
+def test_first_poll_failing_sends_offline_at_once_with_bad_readings() -> None:
+    config = load_site(DEMO, interval=INTERVAL)  # nothing listens on these ports
+    sink = RecordingSink()
+
+    async def scenario() -> None:
+        driver = build_drivers(config, bindings_for(config), DEMO)[2]  # dust-1
+        task = asyncio.create_task(run_polled(driver, sink))
+        try:
+            await until(lambda: len(sink.batches) >= 3, 10)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await driver.close()
+
+    asyncio.run(scenario())
+    assert [(s.device, s.online) for s in sink.statuses] == [("dust-1", False)]
+    for batch in sink.batches:
+        assert sorted((r.sensor, r.reason) for r in batch) == [
+            ("d1-resp", "device-offline"),
+            ("d1-total", "device-offline"),
+        ]
+
+
+class FakeDriver:
+    """A driver whose poll takes a fixed time: the schedule must not drift by it."""
+
+    device_id = "slow"
+    interval = 0.1
+
+    def __init__(self) -> None:
+        self.starts: list[float] = []
+
+    async def poll(self, now: float) -> list[Reading]:
+        self.starts.append(time.monotonic())
+        await asyncio.sleep(0.05)
+        return []
+
+    def offline_readings(self, now: float, reason: str) -> list[Reading]:
+        return []
+
+    async def close(self) -> None:
+        return None
+
+
+def test_schedule_does_not_drift() -> None:
+    driver = FakeDriver()
+
+    async def scenario() -> None:
+        task = asyncio.create_task(run_polled(driver, RecordingSink()))
+        await until(lambda: len(driver.starts) >= 21, 20)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(scenario())
+    span = driver.starts[20] - driver.starts[0]
+    # 20 intervals of 0.1 s = 2.0 s; a schedule that drifts by the poll's own 0.05 s would
+    # take at least 3.0 s. A loaded machine may skip a few ticks (0.1 s each), hence 2.7.
+    assert 2.0 - 0.05 <= span < 2.7
+    gaps = [b - a for a, b in zip(driver.starts, driver.starts[1:], strict=False)]
+    assert min(gaps) > 0.07  # skipped ticks are skipped, not bunched

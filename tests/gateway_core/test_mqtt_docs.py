@@ -1,0 +1,25 @@
+"""The MQTT driver's README embeds its sample config, and the sample is a valid config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from occmon.config.schema import MqttDevice, Sensor
+
+FOLDER = Path(__file__).resolve().parents[2] / "gateway" / "mqtt"
+
+
+def test_readme_embeds_the_sample_verbatim() -> None:
+    sample = (FOLDER / "sample.yaml").read_text(encoding="utf-8").rstrip()
+    readme = (FOLDER / "README.md").read_text(encoding="utf-8")
+    assert f"```yaml\n{sample}\n```" in readme
+
+
+def test_sample_validates_against_the_schema() -> None:
+    data = yaml.safe_load((FOLDER / "sample.yaml").read_text(encoding="utf-8"))
+    devices = [MqttDevice.model_validate(d) for d in data["devices"]]
+    sensors = [Sensor.model_validate(s) for s in data["sensors"]]
+    fields = {name for d in devices for name in d.mapping.fields}
+    assert all(s.field in fields for s in sensors)

@@ -1,0 +1,170 @@
+"""The publisher against a real Mosquitto: everything arrives, deletion waits for PUBACK."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from gateway.publisher import Publisher, build_messages, join_readings
+from gateway.queue import Queue
+from gateway.sink import reading_entry
+from occmon.payload import encode_batch
+from tests.gateway_core.helpers import Subscriber, key, make_reading
+from tests.servers import Mosquitto
+
+pytestmark = pytest.mark.server
+SITE = "plant-a"
+
+
+def publisher(
+    queue: Queue, broker: Mosquitto, *, publish_batch: int = 200, max_inflight: int = 200
+) -> Publisher:
+    return Publisher(
+        queue,
+        site=SITE,
+        host=broker.host,
+        port=broker.port,
+        client_id="gw-test",
+        publish_batch=publish_batch,
+        max_inflight=max_inflight,
+    )
+
+
+async def wait_until(condition: object, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return True
+        await asyncio.sleep(0.05)
+    return bool(condition())  # type: ignore[operator]
+
+
+def test_joined_rows_are_exactly_encode_batch() -> None:
+    readings = [make_reading(i) for i in range(5)]
+    bodies = [reading_entry(SITE, r).payload for r in readings]
+    assert join_readings(SITE, bodies) == encode_batch(SITE, readings)
+
+
+def test_messages_group_readings_per_point_and_keep_events_alone(tmp_path: Path) -> None:
+    queue = Queue(tmp_path / "q.db")
+    readings = [make_reading(i, point=f"p{i % 2}") for i in range(7)]
+    queue.append_many([reading_entry(SITE, r) for r in readings])
+    messages = build_messages(SITE, queue.peek(100), batch=3)
+    assert [(m.topic.rsplit("/", 1)[1], len(m.seqs)) for m in messages] == [
+        ("p0", 3),
+        ("p1", 3),
+        ("p0", 1),
+    ]
+    assert not any(m.retain for m in messages)
+
+
+def test_five_thousand_readings_arrive_as_sent(tmp_path: Path, mosquitto: Mosquitto) -> None:
+    sub = Subscriber(mosquitto.host, mosquitto.port, f"occmon/v1/{SITE}/readings/#").start()
+    queue = Queue(tmp_path / "q.db")
+    sent = [make_reading(i, point=f"p{i % 4}") for i in range(5000)]
+    queue.append_many([reading_entry(SITE, r) for r in sent])
+
+    async def main() -> None:
+        pub = publisher(queue, mosquitto, publish_batch=100, max_inflight=20)
+        task = asyncio.create_task(pub.run())
+        assert await wait_until(lambda: queue.rows == 0, 60), pub.counters()
+        await pub.stop()
+        await asyncio.wait_for(task, 5)
+
+    try:
+        asyncio.run(main())
+        assert sub.wait_for(lambda: len(sub.readings()) >= 5000, 30)
+        got = sub.readings()
+    finally:
+        sub.stop()
+    assert sorted(got, key=key) == sorted(sent, key=key)  # whole readings, not only keys
+
+
+def test_rows_leave_the_queue_only_after_puback(tmp_path: Path, mosquitto: Mosquitto) -> None:
+    queue = Queue(tmp_path / "q.db")
+
+    async def main() -> None:
+        pub = publisher(queue, mosquitto, publish_batch=50, max_inflight=10)
+        task = asyncio.create_task(pub.run())
+        assert await wait_until(lambda: pub.connected, 10)
+        assert mosquitto.process is not None
+        mosquitto.process.send_signal(signal.SIGSTOP)  # the broker takes nothing, acks nothing
+        try:
+            queue.append_many([reading_entry(SITE, make_reading(i)) for i in range(2000)])
+            pub.wake()
+            assert await wait_until(lambda: queue.inflight > 0, 10)
+            await asyncio.sleep(1.0)
+            assert queue.rows == 2000  # sent, maybe in the broker's socket, but not acked
+            assert queue.inflight <= 10 * 50  # the window holds
+        finally:
+            mosquitto.process.send_signal(signal.SIGCONT)
+        assert await wait_until(lambda: queue.rows == 0, 30), pub.counters()
+        counters = pub.counters()
+        assert counters["publisher.rows_acked"] == 2000
+        await pub.stop()
+        await asyncio.wait_for(task, 5)
+
+    asyncio.run(main())
+
+
+def test_gateway_status_online_retained_then_offline_on_stop(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    queue = Queue(tmp_path / "q.db")
+
+    async def main() -> None:
+        pub = publisher(queue, mosquitto)
+        task = asyncio.create_task(pub.run())
+        assert await wait_until(lambda: pub.connected, 10)
+        await asyncio.sleep(0.3)
+        late = Subscriber(
+            mosquitto.host, mosquitto.port, f"occmon/v1/{SITE}/status/gateway", client_id="late"
+        ).start()
+        try:
+            assert late.wait_for(lambda: len(late.snapshot()) >= 1, 5)
+            first = late.snapshot()[0]
+            assert first.retain and json.loads(first.payload)["online"] is True
+            await pub.stop()
+            await asyncio.wait_for(task, 5)
+            assert late.wait_for(lambda: len(late.snapshot()) >= 2, 5)
+            assert json.loads(late.snapshot()[-1].payload)["online"] is False
+        finally:
+            late.stop()
+
+    asyncio.run(main())
+
+
+def test_rows_in_flight_when_the_broker_dies_are_sent_again(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    queue = Queue(tmp_path / "q.db")
+
+    async def main() -> dict[str, int]:
+        pub = publisher(queue, mosquitto, publish_batch=50, max_inflight=10)
+        task = asyncio.create_task(pub.run())
+        assert await wait_until(lambda: pub.connected, 10)
+        assert mosquitto.process is not None
+        mosquitto.process.send_signal(signal.SIGSTOP)
+        queue.append_many([reading_entry(SITE, make_reading(i)) for i in range(2000)])
+        pub.wake()
+        assert await wait_until(lambda: queue.inflight == 500, 10)  # a full window, no acks
+        mosquitto.process.send_signal(signal.SIGKILL)  # dies holding them
+        await asyncio.to_thread(mosquitto.process.wait)
+        mosquitto.process = None
+        assert await wait_until(lambda: queue.inflight == 0, 10)  # all pending again
+        assert queue.rows == 2000 and not pub.connected
+        await asyncio.to_thread(mosquitto.start)
+        assert await wait_until(lambda: queue.rows == 0, 30), pub.counters()
+        await pub.stop()
+        await asyncio.wait_for(task, 5)
+        return {**pub.counters(), **queue.counters()}
+
+    counters = asyncio.run(main())
+    assert counters["queue.released"] == 500  # the window the dead broker never acked
+    assert counters["publisher.rows_sent"] == 2000 + 500  # sent again, and only those
+    assert counters["queue.acked"] == 2000

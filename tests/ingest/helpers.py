@@ -1,0 +1,83 @@
+"""Shared pieces of the ingest tests: a site config, readings, a publisher, a poller."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from occmon.config import load
+from occmon.config.schema import Broker, SiteConfig, Store
+from occmon.model import Quality, Reading
+
+DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo-plant.yaml"
+SITE = "demo-plant"
+T0 = 1_780_000_000.0  # 2026-05-28, a fixed instant so rows are comparable
+
+def site_config(tmp_path: Path, port: int = 1883) -> SiteConfig:
+    """The demo plant, with its store in tmp_path and the test broker."""
+    config = load(DEMO)
+    return config.model_copy(
+        update={
+            "store": Store(path=tmp_path / "occmon.db", batch_size=500, batch_interval=0.1),
+            "broker": Broker(host="127.0.0.1", port=port),
+        }
+    )
+
+
+def reading(point: str, i: int, value: float | None = 1.0, **kw: object) -> Reading:
+    fields: dict[str, object] = {
+        "point": point,
+        "agent": "h2s",
+        "time": T0 + i,
+        "value": value,
+        "unit": "mg/m3",
+        "quality": Quality.GOOD,
+        "sensor": "gp1-h2s",
+        "device": "gas-panel-1",
+        "raw_value": None if value is None else value / 1.4,
+        "raw_unit": "ppm",
+    }
+    fields.update(kw)
+    return Reading(**fields)  # type: ignore[arg-type]
+
+
+class Publisher:
+    """A plain QoS 1 publisher that waits until the broker has every message."""
+
+    def __init__(self, port: int) -> None:
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="", protocol=mqtt.MQTTv311)
+        self.client.max_inflight_messages_set(1000)
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+
+    def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
+        info = self.client.publish(topic, payload, qos=1, retain=retain)
+        info.wait_for_publish(timeout=10)
+        assert info.is_published(), f"broker did not take {topic}"
+
+    def publish_many(self, messages: list[tuple[str, bytes]]) -> None:
+        infos = [self.client.publish(t, p, qos=1) for t, p in messages]
+        for info in infos:
+            info.wait_for_publish(timeout=30)
+            assert info.is_published()
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def wait_for(probe: Callable[[], Any], timeout: float = 20.0, what: str = "it") -> Any:
+    """Poll until probe returns something truthy; fail with ``what`` after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)

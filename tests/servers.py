@@ -1,0 +1,124 @@
+"""Start real servers for tests: a private Mosquitto on a free port.
+
+Outside CI, a missing server skips the test with the command that installs it; with
+``CI=true`` a missing server fails, so CI can never pass by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+MOSQUITTO_PATHS = ("/usr/sbin/mosquitto", "/usr/bin/mosquitto")
+
+
+_HANDED_OUT: set[int] = set()
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on, never one this process handed out before.
+
+    The kernel may give the same ephemeral port to two quick binds in a row; a test that
+    asks for several ports would then start two servers on one.
+    """
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
+
+
+def wait_port(port: int, timeout: float = 10.0, host: str = "127.0.0.1") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout} s")
+
+
+def missing_server(what: str, install: str) -> None:
+    """Skip outside CI, fail in CI: a server test must never pass by not running."""
+    message = f"{what} is not installed; run `{install}` (as root) to run this test"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def mosquitto_binary() -> str:
+    found = shutil.which("mosquitto") or next(
+        (p for p in MOSQUITTO_PATHS if Path(p).exists()), None
+    )
+    if found is None:
+        missing_server("mosquitto", "apt-get install -y mosquitto")
+    assert found is not None
+    return found
+
+
+@dataclass
+class Mosquitto:
+    """A private Mosquitto with persistence, which a test may stop and start again."""
+
+    binary: str
+    port: int
+    workdir: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def host(self) -> str:
+        return "127.0.0.1"
+
+    def start(self) -> None:
+        conf = self.workdir / "mosquitto.conf"
+        conf.write_text(
+            f"listener {self.port} 127.0.0.1\n"
+            "allow_anonymous true\n"
+            "persistence true\n"
+            f"persistence_location {self.workdir}/\n"
+            "autosave_interval 1\n"
+            "max_inflight_messages 0\n"
+            "max_queued_messages 0\n"
+            "log_dest none\n"
+            # As root, Mosquitto drops to user 'mosquitto', which cannot write the private
+            # workdir: persistence (sessions, queued QoS 1 messages) would silently be lost.
+            + ("user root\n" if os.geteuid() == 0 else "")
+        )
+        self.process = subprocess.Popen(
+            [self.binary, "-c", str(conf)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_port(self.port)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process = None
+
+
+@contextmanager
+def running_mosquitto(workdir: Path) -> Iterator[Mosquitto]:
+    broker = Mosquitto(mosquitto_binary(), free_port(), workdir)
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()

@@ -1,0 +1,118 @@
+"""End to end: ``occmon run`` on the demo plant, as ``make run`` starts it.
+
+The demo config is copied with free ports so the test never collides with a running demo.
+Acceptance (walking skeleton): readings from every sensor family within 10 s at
+/api/v1/points, and Ctrl-C stops everything within 5 s.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from tests.servers import free_port, wait_port
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "examples" / "demo-plant.yaml"
+
+
+def demo_on_free_ports(tmp_path: Path) -> tuple[Path, int]:
+    doc: dict[str, Any] = yaml.safe_load(DEMO.read_text(encoding="utf-8"))
+    doc["embedded_broker"]["port"] = free_port()
+    api_port = free_port()
+    doc["api"]["port"] = api_port
+    doc["store"]["path"] = str(tmp_path / "occmon.db")
+    doc["gateway"]["queue_path"] = str(tmp_path / "queue.db")
+    for device in doc["devices"]:
+        if device["protocol"] == "modbus-tcp":
+            device["port"] = free_port()
+    path = tmp_path / "plant.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    return path, api_port
+
+
+def families(points: list[dict[str, Any]]) -> set[str]:
+    """Which sensor families have a good live value: gas, dust, noise, dosimeters."""
+    seen = set()
+    for point in points:
+        for q in point["quantities"]:
+            if q["quality"] != "good" or q["value"] is None or q.get("stale"):
+                continue
+            seen.add(f"{point['id']}:{q['quantity']}")
+    return seen
+
+
+@pytest.mark.slow
+def test_occmon_run_shows_every_family_then_stops_on_ctrl_c(tmp_path: Path) -> None:
+    config, api_port = demo_on_free_ports(tmp_path)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    log = tmp_path / "run.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "occmon.cli", "run", str(config)],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    expected = {
+        "desulf-h2s-1:concentration",  # Modbus FLOAT32 gas detector
+        "ammonia-nh3-1:concentration",  # Modbus 4-20 mA gas detector
+        "mill-dust-total:concentration",  # Modbus dust monitor
+        "mill-dust-resp:concentration",
+        "mill-noise-1:laeq",  # Modbus sound-level meter
+        "mill-noise-1:lcpeak",
+        "desulf-h2s-w1:concentration",  # MQTT wireless gas detector
+        "mill-worker-noise:laeq",  # MQTT noise dosimeter
+        "mill-worker-noise:noise_dose",
+        "ndt-worker-dose:hp10",  # MQTT radiation dosimeter
+        "ndt-worker-dose:dose_rate",
+    }
+    try:
+        wait_port(api_port, timeout=30)
+        started = time.monotonic()
+        seen: set[str] = set()
+        while time.monotonic() - started < 10 and not expected <= seen:
+            response = httpx.get(f"http://127.0.0.1:{api_port}/api/v1/points", timeout=2)
+            assert response.status_code == 200
+            seen = families(response.json())
+            time.sleep(0.3)
+        assert expected <= seen, (
+            f"missing after 10 s: {sorted(expected - seen)}\n{log.read_text(encoding='utf-8')}"
+        )
+        proc.send_signal(signal.SIGINT)
+        stopping = time.monotonic()
+        proc.wait(timeout=5)
+        assert time.monotonic() - stopping < 5
+        assert proc.returncode == 0
+        output = log.read_text(encoding="utf-8")
+        assert "/api/v1/points" in output and "stopped" in output
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_occmon_run_refuses_a_bad_config_with_file_key_and_fix(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    doc: dict[str, Any] = yaml.safe_load(DEMO.read_text(encoding="utf-8"))
+    doc["devices"][0]["port"] = 70000
+    doc["points"][0]["area"] = "nowhere"
+    bad.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "occmon.cli", "run", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert f"{bad}: devices[0].port: Input should be less than or equal to 65535" in result.stderr

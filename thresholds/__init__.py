@@ -1,0 +1,91 @@
+"""occmon's pure domain library: exposure limits, units and exposure metrics.
+
+No I/O (apart from reading its own packaged ``catalogue.yaml`` once), no clock, no network, and
+no import of any other occmon package: everything else imports it. See README.md.
+"""
+
+from __future__ import annotations
+
+from thresholds.catalogue import (
+    Agent,
+    Catalogue,
+    Limits,
+    NoiseLimits,
+    RadiationLimits,
+    Source,
+    catalogue,
+    lookup,
+    parse_catalogue,
+)
+from thresholds.en689 import En689Result, en689_preliminary, en689_utl_test, u_threshold
+from thresholds.errors import CatalogueError, ThresholdsError, UnitError, UnknownAgent
+from thresholds.noise import (
+    ImpulseResult,
+    ShiftNoise,
+    impulse_assessment,
+    impulse_peak_limit,
+    laeq,
+    laeq_of_periods,
+    lex_8h,
+    lex_w,
+    noise_dose_percent,
+    noise_grade,
+    noise_projected_dose,
+    shift_noise,
+)
+from thresholds.radiation import DoseAssessment, dose_assessment, investigation_level
+from thresholds.series import StepSeries
+from thresholds.setpoints import PROFILES, SetPoints, setpoints
+from thresholds.shortterm import (
+    PE_RULES,
+    Interval,
+    MacResult,
+    PeakResult,
+    StelResult,
+    evidence_verdict,
+    mac_exceedances,
+    peak_excursions,
+    rolling_twa,
+    stel_max,
+)
+from thresholds.twa import (
+    DEFAULT_MIN_COVERAGE,
+    ShiftTWA,
+    job_twa,
+    mixture_index,
+    reduction_factor_day,
+    reduction_factor_week,
+    shift_twa,
+    twa_verdict,
+)
+from thresholds.types import Verdict
+from thresholds.units import (
+    STANDARD_REFERENCE,
+    ReferenceConditions,
+    canonical_unit,
+    db_mean,
+    db_sum,
+    mgm3_to_ppm,
+    msv_to_usv,
+    normalise_unit,
+    ppm_to_mgm3,
+    to_canonical,
+    usv_to_msv,
+)
+
+__all__ = [
+    "DEFAULT_MIN_COVERAGE", "PE_RULES", "PROFILES", "STANDARD_REFERENCE",
+    "Agent", "Catalogue", "CatalogueError", "DoseAssessment", "En689Result", "ImpulseResult",
+    "Interval", "Limits", "MacResult", "NoiseLimits", "PeakResult", "RadiationLimits",
+    "ReferenceConditions", "SetPoints", "ShiftNoise", "ShiftTWA", "Source", "StelResult",
+    "StepSeries", "ThresholdsError", "UnitError", "UnknownAgent", "Verdict",
+    "canonical_unit", "catalogue", "db_mean", "db_sum", "dose_assessment",
+    "en689_preliminary", "en689_utl_test", "evidence_verdict", "impulse_assessment",
+    "impulse_peak_limit", "investigation_level", "job_twa", "laeq", "laeq_of_periods",
+    "lex_8h", "lex_w", "lookup", "mac_exceedances", "mgm3_to_ppm", "mixture_index",
+    "msv_to_usv", "noise_dose_percent", "noise_grade", "noise_projected_dose",
+    "normalise_unit", "parse_catalogue", "peak_excursions", "ppm_to_mgm3",
+    "reduction_factor_day", "reduction_factor_week", "rolling_twa", "setpoints",
+    "shift_noise", "shift_twa", "stel_max", "to_canonical", "twa_verdict", "u_threshold",
+    "usv_to_msv",
+]
