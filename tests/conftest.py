@@ -5,6 +5,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.influx_servers import (
+    InfluxDB1,
+    VictoriaMetrics,
+    running_influxdb1,
+    running_victoria_metrics,
+)
 from tests.servers import Mosquitto, running_mosquitto
 
 
@@ -15,3 +21,29 @@ def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
     workdir.mkdir()
     with running_mosquitto(workdir) as broker:
         yield broker
+
+
+@pytest.fixture
+def victoria(tmp_path: Path) -> Iterator[VictoriaMetrics]:
+    """VictoriaMetrics keeping every sample (no dedup): a duplicate delivery shows."""
+    workdir = tmp_path / "vm"
+    workdir.mkdir()
+    with running_victoria_metrics(workdir) as server:
+        yield server
+
+
+@pytest.fixture
+def victoria_dedup(tmp_path: Path) -> Iterator[VictoriaMetrics]:
+    """VictoriaMetrics with InfluxDB's overwrite rule (same series and timestamp: one point)."""
+    workdir = tmp_path / "vm-dedup"
+    workdir.mkdir()
+    with running_victoria_metrics(workdir, dedup=True) as server:
+        yield server
+
+
+@pytest.fixture
+def influxdb1(tmp_path: Path) -> Iterator[InfluxDB1]:
+    workdir = tmp_path / "influxdb"
+    workdir.mkdir()
+    with running_influxdb1(workdir) as server:
+        yield server
