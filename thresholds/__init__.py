@@ -33,6 +33,7 @@ from thresholds.noise import (
     noise_projected_dose,
     shift_noise,
 )
+from thresholds.point import PointMetrics, assess_point
 from thresholds.radiation import DoseAssessment, dose_assessment, investigation_level
 from thresholds.series import StepSeries
 from thresholds.setpoints import PROFILES, SetPoints, setpoints
@@ -44,9 +45,12 @@ from thresholds.shortterm import (
     StelResult,
     evidence_verdict,
     mac_exceedances,
+    mac_exceedances_series,
     peak_excursions,
+    peak_excursions_series,
     rolling_twa,
     stel_max,
+    stel_max_series,
 )
 from thresholds.twa import (
     DEFAULT_MIN_COVERAGE,
@@ -56,6 +60,7 @@ from thresholds.twa import (
     reduction_factor_day,
     reduction_factor_week,
     shift_twa,
+    shift_twa_series,
     twa_verdict,
 )
 from thresholds.types import Verdict
@@ -76,16 +81,20 @@ from thresholds.units import (
 __all__ = [
     "DEFAULT_MIN_COVERAGE", "PE_RULES", "PROFILES", "STANDARD_REFERENCE",
     "Agent", "Catalogue", "CatalogueError", "DoseAssessment", "En689Result", "ImpulseResult",
-    "Interval", "Limits", "MacResult", "NoiseLimits", "PeakResult", "RadiationLimits",
+    "Interval", "Limits", "MacResult", "NoiseLimits", "PeakResult", "PointMetrics",
+    "RadiationLimits",
     "ReferenceConditions", "SetPoints", "ShiftNoise", "ShiftTWA", "Source", "StelResult",
     "StepSeries", "ThresholdsError", "UnitError", "UnknownAgent", "Verdict",
-    "canonical_unit", "catalogue", "db_mean", "db_sum", "dose_assessment",
+    "assess_point", "canonical_unit", "catalogue", "db_mean", "db_sum", "dose_assessment",
     "en689_preliminary", "en689_utl_test", "evidence_verdict", "impulse_assessment",
     "impulse_peak_limit", "investigation_level", "job_twa", "laeq", "laeq_of_periods",
-    "lex_8h", "lex_w", "lookup", "mac_exceedances", "mgm3_to_ppm", "mixture_index",
+    "lex_8h", "lex_w", "lookup", "mac_exceedances", "mac_exceedances_series",
+    "mgm3_to_ppm", "mixture_index",
     "msv_to_usv", "noise_dose_percent", "noise_grade", "noise_projected_dose",
-    "normalise_unit", "parse_catalogue", "peak_excursions", "ppm_to_mgm3",
+    "normalise_unit", "parse_catalogue", "peak_excursions", "peak_excursions_series",
+    "ppm_to_mgm3",
     "reduction_factor_day", "reduction_factor_week", "rolling_twa", "setpoints",
-    "shift_noise", "shift_twa", "stel_max", "to_canonical", "twa_verdict", "u_threshold",
+    "shift_noise", "shift_twa", "shift_twa_series", "stel_max", "stel_max_series",
+    "to_canonical", "twa_verdict", "u_threshold",
     "usv_to_msv",
 ]

@@ -43,6 +43,9 @@ def _as_readings(times: ArrayLike, values: ArrayLike) -> tuple[FloatArray, Float
     return t, v
 
 
+_BUCKETS_PER_START = 1
+
+
 def _frozen(a: FloatArray) -> FloatArray:
     a.flags.writeable = False
     return a
@@ -106,42 +109,62 @@ class StepSeries:
 
     @cached_property
     def _padded(self) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-        """End, value, cumulative integral and cumulative monitored time at the end of each
-        segment, after a leading empty segment: index k describes the k-th segment started."""
+        """End, value, cumulative integral at the end, and unmonitored time before the
+        start, of each segment, after a leading empty one ending at ``start``: index k
+        describes the k-th segment started.
+
+        Unmonitored time is a running sum of the gaps, which adds exact zeros along
+        contiguous readings: a window with no gap comes out held for exactly its length.
+        """
         n = self.t.size
         ends = np.empty(n + 1)
-        ends[0], ends[1:] = -np.inf, self.s
+        ends[0], ends[1:] = self.start, self.s
         value = np.empty(n + 1)
         value[0], value[1:] = 0.0, self.v
         cum_i = np.empty(n + 1)
         cum_i[0] = 0.0
         np.cumsum(self._area, out=cum_i[1:])
-        cum_k = np.empty(n + 1)
-        cum_k[0] = 0.0
-        np.cumsum(self.durations, out=cum_k[1:])
-        return _frozen(ends), _frozen(value), _frozen(cum_i), _frozen(cum_k)
+        unmonitored = np.zeros(n + 1)
+        if n:
+            # running sum over the few gaps only: the same sums as a dense cumsum, whose
+            # other terms are exact zeros
+            gaps = self.t[1:] - self.s[:-1]
+            after = self._gap_after
+            steps = np.empty(after.size + 1)
+            steps[0] = self.t[0] - self.start
+            steps[1:] = gaps[after]
+            runs = np.diff(after + 2, prepend=1, append=n + 1)
+            unmonitored[1:] = np.repeat(np.cumsum(steps), runs)
+        return _frozen(ends), _frozen(value), _frozen(cum_i), _frozen(unmonitored)
 
     @cached_property
-    def _buckets(self) -> tuple[float, float, IntArray, FloatArray, int] | None:
+    def _buckets(self) -> tuple[float, float, float, IntArray, FloatArray, int] | None:
         """Equal-width buckets over the segment starts, for exact ranks in linear time.
 
         ``below[b]`` counts starts in buckets before b; a query's count is its bucket's
-        ``below`` plus at most ``sweeps`` (the fullest bucket) steps. None when the readings
-        are too few or too clustered for it to pay; ``started`` then searches.
+        ``below`` plus at most ``sweeps`` (the fullest bucket) steps. Two buckets a start on
+        average make that one step for near-regular sampling. None when the readings are too
+        few or too clustered for it to pay; ``started`` then searches.
         """
         t = self.t
         n = t.size
         if n < 64 or not t[-1] > t[0]:
             return None
-        origin, scale = float(t[0]), n / float(t[-1] - t[0])
-        bucket = np.clip((t - origin) * scale, 0.0, n + 1.0).astype(np.intp)
-        count = np.bincount(bucket, minlength=n + 2)
+        top = float(_BUCKETS_PER_START * n)
+        origin, scale = float(t[0]), top / float(t[-1] - t[0])
+        bucket = np.clip((t - origin) * scale, 0.0, top + 1.0).astype(np.intp)
+        count = np.bincount(bucket, minlength=int(top) + 2)
         sweeps = int(count.max())
         if sweeps > 4:
             return None
-        below = np.zeros(n + 2, dtype=np.intp)
+        below = np.zeros(int(top) + 2, dtype=np.intp)
         np.cumsum(count[:-1], out=below[1:])
-        return origin, scale, below, np.append(t, np.inf), sweeps
+        return origin, scale, top + 1.0, below, np.append(t, np.inf), sweeps
+
+    @cached_property
+    def _gap_after(self) -> IntArray:
+        """Segments followed by unmonitored time before the next one (the last excluded)."""
+        return np.flatnonzero(~self._contiguous)
 
     @cached_property
     def _contiguous(self) -> BoolArray:
@@ -171,33 +194,33 @@ class StepSeries:
             count = np.interp(query, t, np.arange(n, dtype=np.float64)).astype(np.intp)
             count += t[count] <= query
             return count
-        origin, scale, below, upper, sweeps = buckets
+        origin, scale, top, below, upper, sweeps = buckets
         b = query - origin
         b *= scale
-        np.clip(b, 0.0, n + 1.0, out=b)
+        np.clip(b, 0.0, top, out=b)
         count = below[b.astype(np.intp)]
         for _ in range(sweeps):
             count += upper[count] <= query
         return count
 
     def cumulative_at(self, query: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """(integral, monitored seconds) from ``start`` up to each query time.
+        """(integral, unmonitored seconds) from ``start`` up to each query time.
 
-        Both are continuous and piecewise linear, so this is exact: the value at the end of
-        the last segment started by q, less what that segment has not yet held at q.
+        Both are continuous and piecewise linear, so this is exact: the values at the last
+        segment started by q, corrected by how far q is from that segment's end.
         """
-        ends, value, cum_i, cum_k = self._padded
+        ends, value, cum_i, unmonitored = self._padded
         k = self.started(query)
-        ahead = ends[k]
-        ahead -= query
-        np.maximum(ahead, 0.0, out=ahead)
+        before = ends[k]
+        before -= query                     # > 0: q inside its segment, < 0: in a gap after
         integral = cum_i[k]
         lost = value[k]
-        lost *= ahead
+        lost *= np.maximum(before, 0.0)
         integral -= lost
-        held = cum_k[k]
-        held -= ahead
-        return integral, held
+        np.minimum(before, 0.0, out=before)
+        gap = unmonitored[k]
+        gap -= before
+        return integral, gap
 
     def contiguous_next(self) -> BoolArray:
         """For each segment but the last: does the next segment start where this one ends?"""
@@ -238,15 +261,16 @@ class StepSeries:
         A gap ends a run, so one excursion interrupted by a sensor drop-out counts twice:
         the conservative reading, since the gap hides what happened.
         """
-        if not mask.any():
+        at = np.flatnonzero(mask)
+        if at.size == 0:
             empty = np.empty(0)
             return empty, empty, empty
-        prev = np.zeros_like(mask)
-        prev[1:] = mask[:-1] & self.contiguous_next()
-        first = np.flatnonzero(mask & ~prev)
-        nxt = np.zeros_like(mask)
-        nxt[:-1] = mask[1:] & self.contiguous_next()
-        last = np.flatnonzero(mask & ~nxt)
-        masked = np.where(mask, self.v, -np.inf)
-        peak = np.maximum.reduceat(masked, first)
-        return self.t[first], self.s[last], peak
+        # work on the masked indices only (few): a run goes on from one to the next when
+        # they are neighbours and the first segment ends where the next starts
+        linked = np.diff(at) == 1
+        linked &= self._contiguous[at[:-1]]
+        split = np.flatnonzero(~linked)
+        heads = np.concatenate(([0], split + 1))
+        tails = np.append(split, at.size - 1)
+        peak = np.maximum.reduceat(self.v[at], heads)
+        return self.t[at[heads]], self.s[at[tails]], peak

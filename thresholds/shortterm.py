@@ -18,7 +18,7 @@ import numpy as np
 
 from thresholds.series import StepSeries
 from thresholds.twa import DEFAULT_MIN_COVERAGE, Unmonitored
-from thresholds.types import ArrayLike, FloatArray, Verdict
+from thresholds.types import ArrayLike, BoolArray, FloatArray, Verdict
 
 STEL_WINDOW_S = 15 * 60.0
 PE_MULTIPLE = 3.0
@@ -78,6 +78,46 @@ class StelResult:
     coverage: float
 
 
+def _beaten(series: StepSeries, shift: float, window_start: bool) -> BoolArray:
+    """Candidate windows with one edge at a segment start t[k] and the other at
+    t[k] + ``shift`` that a neighbouring candidate strictly beats: no need to evaluate them.
+
+    Between consecutive candidates the windowed mean is monotone, with a slope set by the
+    values under the two edges. Where the edge at t[k] passes from segment k-1 straight into
+    segment k while the far edge stays inside one monitored segment, the slope changes by the
+    step v[k] - v[k-1] alone, and t[k] can be a local maximum only if the step goes up at a
+    window start or down at a window end. If not, the neighbour on the rising side is
+    strictly better with the same monitored time (both edges stay monitored), so the exact
+    maximum is unchanged. Far edges within a hair of unmonitored time (a gap, before the
+    first reading, after the last) are always evaluated.
+    """
+    t, s, v = series.t, series.s, series.v
+    n = t.size
+    beaten = np.zeros(n, dtype=np.bool_)
+    if n < 2:
+        return beaten
+    steps = np.less(v[:-1], v[1:]) if not window_start else np.greater(v[:-1], v[1:])
+    np.logical_and(steps, series._contiguous, out=beaten[1:])
+    # unmonitored stretches, closed (their ends are step edges too), as seen from t[k]
+    gap = series._gap_after
+    far = abs(shift) + 1.0                       # beyond every t[k] once shifted
+    lows = np.concatenate(([t[0] - far], s[gap], [s[-1]])) - shift
+    highs = np.concatenate(([t[0]], t[gap + 1], [t[-1] + far])) - shift
+    hair = 1e-9 * (abs(float(t[-1])) + abs(float(t[0])) + far)
+    lows -= hair
+    highs += hair
+    first = series.started(lows)                 # t[first:last] lie within each stretch
+    last = np.maximum.accumulate(series.started(highs))
+    first = np.maximum(first, np.concatenate(([0], last[:-1])))   # disjoint, in order
+    lengths = np.empty(2 * first.size + 1, dtype=np.intp)
+    lengths[0:-1:2] = first - np.concatenate(([0], last[:-1]))
+    lengths[1::2] = last - first
+    lengths[-1] = n - last[-1]
+    near = np.repeat(np.tile([False, True], first.size + 1)[:-1], lengths)
+    beaten &= ~near
+    return beaten
+
+
 def stel_max(times: ArrayLike, values: ArrayLike, *, start: float, end: float, max_gap: float,
              window: float = STEL_WINDOW_S, unmonitored: Unmonitored = "missing",
              min_window_coverage: float = DEFAULT_MIN_COVERAGE) -> StelResult:
@@ -101,7 +141,9 @@ def stel_max_series(series: StepSeries, *, window: float = STEL_WINDOW_S,
     The step edges are the segment starts ``t`` plus the ends ``s`` not followed at once by
     the next segment (a gap, or the last). Each candidate window needs the cumulative
     integral and monitored time at both edges: at a step edge they are known, at the other
-    edge ``StepSeries.cumulative_at`` finds them by an exact linear-time rank.
+    edge ``StepSeries.cumulative_at`` finds them by an exact linear-time rank. Candidates a
+    neighbour provably beats are skipped (``_beaten``); ``windows_evaluated`` still counts
+    every candidate inside the shift, as before.
     """
     start, end = series.start, series.end
     cover = series.monitored() / series.span if series.span > 0 else 0.0
@@ -110,8 +152,8 @@ def stel_max_series(series: StepSeries, *, window: float = STEL_WINDOW_S,
     n = t.size
     if hi < lo or n == 0:
         return StelResult(float("nan"), float("nan"), 0, cover)
-    _, _, cum_i, cum_k = series._padded   # [k]: at the end of the k-th segment started
-    gap = np.append(np.flatnonzero(~series._contiguous), n - 1)
+    _, _, cum_i, unmon = series._padded     # cum_i[j], unmon[j + 1]: both at t[j]
+    gap = np.append(series._gap_after, n - 1)
     s_gap = s[gap]
     floor = min_window_coverage * window
 
@@ -123,39 +165,45 @@ def stel_max_series(series: StepSeries, *, window: float = STEL_WINDOW_S,
             means = integral / window
         else:
             ok = held >= floor
-            if not floor > 0:
-                ok &= held > 0
+            if not floor > 0:   # held comes from a difference: a window all in a gap can
+                ok &= held > 1e-9 * window   # come out at rounding noise instead of 0
             means = np.divide(integral, held, out=np.full(held.shape, -np.inf), where=ok)
         k = int(np.argmax(means))
         return float(means[k]), float(ends[k])
 
-    def ending(ends: FloatArray, i_end: FloatArray, k_end: FloatArray) -> tuple[float, float]:
-        i_back, k_back = series.cumulative_at(ends - window)
-        i_back -= i_end
-        k_back -= k_end
-        return best(ends, np.negative(i_back, out=i_back), np.negative(k_back, out=k_back))
+    def ending(ends: FloatArray, i_end: FloatArray, u_end: FloatArray) -> tuple[float, float]:
+        """Windows ending at ``ends``, where the integral and unmonitored time are known."""
+        i_back, u_back = series.cumulative_at(ends - window)
+        np.subtract(i_end, i_back, out=i_back)
+        u_back -= u_end                     # held = window - unmonitored inside
+        u_back += window
+        return best(ends, i_back, u_back)
 
-    def starting(ends: FloatArray, i_start: FloatArray, k_start: FloatArray
+    def starting(ends: FloatArray, i_start: FloatArray, u_start: FloatArray
                  ) -> tuple[float, float]:
-        i_end, k_end = series.cumulative_at(ends)
+        """Windows ending at ``ends``, starting where the integral etc. are known."""
+        i_end, u_end = series.cumulative_at(ends)
         i_end -= i_start
-        k_end -= k_start
-        return best(ends, i_end, k_end)
+        np.subtract(u_start, u_end, out=u_end)
+        u_end += window
+        return best(ends, i_end, u_end)
 
-    # windows ending at a segment start (before it: cum_i[j]), then at a gap's start
+    # windows ending at a segment start (where the integral is cum_i[j]), at a gap's start
     a0 = int(np.searchsorted(t, lo, side="left"))
     a1 = int(np.searchsorted(t, hi, side="right"))
+    j = np.flatnonzero(~_beaten(series, -window, window_start=False)[a0:a1]) + a0
+    ends_t = ending(t[j], cum_i[j], unmon[j + 1])
     g_end = (s_gap >= lo) & (s_gap <= hi)
-    ends_t = ending(t[a0:a1], cum_i[a0:a1], cum_k[a0:a1])
-    ends_g = ending(s_gap[g_end], cum_i[gap[g_end] + 1], cum_k[gap[g_end] + 1])
+    ends_g = ending(s_gap[g_end], cum_i[gap[g_end] + 1], unmon[gap[g_end] + 1])
     # windows starting at a segment start, then at a gap's start
     after = t + window
     b0 = int(np.searchsorted(after, lo, side="left"))
     b1 = int(np.searchsorted(after, hi, side="right"))
+    k = np.flatnonzero(~_beaten(series, window, window_start=True)[b0:b1]) + b0
+    starts_t = starting(after[k], cum_i[k], unmon[k + 1])
     after_g = s_gap + window
     g_start = (after_g >= lo) & (after_g <= hi)
-    starts_t = starting(after[b0:b1], cum_i[b0:b1], cum_k[b0:b1])
-    starts_g = starting(after_g[g_start], cum_i[gap[g_start] + 1], cum_k[gap[g_start] + 1])
+    starts_g = starting(after_g[g_start], cum_i[gap[g_start] + 1], unmon[gap[g_start] + 1])
     edges = np.array([lo, hi])
     at_edges = starting(edges, *series.cumulative_at(edges - window))
     evaluated = (a1 - a0) + (b1 - b0) + int(g_end.sum()) + int(g_start.sum()) + 2
@@ -208,6 +256,11 @@ def mac_exceedances(times: ArrayLike, values: ArrayLike, *, mac: float, start: f
                     end: float, max_gap: float) -> MacResult:
     """Intervals where readings are above MAC, with duration and maximum; the shift maximum."""
     series = StepSeries.build(times, values, max_gap=max_gap, start=start, end=end)
+    return mac_exceedances_series(series, mac=mac)
+
+
+def mac_exceedances_series(series: StepSeries, *, mac: float) -> MacResult:
+    """``mac_exceedances`` of a series already clipped to the shift."""
     top = float(np.max(series.v)) if series.v.size else float("nan")
     cover = series.monitored() / series.span if series.span > 0 else 0.0
     return MacResult(mac, _intervals(series, mac), top, cover)
@@ -238,6 +291,11 @@ def peak_excursions(times: ArrayLike, values: ArrayLike, *, pc_twa: float, start
     Spacing is measured from the end of one excursion to the start of the next.
     """
     series = StepSeries.build(times, values, max_gap=max_gap, start=start, end=end)
+    return peak_excursions_series(series, pc_twa=pc_twa)
+
+
+def peak_excursions_series(series: StepSeries, *, pc_twa: float) -> PeakResult:
+    """``peak_excursions`` of a series already clipped to the shift."""
     starts, stops, peaks = series.runs(series.v > PE_MULTIPLE * pc_twa)
     excursions = tuple(Interval(float(a), float(b), float(m)) for a, b, m in
                        zip(starts.tolist(), stops.tolist(), peaks.tolist(), strict=True))

@@ -62,6 +62,19 @@ def shift_twa(times: ArrayLike, values: ArrayLike, *, start: float, hours: float
         raise ValueError(f"shift hours must be > 0, got {hours}")
     shift_s = hours * 3600.0
     series = StepSeries.build(times, values, max_gap=max_gap, start=start, end=start + shift_s)
+    return _shift_twa(series, shift_s, unmonitored, min_coverage)
+
+
+def shift_twa_series(series: StepSeries, *, unmonitored: Unmonitored = "missing",
+                     min_coverage: float = DEFAULT_MIN_COVERAGE) -> ShiftTWA:
+    """``shift_twa`` of a series already clipped to its shift: [series.start, series.end)."""
+    if not series.span > 0:
+        raise ValueError(f"the shift must last > 0 s, got {series.span}")
+    return _shift_twa(series, series.span, unmonitored, min_coverage)
+
+
+def _shift_twa(series: StepSeries, shift_s: float, unmonitored: Unmonitored,
+               min_coverage: float) -> ShiftTWA:
     monitored = series.monitored()
     integral = series.integral()
     lower = integral / EIGHT_HOURS_S
