@@ -29,6 +29,12 @@ log = logging.getLogger(__name__)
 ModbusConfig = ModbusTcpDevice | ModbusRtuDevice
 BACKOFF_INITIAL = 0.5  # seconds before the first reconnect attempt
 BACKOFF_CAP = 30.0
+_READ_CALLS = {  # register kind -> the client's read method (FC1-FC4)
+    "coil": "read_coils",
+    "discrete": "read_discrete_inputs",
+    "holding": "read_holding_registers",
+    "input": "read_input_registers",
+}
 
 
 class ModbusClient(Protocol):
@@ -168,12 +174,7 @@ class ModbusHub:
         """Registers (or bits as 0/1) of one request; raises HubOffline or ExceptionResponse."""
         async with self._lock:
             client = await self._connected()
-            call = {
-                "coil": client.read_coils,
-                "discrete": client.read_discrete_inputs,
-                "holding": client.read_holding_registers,
-                "input": client.read_input_registers,
-            }[request.kind]
+            call = getattr(client, _READ_CALLS[request.kind])
             response = await self._call(call(request.address, count=request.count,
                                              device_id=unit_id))
         if response.isError():

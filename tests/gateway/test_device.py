@@ -35,6 +35,7 @@ DEMO_REGISTERS: dict[str, Registers] = {
     "dust-1": {"input": {0: [0x0000, 0x4060, 0x0000, 0x3FA0], 4: 0}},
     "slm-1": {"holding": {0: [853, 1352], 2: 0}},
     "fan-1": {"coil": {0: 0}, "discrete": {0: [1, 0]}, "holding": {0: 1250}},
+    "fan-2": {"coil": {0: 0}, "discrete": {0: [0, 0]}, "holding": {0: 0}},  # standby fan
 }
 
 
@@ -85,6 +86,7 @@ def test_every_demo_profile_decodes() -> None:
             ("s1-peak", "good", None, 135.2, "dB(C)", 135.2, "dB(C)"),
         ],
         "fan-1": [],
+        "fan-2": [],
     }
 
 

@@ -152,3 +152,39 @@ def test_schedule_does_not_drift() -> None:
     assert 2.0 - 0.05 <= span < 2.7
     gaps = [b - a for a, b in zip(driver.starts, driver.starts[1:], strict=False)]
     assert min(gaps) > 0.07  # skipped ticks are skipped, not bunched
+
+
+class SwallowingDriver(FakeDriver):
+    """Swallows a cancel as Python 3.11's wait_for does when its future is already done."""
+
+    swallow = True
+
+    async def poll(self, now: float) -> list[Reading]:
+        self.starts.append(time.monotonic())
+        try:
+            await asyncio.sleep(0.05)
+        except asyncio.CancelledError:
+            if not self.swallow:
+                raise
+        return []
+
+
+def test_a_cancel_swallowed_inside_the_driver_still_ends_the_task() -> None:
+    driver = SwallowingDriver()
+
+    async def scenario() -> bool:
+        task = asyncio.create_task(run_polled(driver, RecordingSink()))
+        await until(lambda: len(driver.starts) >= 2, 10)
+        while not driver.starts or time.monotonic() - driver.starts[-1] > 0.02:
+            await asyncio.sleep(0.005)  # cancel while a poll is in progress
+        polls = len(driver.starts)
+        task.cancel()
+        await asyncio.wait([task], timeout=5)
+        ended = task.done()
+        if not ended:  # leave no task behind whatever the outcome
+            driver.swallow = False
+            task.cancel()
+            await asyncio.wait([task], timeout=1)
+        return ended and task.cancelled() and len(driver.starts) == polls
+
+    assert asyncio.run(scenario())
