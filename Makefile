@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFIG ?= examples/demo-plant.yaml
+SCENARIO ?=
 
 .PHONY: run test lint typecheck bench clean
 
@@ -16,7 +17,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/occmon run $(CONFIG)
+	$(BIN)/occmon run $(CONFIG) $(if $(SCENARIO),--scenario $(SCENARIO))
 
 test: $(STAMP)
 	./scripts/ensure-servers

@@ -7,7 +7,15 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from api.auth import install as install_auth
 from api.routes import dead_letters, devices, health, points
+from api.routes.alarms import router as alarms_router
+from api.routes.board import router as board_router
+from api.routes.exceedances import router as exceedances_router
+from api.routes.ledger import router as ledger_router
+from api.routes.records import router as records_router
+from api.routes.ventilation import router as ventilation_router
+from ingest.daily.store import RecordsStore
 from ingest.reader import StoreUnavailable
 from ingest.store import StoreReader
 from occmon.config.schema import SiteConfig
@@ -23,11 +31,24 @@ def create_app(config: SiteConfig, store_path: Path) -> FastAPI:
     )
     app.state.config = config
     app.state.store_path = Path(store_path)
+    RecordsStore(Path(store_path)).close()  # creates the records tables
+    install_auth(app, config)  # API keys guard every router included below
 
     @app.exception_handler(StoreUnavailable)
     async def _store_down(_request: Request, exc: StoreUnavailable) -> JSONResponse:
         return JSONResponse(status_code=503, content={"detail": f"store unavailable: {exc}"})
 
-    for module in (health, points, devices, dead_letters):
-        app.include_router(module.router)
+    for router in (
+        health.router,
+        points.router,
+        devices.router,
+        dead_letters.router,
+        alarms_router,
+        ventilation_router,
+        records_router,
+        exceedances_router,
+        ledger_router,
+        board_router,
+    ):
+        app.include_router(router)
     return app

@@ -22,7 +22,7 @@ from gateway.normalise import Binding
 from gateway.polling import run_polled
 from gateway.publisher import Publisher
 from gateway.queue import Queue
-from gateway.sink import QueueSink
+from gateway.safety import ObservedSink, Safety
 from occmon import topics
 from occmon.config import load
 from occmon.config.schema import MqttDevice, SiteConfig
@@ -85,8 +85,14 @@ class Gateway:
             username=broker.username if broker else None,
             password=broker.password if broker else None,
         )
-        self.sink = QueueSink(self.queue, self.site, on_commit=self.publisher.wake)
+        self.sink = ObservedSink(self.queue, self.site, on_commit=self.publisher.wake)
         self.drivers = build_drivers(config, self.bindings, self.config_file, modbus_client_factory)
+        self.safety = Safety(  # leak alarms and accident ventilation (docs/alarms.md)
+            config, self.queue, self.drivers, wake=self.publisher.wake,
+            broker_host=broker_host, broker_port=broker_port,
+            client_id=f"{prefix}-gateway-commands-{self.site}",
+        )
+        self.sink.observers.append(self.safety.readings)
         mqtt_devices = [d for d in config.devices if isinstance(d, MqttDevice)]
         self.intake: MqttIntake | None = None
         if mqtt_devices:
@@ -104,7 +110,8 @@ class Gateway:
 
     async def start(self) -> None:
         self._tasks.append(asyncio.create_task(self.publisher.run(), name="publisher"))
-        for driver in self.drivers:
+        await self.safety.start()
+        for driver in self.safety.polled(self.drivers):
             task = run_polled(
                 driver, self.sink, stale_after_polls=self.config.gateway.stale_after_polls
             )
@@ -129,6 +136,7 @@ class Gateway:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.intake.stop(), 0.5)
         await asyncio.gather(*self._tasks[1:], return_exceptions=True)
+        await self.safety.stop()
         for driver in self.drivers:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(driver.close(), 0.2)
@@ -144,6 +152,7 @@ class Gateway:
         out = {**self.queue.counters(), **self.publisher.counters()}
         if self.intake is not None:
             out.update(self.intake.counters())
+        out.update(self.safety.counter_values())
         out["sink.buffered"] = self.sink.buffered
         out["sink.failed_commits"] = self.sink.failed_commits
         for driver in self.drivers:

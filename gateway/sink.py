@@ -45,7 +45,7 @@ def reading_entry(site: str, reading: Reading) -> Entry:
     body = json.dumps(
         reading_to_dict(reading), separators=(",", ":"), ensure_ascii=False, allow_nan=False
     )
-    return Entry(topics.readings(site, reading.point), body.encode(), "reading")
+    return Entry(topics.readings(site), body.encode(), "reading")
 
 
 def status_entry(site: str, status: DeviceStatus) -> Entry:

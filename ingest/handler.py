@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
-import math
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from ingest.records import GATEWAY, DeadLetter, DeviceState, Event
 from occmon import topics
-from occmon.model import Reading, parse_time
-from occmon.payload import PayloadError, decode_batch
+from occmon.model import Reading, time_value
+from occmon.payload import PayloadError, decode_batch, json_object
 
 
 @dataclass(slots=True)
@@ -48,46 +46,25 @@ def dead(
     return Outcome(dead_letters=[letter], counts=Counter({f"dead-letter:{code}": 1}))
 
 
-def _json_object(payload: bytes) -> dict[str, Any]:
-    try:
-        doc = json.loads(payload, parse_constant=_no_constant)
-    except PayloadError:
-        raise
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PayloadError("malformed-json", f"payload is not JSON: {exc}") from None
-    if not isinstance(doc, dict):
-        raise PayloadError("wrong-type", "payload must be a JSON object")
-    return doc
-
-
-def _no_constant(name: str) -> float:
-    raise PayloadError("not-a-number", f"{name} is not allowed in a payload")
-
-
 def _time(doc: dict[str, Any], key: str, default: float) -> float:
     value = doc.get(key)
     if value is None:
         return default
-    if isinstance(value, bool):
-        raise PayloadError("bad-time", f"field {key!r} must be an ISO 8601 time or epoch seconds")
-    if isinstance(value, int | float) and math.isfinite(value):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return parse_time(value)
-        except ValueError as exc:
-            raise PayloadError("bad-time", f"field {key!r}: {exc}") from None
-    raise PayloadError("bad-time", f"field {key!r} must be an ISO 8601 time or epoch seconds")
+    try:
+        return time_value(value)
+    except ValueError as exc:
+        raise PayloadError("bad-time", f"field {key!r}: {exc}") from None
 
 
-def _readings(site: str, point: str, payload: bytes) -> Outcome:
+def _readings(site: str, point: str | None, payload: bytes) -> Outcome:
+    """A batch from the site topic (any points) or from a point's topic (that point only)."""
     payload_site, readings = decode_batch(payload)
     if payload_site != site:
         raise PayloadError(
             "site-mismatch", f"payload site {payload_site!r} is not the topic's site {site!r}"
         )
     for reading in readings:
-        if reading.point != point:
+        if point is not None and reading.point != point:
             raise PayloadError(
                 "point-mismatch",
                 f"reading of point {reading.point!r} published on the topic of point {point!r}",
@@ -104,7 +81,7 @@ def _status(site: str, device: str, payload: bytes, received: float) -> Outcome:
     if text in ("online", "offline"):
         doc: dict[str, Any] = {"online": text == "online"}
     else:
-        doc = _json_object(payload)
+        doc = json_object(payload)
     online = doc.get("online")
     if online is None and doc.get("state") in ("online", "offline"):
         online = doc["state"] == "online"
@@ -120,7 +97,7 @@ def _status(site: str, device: str, payload: bytes, received: float) -> Outcome:
 
 def _forwarded_dead_letter(site: str, payload: bytes, received: float) -> Outcome:
     """A payload the gateway rejected, forwarded as ``{v, source, topic, reason, ...}``."""
-    doc = _json_object(payload)
+    doc = json_object(payload)
     try:
         raw = base64.b64decode(str(doc.get("payload_b64", "")), validate=True)
     except (binascii.Error, ValueError):
@@ -141,7 +118,7 @@ def _forwarded_dead_letter(site: str, payload: bytes, received: float) -> Outcom
 
 
 def _event(site: str, kind: str, payload: bytes, received: float, extra: dict[str, Any]) -> Outcome:
-    doc = {**_json_object(payload), **extra}
+    doc = {**json_object(payload), **extra}
     event = Event(kind, _time(doc, "time", received), doc, site)
     return Outcome(events=[event], counts=Counter({f"event:{kind}": 1}))
 
@@ -157,7 +134,7 @@ def handle(site: str, topic: str, payload: bytes, received: float) -> Outcome:
         return dead(topic, "site-mismatch", message, payload, received, site)
     try:
         if parsed.kind == "readings":
-            return _readings(site, parsed.rest[0], payload)
+            return _readings(site, parsed.rest[0] if parsed.rest else None, payload)
         if not payload and parsed.kind in ("status", "state"):
             return Outcome(counts=Counter({"ignored:empty-retained": 1}))
         if parsed.kind == "status":

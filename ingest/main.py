@@ -23,7 +23,7 @@ def run(config_path: Path, *, stop: threading.Event | None = None) -> int:
     """Blocking: start ingest, wait for a signal (or ``stop``), stop cleanly. Returns 0."""
     config = load(config_path)
     host, port = broker_address(config)
-    ingest = Ingest(config, broker_host=host, broker_port=port)
+    ingest = Ingest(config, broker_host=host, broker_port=port, close_days=True)
     done = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ingest.alarm_log import AlarmQueries
 from ingest.records import DeviceState, Event
 from ingest.schema import connect, migrate
 from occmon.model import Quality, Reading
@@ -174,6 +175,10 @@ class StoreReader:
             (kind, limit),
         )
         return [Event(k, t, json.loads(body), site) for k, t, body, site in rows]
+
+    def alarms(self) -> AlarmQueries:
+        """Alarm history, ventilation log and deliveries (``ingest.alarm_log``)."""
+        return AlarmQueries(self._conn)
 
     def schema_version(self) -> int:
         return int(self._all("SELECT version FROM schema_version")[0][0])

@@ -59,6 +59,53 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             value INTEGER NOT NULL
         ) WITHOUT ROWID""",
     ),
+    # alarm history, ventilation log and the alarm-push delivery log. Events are
+    # at-least-once on the wire; the gateway's event id makes each stored once.
+    (
+        """CREATE TABLE alarm_events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            event_id TEXT NOT NULL UNIQUE,
+            alarm_id TEXT NOT NULL,
+            point TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            event TEXT NOT NULL,
+            level TEXT,
+            state TEXT NOT NULL,
+            occurrence INTEGER NOT NULL DEFAULT 0,
+            time REAL NOT NULL,
+            user TEXT,
+            site TEXT NOT NULL DEFAULT '',
+            body TEXT NOT NULL
+        )""",
+        "CREATE INDEX alarm_events_by_alarm ON alarm_events (alarm_id, event_id)",
+        "CREATE INDEX alarm_events_by_time ON alarm_events (time)",
+        """CREATE TABLE ventilation_log (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            event_id TEXT NOT NULL UNIQUE,
+            unit TEXT NOT NULL,
+            event TEXT NOT NULL,
+            state TEXT NOT NULL,
+            priority TEXT NOT NULL DEFAULT 'log',
+            time REAL NOT NULL,
+            site TEXT NOT NULL DEFAULT '',
+            body TEXT NOT NULL
+        )""",
+        "CREATE INDEX ventilation_log_by_unit ON ventilation_log (unit, event_id)",
+        """CREATE TABLE deliveries (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            time REAL NOT NULL,
+            channel TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            target TEXT NOT NULL,
+            alarm_ids TEXT NOT NULL,
+            grp TEXT NOT NULL,
+            step INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            attempt INTEGER NOT NULL,
+            error TEXT NOT NULL DEFAULT '',
+            code TEXT NOT NULL DEFAULT ''
+        )""",
+    ),
 )
 
 VERSION = len(MIGRATIONS)

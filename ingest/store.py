@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ingest import alarm_log
+from ingest.alarm_log import AlarmQueries, AlarmRecord, VentilationRecord
 from ingest.reader import StoredDeadLetter, StoredReading, StoreReader
 from ingest.records import DeadLetter, DeviceState, Event
 from ingest.schema import connect, migrate
@@ -25,10 +27,13 @@ from ingest.sink import SinkError
 from occmon.model import Reading
 
 __all__ = [
+    "AlarmQueries",
+    "AlarmRecord",
     "SqliteStore",
     "StoreReader",
     "StoredDeadLetter",
     "StoredReading",
+    "VentilationRecord",
     "open_store",
 ]
 
@@ -123,6 +128,9 @@ class SqliteStore:
         self._transaction(_UPSERT_STATUS, rows)
 
     def write_events(self, events: Sequence[Event]) -> None:
+        if any(e.kind in alarm_log.ALARM_KINDS for e in events):
+            self._write_alarm_events(events)
+            return
         rows = [
             (e.kind, e.time, e.site, json.dumps(e.body, ensure_ascii=False, allow_nan=False))
             for e in events
@@ -130,6 +138,32 @@ class SqliteStore:
         self._transaction(
             "INSERT INTO events (kind, time, site, body) VALUES (?, ?, ?, ?)", rows
         )
+
+    def _write_alarm_events(self, events: Sequence[Event]) -> None:
+        """Alarm and ventilation events also go to their logs, each event id once."""
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for e in events:
+                    if e.kind in alarm_log.ALARM_KINDS and not alarm_log.record(conn, e):
+                        continue  # a redelivered event: already stored
+                    body = json.dumps(e.body, ensure_ascii=False, allow_nan=False)
+                    conn.execute("INSERT INTO events (kind, time, site, body) VALUES (?, ?, ?, ?)",
+                                 (e.kind, e.time, e.site, body))
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except _PERMANENT as exc:
+            raise SinkError(str(exc)) from exc
+
+    def write_deliveries(self, records: Sequence[Any]) -> None:
+        """The alarm-push delivery log (``ingest.notify.DeliveryRecord`` rows)."""
+        rows = [(r.time, r.channel, r.kind, r.target, json.dumps(list(r.alarm_ids)), r.group,
+                 r.step, r.status, r.attempt, r.error, r.code) for r in records]
+        self._transaction(alarm_log.INSERT_DELIVERY, rows)
 
     def add_counters(self, counts: Mapping[str, int]) -> None:
         self._transaction(_ADD_COUNTER, [(k, v) for k, v in counts.items() if v])

@@ -26,10 +26,13 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from ingest.daily.worker import DayCloser
 from ingest.handler import Outcome, dead, handle
+from ingest.pushes import AlarmPush, mqtt_publish
 from ingest.records import DeadLetter
 from ingest.sink import Sink, SinkError
 from ingest.store import SqliteStore
+from ingest.tee import TeeSink
 from occmon import topics
 from occmon.config.schema import SiteConfig
 
@@ -52,6 +55,15 @@ class _Message:
 _Step = tuple[str, Callable[[Outcome], Sequence[Any]], Callable[..., None]]
 
 
+def default_sink(config: SiteConfig) -> Sink:
+    """The embedded store, teed into InfluxDB when ``OCCMON_INFLUX_URL`` is set."""
+    from ingest.influx.settings import InfluxSettings
+
+    store = SqliteStore(config.store.path)
+    influx = InfluxSettings.from_env()
+    return store if influx is None else TeeSink(store, influx.sink(config))
+
+
 class Ingest:
     """One ingest worker for one site. ``start()`` returns at once; ``stop()`` flushes."""
 
@@ -66,10 +78,17 @@ class Ingest:
         batch_readings: int | None = None,
         max_wait: float | None = None,
         linger: float = 0.002,
+        close_days: bool = False,
     ) -> None:
+        """``close_days``: also close each day's records after it ends (``occmon run`` and
+        ``occmon ingest`` do; one ingest worker per site should)."""
         self.site = config.site.id
-        self._sink: Sink = sink if sink is not None else SqliteStore(config.store.path)
+        self._sink: Sink = sink if sink is not None else default_sink(config)
         self._own_sink = sink is None
+        # alarm pushes (notify:) follow the stored alarm events
+        self.push = AlarmPush.from_config(config, mqtt_publish(lambda: self._client))
+        if self.push is not None:
+            self._sink = self.push.wrap(self._sink)
         self._batch_readings = batch_readings or max(config.store.batch_size, 2000)
         self._max_wait = max_wait if max_wait is not None else config.store.batch_interval
         self._linger = linger
@@ -77,6 +96,7 @@ class Ingest:
         prefix = broker.client_id_prefix if broker else "occmon"
         self.client_id = client_id or f"{prefix}-ingest-{self.site}"
         self._host, self._port = broker_host, broker_port
+        self._closer = DayCloser(config) if close_days else None
         self._keepalive = broker.keepalive if broker else 30
 
         self._inbox: queue.SimpleQueue[_Message] = queue.SimpleQueue()
@@ -154,6 +174,10 @@ class Ingest:
         self._writer.start()
         self._client.connect_async(self._host, self._port, keepalive=self._keepalive)
         self._client.loop_start()
+        if self.push is not None:
+            self.push.start()
+        if self._closer is not None:
+            self._closer.start()
 
     def stop(self) -> None:
         """Write and ack what has arrived, then disconnect; within STOP_TIMEOUT seconds."""
@@ -165,6 +189,10 @@ class Ingest:
             if self._writer.is_alive():
                 self._abandon.set()  # store still failing: leave the rest unacked
                 self._writer.join(0.3)
+        if self.push is not None:
+            self.push.stop()
+        if self._closer is not None:
+            self._closer.stop(timeout=0.2)
         self._client.disconnect()
         self._client.loop_stop()
         if self._own_sink:

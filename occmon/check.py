@@ -43,6 +43,7 @@ def _agent_problems(config: SiteConfig, file: Path) -> list[ConfigProblem]:
 def check_file(path: Path) -> tuple[SiteConfig | None, list[ConfigProblem]]:
     """All problems of one config file; the config is returned only when there are none."""
     from gateway.modbus.validate import check as check_modbus
+    from gateway.safety.check import check as check_safety
 
     data, problems = read_yaml(path)
     if problems:
@@ -51,6 +52,7 @@ def check_file(path: Path) -> tuple[SiteConfig | None, list[ConfigProblem]]:
     if config is None:
         return None, problems
     problems = _agent_problems(config, path) + check_modbus(config, path)
+    problems += check_safety(config, path)
     return (None if problems else config), problems
 
 

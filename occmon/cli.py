@@ -18,6 +18,7 @@ commands:
   config check CONFIG   every problem of a site config, with file, key and fix (exit 2)
   assess ...            exposure assessment of a CSV from a portable instrument
   dashboards build|push Grafana boards from the site config; upload them to Grafana
+  records verify|close|sign|export   daily records and the tamper-evident ledger
 """
 
 
@@ -63,6 +64,12 @@ def _assess(argv: list[str]) -> int:
     return main(argv)
 
 
+def _records(argv: list[str]) -> int:
+    from ingest.daily.cli import main
+
+    return main(argv)
+
+
 COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "run": _run,
     "gateway": _component("gateway"),
@@ -72,6 +79,7 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "config": _config,
     "assess": _assess,
     "dashboards": _dashboards,
+    "records": _records,
 }
 
 

@@ -72,6 +72,18 @@ def iso_utc(epoch: float) -> str:
     )
 
 
+def time_value(value: object) -> float:
+    """An ISO 8601 time with offset, or finite epoch seconds, as epoch seconds.
+
+    Raises ValueError saying what is wrong; callers wrap it in their own error with the key.
+    """
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    if isinstance(value, str):
+        return parse_time(value)
+    raise ValueError("must be an ISO 8601 time or epoch seconds")
+
+
 def parse_time(text: str) -> float:
     """Parse an ISO 8601 time with an offset (or Z) to epoch seconds; naive times are refused."""
     moment = datetime.fromisoformat(text)

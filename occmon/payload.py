@@ -120,8 +120,8 @@ def _reading(doc: Any, where: str) -> Reading:
         raise PayloadError("invalid-reading", f"{where}: {exc}") from None
 
 
-def decode_batch(payload: bytes) -> tuple[str, list[Reading]]:
-    """Return (site, readings) or raise PayloadError naming the first problem."""
+def json_object(payload: bytes) -> dict[str, Any]:
+    """Parse a payload that must be one JSON object; NaN and Infinity are refused."""
     try:
         doc = json.loads(payload, parse_constant=_reject_constant)
     except PayloadError:
@@ -130,6 +130,12 @@ def decode_batch(payload: bytes) -> tuple[str, list[Reading]]:
         raise PayloadError("malformed-json", f"payload is not JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise PayloadError("wrong-type", "payload must be a JSON object")
+    return doc
+
+
+def decode_batch(payload: bytes) -> tuple[str, list[Reading]]:
+    """Return (site, readings) or raise PayloadError naming the first problem."""
+    doc = json_object(payload)
     version = doc.get("v")
     if version != VERSION:
         raise PayloadError("bad-version", f"payload version {version!r} is not {VERSION}")

@@ -111,7 +111,7 @@ async def start_system(config: SiteConfig, options: Options) -> tuple[System, st
             await broker.start()
             system.stops.append(("embedded broker", broker.stop))
 
-        ingest = Ingest(config, broker_host=host, broker_port=port)
+        ingest = Ingest(config, broker_host=host, broker_port=port, close_days=True)
         ingest.start()
         system.stops.append(("ingest", lambda: asyncio.to_thread(ingest.stop)))
 
@@ -161,15 +161,18 @@ async def start_system(config: SiteConfig, options: Options) -> tuple[System, st
         raise
     bound = server.servers[0].sockets[0].getsockname()[1] if server.servers else api_port
     url = f"http://{config.api.host}:{bound}"
+    header = config.auth.header if config.auth else "X-API-Key"
     banner = "\n".join(
         [
             f"occmon is running for site {config.site.id!r} ({config.site.name.zh})",
-            f"  API       {url}/api/v1/points",
-            f"  API docs  {url}/docs",
+            f"  API       {url}/api/v1/points  ({header} header: the site file's auth: keys)",
+            f"  API docs  {url}/docs  (Authorize with a key to try the calls)",
             f"  health    {url}/healthz",
+            f"  board     {url}/board  (notice board, public)",
+            f"  records   {url}/api/v1/daily-records?start=<YYYY-MM-DD>",
             f"  broker    mqtt://{host}:{port}"
             + ("  (embedded)" if config.broker is None else ""),
-            f"  readings  {topics.readings(config.site.id, '<point>')}",
+            f"  readings  {topics.readings(config.site.id)}",
             f"  events    {topics.events(config.site.id, '<kind>')}",
             f"  store     {config.store.path}",
             "  scenario  " + (f"{sim.scenario} x{sim.speed:g}" if sim else "(no simulation)"),
@@ -263,7 +266,7 @@ def component_main(name: str, argv: list[str]) -> int:
         else:
             from ingest.subscriber import Ingest
 
-            ingest = Ingest(config, broker_host=host, broker_port=port)
+            ingest = Ingest(config, broker_host=host, broker_port=port, close_days=True)
             ingest.start()
             await stop.wait()
             await asyncio.to_thread(ingest.stop)

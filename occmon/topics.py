@@ -11,9 +11,14 @@ from dataclasses import dataclass
 ROOT = "occmon/v1"
 
 
-def readings(site: str, point: str) -> str:
-    """Canonical readings of one point (QoS 1, not retained). Payload: a reading batch."""
-    return f"{ROOT}/{site}/readings/{point}"
+def readings(site: str, point: str | None = None) -> str:
+    """Canonical readings (QoS 1, not retained). Payload: a reading batch.
+
+    Without ``point``: the site topic, whose batches mix points; the gateway publishes there,
+    so one message carries a whole poll round however many points it has. With ``point``: a
+    per-point topic, for publishers that send one point's readings (ingest checks the point).
+    """
+    return f"{ROOT}/{site}/readings" if point is None else f"{ROOT}/{site}/readings/{point}"
 
 
 def events(site: str, kind: str) -> str:
@@ -41,6 +46,11 @@ def annunciator(site: str) -> str:
     return f"{ROOT}/{site}/annunciator"
 
 
+def commands(site: str, name: str) -> str:
+    """Operator commands to the gateway (``request``) and its answers (``result``), QoS 1."""
+    return f"{ROOT}/{site}/commands/{name}"
+
+
 SUBSCRIBE_ALL = f"{ROOT}/+/#"
 
 
@@ -49,7 +59,7 @@ class Topic:
     """A parsed occmon topic: which site, which kind, and the rest of the path."""
 
     site: str
-    kind: str  # readings | events | state | status | annunciator
+    kind: str  # readings | events | state | status | annunciator | commands
     rest: tuple[str, ...]
 
 
@@ -57,7 +67,13 @@ class UnknownTopic(ValueError):
     """A topic under the occmon root that does not follow the v1 scheme."""
 
 
-_ARITY = {"readings": 1, "events": 1, "state": 1, "annunciator": 0}
+_ARITY: dict[str, tuple[int, ...]] = {
+    "readings": (0, 1),
+    "events": (1,),
+    "state": (1,),
+    "annunciator": (0,),
+    "commands": (1,),
+}
 
 
 def parse(topic: str) -> Topic:
@@ -69,7 +85,7 @@ def parse(topic: str) -> Topic:
     if kind == "status":
         ok = rest == ("gateway",) or (len(rest) == 2 and rest[0] == "device")
     else:
-        ok = kind in _ARITY and len(rest) == _ARITY[kind]
+        ok = kind in _ARITY and len(rest) in _ARITY[kind]
     if not ok or not site or any(not p for p in rest):
         raise UnknownTopic(f"topic {topic!r}: unknown kind or shape {kind!r}")
     return Topic(site=site, kind=kind, rest=rest)

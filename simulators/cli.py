@@ -26,6 +26,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--speed", type=float, help="sim seconds per real second (default: config)")
     p.add_argument("--seed", type=int, help="random seed (default: config)")
     p.add_argument("--broker", metavar="HOST:PORT", help="MQTT broker (default: the config's)")
+    p.add_argument("--listen", metavar="ADDRESS",
+                   help="serve every Modbus TCP device on this address (default: only the "
+                        "devices whose host is loopback, on that host)")
     p.add_argument("--list", action="store_true", help="list the scenarios and exit")
     return p
 
@@ -78,6 +81,7 @@ def main(argv: list[str]) -> int:
             broker_host=host,
             broker_port=port,
             profile_search=(args.config.parent,),
+            listen=args.listen,
         )
         asyncio.run(run(plant))
     except ConfigError as exc:

@@ -91,8 +91,13 @@ class SimulatedPlant:
         spin_up: float = DEFAULT_SPIN_UP_S,
         mqtt_interval: float | None = None,
         profile_search: Sequence[Path] = (),
+        listen: str | None = None,
     ) -> None:
+        """``listen``: serve every Modbus TCP device of the site on this address (e.g.
+        0.0.0.0 in a container the gateway reaches by name); default: only the devices whose
+        configured host is loopback, each on that host."""
         self.config = config
+        self.listen = listen
         self.scenario = get_scenario(scenario) if isinstance(scenario, str) else scenario
         self.speed = speed
         self.seed = seed
@@ -145,7 +150,9 @@ class SimulatedPlant:
     ) -> None:
         for device in self.config.devices:
             sensors = self.config.sensors_of(device.id)
-            if isinstance(device, ModbusTcpDevice) and is_loopback(device.host):
+            if isinstance(device, ModbusTcpDevice) and (
+                self.listen is not None or is_loopback(device.host)
+            ):
                 try:
                     profile = load_profile(device.profile, search)
                 except ProfileError as exc:
@@ -158,7 +165,8 @@ class SimulatedPlant:
                 image = RegisterImage(profile)
                 roles = {r.role for r in profile.registers}
                 fan = Fan(spin_up=self.spin_up) if {"command", "feedback"} <= roles else None
-                server = ModbusDeviceServer(device.id, device.host, device.port, device.unit_id,
+                bind = self.listen if self.listen is not None else device.host
+                server = ModbusDeviceServer(device.id, bind, device.port, device.unit_id,
                                             image, on_write=self._writer(device.id))
                 self.modbus[device.id] = SimModbusDevice(
                     device, profile, image, server, sims, fan

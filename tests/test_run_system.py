@@ -82,7 +82,8 @@ def test_occmon_run_shows_every_family_then_stops_on_ctrl_c(tmp_path: Path) -> N
         started = time.monotonic()
         seen: set[str] = set()
         while time.monotonic() - started < 10 and not expected <= seen:
-            response = httpx.get(f"http://127.0.0.1:{api_port}/api/v1/points", timeout=2)
+            response = httpx.get(f"http://127.0.0.1:{api_port}/api/v1/points", timeout=2,
+                                 headers={"X-API-Key": "demo-officer-key"})  # demo key
             assert response.status_code == 200
             seen = families(response.json())
             time.sleep(0.3)

@@ -24,8 +24,10 @@ def build(view: SiteView) -> Json:
             target(q.states(site, q.ALARM_KIND, "point"), alias="$tag_point")], ALARM_STATES,
             "GBZ/T 223-2009 levels from the alarm events of each point."), 12, 8),
         sized(state_timeline("事故通风 Accident ventilation", [
-            target(q.states(site, q.VENTILATION_KIND, "device"), alias="$tag_device")],
-            FAN_STATES, "Fan state from the interlock's feedback (GBZ 1-2010 6.1.5)."), 12, 8),
+            target(q.states(site, q.VENTILATION_KIND, "unit"), alias="$tag_unit")],
+            FAN_STATES, "Fans of each accident-ventilation unit, from the interlock's events: "
+            "started, confirmed by running feedback, failed, stopped (GBZ 1-2010 6.1.5)."),
+            12, 8),
     ]
     for area in view.config.areas:
         points = [p for p in view.points if p.point.area == area.id]

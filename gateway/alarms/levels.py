@@ -7,24 +7,11 @@ and a test can hand it literal numbers.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Protocol
 
+from occmon.config.alarms import LEVELS, Level
 
-class Level(StrEnum):
-    """预报 pre-alarm < 警报 alarm < 高报 high alarm. Stable strings: they go on the wire."""
-
-    PRE_ALARM = "pre_alarm"
-    ALARM = "alarm"
-    HIGH_ALARM = "high_alarm"
-
-    @property
-    def rank(self) -> int:
-        return _RANK[self]
-
-
-_RANK = {Level.PRE_ALARM: 1, Level.ALARM: 2, Level.HIGH_ALARM: 3}
-LEVELS: tuple[Level, ...] = (Level.PRE_ALARM, Level.ALARM, Level.HIGH_ALARM)
+__all__ = ["LEVELS", "Level", "SetPointsLike", "rank"]
 
 
 def rank(level: Level | None) -> int:

@@ -127,7 +127,30 @@ def reading_line(reading: Reading, site: str, area: str = "") -> str:
     return line(READING, tags, fields, timestamp_ms(reading.time))
 
 
-def state_code(body: Mapping[str, Any]) -> int | None:
+# Fan codes for the interlock's ventilation events (gateway/interlock/events.py), by event
+# name: the unit's own ``state`` is its demand (idle/active/hold...), not what the fan does.
+VENTILATION_CODES: dict[str, int] = {
+    "started": 1, "standby-started": 1, "feedback-lost": 1,
+    "confirmed": 2,
+    "ventilation-failure": 4,
+    "stopped": 0,
+}
+
+
+# Alarm events (gateway/alarms/actions.py) that end a condition, by event name: a cleared
+# alarm keeps its level in the body (it stays latched until acknowledged), but the board
+# shows what the air is doing now. A sensor fault is drawn as "fault".
+ALARM_CODES: dict[str, int] = {"cleared": 0, "returned": 0, "fault-raised": 4, "fault-cleared": 0}
+
+
+def state_code(body: Mapping[str, Any], kind: str = "") -> int | None:
+    name = body.get("event")
+    if kind == "ventilation":
+        if name == "ventilation-failure" and body.get("active") is False:
+            return None  # the failure alarm clearing says nothing new about the fan
+        return VENTILATION_CODES.get(name) if isinstance(name, str) else None
+    if kind == "alarm" and isinstance(name, str) and name in ALARM_CODES:
+        return ALARM_CODES[name]
     for key in ("level", "state"):
         value = body.get(key)
         if isinstance(value, str):
@@ -158,14 +181,16 @@ def event_line(event: Event) -> str:
         "kind": event.kind,
         "point": _text(body, "point"),
         "device": _text(body, "device", "fan"),
+        # a ventilation unit's id; alarm bodies carry the measurement unit under this key
+        "unit": _text(body, "unit") if event.kind == "ventilation" else "",
         "level": _text(body, "level", "state"),
     }
     fields: dict[str, object] = {
-        "message": _text(body, "message", "text") or event.kind,
+        "message": _text(body, "message", "text", "cause") or event.kind,
         "body": json.dumps(body, sort_keys=True, ensure_ascii=False, default=str),
         "n": 1,
     }
-    code = state_code(body)
+    code = state_code(body, event.kind)
     if code is not None:
         fields["state"] = code
     value = body.get("value")

@@ -13,6 +13,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+# leak alarms, accident ventilation, alarm pushes, daily records and API keys: models in
+# their own modules
+from occmon.config.alarms import AlarmsConfig
+from occmon.config.auth import AuthConfig
+from occmon.config.notify import NotifyConfig
+from occmon.config.records import RecordsConfig
+from occmon.config.ventilation import VentilationConfig
+
 Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 
 
@@ -193,6 +201,13 @@ class SiteConfig(Strict):
     api: ApiSettings = ApiSettings()
     reference: Reference = Reference()
     simulation: Simulation | None = None
+    # leak alarms (None: defaults), accident ventilation, alarm pushes
+    alarms: AlarmsConfig | None = None
+    ventilation: VentilationConfig | None = None
+    notify: NotifyConfig | None = None
+    # daily records (None: defaults), API keys (None: every key refused)
+    records: RecordsConfig | None = None
+    auth: AuthConfig | None = None
     areas: list[Area] = Field(min_length=1)
     points: list[Point] = Field(min_length=1)
     devices: list[Device] = Field(min_length=1)

@@ -12,6 +12,8 @@ from occmon.config.schema import SiteConfig
 from tests.api.serve import serve
 from tests.ingest.helpers import site_config
 
+DEMO_KEY = {"X-API-Key": "demo-officer-key"}  # the demo config's officer key (demo only)
+
 
 @pytest.fixture
 def config(tmp_path: Path) -> SiteConfig:
@@ -29,5 +31,6 @@ def store(config: SiteConfig) -> Iterator[SqliteStore]:
 @pytest.fixture
 def client(config: SiteConfig, store: SqliteStore) -> Iterator[httpx.Client]:
     """An HTTP client of the app, served by uvicorn over a real socket."""
-    with serve(create_app(config, config.store.path)) as url, httpx.Client(base_url=url) as http:
+    app = create_app(config, config.store.path)
+    with serve(app) as url, httpx.Client(base_url=url, headers=DEMO_KEY) as http:
         yield http

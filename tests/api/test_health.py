@@ -10,11 +10,13 @@ import pytest
 
 from api.app import create_app
 from ingest.records import DeadLetter
+from ingest.schema import VERSION
 from ingest.store import SqliteStore
 from ingest.subscriber import Ingest
 from occmon import topics
 from occmon.config.schema import SiteConfig
 from occmon.payload import encode_batch
+from tests.api.conftest import DEMO_KEY
 from tests.api.serve import serve
 from tests.ingest.helpers import SITE, Publisher, reading, site_config, wait_for
 from tests.servers import Mosquitto
@@ -27,7 +29,7 @@ def test_healthz_reports_the_store_and_its_counters(
     store.write_dead_letters([DeadLetter(1.0, "t", "malformed-json", "not JSON", b"{")])
     body = client.get("/healthz").json()
     assert body["status"] == "ok"
-    assert body["schema_version"] == 1
+    assert body["schema_version"] == VERSION  # the latest migration
     assert body["counters"] == {"readings": 12, "dead-letter:malformed-json": 1}
     assert body["dead_letters"] == 1
 
@@ -85,7 +87,7 @@ def test_broker_to_api_end_to_end(tmp_path: Path, mosquitto: Mosquitto) -> None:
         publisher.publish(topics.readings(SITE, "desulf-h2s-1"), encode_batch(SITE, batch))
         publisher.publish(topics.readings(SITE, "desulf-h2s-1"), b"not json")
         app = create_app(config, config.store.path)
-        with serve(app) as url, httpx.Client(base_url=url) as http:
+        with serve(app) as url, httpx.Client(base_url=url, headers=DEMO_KEY) as http:
 
             def latest() -> float | None:
                 point = http.get("/api/v1/points/desulf-h2s-1").json()

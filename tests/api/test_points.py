@@ -100,7 +100,7 @@ def test_devices_list_every_configured_device_and_the_gateway(
         [DeviceState("dust-1", True, 1.0), DeviceState("@gateway", True, 2.0)]
     )
     devices = {d["id"]: d for d in client.get("/api/v1/devices").json()}
-    assert len(devices) == 9
+    assert len(devices) == 10  # 9 devices of the demo plant (with the standby fan-2) and @gateway
     assert devices["dust-1"]["online"] is True
     assert devices["wgas-1"]["protocol"] == "mqtt"
     assert devices["wgas-1"]["online"] is None

@@ -74,3 +74,45 @@ def test_env_example_defines_every_variable_compose_requires(compose: dict[str, 
     assert required and required <= set(env)
     site = (ROOT / "deploy/occmon/site.yaml").read_text()
     assert set(re.findall(r"\$\{(\w+)\}", site)) <= set(env)
+
+
+# What the compose stack changes of the demo plant; everything else must stay the same.
+STACK = {
+    "broker": {"host": "mosquitto", "port": 1883,
+               "username": "${MQTT_USER}", "password": "${MQTT_PASSWORD}"},
+    "store": {"path": "/var/lib/occmon/occmon.db"},
+    "gateway": {"queue_path": "/var/lib/occmon-gateway/queue.db"},
+    "api": {"host": "0.0.0.0", "port": 8000},
+    "auth": {"keys": [
+        {"name": "officer", "role": "officer", "env": "OCCMON_OFFICER_KEY"},
+        {"name": "staff", "role": "staff", "env": "OCCMON_STAFF_KEY"},
+        {"name": "inspector", "role": "inspector", "sites": ["demo-plant"],
+         "env": "OCCMON_INSPECTOR_KEY"},
+    ]},
+}
+DROPPED = ("embedded_broker",)
+
+
+def stack_site(demo: dict[str, Any]) -> dict[str, Any]:
+    """The demo plant as compose runs it: the stack's broker, stores and keys, devices on the
+    simulators container, and the records folder on the data volume."""
+    site = {k: v for k, v in demo.items() if k not in DROPPED}
+    site.update(STACK)
+    site["devices"] = [
+        {**d, "host": "simulators"} if d["protocol"] == "modbus-tcp" else d
+        for d in demo["devices"]
+    ]
+    if "records" in demo:
+        push = {**demo["records"].get("push", {}), "folder": "/var/lib/occmon/compliance"}
+        site["records"] = {**demo["records"], "push": push}
+    return site
+
+
+def test_compose_site_is_the_demo_plant_on_the_stack() -> None:
+    """deploy/occmon/site.yaml must not drift from examples/demo-plant.yaml."""
+    demo = yaml.safe_load((ROOT / "examples/demo-plant.yaml").read_text(encoding="utf-8"))
+    site = yaml.safe_load((ROOT / "deploy/occmon/site.yaml").read_text(encoding="utf-8"))
+    assert site == stack_site(demo)
+    env = (ROOT / ".env.example").read_text()
+    for key in STACK["auth"]["keys"]:
+        assert f"\n{key['env']}=" in env

@@ -15,9 +15,12 @@ import pytest
 
 from dashboards import queries as q
 from dashboards.build import build_boards
+from gateway.alarms.actions import AlarmKind, AlarmState, Cleared, Raised
+from gateway.interlock.events import VentilationConfirmed, VentilationStarted
 from ingest.influx import lineprotocol as lp
 from ingest.records import DeadLetter, DeviceState, Event
 from occmon.config import load
+from occmon.config.alarms import Level
 from occmon.model import Quality, Reading, Reason
 from tests.influx_servers import InfluxDB1
 
@@ -64,13 +67,28 @@ def _data(config: Any) -> tuple[list[str], float]:
                               reason, sensor.id, sensor.device)
             lines.append(lp.reading_line(reading, SITE, areas[point.id]))
     t0 = start + 600
+    # Alarm and ventilation bodies exactly as the gateway's engines publish them.
+    raised = Raised(alarm_id="desulf-h2s-1:process", point="desulf-h2s-1",
+                    kind=AlarmKind.PROCESS, level=Level.ALARM, value=12.5, setpoint=10.0,
+                    unit="mg/m3", time=t0, state=AlarmState.ACTIVE_UNACK, occurrence=1,
+                    cause="H2S 12.5 mg/m3 >= alarm 10")
+    pre = Raised(alarm_id="ammonia-nh3-1:process", point="ammonia-nh3-1",
+                 kind=AlarmKind.PROCESS, level=Level.PRE_ALARM, value=16.0, setpoint=15.0,
+                 unit="mg/m3", time=t0 + 5, state=AlarmState.ACTIVE_UNACK, occurrence=1,
+                 cause="NH3 16 mg/m3 >= pre-alarm 15")
+    cleared = Cleared(alarm_id="mill-dust-total:process", point="mill-dust-total",
+                      kind=AlarmKind.PROCESS, level=Level.ALARM, value=1.0, setpoint=12.0,
+                      unit="mg/m3", time=t0 + 9, state=AlarmState.CLEARED_UNACK,
+                      occurrence=1, cause="below alarm - deadband")
+    unit = "desulf-exhaust"
+    started = VentilationStarted(unit=unit, time=t0 + 1, state="active", cause="alarm")
+    confirmed = VentilationConfirmed(unit=unit, time=t0 + 3, state="active",
+                                     cause="running feedback", fan="fan", device="fan-1")
     events = [
-        Event("alarm", t0, {"point": "desulf-h2s-1", "level": "alarm", "value": 12.5,
-                            "message": "H2S 12.5 mg/m3 >= alarm 10"}, SITE),
-        Event("alarm", t0 + 5, {"point": "ammonia-nh3-1", "level": "pre-alarm", "value": 16.0},
-              SITE),
-        Event("ventilation", t0 + 1, {"device": "fan-1", "state": "running",
-                                      "message": "fan-1 started by interlock"}, SITE),
+        Event("alarm", e.time, e.to_dict(), SITE) for e in (raised, pre, cleared)
+    ] + [
+        Event("ventilation", e.time, e.to_dict(), SITE) for e in (started, confirmed)
+    ] + [
         Event("exceedance", t0 + 60, {"point": "desulf-h2s-1", "level": "MAC",
                                       "message": "MAC exceeded"}, SITE),
         Event("interlock", t0 + 1, {"point": "desulf-h2s-1", "device": "fan-1",
@@ -167,9 +185,12 @@ def test_state_panels_group_by_the_right_tag(
     alarms = _run(server, q.states(SITE, q.ALARM_KIND, "point"))
     last = {s["tags"]["point"]: _values([s])[-1] for s in alarms}
     assert last == {"desulf-h2s-1": lp.STATE_CODES["alarm"],
-                    "ammonia-nh3-1": lp.STATE_CODES["pre_alarm"]}
-    fans = _run(server, q.states(SITE, q.VENTILATION_KIND, "device"))
-    assert {s["tags"]["device"]: _values([s])[-1] for s in fans} == {"fan-1": 2}
+                    "ammonia-nh3-1": lp.STATE_CODES["pre_alarm"],
+                    "mill-dust-total": 0}  # cleared: drawn as normal while it stays latched
+    fans = _run(server, q.states(SITE, q.VENTILATION_KIND, "unit"))
+    runs = {s["tags"]["unit"]: _values([s]) for s in fans}
+    assert list(runs) == ["desulf-exhaust"]
+    assert runs["desulf-exhaust"][-1] == 2  # started, then confirmed running
     online = _run(server, q.device_online(SITE))
     assert {s["tags"]["device"]: _values([s])[-1] for s in online} == {
         "gas-panel-1": 1, "dust-1": 0}

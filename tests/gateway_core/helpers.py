@@ -11,6 +11,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from occmon import topics
 from occmon.config.schema import SiteConfig
 from occmon.model import Quality, Reading
 from occmon.payload import decode_batch
@@ -82,7 +83,7 @@ class Subscriber:
         """Readings received; ``dup=True``/``False`` keeps only (non-)re-delivered messages."""
         out: list[Reading] = []
         for msg in self.snapshot():
-            if "/readings/" in msg.topic and (dup is None or msg.dup == dup):
+            if topics.parse(msg.topic).kind == "readings" and (dup is None or msg.dup == dup):
                 out.extend(decode_batch(msg.payload)[1])
         return out
 

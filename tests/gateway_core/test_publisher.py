@@ -13,7 +13,8 @@ import pytest
 from gateway.publisher import Publisher, build_messages, join_readings
 from gateway.queue import Queue
 from gateway.sink import reading_entry
-from occmon.payload import encode_batch
+from occmon import topics
+from occmon.payload import decode_batch, encode_batch
 from tests.gateway_core.helpers import Subscriber, key, make_reading
 from tests.servers import Mosquitto
 
@@ -50,16 +51,19 @@ def test_joined_rows_are_exactly_encode_batch() -> None:
     assert join_readings(SITE, bodies) == encode_batch(SITE, readings)
 
 
-def test_messages_group_readings_per_point_and_keep_events_alone(tmp_path: Path) -> None:
+def test_messages_batch_readings_of_all_points_on_the_site_topic(tmp_path: Path) -> None:
+    """One message carries a poll round of many points: 7 readings, batch 3 -> 3, 3, 1."""
     queue = Queue(tmp_path / "q.db")
     readings = [make_reading(i, point=f"p{i % 2}") for i in range(7)]
     queue.append_many([reading_entry(SITE, r) for r in readings])
     messages = build_messages(SITE, queue.peek(100), batch=3)
-    assert [(m.topic.rsplit("/", 1)[1], len(m.seqs)) for m in messages] == [
-        ("p0", 3),
-        ("p1", 3),
-        ("p0", 1),
+    assert [(m.topic, len(m.seqs)) for m in messages] == [
+        (topics.readings(SITE), 3),
+        (topics.readings(SITE), 3),
+        (topics.readings(SITE), 1),
     ]
+    carried = [r.point for m in messages for r in decode_batch(m.payload)[1]]
+    assert carried == [r.point for r in readings]  # oldest first, points mixed
     assert not any(m.retain for m in messages)
 
 

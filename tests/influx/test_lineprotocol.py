@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -86,3 +87,52 @@ def test_device_dead_letter_and_counter_lines() -> None:
         'message="no \\"json\\"",payload="{\ufffd" 1790000000123')
     counter = lp.counter_line("s", "accepted", 7, 5)
     assert counter == "ingest_counter,code=accepted,site=s count=7i 5"
+
+
+def _state(line: str) -> str | None:
+    """The ``state`` field of an event line (the JSON body field never reads ``,state=``)."""
+    found = re.search(r",state=(\d+i)", line)
+    return found.group(1) if found else None
+
+
+def test_event_lines_of_the_real_engines_carry_state_codes() -> None:
+    """Bodies exactly as gateway/alarms and gateway/interlock publish them."""
+    from gateway.alarms.actions import AlarmKind, AlarmState, Cleared, FaultRaised, Raised
+    from gateway.interlock.events import (
+        VentilationConfirmed,
+        VentilationFailureAlarm,
+        VentilationStarted,
+        VentilationStopped,
+    )
+    from occmon.config.alarms import Level
+
+    common = {"alarm_id": "p:process", "point": "p", "kind": AlarmKind.PROCESS,
+              "value": 12.0, "setpoint": 10.0, "unit": "mg/m3", "time": T, "occurrence": 1,
+              "cause": "H2S over alarm"}
+    alarm = {
+        "raised": Raised(level=Level.ALARM, state=AlarmState.ACTIVE_UNACK, **common),
+        "cleared": Cleared(level=Level.ALARM, state=AlarmState.CLEARED_UNACK, **common),
+        "fault": FaultRaised(level=None, state=AlarmState.ACTIVE_UNACK, reason="stale",
+                             **{**common, "kind": AlarmKind.FAULT}),
+    }
+    lines = {k: lp.event_line(Event("alarm", T, e.to_dict(), "s")) for k, e in alarm.items()}
+    assert {k: _state(v) for k, v in lines.items()} == {
+        "raised": "2i", "cleared": "0i", "fault": "4i"}
+    assert "unit=" not in lines["raised"].split(" ")[0]  # mg/m3 is not a ventilation unit
+    assert ' message="H2S over alarm",' in lines["raised"]
+
+    unit = {"unit": "u1", "time": T, "state": "active", "cause": "alarm"}
+    vent = {
+        "started": VentilationStarted(**unit),
+        "confirmed": VentilationConfirmed(fan="fan", device="fan-1", **unit),
+        "failed": VentilationFailureAlarm(fan="fan", device="fan-1", alarm_id="u1:failure",
+                                          active=True, **unit),
+        "failure-cleared": VentilationFailureAlarm(fan="fan", device="fan-1",
+                                                   alarm_id="u1:failure", active=False, **unit),
+        "stopped": VentilationStopped(**{**unit, "state": "idle"}),
+    }
+    vlines = {k: lp.event_line(Event("ventilation", T, e.to_dict(), "s")) for k, e in vent.items()}
+    assert {k: _state(v) for k, v in vlines.items()} == {
+        "started": "1i", "confirmed": "2i", "failed": "4i", "failure-cleared": None,
+        "stopped": "0i"}
+    assert all(",unit=u1" in line.split(" ")[0] for line in vlines.values())

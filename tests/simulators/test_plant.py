@@ -113,3 +113,39 @@ def test_config_the_simulator_cannot_serve_names_the_culprit() -> None:
     ]
     with pytest.raises(SimulationError, match="device 'dust-1': profile 'no-such-profile'"):
         SimulatedPlant(config.model_copy(update={"devices": devices}), start=T0)
+
+
+def test_listen_serves_devices_addressed_by_a_container_name() -> None:
+    """In compose the gateway reaches the devices as host "simulators": not loopback, so only
+    ``listen`` makes the plant serve them (on the given address)."""
+    base = modbus_only()
+    named = base.model_copy(update={"devices": [
+        d.model_copy(update={"host": "simulators"}) for d in base.devices
+    ]})
+    port = port_of(named, "gas-panel-1")
+
+    async def main() -> None:
+        idle = SimulatedPlant(named, speed=600.0, seed=1, start=T0, tick=0.05)
+        assert idle.modbus == {}  # without listen: nothing of a non-loopback host
+        plant = SimulatedPlant(named, speed=600.0, seed=1, start=T0, tick=0.05,
+                               listen="127.0.0.1")
+        assert set(plant.modbus) == {d.id for d in named.devices}
+        await plant.start()
+        plant.set_value("gp1-h2s", 4.25)
+        try:
+            client = AsyncModbusTcpClient("127.0.0.1", port=port, timeout=2)
+            await client.connect()
+
+            async def reads_4_25() -> bool:
+                reply = await client.read_holding_registers(0, count=2, device_id=1)
+                assert not reply.isError()
+                return bool(decode(reply.registers, "FLOAT32", "ABCD") == 4.25)
+
+            try:
+                assert await eventually(reads_4_25, timeout=5.0)
+            finally:
+                client.close()
+        finally:
+            await plant.stop()
+
+    asyncio.run(main())

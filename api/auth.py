@@ -1,0 +1,145 @@
+"""API keys with roles, as one app-wide FastAPI dependency.
+
+officer: read, write, sign. staff: read, and acknowledge (a POST to a path ending in
+``/ack`` or ``/acknowledge``). inspector: read-only, only the sites named on its key, and
+every request it makes goes into ``access_log`` (allowed or refused). A missing or unknown
+key is 401; a known key doing what its role may not is 403. ``/healthz``, the notice board
+and the API docs are public.
+
+Keys are compared by SHA-256: the config holds digests (or env var names), never keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.security import APIKeyHeader
+
+from occmon.config.schema import SiteConfig
+
+log = logging.getLogger("occmon.api.auth")
+
+PUBLIC_PATHS = ("/healthz", "/board", "/board.json", "/docs", "/docs/oauth2-redirect",
+                "/redoc", "/openapi.json")
+ACK_SUFFIXES = ("/ack", "/acknowledge")
+READ_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    name: str
+    role: str
+    sites: tuple[str, ...] | None  # None: every site of this API
+
+    def may_see(self, site: str) -> bool:
+        return self.sites is None or site in self.sites
+
+
+def digest(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def keyring(config: SiteConfig) -> dict[str, Principal]:
+    """digest -> principal; an ``env`` key whose variable is unset is disabled (logged)."""
+    ring: dict[str, Principal] = {}
+    for key in config.auth.keys if config.auth else []:
+        if key.sha256 is not None:
+            hexdigest = key.sha256
+        else:
+            value = os.environ.get(key.env or "")
+            if not value:
+                log.warning("API key %r disabled: environment variable %s is not set",
+                            key.name, key.env)
+                continue
+            hexdigest = digest(value)
+        ring[hexdigest] = Principal(key.name, key.role,
+                                    tuple(key.sites) if key.sites is not None else None)
+    return ring
+
+
+def _log_access(store_path: Path, who: Principal, request: Request, decision: str) -> None:
+    client = request.client.host if request.client else ""
+    conn = sqlite3.connect(store_path, timeout=10.0)
+    try:
+        with conn:
+            conn.execute(
+                "INSERT INTO access_log (time, key, role, method, path, query, client, "
+                "decision) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (time.time(), who.name, who.role, request.method, request.url.path,
+                 request.url.query, client, decision),
+            )
+    finally:
+        conn.close()
+
+
+def _match(ring: dict[str, Principal], presented: str) -> Principal | None:
+    wanted = digest(presented)
+    for hexdigest, principal in ring.items():
+        if hmac.compare_digest(hexdigest, wanted):
+            return principal
+    return None
+
+
+def install(app: FastAPI, config: SiteConfig) -> None:
+    """Guard every route added after this call (call it before ``include_router``)."""
+    header = config.auth.header if config.auth else "X-API-Key"
+    scheme = APIKeyHeader(name=header, auto_error=False, description="occmon API key")
+    app.state.keyring = keyring(config)
+
+    def authenticate(request: Request) -> Principal | None:
+        key = request.headers.get(header)
+        path = request.url.path
+        if path in PUBLIC_PATHS:
+            return None
+        if not key:
+            raise HTTPException(401, f"missing API key: send it in the {header} header",
+                                headers={"WWW-Authenticate": header})
+        who = _match(request.app.state.keyring, key)
+        if who is None:
+            raise HTTPException(401, "unknown API key", headers={"WWW-Authenticate": header})
+        site = request.app.state.config.site.id
+        problem = None
+        if not who.may_see(site):
+            problem = f"key {who.name!r} may not see site {site!r}"
+        elif request.method not in READ_METHODS:
+            if who.role == "inspector":
+                problem = f"key {who.name!r} is an inspector's: read-only"
+            elif who.role == "staff" and not path.rstrip("/").endswith(ACK_SUFFIXES):
+                problem = f"key {who.name!r} (staff) may read and acknowledge only"
+        if who.role == "inspector":
+            _log_access(request.app.state.store_path, who, request,
+                        "refused" if problem else "allowed")
+        if problem is not None:
+            raise HTTPException(403, problem)
+        request.state.principal = who
+        return who
+
+    # the scheme only documents the header in OpenAPI; ``authenticate`` reads and judges it
+    app.router.dependencies.extend([Depends(scheme), Depends(authenticate)])
+
+
+def principal(request: Request) -> Principal:
+    who: Principal | None = getattr(request.state, "principal", None)
+    if who is None:
+        raise HTTPException(401, "missing API key")
+    return who
+
+
+def officer(request: Request) -> Principal:
+    who = principal(request)
+    if who.role != "officer":
+        raise HTTPException(403, f"key {who.name!r} ({who.role}) may not do this: officer only")
+    return who
+
+
+Who = Annotated[Principal, Depends(principal)]
+Officer = Annotated[Principal, Depends(officer)]

@@ -1,0 +1,61 @@
+"""Shared pieces of the records routes : stores, day and time parameters, CSV."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.responses import Response
+
+from ingest.daily.store import RecordsStore
+from ingest.daily.windows import local_day, zone
+from occmon.config.schema import SiteConfig
+
+Lang = Literal["zh", "en"]
+Format = Literal["json", "csv"]
+
+
+def records_reader(request: Request) -> Iterator[RecordsStore]:
+    path: Path = request.app.state.store_path
+    store = RecordsStore(path, readonly=True)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def records_writer(request: Request) -> Iterator[RecordsStore]:
+    path: Path = request.app.state.store_path
+    store = RecordsStore(path)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+Records = Annotated[RecordsStore, Depends(records_reader)]
+RecordsWriter = Annotated[RecordsStore, Depends(records_writer)]
+
+
+def parse_day(name: str, text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise HTTPException(422, f"{name}={text!r} is not a date YYYY-MM-DD") from None
+
+
+def today(config: SiteConfig, now: float) -> dt.date:
+    return local_day(now, zone(config.site.timezone))
+
+
+def check_site(config: SiteConfig, site: str | None) -> bool:
+    """True when the query may match: this API serves one site."""
+    return site is None or site == config.site.id
+
+
+def csv_response(text: str, filename: str) -> Response:
+    return Response(text, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})

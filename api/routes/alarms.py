@@ -1,0 +1,154 @@
+"""Alarms: active list, history, one alarm, operator commands, and a live SSE stream.
+
+Reads come from the store ingest writes (``alarm_events``); commands go to the gateway,
+which owns alarm state, and the answer says what it did (or why not: 404 unknown alarm,
+409 e.g. already acknowledged, 422 e.g. a shelve without expiry, 503 gateway unreachable).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi.responses import StreamingResponse
+
+from api.alarm_models import (
+    Acknowledge,
+    AlarmDetail,
+    AlarmHistory,
+    AlarmOut,
+    CommandResult,
+    ResolveIn,
+    ShelveIn,
+    UserOnly,
+    alarm_out,
+    event_out,
+)
+from api.commands import GatewayCommands, get_commands
+from api.deps import Store
+from api.timeparams import check_limit, parse_iso
+from ingest.store import StoreReader
+
+router = APIRouter(prefix="/api/v1/alarms", tags=["alarms"])
+
+Commands = Annotated[GatewayCommands, Depends(get_commands)]
+STREAM_POLL = 0.25  # s between looks at the store for new alarm events
+HEARTBEAT = 15.0  # s: an SSE comment keeps proxies from closing an idle stream
+
+
+@router.get("", response_model=list[AlarmOut])
+def active_alarms(
+    store: Store,
+    state: str | None = Query(default=None, description="only this state (e.g. "
+                              "active-unacknowledged, shelved); 'all' includes normal"),
+) -> list[AlarmOut]:
+    """Alarms that are not normal (the operator's list), newest first."""
+    current = store.alarms().current()
+    if state == "all":
+        chosen = current
+    elif state is not None:
+        chosen = [r for r in current if r.state == state]
+    else:
+        chosen = [r for r in current if r.state != "normal"]
+    return [alarm_out(r) for r in chosen]
+
+
+@router.get("/history", response_model=AlarmHistory)
+def alarm_history(
+    store: Store,
+    alarm_id: str | None = None,
+    point: str | None = None,
+    event: str | None = Query(default=None, description="e.g. raised, acknowledged"),
+    start: str | None = Query(default=None, description="ISO 8601, inclusive"),
+    end: str | None = Query(default=None, description="ISO 8601, exclusive"),
+    limit: int = Query(default=100, description="1..10000, newest first"),
+    cursor: str | None = Query(default=None, description="'next' of the previous page"),
+) -> AlarmHistory:
+    check_limit(limit)
+    rows = store.alarms().history(
+        alarm_id=alarm_id, point=point, event=event,
+        start=parse_iso("start", start) if start else None,
+        end=parse_iso("end", end) if end else None, limit=limit + 1, before=cursor)
+    page = rows[:limit]
+    return AlarmHistory(events=[event_out(r) for r in page],
+                        next=page[-1].event_id if len(rows) > limit else None)
+
+
+async def _stream(path: Path, request: Request, after: int | None) -> AsyncIterator[str]:
+    with StoreReader(path) as reader:
+        queries = reader.alarms()
+        last = queries.last_row() if after is None else after
+        yield ": occmon alarm stream\n\n"
+        idle = 0.0
+        while not await request.is_disconnected():
+            rows = queries.after(last)
+            for row in rows:
+                last = row.id
+                data = json.dumps(event_out(row).model_dump(), ensure_ascii=False)
+                yield f"id: {row.id}\nevent: alarm\ndata: {data}\n\n"
+            idle = 0.0 if rows else idle + STREAM_POLL
+            if idle >= HEARTBEAT:
+                idle = 0.0
+                yield ": keep-alive\n\n"
+            await asyncio.sleep(STREAM_POLL)
+
+
+@router.get("/stream", response_class=StreamingResponse)
+def alarm_stream(
+    request: Request,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
+    """Server-sent events: every alarm event as ingest stores it (``event: alarm``).
+
+    A client that reconnects with ``Last-Event-ID`` gets what it missed.
+    """
+    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
+    return StreamingResponse(
+        _stream(request.app.state.store_path, request, after),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@router.get("/{alarm_id}", response_model=AlarmDetail)
+def one_alarm(alarm_id: str, store: Store,
+              limit: int = Query(default=50, description="recent events, 1..10000")) -> AlarmDetail:
+    check_limit(limit)
+    queries = store.alarms()
+    latest = queries.latest(alarm_id)
+    if latest is None:
+        raise HTTPException(404, detail={"code": "unknown-alarm",
+                                         "message": f"no recorded events of alarm {alarm_id!r}"})
+    events = queries.history(alarm_id=alarm_id, limit=limit)
+    return AlarmDetail(alarm=alarm_out(latest), events=[event_out(r) for r in events])
+
+
+def _result(result: dict[str, Any]) -> CommandResult:
+    return CommandResult(ok=True, events=list(result.get("events") or []))
+
+
+@router.post("/{alarm_id}/acknowledge", response_model=CommandResult)
+def acknowledge(alarm_id: str, body: Acknowledge, commands: Commands) -> CommandResult:
+    return _result(commands.send("acknowledge", alarm_id=alarm_id, user=body.user,
+                                 comment=body.comment))
+
+
+@router.post("/{alarm_id}/shelve", response_model=CommandResult)
+def shelve(alarm_id: str, body: ShelveIn, commands: Commands) -> CommandResult:
+    until = parse_iso("until", body.until)
+    return _result(commands.send("shelve", alarm_id=alarm_id, user=body.user, until=until,
+                                 reason=body.reason))
+
+
+@router.post("/{alarm_id}/unshelve", response_model=CommandResult)
+def unshelve(alarm_id: str, body: UserOnly, commands: Commands) -> CommandResult:
+    return _result(commands.send("unshelve", alarm_id=alarm_id, user=body.user))
+
+
+@router.post("/{alarm_id}/resolve", response_model=CommandResult)
+def resolve(alarm_id: str, body: ResolveIn, commands: Commands) -> CommandResult:
+    return _result(commands.send("resolve", alarm_id=alarm_id, user=body.user,
+                                 reason_code=body.reason_code, comment=body.comment))

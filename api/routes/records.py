@@ -1,0 +1,168 @@
+"""Daily monitoring records: list/export, the printable day report, close and sign a day."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from typing import Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, Field
+
+from api.auth import Officer
+from api.deps import Config
+from api.records_deps import (
+    Format,
+    Lang,
+    Records,
+    RecordsWriter,
+    check_site,
+    csv_response,
+    parse_day,
+    today,
+)
+from ingest.daily import export, query
+from ingest.daily.close import compute_day
+from ingest.daily.push import push_day
+from ingest.daily.store import Conflict, RecordsStore
+from occmon.config.schema import SiteConfig
+
+router = APIRouter(prefix="/api/v1", tags=["daily records"])
+MAX_DAYS = 366
+ON_DEMAND_DAYS = 7  # open days computed on request (older unclosed days wait for the close)
+
+
+def _open_rows(store: RecordsStore, config: SiteConfig, day: dt.date) -> list[dict[str, Any]]:
+    computed = compute_day(store.conn, config, day)
+    return [{"key": d.key, "kind": d.kind, "seq": None, "closed": False, **d.content}
+            for d in computed.drafts]
+
+
+def _match(row: dict[str, Any], f: query.Filters) -> bool:
+    agent = row.get("agent", {}).get("id")
+    return all(want is None or want == got for want, got in (
+        (f.area, row.get("area")), (f.point, row.get("point")), (f.agent, agent)))
+
+
+def records_between(store: RecordsStore, config: SiteConfig, f: query.Filters,
+                    first: dt.date, last: dt.date, now: float) -> list[dict[str, Any]]:
+    rows = query.daily_records(store.conn, f)
+    closed = query.closed_days(store.conn, first.isoformat(), last.isoformat())
+    horizon = today(config, now)
+    day = max(first, horizon - dt.timedelta(days=ON_DEMAND_DAYS))
+    while day <= min(last, horizon):
+        if day.isoformat() not in closed:
+            rows += [r for r in _open_rows(store, config, day) if _match(r, f)]
+        day += dt.timedelta(days=1)
+    rows.sort(key=lambda r: (r["day"], r.get("point", ""), r.get("shift") or ""))
+    return rows
+
+
+@router.get("/daily-records", response_model=None)
+def daily_records(
+    config: Config, store: Records,
+    start: str = Query(description="first day, YYYY-MM-DD (site local)"),
+    end: str | None = Query(default=None, description="last day, inclusive; default start"),
+    site: str | None = None, area: str | None = None, point: str | None = None,
+    agent: str | None = None,
+    format: Format = "json",
+    lang: Lang = "zh",
+) -> dict[str, Any] | Response:
+    """Records per point per day (and shift, and job); open days are computed on request."""
+    first = parse_day("start", start)
+    last = parse_day("end", end) if end is not None else first
+    if last < first:
+        raise HTTPException(422, f"start {start!r} is after end {end!r}")
+    if (last - first).days >= MAX_DAYS:
+        raise HTTPException(422, f"at most {MAX_DAYS} days per request")
+    f = query.Filters(area=area, point=point, agent=agent, day_from=first.isoformat(),
+                      day_to=last.isoformat())
+    rows = (records_between(store, config, f, first, last, time.time())
+            if check_site(config, site) else [])
+    if format == "csv":
+        return csv_response(export.to_csv(rows, export.RECORD_COLUMNS, lang),
+                            f"daily-records-{first}-{last}.csv")
+    return {"site": config.site.id, "start": first.isoformat(), "end": last.isoformat(),
+            "count": len(rows), "records": rows}
+
+
+@router.get("/days/{day}", response_model=None)
+def day_status(day: str, config: Config, store: Records) -> dict[str, Any]:
+    """Whether a day is closed and signed, with its day-close hash and push deliveries."""
+    d = parse_day("day", day).isoformat()
+    closure = query.closure(store.conn, d)
+    return {"day": d, "site": config.site.id, "closed": closure is not None,
+            "closure": closure, "deliveries": query.deliveries(store.conn, d)}
+
+
+def _report_parts(store: RecordsStore, config: SiteConfig, d: dt.date
+                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any] | None]:
+    f = query.Filters(day_from=d.isoformat(), day_to=d.isoformat())
+    rows = [r for r in records_between(store, config, f, d, d, time.time())
+            if r["kind"] == "daily-record"]
+    closure = query.closure(store.conn, d.isoformat())
+    if closure is not None:
+        _, events = query.exceedances(store.conn, query.Filters(), limit=10_000)
+        events = [e for e in events if e["day"] == d.isoformat()]
+    else:
+        events = [e for e in compute_day(store.conn, config, d).events]
+    return rows, events, closure
+
+
+@router.get("/daily-records/report", response_model=None)
+def report(config: Config, store: Records, day: str = Query(description="YYYY-MM-DD"),
+           format: Literal["html", "pdf"] = "html", lang: Lang = "zh") -> Response:
+    """The printable day report (HTML, or PDF through reportlab)."""
+    d = parse_day("day", day)
+    rows, events, closure = _report_parts(store, config, d)
+    site = config.site.name.model_dump()
+    if format == "pdf":
+        pdf = export.report_pdf(site, d.isoformat(), rows, events, closure, lang)
+        return Response(pdf, media_type="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="day-{d}.pdf"'})
+    return HTMLResponse(export.report_html(site, d.isoformat(), rows, events, closure, lang))
+
+
+@router.post("/daily-records/{day}/close", response_model=None)
+def close(day: str, config: Config, store: RecordsWriter, who: Officer) -> dict[str, Any]:
+    """Close (or re-close) a day that has ended: idempotent, corrections if data changed."""
+    d = parse_day("day", day)
+    if d >= today(config, time.time()):
+        raise HTTPException(409, f"day {d} has not ended yet in {config.site.timezone}")
+    computed = compute_day(store.conn, config, d)
+    result = store.apply_day(config.site.id, computed.day, computed.drafts, computed.events,
+                             time.time())
+    return {"day": result.day, "new": result.new, "corrected": result.corrected,
+            "unchanged": result.unchanged, "withdrawn": result.withdrawn,
+            "close_seq": result.close_seq, "entries": result.entries, "by": who.name}
+
+
+class SignIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100, description="the safety officer signing")
+
+
+@router.post("/daily-records/{day}/sign", response_model=None)
+def sign(day: str, body: SignIn, config: Config, store: RecordsWriter,
+         who: Officer) -> dict[str, Any]:
+    """The safety officer signs a closed day (a ledger entry); then it is pushed."""
+    d = parse_day("day", day).isoformat()
+    signers = config.records.signers if config.records else []
+    if signers and body.name not in signers:
+        raise HTTPException(403, f"{body.name!r} is not one of the configured signers")
+    try:
+        entry = store.sign(d, body.name, time.time())
+    except Conflict as exc:
+        raise HTTPException(409, str(exc)) from None
+    push = config.records.push if config.records else None
+    if push is not None:
+        path = store.path
+
+        def deliver() -> None:
+            with RecordsStore(path) as writer:
+                push_day(writer, d, push)
+
+        threading.Thread(target=deliver, name=f"push-{d}", daemon=True).start()
+    return {"day": d, "signer": body.name, "seq": entry.seq, "entry_sha256": entry.entry_sha256,
+            "key": who.name, "push": push is not None}

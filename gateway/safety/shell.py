@@ -1,0 +1,285 @@
+"""The safety shell: runs the alarm engine and the ventilation interlock inside the gateway.
+
+Everything happens on the gateway's event loop, independent of broker, store and API:
+
+* every reading the gateway accepts is fed to the ``AlarmEngine`` as it arrives (the
+  ``ObservedSink`` calls ``readings``); a ``Tick`` every ``tick_interval`` judges staleness,
+  delays, hold times and retries;
+* the engine's point conditions go to the ``Interlock``; its ``WriteCoil`` commands are
+  executed on the fan's Modbus device (FC5 + read-back) and answered with ``CoilResult``;
+  the fan's running input, read at every poll of the fan, is fed back as ``Feedback``;
+* a ventilation failure becomes a high-priority ``ExternalAlarm`` in the engine;
+* every alarm and interlock event is committed to the gateway's queue (kind ``event``:
+  never dropped) for ``events/alarm`` / ``events/ventilation``, and the point's snapshot to
+  the retained ``state/{point}``. An event the queue cannot take now is kept and retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from gateway import interlock as il
+from gateway.alarms import AlarmEngine, AlarmError, AlarmEvent, ExternalAlarm, Sample, Tick
+from gateway.alarms.errors import TimeWentBackwards
+from gateway.alarms.resolve import point_specs
+from gateway.driver import PolledDriver
+from gateway.modbus.device import ModbusDevice
+from gateway.queue import Entry, Queue
+from gateway.safety import wire
+from gateway.safety.commands import BadCommand, CommandListener, parse, result_payload
+from gateway.safety.fans import FanDriver, FanState, write_coil
+from occmon.config.alarms import AlarmsConfig
+from occmon.config.schema import SiteConfig
+from occmon.config.ventilation import VentilationConfig
+from occmon.model import Reading
+
+log = logging.getLogger(__name__)
+
+TICK_INTERVAL = 0.5
+
+
+class Safety:
+    """Alarm engine + interlock + their I/O for one gateway. ``start()`` / ``stop()``."""
+
+    def __init__(self, config: SiteConfig, queue: Queue, drivers: Sequence[ModbusDevice], *,
+                 wake: Callable[[], None] = lambda: None,
+                 broker_host: str | None = None, broker_port: int = 1883,
+                 client_id: str | None = None, clock: Callable[[], float] = time.time,
+                 tick_interval: float = TICK_INTERVAL) -> None:
+        self.site = config.site.id
+        self._queue, self._wake, self._clock = queue, wake, clock
+        self._tick_interval = tick_interval
+        alarms = config.alarms or AlarmsConfig()
+        self.engine = AlarmEngine(point_specs(config, alarms), max_shelve=alarms.max_shelve)
+        self._alarm_points = set(self.engine.conditions())
+        areas = {p.id: p.area for p in config.points}
+        self.interlock = il.Interlock.from_config(config.ventilation or VentilationConfig(),
+                                                  areas)
+        self._bound = {p for u in self.interlock.units.values() for p in u.points}
+        self._devices = {d.device_id: d for d in drivers}
+        self._fans: dict[str, tuple[str, str | None]] = {}  # device -> (running, fault) names
+        for unit in (config.ventilation.units if config.ventilation else []):
+            for fan in (unit.fan, unit.standby):
+                if fan is not None:
+                    self._fans[fan.device] = (fan.running, fan.fault)
+        self._ids = wire.EventIds()
+        self._backlog: list[Entry] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._ticker: asyncio.Task[None] | None = None
+        self._fan_state: dict[str, FanState] = {}
+        self.counters: Counter[str] = Counter()
+        # (device, coil, value, started, FC5 answered or None, ok): monotonic, for the bench
+        self.writes: deque[tuple[str, str, bool, float, float | None, bool]] = deque(
+            maxlen=1000)
+        self.listener: CommandListener | None = None
+        if broker_host is not None:
+            broker = config.broker
+            self.listener = CommandListener(
+                self.site, self.command, host=broker_host, port=broker_port,
+                client_id=client_id or f"occmon-gateway-commands-{self.site}",
+                username=broker.username if broker else None,
+                password=broker.password if broker else None,
+                keepalive=broker.keepalive if broker else 30)
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def polled(self, drivers: Sequence[PolledDriver]) -> list[PolledDriver]:
+        """The drivers to poll: fans wrapped so that each poll reports their feedback."""
+        out: list[PolledDriver] = []
+        for driver in drivers:
+            names = self._fans.get(driver.device_id)
+            device = self._devices.get(driver.device_id)
+            if names is not None and device is not None:
+                out.append(FanDriver(device, names[0], names[1], self.fan_state))
+            else:
+                out.append(driver)
+        return out
+
+    async def start(self) -> None:
+        self._ticker = asyncio.create_task(self._tick_loop(), name="safety-tick")
+        if self.listener is not None:
+            self.listener.start()
+
+    async def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            await asyncio.gather(self._ticker, return_exceptions=True)
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=0.3)
+        if self.listener is not None:
+            try:
+                await asyncio.wait_for(self.listener.stop(), 0.5)
+            except Exception:
+                log.warning("command listener did not stop in time")
+        self._flush()
+
+    def counter_values(self) -> dict[str, int]:
+        return {f"safety.{k}": v for k, v in self.counters.items()}
+
+    # -- inputs ---------------------------------------------------------------------------
+    def readings(self, batch: Sequence[Reading]) -> None:
+        """Every accepted reading, synchronously: the engine sees it before any I/O."""
+        events: list[AlarmEvent] = []
+        touched = False
+        latest = 0.0
+        for reading in batch:
+            if reading.point not in self._alarm_points:
+                continue
+            try:
+                events += self.engine.handle(Sample.from_reading(reading))
+            except TimeWentBackwards:
+                self.counters["alarm.time-went-backwards"] += 1
+                continue
+            touched = touched or reading.point in self._bound
+            latest = max(latest, reading.time)
+        self._alarm_events(events)
+        if touched:
+            self._zone(latest)
+        self._flush()
+
+    def tick(self, now: float) -> None:
+        try:
+            self._alarm_events(self.engine.handle(Tick(now)))
+        except AlarmError as exc:
+            self.counters[f"alarm.{exc.code}"] += 1
+        self._zone(now)
+        self._apply(self.interlock.handle(il.Tick(now)))
+        self._flush()
+
+    def fan_state(self, state: FanState) -> None:
+        """A poll of a fan: its running input is the interlock's feedback."""
+        before = self._fan_state.get(state.device)
+        self._fan_state[state.device] = state
+        self._apply(self.interlock.handle(il.Feedback(state.device, state.running, state.time)))
+        was_faulted = bool(before.fault) if before is not None else False
+        if state.fault is not None and state.fault != was_faulted:
+            word = "starter fault (overload trip)" if state.fault else "starter fault cleared"
+            self._enqueue([wire.event_entry(self.site, wire.VENTILATION, {
+                "event": "fan-fault", "unit": "", "device": state.device,
+                "fault": state.fault, "time": state.time, "state": "",
+                "priority": "high" if state.fault else "log",
+                "cause": f"{state.device}: {word}"}, self._ids.next())])
+        self._flush()
+
+    def command(self, payload: bytes) -> bytes | None:
+        """One operator command (MQTT request body) -> the result body; never raises."""
+        try:
+            doc = json.loads(payload)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            self.counters["commands.malformed"] += 1
+            return None
+        request_id = doc.get("request_id") if isinstance(doc, dict) else None
+        if not isinstance(request_id, str) or not request_id:
+            self.counters["commands.malformed"] += 1
+            return None
+        try:
+            event = parse(doc, self._clock())
+            if isinstance(event, il.ManualOverride | il.OperatorReset):
+                bodies = self._apply(self.interlock.handle(event))
+            else:
+                bodies = self._alarm_events(self.engine.handle(event))
+        except (BadCommand, AlarmError, il.InterlockError) as exc:
+            self.counters[f"commands.error.{exc.code}"] += 1
+            return result_payload(request_id, code=exc.code, message=str(exc))
+        self.counters["commands.ok"] += 1
+        self._flush()
+        return result_payload(request_id, bodies)
+
+    # -- outputs --------------------------------------------------------------------------
+    def _zone(self, now: float) -> None:
+        if not self._bound:
+            return
+        conditions = self.engine.conditions()
+        reported = tuple(c for p, c in conditions.items() if p in self._bound and c.time)
+        if reported:
+            self._apply(self.interlock.handle(il.ZoneAlarm(now, reported)))
+
+    def _alarm_events(self, events: list[AlarmEvent]) -> list[dict[str, Any]]:
+        if not events:
+            return []
+        bodies, entries = [], []
+        for event in events:
+            body = event.to_dict()
+            entries.append(wire.event_entry(self.site, wire.ALARM, body, self._ids.next()))
+            bodies.append(body)
+        self.counters["alarm.events"] += len(events)
+        snapshot = self.engine.snapshot()
+        for point in sorted({e.point for e in events if e.point in snapshot}):
+            state = snapshot[point]
+            entries.append(wire.state_entry(self.site, point, state.to_dict(), events[-1].time))
+        self._enqueue(entries)
+        return bodies
+
+    def _apply(self, outputs: list[il.WriteCoil | il.UnitEvent]) -> list[dict[str, Any]]:
+        bodies: list[dict[str, Any]] = []
+        entries: list[Entry] = []
+        external: list[AlarmEvent] = []
+        for out in outputs:
+            if isinstance(out, il.WriteCoil):
+                task = asyncio.get_running_loop().create_task(self._write(out))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+                continue
+            body = out.to_dict()
+            unit = self.interlock.units.get(out.unit)
+            if unit is not None:
+                body["snapshot"] = unit.snapshot().to_dict()
+            entries.append(wire.event_entry(self.site, wire.VENTILATION, body, self._ids.next()))
+            bodies.append(body)
+            if isinstance(out, il.CoilWriteFailed):
+                self.counters["interlock.coil-write-failed"] += 1
+            if isinstance(out, il.VentilationFailureAlarm):
+                external += self.engine.handle(ExternalAlarm(
+                    out.alarm_id, out.unit, out.active, out.time, out.cause))
+        self._enqueue(entries)
+        return bodies + self._alarm_events(external)
+
+    async def _write(self, command: il.WriteCoil) -> None:
+        device = self._devices.get(command.device)
+        started = time.monotonic()
+        marks: list[float] = []
+        if device is None:
+            result = il.CoilResult(command.device, command.coil, command.value, False,
+                                   self._clock(), f"no Modbus device {command.device!r}")
+            self.counters["coil-write-failed.unknown-device"] += 1
+        else:
+            result = await write_coil(device, command, self._clock, self.counters, marks)
+        self.writes.append((command.device, command.coil, command.value, started,
+                            marks[0] if marks else None, result.ok))
+        try:
+            self._apply(self.interlock.handle(result))
+        except Exception:
+            self.counters["interlock.error"] += 1
+            log.exception("interlock refused a coil result")
+        self._flush()
+
+    def _enqueue(self, entries: list[Entry]) -> None:
+        if entries:
+            self._backlog.extend(entries)
+
+    def _flush(self) -> None:
+        """Commit pending events to the queue now; on a disk error keep them for the next."""
+        if not self._backlog:
+            return
+        try:
+            self._queue.append_many(self._backlog)
+        except Exception:
+            self.counters["enqueue-failed"] += 1
+            log.exception("queue commit of %d safety events failed; kept", len(self._backlog))
+            return
+        self._backlog = []
+        self._wake()
+
+    async def _tick_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._tick_interval)
+            try:
+                self.tick(self._clock())
+            except Exception:  # the tick must survive any bug, or alarms stop ageing
+                self.counters["tick-error"] += 1
+                log.exception("safety tick failed")

@@ -1,0 +1,211 @@
+"""Alarm history, ventilation log and push deliveries: rows in, queries out.
+
+The gateway's alarm engine owns alarm state; ingest keeps the record. Each ``events/alarm``
+and ``events/ventilation`` body carries the gateway's event ``id`` (sortable, unique): the
+store keeps each id once, so a redelivered event is neither stored nor pushed twice, and
+history is listed in the order the gateway produced it. The current state of an alarm is
+the state after its latest event.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from ingest.records import Event
+
+ALARM_KINDS = ("alarm", "ventilation")
+
+INSERT_ALARM = """
+INSERT OR IGNORE INTO alarm_events (event_id, alarm_id, point, kind, event, level, state,
+                                    occurrence, time, user, site, body)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+INSERT_VENTILATION = """
+INSERT OR IGNORE INTO ventilation_log (event_id, unit, event, state, priority, time, site, body)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+"""
+INSERT_DELIVERY = """
+INSERT INTO deliveries (time, channel, kind, target, alarm_ids, grp, step, status, attempt,
+                        error, code)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+
+def _json(body: dict[str, Any]) -> str:
+    return json.dumps(body, ensure_ascii=False, allow_nan=False)
+
+
+def record(conn: sqlite3.Connection, event: Event) -> bool:
+    """Insert an alarm or ventilation event (inside the caller's transaction).
+
+    Returns False for a duplicate (an id already stored): the caller stores nothing else.
+    An event without an id (an older gateway) is always new.
+    """
+    body = event.body
+    event_id = body.get("id")
+    if not isinstance(event_id, str) or not event_id:
+        return True
+    if event.kind == "alarm":
+        cursor = conn.execute(INSERT_ALARM, (
+            event_id, str(body.get("alarm_id", "")), str(body.get("point", "")),
+            str(body.get("kind", "")), str(body.get("event", "")), body.get("level"),
+            str(body.get("state", "")), int(body.get("occurrence") or 0), event.time,
+            body.get("user"), event.site, _json(body)))
+    else:
+        cursor = conn.execute(INSERT_VENTILATION, (
+            event_id, str(body.get("unit", "")), str(body.get("event", "")),
+            str(body.get("state", "")), str(body.get("priority", "log")), event.time,
+            event.site, _json(body)))
+    return cursor.rowcount > 0
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmRecord:
+    """One stored alarm event (``body`` is the gateway's event as published)."""
+
+    id: int
+    event_id: str
+    alarm_id: str
+    point: str
+    kind: str
+    event: str
+    level: str | None
+    state: str
+    occurrence: int
+    time: float
+    user: str | None
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class VentilationRecord:
+    id: int
+    event_id: str
+    unit: str
+    event: str
+    state: str
+    priority: str
+    time: float
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRow:
+    id: int
+    time: float
+    channel: str
+    kind: str
+    target: str
+    alarm_ids: list[str]
+    group: str
+    step: int
+    status: str
+    attempt: int
+    error: str
+    code: str
+
+
+_ALARM_COLS = ("id, event_id, alarm_id, point, kind, event, level, state, occurrence, time, "
+               "user, body")
+_VENT_COLS = "id, event_id, unit, event, state, priority, time, body"
+
+
+def _alarm(row: tuple[Any, ...]) -> AlarmRecord:
+    r = row
+    return AlarmRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10],
+                       json.loads(r[11]))
+
+
+def _vent(row: tuple[Any, ...]) -> VentilationRecord:
+    r = row
+    return VentilationRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]))
+
+
+class AlarmQueries:
+    """Read queries over an open (read-only) connection; the API's ``StoreReader`` has one."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def current(self) -> list[AlarmRecord]:
+        """The latest event of every alarm (its current state), newest first."""
+        rows = self._conn.execute(
+            f"SELECT {_ALARM_COLS} FROM alarm_events WHERE id IN "
+            "(SELECT id FROM alarm_events a WHERE a.event_id = "
+            " (SELECT MAX(event_id) FROM alarm_events b WHERE b.alarm_id = a.alarm_id)) "
+            "ORDER BY event_id DESC").fetchall()
+        return [_alarm(r) for r in rows]
+
+    def latest(self, alarm_id: str) -> AlarmRecord | None:
+        row = self._conn.execute(
+            f"SELECT {_ALARM_COLS} FROM alarm_events WHERE alarm_id = ? "
+            "ORDER BY event_id DESC LIMIT 1", (alarm_id,)).fetchone()
+        return _alarm(row) if row else None
+
+    def history(self, *, alarm_id: str | None = None, point: str | None = None,
+                event: str | None = None, start: float | None = None, end: float | None = None,
+                limit: int = 100, before: str | None = None) -> list[AlarmRecord]:
+        """Events newest first; ``before`` is the event id the previous page ended with."""
+        where: list[str] = ["1 = 1"]
+        args: list[Any] = []
+        for column, value in (("alarm_id", alarm_id), ("point", point), ("event", event)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        if start is not None:
+            where.append("time >= ?")
+            args.append(start)
+        if end is not None:
+            where.append("time < ?")
+            args.append(end)
+        if before is not None:
+            where.append("event_id < ?")
+            args.append(before)
+        rows = self._conn.execute(
+            f"SELECT {_ALARM_COLS} FROM alarm_events WHERE {' AND '.join(where)} "
+            "ORDER BY event_id DESC LIMIT ?", (*args, limit)).fetchall()
+        return [_alarm(r) for r in rows]
+
+    def after(self, last_id: int, limit: int = 500) -> list[AlarmRecord]:
+        """Alarm events stored after row ``last_id``, oldest first (the live stream)."""
+        rows = self._conn.execute(
+            f"SELECT {_ALARM_COLS} FROM alarm_events WHERE id > ? ORDER BY id LIMIT ?",
+            (last_id, limit)).fetchall()
+        return [_alarm(r) for r in rows]
+
+    def last_row(self) -> int:
+        row = self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM alarm_events").fetchone()
+        return int(row[0])
+
+    def ventilation(self, *, unit: str | None = None, limit: int = 100,
+                    before: str | None = None) -> list[VentilationRecord]:
+        where: list[str] = ["1 = 1"]
+        args: list[Any] = []
+        if unit is not None:
+            where.append("unit = ?")
+            args.append(unit)
+        if before is not None:
+            where.append("event_id < ?")
+            args.append(before)
+        rows = self._conn.execute(
+            f"SELECT {_VENT_COLS} FROM ventilation_log WHERE {' AND '.join(where)} "
+            "ORDER BY event_id DESC LIMIT ?", (*args, limit)).fetchall()
+        return [_vent(r) for r in rows]
+
+    def units(self) -> dict[str, VentilationRecord]:
+        """The latest log line of every unit that carries a snapshot."""
+        rows = self._conn.execute(
+            f"SELECT {_VENT_COLS} FROM ventilation_log WHERE event_id IN "
+            "(SELECT MAX(event_id) FROM ventilation_log WHERE unit != '' GROUP BY unit)"
+        ).fetchall()
+        return {r.unit: r for r in map(_vent, rows)}
+
+    def deliveries(self, limit: int = 100) -> list[DeliveryRow]:
+        rows = self._conn.execute(
+            "SELECT id, time, channel, kind, target, alarm_ids, grp, step, status, attempt, "
+            "error, code FROM deliveries ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        return [DeliveryRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6], r[7], r[8],
+                            r[9], r[10], r[11]) for r in rows]

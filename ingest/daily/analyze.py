@@ -1,0 +1,285 @@
+"""A point's day (and shifts) as record content and exceedance events: orchestration only.
+
+Every figure comes from ``thresholds``: ``shift_twa``/``twa_verdict`` per shift, ``stel_max``,
+``mac_exceedances``, ``peak_excursions``, ``shift_noise``, ``investigation_level``. This
+module picks which apply to the agent, over which window, and shapes the results as JSON
+content (rounded, so a recomputation gives byte-identical content and stays idempotent).
+
+Each quantity's step series is built once per point (``Readings``) and every window (the
+day, each shift) takes a slice of it for the ``*_series`` forms of the metrics, instead of
+every metric rebuilding it from the day's 86,400 readings.
+
+Pure: arrays and windows in, dicts out; no store, no clock.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+import thresholds
+from ingest.daily.spec import PointSpec
+from ingest.daily.windows import Window
+
+FloatArray = npt.NDArray[np.float64]
+Series = tuple[FloatArray, FloatArray]  # times (epoch s, increasing), values (NaN: rejected)
+
+VERDICT_ZH = {"pass": "合格", "fail": "超标", "insufficient": "数据不足"}
+_RANK = {"pass": 0, "insufficient": 1, "fail": 2}
+EMPTY: Series = (np.empty(0), np.empty(0))
+
+
+def num(x: float | None, digits: int = 6) -> float | None:
+    """JSON-safe, rounded: NaN/inf become null (no value), never zero."""
+    if x is None or not math.isfinite(x):
+        return None
+    return round(float(x), digits)
+
+
+def worst(verdicts: Sequence[str]) -> str:
+    return max(verdicts, key=_RANK.__getitem__) if verdicts else "insufficient"
+
+
+def clip(series: Series, start: float, end: float) -> Series:
+    t, v = series
+    i, j = np.searchsorted(t, [start, end])
+    return t[i:j], v[i:j]
+
+
+class Readings:
+    """A point's readings over [start, end) with each quantity's step series built once.
+
+    ``held(quantity, a, b)`` is the series of the window [a, b) inside the span: the span's
+    segments whose reading falls in the window, the last one's hold cut at ``b``. That is
+    exactly what ``StepSeries.build`` makes of the readings clipped to the window (a reading
+    holds until the next one or ``max_gap``; clipped, none from before the window reaches in),
+    so every figure is bit-for-bit what building per window gives; only the work is shared.
+    """
+
+    def __init__(self, spec: PointSpec, series: Mapping[str, Series], start: float,
+                 end: float) -> None:
+        self.spec = spec
+        self.series = series
+        self.start = start
+        self.end = end
+        self._spans: dict[str, thresholds.StepSeries] = {}
+        self._held: dict[tuple[str, float, float], thresholds.StepSeries] = {}
+
+    def raw(self, quantity: str, win: Window) -> Series:
+        """The quantity's readings with a time in ``win`` (NaN: rejected)."""
+        return clip(self.series.get(quantity, EMPTY), win.start, win.end)
+
+    def _span(self, quantity: str) -> thresholds.StepSeries:
+        span = self._spans.get(quantity)
+        if span is None:
+            t, v = clip(self.series.get(quantity, EMPTY), self.start, self.end)
+            span = thresholds.StepSeries.build(t, v, max_gap=self.spec.hold(quantity),
+                                               start=self.start, end=self.end)
+            self._spans[quantity] = span
+        return span
+
+    def held(self, quantity: str, start: float, end: float) -> thresholds.StepSeries:
+        """The quantity's step series over [start, end) (the readings timed in it); the same
+        object for the same window, so its stats, TWA and STEL share its derived arrays."""
+        key = (quantity, start, end)
+        series = self._held.get(key)
+        if series is None:
+            series = self._held[key] = self._window(quantity, start, end)
+        return series
+
+    def _window(self, quantity: str, start: float, end: float) -> thresholds.StepSeries:
+        if not self.start <= start <= end <= self.end:  # outside the span: build it alone
+            t, v = clip(self.series.get(quantity, EMPTY), start, end)
+            return thresholds.StepSeries.build(t, v, max_gap=self.spec.hold(quantity),
+                                               start=start, end=end)
+        span = self._span(quantity)
+        i, j = (int(k) for k in np.searchsorted(span.t, [start, end]))
+        t, s, v = span.t[i:j], span.s[i:j], span.v[i:j]
+        if j > i and s[-1] > end:
+            s = s.copy()
+            s[-1] = min(s[-1], end)
+        return thresholds.StepSeries(t, s, v, float(start), float(end))
+
+
+@dataclass
+class Outcome:
+    """One window's figures, the verdict of each metric, and the exceedances found."""
+
+    fields: dict[str, Any] = field(default_factory=dict)
+    verdicts: dict[str, str] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    means: dict[str, float] = field(default_factory=dict)  # shift name -> TW mean or LAeq
+
+
+def _event(kind: str, metric: str, start: float, end: float, peak: float, limit: float,
+           shift: str | None = None, **detail: Any) -> dict[str, Any]:
+    return {"type": kind, "metric": metric, "start": num(start, 3), "end": num(end, 3),
+            "peak": num(peak), "limit": num(limit), "ratio": num(peak / limit, 4),
+            "shift": shift, "detail": detail}
+
+
+def _stats(readings: Readings, quantity: str, win: Window) -> dict[str, Any]:
+    series = readings.held(quantity, win.start, win.end)
+    good = series.v  # the valid readings timed in the window, in order
+    cover = series.monitored() / series.span if series.span > 0 else 0.0
+    return {"readings": int(good.size), "coverage_pct": num(100.0 * cover, 2),
+            "min": num(float(good.min())) if good.size else None,
+            "max": num(float(good.max())) if good.size else None,
+            "mean": num(float(good.mean())) if good.size else None, "_coverage": cover}
+
+
+def _shift_twa(readings: Readings, quantity: str, w: Window,
+               min_cov: float) -> thresholds.ShiftTWA:
+    """C_TWA of shift ``w``; ``shift_twa``'s figures exactly (its window is start + hours)."""
+    shift_s = w.hours * 3600.0
+    if w.start + shift_s == w.end and w.end - w.start == shift_s:
+        return thresholds.shift_twa_series(readings.held(quantity, w.start, w.end),
+                                           min_coverage=min_cov)
+    return thresholds.shift_twa(*readings.raw(quantity, w), start=w.start, hours=w.hours,
+                                max_gap=readings.spec.hold(quantity), min_coverage=min_cov)
+
+
+def _chemical(spec: PointSpec, readings: Readings, win: Window, twa_wins: Sequence[Window],
+              min_cov: float, out: Outcome, cover: float) -> None:
+    quantity = "concentration"
+    lim, pc_twa = spec.limits, spec.pc_twa
+    if pc_twa is not None:
+        twas, lowers = [], []
+        for w in twa_wins:
+            st = _shift_twa(readings, quantity, w, min_cov)
+            rf = thresholds.reduction_factor_day(w.hours) if w.hours <= 24 else 1.0
+            verdict = thresholds.twa_verdict(st, pc_twa, rf)
+            twas.append(st.c_twa)
+            lowers.append(st.c_twa_lower)
+            out.verdicts[f"twa:{w.name}"] = verdict
+            if st.monitored_s > 0:
+                out.means[w.name] = st.c_twa * 8.0 / w.hours if w.hours else float("nan")
+            if verdict == "fail":
+                value = st.c_twa if math.isfinite(st.c_twa) else st.c_twa_lower
+                out.events.append(_event("twa", "c_twa", w.start, w.end, value, pc_twa * rf,
+                                         w.name, rf=num(rf, 4), coverage=num(st.coverage, 4)))
+        finite = [x for x in twas if math.isfinite(x)]
+        out.fields["c_twa"] = num(max(finite)) if finite else None
+        out.fields["c_twa_lower"] = num(max(lowers)) if lowers else None
+    series = readings.held(quantity, win.start, win.end)  # the one the stats used
+    if lim.pc_stel is not None:
+        stel = thresholds.stel_max_series(series)
+        over = math.isfinite(stel.stel_max) and stel.stel_max > lim.pc_stel
+        out.fields["stel_max"] = num(stel.stel_max)
+        out.verdicts["stel"] = thresholds.evidence_verdict(over, cover, min_cov)
+        if over:
+            out.events.append(_event("stel", "stel_15min", stel.window_end - 900.0,
+                                     stel.window_end, stel.stel_max, lim.pc_stel))
+    if lim.mac is not None:
+        mac = thresholds.mac_exceedances_series(series, mac=lim.mac)
+        out.fields["mac_exceedances"] = len(mac.exceedances)
+        out.verdicts["mac"] = thresholds.evidence_verdict(mac.exceeded, cover, min_cov)
+        for iv in mac.exceedances:
+            out.events.append(_event("mac", "concentration", iv.start, iv.end, iv.max, lim.mac,
+                                     duration_s=num(iv.duration_s, 3)))
+    if pc_twa is not None and lim.pc_stel is None:
+        pe = thresholds.peak_excursions_series(series, pc_twa=pc_twa)
+        out.fields["peak_excursions"] = len(pe.excursions)
+        out.fields["pe_broken"] = list(pe.broken)
+        out.verdicts["peak"] = thresholds.evidence_verdict(bool(pe.broken), cover, min_cov)
+        if pe.broken:
+            for iv in pe.excursions:
+                # the ceiling (5 x PC-TWA) is the limit an excursion over it broke
+                limit = 5 * pc_twa if iv.max > 5 * pc_twa else 3 * pc_twa
+                out.events.append(_event("peak", "excursion", iv.start, iv.end, iv.max,
+                                         limit, broken=list(pe.broken),
+                                         duration_s=num(iv.duration_s, 3),
+                                         ceiling=num(5 * pc_twa)))
+
+
+def _noise(spec: PointSpec, readings: Readings, win: Window, twa_wins: Sequence[Window],
+           min_cov: float, out: Outcome) -> None:
+    assert spec.agent.noise is not None
+    limit = spec.agent.noise.lex_8h
+    hold = spec.hold("laeq")
+    lexes, doses = [], []
+    for w in twa_wins:
+        # levels, not energies: shift_noise has no series form (see docs/benchmarks.md)
+        sn = thresholds.shift_noise(*readings.raw("laeq", w), start=w.start, hours=w.hours,
+                                    max_gap=hold, min_coverage=min_cov)
+        verdict = sn.verdict(limit)
+        out.verdicts[f"noise:{w.name}"] = verdict
+        lexes.append(sn.lex_8h)
+        doses.append(sn.dose_percent)
+        if math.isfinite(sn.laeq):
+            out.means[w.name] = sn.laeq
+        if verdict == "fail":
+            value = sn.lex_8h if math.isfinite(sn.lex_8h) else sn.lex_8h_lower
+            out.events.append(_event("noise", "lex_8h", w.start, w.end, value, limit, w.name,
+                                     dose_pct=num(sn.dose_percent, 2)))
+    finite = [x for x in lexes if math.isfinite(x)]
+    out.fields["lex_8h"] = num(max(finite), 2) if finite else None
+    dfin = [x for x in doses if math.isfinite(x)]
+    out.fields["noise_dose_pct"] = num(max(dfin), 2) if dfin else None
+    peaks = readings.held("lcpeak", win.start, win.end)
+    good = peaks.v  # the valid peaks timed in the window
+    out.fields["noise_peak_db"] = num(float(good.max()), 2) if good.size else None
+    peak_limit = thresholds.impulse_peak_limit(1)  # the most lenient band (n <= 100)
+    if peak_limit is not None and good.size:
+        over = thresholds.mac_exceedances_series(peaks, mac=peak_limit)
+        out.verdicts["noise_peak"] = "fail" if over.exceeded else "pass"
+        for iv in over.exceedances:
+            out.events.append(_event("peak", "lcpeak", iv.start, iv.end, iv.max, peak_limit))
+    dosimeter = readings.raw("noise_dose", win)[1]
+    dgood = dosimeter[np.isfinite(dosimeter)]
+    out.fields["dosimeter_dose_pct"] = num(float(dgood.max()), 2) if dgood.size else None
+
+
+def _radiation(readings: Readings, win: Window, min_cov: float, out: Outcome,
+               cover: float) -> None:
+    """The day's Hp(10) against the GBZ 128 investigation level shared over 365 daily periods
+    (an occmon policy for a daily check; the statutory period is 1-3 months)."""
+    v = readings.raw("hp10", win)[1]
+    good = v[np.isfinite(v)]
+    # a cumulative reading: the day's dose is the sum of its rises (a reset starts again)
+    dose = float(np.clip(np.diff(good), 0.0, None).sum()) if good.size > 1 else None
+    limit_usv = thresholds.investigation_level(365) * 1000.0
+    out.fields["dose_usv"] = num(dose, 3)
+    out.fields["dose_limit_usv"] = num(limit_usv, 3)
+    rates = readings.raw("dose_rate", win)[1]
+    rgood = rates[np.isfinite(rates)]
+    out.fields["dose_rate_max"] = num(float(rgood.max()), 3) if rgood.size else None
+    over = dose is not None and dose > limit_usv
+    out.verdicts["dose"] = thresholds.evidence_verdict(over, cover, min_cov)
+    if over and dose is not None:
+        out.events.append(_event("dose", "hp10", win.start, win.end, dose, limit_usv))
+
+
+def analyze(spec: PointSpec, series: Mapping[str, Series] | Readings, win: Window,
+            twa_wins: Sequence[Window], min_cov: float) -> Outcome:
+    """Figures, verdicts and exceedances of one point over ``win``; TWA/LEX per ``twa_wins``.
+
+    Pass the point's ``Readings`` when analysing several windows of it (the day, then each
+    shift), so each quantity's series is built once for all of them.
+    """
+    readings = series if isinstance(series, Readings) else Readings(
+        spec, series, min([win.start, *(w.start for w in twa_wins)]),
+        max([win.end, *(w.end for w in twa_wins)]))
+    out = Outcome()
+    stats = _stats(readings, spec.primary, win)
+    cover = float(stats.pop("_coverage"))
+    out.fields.update(stats)
+    if spec.kind in ("chemical", "dust"):
+        _chemical(spec, readings, win, twa_wins, min_cov, out, cover)
+    elif spec.kind == "noise":
+        _noise(spec, readings, win, twa_wins, min_cov, out)
+    elif spec.kind == "radiation":
+        _radiation(readings, win, min_cov, out, cover)
+    return out
+
+
+def verdict_fields(out: Outcome) -> dict[str, Any]:
+    verdict = worst(list(out.verdicts.values()))
+    failed = sorted(k for k, v in out.verdicts.items() if v == "fail")
+    return {"verdict": VERDICT_ZH[verdict], "verdict_en": verdict, "failed": failed,
+            "verdicts": dict(sorted(out.verdicts.items()))}

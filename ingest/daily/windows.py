@@ -1,0 +1,78 @@
+"""Days and shifts in the site's time zone, as epoch-second windows (time is an argument)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from occmon.config.records import RecordsConfig, Shift
+
+# Without configured shifts a fixed point runs continuously: three 8-h shifts from 00:00.
+CONTINUOUS = (
+    Shift(name="0-8", start="00:00", hours=8),
+    Shift(name="8-16", start="08:00", hours=8),
+    Shift(name="16-24", start="16:00", hours=8),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    name: str
+    start: float
+    end: float
+
+    @property
+    def hours(self) -> float:
+        return (self.end - self.start) / 3600.0
+
+
+def zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def day_window(day: dt.date, tz: ZoneInfo) -> Window:
+    """[local midnight, next local midnight): 23 or 25 h on a DST change, else 24 h."""
+    start = dt.datetime.combine(day, dt.time(0), tzinfo=tz).timestamp()
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=tz).timestamp()
+    return Window(day.isoformat(), start, end)
+
+
+def shift_windows(day: dt.date, tz: ZoneInfo, records: RecordsConfig | None) -> list[Window]:
+    """The shifts that start on ``day`` (a night shift belongs to the day it starts)."""
+    shifts = records.shifts if records is not None and records.shifts else CONTINUOUS
+    out = []
+    for shift in shifts:
+        start = dt.datetime.combine(day, shift.start_time(), tzinfo=tz).timestamp()
+        out.append(Window(shift.name, start, start + shift.hours * 3600.0))
+    return out
+
+
+def local_day(at: float, tz: ZoneInfo) -> dt.date:
+    return dt.datetime.fromtimestamp(at, tz).date()
+
+
+def parse_day(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"day {text!r} is not a date YYYY-MM-DD") from None
+
+
+def closable_days(last_closed: dt.date | None, now: float, tz: ZoneInfo,
+                  close_after: str, first: dt.date) -> list[dt.date]:
+    """Days that have ended (plus the close_after delay) and are not yet closed, oldest first."""
+    local_now = dt.datetime.fromtimestamp(now, tz)
+    hh, mm = (int(p) for p in close_after.split(":"))
+    delay = dt.timedelta(hours=hh, minutes=mm)
+    last_due = (local_now - delay).date() - dt.timedelta(days=1)
+    day = first if last_closed is None else last_closed + dt.timedelta(days=1)
+    out = []
+    while day <= last_due:
+        out.append(day)
+        day += dt.timedelta(days=1)
+    return out
+
+
+def iso_local(at: float, tz: ZoneInfo) -> str:
+    return dt.datetime.fromtimestamp(at, tz).isoformat(timespec="seconds")

@@ -1,0 +1,145 @@
+"""Alarm pushes from ingest: stored alarm events go to the ``Notifier`` (``notify:``).
+
+``AlarmPush.wrap(sink)`` gives a sink whose ``write_events`` first stores the events and
+then hands the alarm events to the notifier, so a push always follows a durable record. A
+redelivered event (same gateway event id) is pushed once. Every delivery attempt is written
+to the store's ``deliveries`` table from the notifier's worker threads, on a connection of
+its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+
+from ingest.notify import DeliveryError, DeliveryRecord, Notifier, PointInfo, build_senders
+from ingest.records import DeadLetter, DeviceState, Event
+from ingest.sink import Sink
+from ingest.store import SqliteStore
+from occmon import topics
+from occmon.config.schema import SiteConfig
+from occmon.model import Reading
+
+log = logging.getLogger("occmon.ingest.push")
+
+SEEN = 10_000  # event ids remembered against redelivery
+
+
+def mqtt_publish(client: Callable[[], mqtt.Client]) -> Callable[[str, bytes, int], None]:
+    """The annunciator's publish hook on ingest's own paho client; raises when not sent."""
+
+    def publish(topic: str, payload: bytes, qos: int) -> None:
+        info = client().publish(topic, payload, qos)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            raise DeliveryError("mqtt-error", f"publish to {topic} failed: "
+                                f"{mqtt.error_string(info.rc)}")
+
+    return publish
+
+
+def point_infos(config: SiteConfig) -> dict[str, PointInfo]:
+    areas = {a.id: a for a in config.areas}
+    out = {}
+    for p in config.points:
+        area = areas.get(p.area)
+        out[p.id] = PointInfo(p.name.zh, p.name.en, p.area, area.name.zh if area else p.area,
+                              area.name.en if area else p.area, p.agent)
+    return out
+
+
+class AlarmPush:
+    """The notifier of one ingest worker, its delivery log, and the sink wrapper."""
+
+    def __init__(self, config: SiteConfig, publish: Callable[[str, bytes, int], None], *,
+                 store_path: Path | None = None, environ: Mapping[str, str] = os.environ) -> None:
+        notify = config.notify
+        if notify is None:
+            raise ValueError("no notify: section")
+        site = config.site.id
+        senders = build_senders(notify.channels, environ,
+                                annunciator_topic=topics.annunciator(site), publish=publish,
+                                clock_ms=lambda: int(time.time() * 1000))
+        self._log_store = SqliteStore(store_path or config.store.path)
+        self._log_lock = threading.Lock()
+        self.notifier = Notifier(notify, senders, site=site, timezone=config.site.timezone,
+                                 points=point_infos(config), on_delivery=self._delivered)
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self.errors = 0
+
+    @classmethod
+    def from_config(cls, config: SiteConfig, publish: Callable[[str, bytes, int], None],
+                    store_path: Path | None = None) -> AlarmPush | None:
+        """None without a ``notify:`` section; raises MissingSecret naming an unset variable."""
+        if config.notify is None:
+            return None
+        return cls(config, publish, store_path=store_path)
+
+    def start(self) -> None:
+        self.notifier.start()
+
+    def stop(self) -> None:
+        self.notifier.stop()
+        with self._log_lock:
+            self._log_store.close()
+
+    def wrap(self, sink: Sink) -> Sink:
+        return _PushingSink(sink, self)
+
+    def submit(self, events: Sequence[Event]) -> None:
+        """Hand stored alarm events to the notifier (once per event id); never raises."""
+        for event in events:
+            if event.kind != "alarm":
+                continue
+            event_id = str(event.body.get("id", ""))
+            if event_id:
+                if event_id in self._seen:
+                    continue
+                self._seen[event_id] = None
+                if len(self._seen) > SEEN:
+                    self._seen.popitem(last=False)
+            try:
+                self.notifier.submit(event.body)
+            except Exception:  # a push problem must never hold up storing
+                self.errors += 1
+                log.exception("alarm push of %s failed", event_id or event.body.get("alarm_id"))
+
+    def _delivered(self, record: DeliveryRecord) -> None:
+        try:
+            with self._log_lock:
+                self._log_store.write_deliveries([record])
+        except Exception:
+            self.errors += 1
+            log.exception("delivery log write failed")
+
+
+class _PushingSink:
+    """A sink that pushes alarm events after the inner sink has stored them."""
+
+    def __init__(self, inner: Sink, push: AlarmPush) -> None:
+        self.inner, self._push = inner, push
+
+    def write_readings(self, readings: Sequence[Reading], received: float | None = None) -> None:
+        self.inner.write_readings(readings, received)
+
+    def write_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        self.inner.write_dead_letters(letters)
+
+    def write_device_status(self, states: Sequence[DeviceState]) -> None:
+        self.inner.write_device_status(states)
+
+    def write_events(self, events: Sequence[Event]) -> None:
+        self.inner.write_events(events)
+        self._push.submit(events)
+
+    def add_counters(self, counts: Mapping[str, int]) -> None:
+        self.inner.add_counters(counts)
+
+    def close(self) -> None:
+        self.inner.close()

@@ -1,0 +1,89 @@
+"""The ``records:`` section: shifts, jobs (岗位) with time-activity profiles, day closing,
+signers and where signed days are pushed (``SiteConfig.records``).
+
+Without ``shifts`` the day is taken as three 8-h shifts from 00:00 (continuous operation)
+and a day's C_TWA is its highest shift C_TWA: a fixed point has no single worker's shift.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Shift(_Strict):
+    """A work shift in site local time; it may run past midnight (it belongs to its start day)."""
+
+    name: str = Field(min_length=1, description="e.g. 白班")
+    start: str = Field(description="HH:MM local time")
+    hours: float = Field(gt=0, le=24)
+
+    @field_validator("start")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        if not _HHMM.match(value):
+            raise ValueError(f"start must be HH:MM (00:00-23:59), got {value!r}")
+        return value
+
+    def start_time(self) -> dt.time:
+        hh, mm = self.start.split(":")
+        return dt.time(int(hh), int(mm))
+
+
+class ProfileStep(_Strict):
+    """Time spent at one point during the shift (GBZ 159 time-activity profile)."""
+
+    point: Slug
+    hours: float = Field(gt=0, le=24)
+
+
+class Job(_Strict):
+    """A job (岗位) whose daily TWA is built from the points its workers visit."""
+
+    id: Slug
+    name: str = Field(min_length=1, description="岗位 name, e.g. 巡检工")
+    profile: list[ProfileStep] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _within_a_day(self) -> Job:
+        total = sum(step.hours for step in self.profile)
+        if total > 24:
+            raise ValueError(f"profile totals {total:g} h, more than a day")
+        return self
+
+
+class Push(_Strict):
+    """Where each signed day goes: an HTTP endpoint (POST JSON) and/or a folder."""
+
+    url: str | None = Field(default=None, pattern=r"^https?://")
+    folder: Path | None = None
+    retries: int = Field(default=3, ge=0, le=20)
+    backoff_s: float = Field(default=1.0, ge=0, le=600)
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
+
+
+class RecordsConfig(_Strict):
+    shifts: list[Shift] = Field(default_factory=list)
+    jobs: list[Job] = Field(default_factory=list)
+    close_after: str = Field(default="00:30", description="HH:MM local: close yesterday then")
+    min_coverage: float = Field(default=0.75, gt=0, le=1)
+    signers: list[str] = Field(default_factory=list, description="who may sign a day")
+    push: Push | None = None
+
+    @field_validator("close_after")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        if not _HHMM.match(value):
+            raise ValueError(f"close_after must be HH:MM, got {value!r}")
+        return value
