@@ -18,8 +18,8 @@ from occmon.config.schema import SiteConfig
 from occmon.payload import encode_batch
 from tests.api.conftest import DEMO_KEY
 from tests.api.serve import serve
-from tests.ingest.helpers import SITE, Publisher, reading, site_config, wait_for
-from tests.servers import Mosquitto
+from tests.ingest.helpers import SITE, Publisher, reading, site_config
+from tests.servers import Mosquitto, wait_for
 
 
 def test_healthz_reports_the_store_and_its_counters(

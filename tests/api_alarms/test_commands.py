@@ -19,10 +19,9 @@ from tests.safety.rig import (
     events_named,
     running,
     site_doc,
-    wait_for,
     write_config,
 )
-from tests.servers import Mosquitto, free_port
+from tests.servers import Mosquitto, free_port, wait_for
 
 pytestmark = pytest.mark.server
 

@@ -14,8 +14,8 @@ from ingest.tee import TeeSink
 from occmon import topics
 from occmon.payload import encode_batch
 from tests.influx_servers import VictoriaMetrics
-from tests.ingest.helpers import SITE, Publisher, reading, site_config, wait_for
-from tests.servers import Mosquitto
+from tests.ingest.helpers import SITE, Publisher, reading, site_config
+from tests.servers import Mosquitto, wait_for
 
 pytestmark = pytest.mark.server
 

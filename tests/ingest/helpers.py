@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -71,13 +68,3 @@ class Publisher:
         self.client.loop_stop()
 
 
-def wait_for(probe: Callable[[], Any], timeout: float = 20.0, what: str = "it") -> Any:
-    """Poll until probe returns something truthy; fail with ``what`` after timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)

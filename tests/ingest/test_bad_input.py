@@ -12,7 +12,8 @@ from ingest.subscriber import Ingest
 from occmon import topics
 from occmon.config.schema import SiteConfig
 from occmon.payload import encode_batch
-from tests.ingest.helpers import SITE, Publisher, reading, wait_for
+from tests.ingest.helpers import SITE, Publisher, reading
+from tests.servers import wait_for
 
 pytestmark = pytest.mark.server
 

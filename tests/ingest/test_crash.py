@@ -22,8 +22,8 @@ from occmon import topics
 from occmon.config.schema import SiteConfig
 from occmon.model import Reading
 from occmon.payload import encode_batch
-from tests.ingest.helpers import DEMO, SITE, T0, Publisher, reading, wait_for
-from tests.servers import Mosquitto
+from tests.ingest.helpers import DEMO, SITE, T0, Publisher, reading
+from tests.servers import Mosquitto, wait_for
 
 pytestmark = pytest.mark.server
 

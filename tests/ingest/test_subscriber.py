@@ -13,7 +13,8 @@ from occmon import topics
 from occmon.config.schema import SiteConfig
 from occmon.model import Quality, Reason
 from occmon.payload import encode_batch
-from tests.ingest.helpers import SITE, T0, Publisher, reading, wait_for
+from tests.ingest.helpers import SITE, T0, Publisher, reading
+from tests.servers import wait_for
 
 pytestmark = pytest.mark.server
 

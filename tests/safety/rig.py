@@ -11,7 +11,6 @@ import asyncio
 import hashlib
 import json
 import threading
-import time
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
@@ -205,15 +204,6 @@ def running(tmp_path: Path, broker: Mosquitto, *, scenario: str = "normal-day",
             loop.close()
 
 
-def wait_for(probe: Callable[[], T], timeout: float = 20.0, what: str = "it") -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
 
 
 def annunciations(broker: Mosquitto, site: str = SITE) -> tuple[Callable[[], None],

@@ -21,9 +21,8 @@ from tests.safety.rig import (
     events_named,
     running,
     site_doc,
-    wait_for,
 )
-from tests.servers import Mosquitto
+from tests.servers import Mosquitto, wait_for
 
 pytestmark = pytest.mark.server
 

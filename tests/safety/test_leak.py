@@ -18,9 +18,8 @@ from tests.safety.rig import (
     annunciations,
     events_named,
     running,
-    wait_for,
 )
-from tests.servers import Mosquitto
+from tests.servers import Mosquitto, wait_for
 
 pytestmark = pytest.mark.server
 
