@@ -11,10 +11,11 @@ acknowledge the MQTT messages afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time as clock
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,13 @@ ON CONFLICT (name) DO UPDATE SET value = value + excluded.value
 _PERMANENT = (sqlite3.IntegrityError, sqlite3.InterfaceError, ValueError, TypeError, OverflowError)
 
 
+_INSERT_EVENT = "INSERT INTO events (kind, time, site, body) VALUES (?, ?, ?, ?)"
+
+
+def _event_row(e: Event) -> tuple[Any, ...]:
+    return (e.kind, e.time, e.site, json.dumps(e.body, ensure_ascii=False, allow_nan=False))
+
+
 def _reading_row(r: Reading, received: float) -> tuple[Any, ...]:
     return (
         r.point,
@@ -96,14 +104,15 @@ class SqliteStore:
         self._conn = connect(self.path, synchronous=synchronous)
         migrate(self._conn)
 
-    def _transaction(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
-        if not rows:
-            return
+    @contextlib.contextmanager
+    def _atomic(self) -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE transaction, rolled back on any error; a permanent SQLite error
+        (not a passing lock) becomes SinkError, so the caller dead-letters instead of retrying."""
         conn = self._conn
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.executemany(sql, rows)
+                yield conn
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -111,6 +120,11 @@ class SqliteStore:
                 raise
         except _PERMANENT as exc:
             raise SinkError(str(exc)) from exc
+
+    def _transaction(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        if rows:
+            with self._atomic() as conn:
+                conn.executemany(sql, rows)
 
     def write_readings(self, readings: Sequence[Reading], received: float | None = None) -> None:
         at = clock.time() if received is None else received
@@ -131,33 +145,15 @@ class SqliteStore:
         if any(e.kind in alarm_log.ALARM_KINDS for e in events):
             self._write_alarm_events(events)
             return
-        rows = [
-            (e.kind, e.time, e.site, json.dumps(e.body, ensure_ascii=False, allow_nan=False))
-            for e in events
-        ]
-        self._transaction(
-            "INSERT INTO events (kind, time, site, body) VALUES (?, ?, ?, ?)", rows
-        )
+        self._transaction(_INSERT_EVENT, [_event_row(e) for e in events])
 
     def _write_alarm_events(self, events: Sequence[Event]) -> None:
         """Alarm and ventilation events also go to their logs, each event id once."""
-        conn = self._conn
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for e in events:
-                    if e.kind in alarm_log.ALARM_KINDS and not alarm_log.record(conn, e):
-                        continue  # a redelivered event: already stored
-                    body = json.dumps(e.body, ensure_ascii=False, allow_nan=False)
-                    conn.execute("INSERT INTO events (kind, time, site, body) VALUES (?, ?, ?, ?)",
-                                 (e.kind, e.time, e.site, body))
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-        except _PERMANENT as exc:
-            raise SinkError(str(exc)) from exc
+        with self._atomic() as conn:
+            for e in events:
+                if e.kind in alarm_log.ALARM_KINDS and not alarm_log.record(conn, e):
+                    continue  # a redelivered event: already stored
+                conn.execute(_INSERT_EVENT, _event_row(e))
 
     def write_deliveries(self, records: Sequence[Any]) -> None:
         """The alarm-push delivery log (``ingest.notify.DeliveryRecord`` rows)."""
