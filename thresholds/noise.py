@@ -16,12 +16,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from thresholds.catalogue import NoiseLimits, catalogue
-from thresholds.series import StepSeries
+from thresholds.series import held_and_integral
 from thresholds.twa import DEFAULT_MIN_COVERAGE, Unmonitored
 from thresholds.types import ArrayLike, FloatArray, Verdict
 
 CRITERION_DB = 85.0
 _LN10_10 = float(np.log(10.0) / 10.0)  # 10^(0.1 L) = exp(L ln10 / 10), faster
+
+
+def _energy(levels: ArrayLike) -> FloatArray:
+    """10^(0.1 L) of each level: the sound energy the equal-energy rule sums."""
+    level = np.asarray(levels, dtype=np.float64)
+    energy = np.multiply(level, _LN10_10, out=np.empty_like(level))
+    return np.exp(energy, out=energy)
 
 
 def _noise_limits(limits: NoiseLimits | None) -> NoiseLimits:
@@ -35,10 +42,9 @@ def _noise_limits(limits: NoiseLimits | None) -> NoiseLimits:
 def laeq(times: ArrayLike, levels: ArrayLike, *, max_gap: float, start: float | None = None,
          end: float | None = None) -> float:
     """LAeq over the monitored part of [start, end): energy mean of the held levels (dB)."""
-    energy = np.exp(_LN10_10 * np.asarray(levels, dtype=np.float64))
-    series = StepSeries.build(times, energy, max_gap=max_gap, start=start, end=end)
-    held = series.monitored()
-    return float(10.0 * np.log10(series.integral() / held)) if held > 0 else float("nan")
+    held, energy = held_and_integral(times, _energy(levels), max_gap=max_gap, start=start,
+                                     end=end)
+    return float(10.0 * np.log10(energy / held)) if held > 0 else float("nan")
 
 
 def laeq_of_periods(levels: ArrayLike, hours: ArrayLike) -> float:
@@ -145,14 +151,13 @@ def shift_noise(times: ArrayLike, levels: ArrayLike, *, start: float, hours: flo
     ``zero``: unmonitored time is quiet (no exposure), its energy is zero.
     """
     shift_s = hours * 3600.0
-    energy = np.exp(_LN10_10 * np.asarray(levels, dtype=np.float64))
-    series = StepSeries.build(times, energy, max_gap=max_gap, start=start, end=start + shift_s)
-    held = series.monitored()
+    held, energy = held_and_integral(times, _energy(levels), max_gap=max_gap, start=start,
+                                     end=start + shift_s)
     if held <= 0:
         nan = float("nan")
         return ShiftNoise(nan, nan, -np.inf, nan, 0.0, min_coverage)
-    level = float(10.0 * np.log10(series.integral() / held))
-    lower = float(10.0 * np.log10(series.integral() / (8 * 3600.0)))
+    level = float(10.0 * np.log10(energy / held))
+    lower = float(10.0 * np.log10(energy / (8 * 3600.0)))
     if unmonitored == "zero":
         lex, coverage = lower, 1.0
     elif unmonitored == "missing":

@@ -44,11 +44,42 @@ def _as_readings(times: ArrayLike, values: ArrayLike) -> tuple[FloatArray, Float
 
 
 _BUCKETS_PER_START = 1
+_SEARCH_BELOW = 16      # fewer than 1/16 as many queries as segments: search each
 
 
 def _frozen(a: FloatArray) -> FloatArray:
     a.flags.writeable = False
     return a
+
+
+def held_and_integral(times: ArrayLike, values: ArrayLike, *, max_gap: float,
+                      start: float | None = None, end: float | None = None
+                      ) -> tuple[float, float]:
+    """``(monitored(), integral())`` of ``StepSeries.build`` with these arguments, to the last
+    bit, without keeping a series: for metrics that need only the two sums (LAeq)."""
+    if not max_gap > 0:
+        raise ValueError(f"max_gap must be > 0 s, got {max_gap}")
+    t, v = _as_readings(times, values)
+    s = t + max_gap
+    if t.size > 1:
+        np.minimum(s[:-1], t[1:], out=s[:-1])
+    lo = float(t[0]) if start is None and t.size else (start or 0.0)
+    hi = float(s[-1]) if end is None and t.size else (end if end is not None else lo)
+    if hi < lo:
+        raise ValueError(f"window end {hi} is before its start {lo}")
+    i0 = int(np.searchsorted(s, lo, side="right"))
+    i1 = int(np.searchsorted(t, hi, side="left"))
+    if i1 <= i0:
+        return 0.0, 0.0
+    if not np.isfinite(np.sum(v[i0:i1])):     # rejected readings: the series drops them
+        series = StepSeries.build(t, v, max_gap=max_gap, start=start, end=end)
+        return series.monitored(), series.integral()
+    held = s[i0:i1]                     # the hold ends, clipped, become the durations
+    held[-1] = min(held[-1], hi)
+    first = held[0] - max(t[i0], lo)
+    held -= t[i0:i1]
+    held[0] = first
+    return float(np.sum(held)), float(np.sum(v[i0:i1] * held))
 
 
 @dataclass(frozen=True)
@@ -108,34 +139,67 @@ class StepSeries:
         return float(np.sum(self.durations)), float(np.sum(self._area))
 
     @cached_property
-    def _padded(self) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-        """End, value, cumulative integral at the end, and unmonitored time before the
-        start, of each segment, after a leading empty one ending at ``start``: index k
-        describes the k-th segment started.
+    def value_range(self) -> tuple[float, float]:
+        """(lowest, highest) value held; NaN for no readings."""
+        if self.v.size == 0:
+            return float("nan"), float("nan")
+        return float(np.min(self.v)), float(np.max(self.v))
 
-        Unmonitored time is a running sum of the gaps, which adds exact zeros along
-        contiguous readings: a window with no gap comes out held for exactly its length.
-        """
+    @cached_property
+    def _cumulative(self) -> FloatArray:
+        """Integral from ``start`` to the end of each segment, after a leading 0: index k is
+        the integral once k segments have started (and ended)."""
+        cum_i = np.empty(self.t.size + 1)
+        cum_i[0] = 0.0
+        np.cumsum(self._area, out=cum_i[1:])
+        return _frozen(cum_i)
+
+    @cached_property
+    def _ends(self) -> tuple[FloatArray, FloatArray]:
+        """End and value of each segment after a leading empty one ending at ``start``:
+        index k describes the last of k segments started (for look-ups of many queries)."""
         n = self.t.size
         ends = np.empty(n + 1)
         ends[0], ends[1:] = self.start, self.s
         value = np.empty(n + 1)
         value[0], value[1:] = 0.0, self.v
-        cum_i = np.empty(n + 1)
-        cum_i[0] = 0.0
-        np.cumsum(self._area, out=cum_i[1:])
-        unmonitored = np.zeros(n + 1)
-        if n:
-            # running sum over the few gaps only: the same sums as a dense cumsum, whose
-            # other terms are exact zeros
-            gaps = self.t[1:] - self.s[:-1]
-            after = self._gap_after
-            steps = np.empty(after.size + 1)
-            steps[0] = self.t[0] - self.start
-            steps[1:] = gaps[after]
-            runs = np.diff(after + 2, prepend=1, append=n + 1)
-            unmonitored[1:] = np.repeat(np.cumsum(steps), runs)
-        return _frozen(ends), _frozen(value), _frozen(cum_i), _frozen(unmonitored)
+        return _frozen(ends), _frozen(value)
+
+    @cached_property
+    def _gap_sums(self) -> tuple[IntArray, FloatArray]:
+        """(keys, sums): the unmonitored time before the start of segment k - 1 (0 for k = 0)
+        is ``sums[c]``, c the number of keys <= k. Few: one per gap.
+
+        Unmonitored time is a running sum of the gaps alone, not a difference of monitored
+        time, so a window with no gap inside comes out held for exactly its length.
+        """
+        after = self._gap_after
+        keys = np.empty(after.size + 1, dtype=np.intp)
+        keys[0] = 1
+        np.add(after, 2, out=keys[1:])
+        steps = np.empty(after.size + 2)
+        steps[0] = 0.0
+        if self.t.size:
+            steps[1] = self.t[0] - self.start
+            np.subtract(self.t[after + 1], self.s[after], out=steps[2:])
+        else:
+            steps[1:] = 0.0
+        return keys, np.cumsum(steps)
+
+    @cached_property
+    def _unmonitored(self) -> FloatArray:
+        """``unmonitored_before`` at every k in 0..n (for searches over most candidates)."""
+        keys, sums = self._gap_sums
+        lengths = np.diff(keys, prepend=0, append=self.t.size + 1)
+        return _frozen(np.repeat(sums, lengths))
+
+    def unmonitored_before(self, k: IntArray) -> FloatArray:
+        """Unmonitored seconds from ``start`` to the start of segment k - 1 (k = 0: none):
+        indexed like the cumulative integral, k = number of segments started."""
+        if k.size * _SEARCH_BELOW < self.t.size and "_unmonitored" not in self.__dict__:
+            keys, sums = self._gap_sums
+            return sums[np.searchsorted(keys, k, side="right")]
+        return self._unmonitored[k]
 
     @cached_property
     def _buckets(self) -> tuple[float, float, float, IntArray, FloatArray, int] | None:
@@ -164,7 +228,7 @@ class StepSeries:
     @cached_property
     def _gap_after(self) -> IntArray:
         """Segments followed by unmonitored time before the next one (the last excluded)."""
-        return np.flatnonzero(~self._contiguous)
+        return np.flatnonzero(self.s[:-1] < self.t[1:])
 
     @cached_property
     def _contiguous(self) -> BoolArray:
@@ -187,6 +251,9 @@ class StepSeries:
         n = t.size
         if n == 0:
             return np.zeros(query.shape, dtype=np.intp)
+        if query.size * _SEARCH_BELOW < n and "_buckets" not in self.__dict__:
+            # few queries: a binary search each beats building the buckets
+            return np.searchsorted(t, query, side="right")
         buckets = self._buckets
         if buckets is None:
             # np.interp's search reuses its last position; rounding can only put the
@@ -206,20 +273,31 @@ class StepSeries:
     def cumulative_at(self, query: FloatArray) -> tuple[FloatArray, FloatArray]:
         """(integral, unmonitored seconds) from ``start`` up to each query time.
 
-        Both are continuous and piecewise linear, so this is exact: the values at the last
-        segment started by q, corrected by how far q is from that segment's end.
+        Both are continuous and piecewise linear, so this is exact: the values at the end of
+        the last segment started by q, corrected by how far q is from that end.
         """
-        ends, value, cum_i, unmonitored = self._padded
         k = self.started(query)
-        before = ends[k]
+        ahead = False
+        if query.size * _SEARCH_BELOW < self.t.size and "_ends" not in self.__dict__:
+            last = k - 1                    # -1 (no segment started yet) is fixed below
+            before = self.s[last]
+            lost = self.v[last]
+            ahead = k.size > 0 and k.min() == 0
+        else:
+            ends, value = self._ends
+            before = ends[k]
+            lost = value[k]
         before -= query                     # > 0: q inside its segment, < 0: in a gap after
-        integral = cum_i[k]
-        lost = value[k]
+        integral = self._cumulative[k]
         lost *= np.maximum(before, 0.0)
         integral -= lost
         np.minimum(before, 0.0, out=before)
-        gap = unmonitored[k]
+        gap = self.unmonitored_before(k)
         gap -= before
+        if ahead:                           # before the first reading: all unmonitored
+            first = np.flatnonzero(k == 0)
+            integral[first] = 0.0
+            gap[first] = np.maximum(query[first] - self.start, 0.0)
         return integral, gap
 
     def contiguous_next(self) -> BoolArray:
@@ -268,7 +346,7 @@ class StepSeries:
         # work on the masked indices only (few): a run goes on from one to the next when
         # they are neighbours and the first segment ends where the next starts
         linked = np.diff(at) == 1
-        linked &= self._contiguous[at[:-1]]
+        linked &= self.s[at[:-1]] >= self.t[at[:-1] + 1]
         split = np.flatnonzero(~linked)
         heads = np.concatenate(([0], split + 1))
         tails = np.append(split, at.size - 1)

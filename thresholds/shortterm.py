@@ -6,19 +6,22 @@ agent with a PC-TWA and no PC-STEL (dusts included), excursions above 3 x PC-TWA
 5 x PC-TWA.
 
 All windows and runs are computed on the step function of ``thresholds.series`` without any
-Python loop over readings: the windowed integral is a difference of the cumulative integral
-evaluated with ``np.interp`` at the window's two ends.
+Python loop over readings: a window's integral is a difference of the cumulative integral at
+its two ends, found by exact ranks (``StepSeries.cumulative_at``). The STEL search skips the
+blocks of windows that provably cannot hold the maximum (``thresholds.bounds``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from thresholds.bounds import block_bounds
 from thresholds.series import StepSeries
 from thresholds.twa import DEFAULT_MIN_COVERAGE, Unmonitored
-from thresholds.types import ArrayLike, BoolArray, FloatArray, Verdict
+from thresholds.types import ArrayLike, BoolArray, FloatArray, IntArray, Verdict
 
 STEL_WINDOW_S = 15 * 60.0
 PE_MULTIPLE = 3.0
@@ -141,10 +144,25 @@ def stel_max_series(series: StepSeries, *, window: float = STEL_WINDOW_S,
     The step edges are the segment starts ``t`` plus the ends ``s`` not followed at once by
     the next segment (a gap, or the last). Each candidate window needs the cumulative
     integral and monitored time at both edges: at a step edge they are known, at the other
-    edge ``StepSeries.cumulative_at`` finds them by an exact linear-time rank. Candidates a
-    neighbour provably beats are skipped (``_beaten``); ``windows_evaluated`` still counts
-    every candidate inside the shift, as before.
+    edge ``StepSeries.cumulative_at`` finds them by an exact rank. Candidates that cannot be
+    the maximum are skipped: those in blocks of window positions whose bound is below a mean
+    already found (``thresholds.bounds``), or else those a neighbour provably beats
+    (``_beaten``). ``windows_evaluated`` still counts every candidate inside the shift.
     """
+    return _stel_max(series, window, unmonitored, min_window_coverage, prune=None)
+
+
+_PRUNE_MIN_SEGMENTS = 4096   # below this the whole search costs less than the bounds
+_PRUNE_MAX_SHARE = 0.4       # bounds keeping more blocks than this: search everything
+_FIRST_BLOCKS = 16           # blocks searched first, for a mean to prune the others by
+_BATCH_MAX = 8192            # candidates evaluated in one batch, above: group by group
+_Best = tuple[float, float]  # (largest mean, the earliest end of a window with it)
+
+
+def _stel_max(series: StepSeries, window: float, unmonitored: Unmonitored,
+              min_window_coverage: float, *, prune: bool | None) -> StelResult:
+    """``stel_max_series``; ``prune`` True / False forces / forbids the block bounds (tests),
+    None uses them on long series."""
     start, end = series.start, series.end
     cover = series.monitored() / series.span if series.span > 0 else 0.0
     lo, hi = start + window, end
@@ -152,71 +170,172 @@ def stel_max_series(series: StepSeries, *, window: float = STEL_WINDOW_S,
     n = t.size
     if hi < lo or n == 0:
         return StelResult(float("nan"), float("nan"), 0, cover)
-    _, _, cum_i, unmon = series._padded     # cum_i[j], unmon[j + 1]: both at t[j]
-    gap = np.append(series._gap_after, n - 1)
-    s_gap = s[gap]
+    cum_i = series._cumulative             # cum_i[j]: integral up to t[j]
     floor = min_window_coverage * window
 
-    def best(ends: FloatArray, integral: FloatArray, held: FloatArray) -> tuple[float, float]:
-        """Largest mean among these windows and its end (the first on ties: ends ascend)."""
-        if ends.size == 0:
-            return -np.inf, np.nan
+    def means(integral: FloatArray, held: FloatArray) -> FloatArray:
+        """Window means; -inf for a window not monitored enough to count."""
         if unmonitored == "zero":
-            means = integral / window
-        else:
-            ok = held >= floor
-            if not floor > 0:   # held comes from a difference: a window all in a gap can
-                ok &= held > 1e-9 * window   # come out at rounding noise instead of 0
-            means = np.divide(integral, held, out=np.full(held.shape, -np.inf), where=ok)
-        k = int(np.argmax(means))
-        return float(means[k]), float(ends[k])
+            mean: FloatArray = integral / window
+            return mean
+        ok = held >= floor
+        if not floor > 0:       # held comes from a difference: a window all in a gap can
+            ok &= held > 1e-9 * window   # come out at rounding noise instead of 0
+        mean = np.divide(integral, held, out=np.full(held.shape, -np.inf), where=ok)
+        return mean
 
-    def ending(ends: FloatArray, i_end: FloatArray, u_end: FloatArray) -> tuple[float, float]:
-        """Windows ending at ``ends``, where the integral and unmonitored time are known."""
-        i_back, u_back = series.cumulative_at(ends - window)
-        np.subtract(i_end, i_back, out=i_back)
-        u_back -= u_end                     # held = window - unmonitored inside
+    def ending(edge: FloatArray, known: IntArray, u_index: IntArray
+               ) -> tuple[FloatArray, FloatArray]:
+        """Means and ends of the windows ending at the step edges ``edge``, where the
+        integral and unmonitored time are known: ``cum_i[known]``,
+        ``unmonitored_before(u_index)``."""
+        i_back, u_back = series.cumulative_at(edge - window)
+        np.subtract(cum_i[known], i_back, out=i_back)
+        u_back -= series.unmonitored_before(u_index)     # held = window - unmonitored inside
         u_back += window
-        return best(ends, i_back, u_back)
+        return means(i_back, u_back), edge
 
-    def starting(ends: FloatArray, i_start: FloatArray, u_start: FloatArray
-                 ) -> tuple[float, float]:
-        """Windows ending at ``ends``, starting where the integral etc. are known."""
+    def starting(edge: FloatArray, known: IntArray, u_index: IntArray
+                 ) -> tuple[FloatArray, FloatArray]:
+        """Means and ends of the windows starting at the step edges ``edge``."""
+        ends = edge + window
         i_end, u_end = series.cumulative_at(ends)
-        i_end -= i_start
-        np.subtract(u_start, u_end, out=u_end)
+        i_end -= cum_i[known]
+        np.subtract(series.unmonitored_before(u_index), u_end, out=u_end)
         u_end += window
-        return best(ends, i_end, u_end)
+        return means(i_end, u_end), ends
 
-    # windows ending at a segment start (where the integral is cum_i[j]), at a gap's start
+    def search(j: IntArray, gj: IntArray, k: IntArray, gk: IntArray) -> tuple[_Best, _Best]:
+        """Best windows ending at a step edge: the segment starts t[j] and the gap starts
+        s[gj]; and best windows starting at one: t[k], s[gk]."""
+        gj1, gk1 = gj + 1, gk + 1
+        if j.size + k.size > _BATCH_MAX:    # many: group by group, no copies to join them
+            return (_better(_first_best(*ending(t[j], j, j + 1)),
+                            _first_best(*ending(s[gj], gj1, gj1))),
+                    _better(_first_best(*starting(t[k], k, k + 1)),
+                            _first_best(*starting(s[gk], gk1, gk1))))
+        # few: segment and gap starts in one batch each, fewer calls
+        return (_best(*ending(np.concatenate((t[j], s[gj])), np.concatenate((j, gj1)),
+                              np.concatenate((j + 1, gj1)))),
+                _best(*starting(np.concatenate((t[k], s[gk])), np.concatenate((k, gk1)),
+                                np.concatenate((k + 1, gk1)))))
+
+    # candidates: windows ending at t[a0:a1] and starting at t[b0:b1]; ending and starting
+    # at the segments followed by a gap (or the last), ge and gs; the shift edges
     a0 = int(np.searchsorted(t, lo, side="left"))
     a1 = int(np.searchsorted(t, hi, side="right"))
-    j = np.flatnonzero(~_beaten(series, -window, window_start=False)[a0:a1]) + a0
-    ends_t = ending(t[j], cum_i[j], unmon[j + 1])
-    g_end = (s_gap >= lo) & (s_gap <= hi)
-    ends_g = ending(s_gap[g_end], cum_i[gap[g_end] + 1], unmon[gap[g_end] + 1])
-    # windows starting at a segment start, then at a gap's start
-    after = t + window
-    b0 = int(np.searchsorted(after, lo, side="left"))
-    b1 = int(np.searchsorted(after, hi, side="right"))
-    k = np.flatnonzero(~_beaten(series, window, window_start=True)[b0:b1]) + b0
-    starts_t = starting(after[k], cum_i[k], unmon[k + 1])
-    after_g = s_gap + window
-    g_start = (after_g >= lo) & (after_g <= hi)
-    starts_g = starting(after_g[g_start], cum_i[gap[g_start] + 1], unmon[gap[g_start] + 1])
+    b0 = _count_shifted_below(t, window, lo)
+    b1 = _count_shifted_below(t, window, np.nextafter(hi, np.inf))
+    gap = np.append(series._gap_after, n - 1)
+    s_gap = s[gap]
+    ge = gap[(s_gap >= lo) & (s_gap <= hi)]
+    after_gap = s_gap + window
+    gs = gap[(after_gap >= lo) & (after_gap <= hi)]
     edges = np.array([lo, hi])
-    at_edges = starting(edges, *series.cumulative_at(edges - window))
-    evaluated = (a1 - a0) + (b1 - b0) + int(g_end.sum()) + int(g_start.sum()) + 2
+    (i_lo, i_hi), (u_lo, u_hi) = (x.reshape(2, 2) for x in series.cumulative_at(
+        np.concatenate((edges - window, edges))))
+    i_hi -= i_lo
+    np.subtract(u_lo, u_hi, out=u_hi)
+    u_hi += window
+    at_edges = _best(means(i_hi, u_hi), edges)
+    evaluated = (a1 - a0) + (b1 - b0) + ge.size + gs.size + 2
+
+    found: tuple[_Best, _Best] | None = None
+    if prune if prune is not None else n >= _PRUNE_MIN_SEGMENTS:
+        found = _pruned(series, window, floor if unmonitored == "missing" else None,
+                        (a0, a1, b0, b1), ge, gs, search, at_edges[0])
+    if found is None:
+        j = np.flatnonzero(~_beaten(series, -window, window_start=False)[a0:a1]) + a0
+        k = np.flatnonzero(~_beaten(series, window, window_start=True)[b0:b1]) + b0
+        found = search(j, ge, k, gs)
     # the first maximum in the order: windows ending at an edge, those starting at one,
-    # the shift edges; within each, by window end
-    top = max(ends_t[0], ends_g[0], starts_t[0], starts_g[0], at_edges[0])
+    # the shift edges; within each, the earliest end
+    top = max(found[0][0], found[1][0], at_edges[0])
     if top == -np.inf or np.isnan(top):
         return StelResult(float("nan"), float("nan"), evaluated, cover)
-    for group in ((ends_t, ends_g), (starts_t, starts_g), (at_edges,)):
-        hits = [e for m, e in group if m == top]
-        if hits:
-            return StelResult(top, min(hits), evaluated, cover)
-    raise AssertionError("unreachable: the maximum belongs to a group")
+    window_end = next(e for m, e in (*found, at_edges) if m == top)
+    return StelResult(top, window_end, evaluated, cover)
+
+
+def _first_best(mean: FloatArray, ends: FloatArray) -> _Best:
+    """``_best`` for ascending ``ends``: the first largest mean."""
+    if mean.size == 0:
+        return -np.inf, np.nan
+    k = int(np.argmax(mean))
+    return float(mean[k]), float(ends[k])
+
+
+def _best(mean: FloatArray, ends: FloatArray) -> _Best:
+    """Largest mean and the earliest end among the windows that have it."""
+    if mean.size == 0:
+        return -np.inf, np.nan
+    top = np.max(mean)
+    if np.isnan(top):
+        return float("nan"), float("nan")
+    return float(top), float(np.min(ends[mean == top]))
+
+
+def _count_shifted_below(t: FloatArray, shift: float, x: float) -> int:
+    """How many k have t[k] + shift < x, as float64 rounds the sum (monotone in t)."""
+    k = int(np.searchsorted(t, x - shift, side="left"))
+    while k > 0 and t[k - 1] + shift >= x:
+        k -= 1
+    while k < t.size and t[k] + shift < x:
+        k += 1
+    return k
+
+
+def _pruned(series: StepSeries, window: float, floor: float | None,
+            ranges: tuple[int, int, int, int], ge: IntArray, gs: IntArray,
+            search: Callable[[IntArray, IntArray, IntArray, IntArray], tuple[_Best, _Best]],
+            found: float) -> tuple[_Best, _Best] | None:
+    """``search`` over the candidates in the blocks whose bound reaches a mean the search is
+    sure to find: ``found`` (the shift edges'), the blocks' own ``sure``, or else the best in
+    the most promising blocks. ``floor`` None: unmonitored time counts as zero. None when
+    the bounds are no use (they keep most blocks): the caller searches everything."""
+    bounds = block_bounds(series, window=window, zero=floor is None, floor=floor or 0.0)
+    if bounds is None:
+        return None
+    a0, a1, b0, b1 = ranges
+    bound = bounds.bound
+    in_ge = bounds.of_end(series.s[ge])
+    in_gs = bounds.of_start(series.s[gs])
+
+    def search_in(keep: BoolArray) -> tuple[_Best, _Best]:
+        j, k = bounds.segment_starts(keep, (a0, a1), (b0, b1))
+        return search(j, ge[keep[in_ge]], k, gs[keep[in_gs]])
+
+    found = max(found, bounds.sure)
+    if np.isfinite(found):              # prune by the mean the search is sure to reach
+        keep = bound >= found
+        if np.count_nonzero(keep) > _PRUNE_MAX_SHARE * keep.size:
+            return None
+        return search_in(keep)
+    # else search the most promising blocks first, for a mean to prune the others by
+    first = np.zeros(bound.size, dtype=np.bool_)
+    if bound.size > _FIRST_BLOCKS:
+        first[np.argpartition(bound, -_FIRST_BLOCKS)[-_FIRST_BLOCKS:]] = True
+    else:
+        first[:] = True
+    ends, starts = search_in(first)
+    found = max(ends[0], starts[0])
+    if not np.isfinite(found):
+        return None
+    keep = bound >= found
+    rest = keep & ~first
+    if not rest.any():
+        return ends, starts
+    if np.count_nonzero(keep) > _PRUNE_MAX_SHARE * keep.size:
+        return None
+    more_ends, more_starts = search_in(rest)
+    return _better(ends, more_ends), _better(starts, more_starts)
+
+
+def _better(a: _Best, b: _Best) -> _Best:
+    """The best of two groups of windows: larger mean, then earlier end."""
+    if a[0] != b[0]:
+        return a if a[0] > b[0] or np.isnan(a[0]) else b
+    return a[0], min(a[1], b[1])
 
 
 @dataclass(frozen=True)
@@ -261,9 +380,8 @@ def mac_exceedances(times: ArrayLike, values: ArrayLike, *, mac: float, start: f
 
 def mac_exceedances_series(series: StepSeries, *, mac: float) -> MacResult:
     """``mac_exceedances`` of a series already clipped to the shift."""
-    top = float(np.max(series.v)) if series.v.size else float("nan")
     cover = series.monitored() / series.span if series.span > 0 else 0.0
-    return MacResult(mac, _intervals(series, mac), top, cover)
+    return MacResult(mac, _intervals(series, mac), series.value_range[1], cover)
 
 
 @dataclass(frozen=True)

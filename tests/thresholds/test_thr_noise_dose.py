@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -23,6 +24,7 @@ from thresholds import (
     noise_projected_dose,
     shift_noise,
 )
+from thresholds.series import StepSeries, held_and_integral
 
 H = 3600.0
 
@@ -42,6 +44,30 @@ def test_worked_example_from_readings() -> None:
     assert r.dose_percent == pytest.approx(173.925, abs=1e-3)
     assert r.verdict() == "fail"
     assert laeq(t, levels, max_gap=2, start=0, end=8 * H) == pytest.approx(r.laeq, rel=1e-12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(steps=st.lists(st.floats(0.1, 30.0), max_size=60),
+       levels=st.lists(st.one_of(st.floats(40.0, 120.0), st.sampled_from([np.nan, np.inf])),
+                       min_size=60, max_size=60),
+       epoch=st.booleans(), gap=st.sampled_from([1.0, 2.0, 10.0]),
+       cut=st.floats(-20.0, 40.0), length=st.one_of(st.none(), st.floats(0.0, 600.0)))
+def test_shift_sums_equal_those_of_the_series(steps: list[float], levels: list[float],
+                                              epoch: bool, gap: float, cut: float,
+                                              length: float | None) -> None:
+    # the LAeq shortcut must give the step series' two sums to the last bit
+    times = np.cumsum(steps) + (1.7e9 if epoch else 0.0)
+    energy = np.power(10.0, 0.1 * np.array(levels[:times.size]))
+    start = float(times[0]) + cut if times.size else cut
+    end = None if length is None else start + length
+    try:
+        series = StepSeries.build(times, energy, max_gap=gap, start=start, end=end)
+    except ValueError as e:                  # a start past the data's end: the same error
+        with pytest.raises(ValueError, match=re.escape(str(e))):
+            held_and_integral(times, energy, max_gap=gap, start=start, end=end)
+        return
+    assert held_and_integral(times, energy, max_gap=gap, start=start, end=end) == (
+        series.monitored(), series.integral())
 
 
 def test_lex_normalises_duration() -> None:
