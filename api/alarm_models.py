@@ -76,6 +76,19 @@ class ResolveIn(BaseModel):
     comment: str = ""
 
 
+class OutOfServiceIn(BaseModel):
+    """Taking an alarm out of service silences it until someone returns it: who and why."""
+
+    user: str = Field(min_length=1, pattern=r"\S")
+    reason: str = Field(min_length=1, pattern=r"\S",
+                        description="why (e.g. detector removed for repair); kept in the record")
+
+
+class InServiceIn(BaseModel):
+    user: str = Field(min_length=1, pattern=r"\S")
+    reason: str = Field(default="", description="optional note for the record")
+
+
 class OverrideIn(BaseModel):
     mode: Literal["on", "off", "auto"]
     user: str = Field(min_length=1)

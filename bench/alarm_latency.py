@@ -8,8 +8,10 @@ H2S points handed to the gateway's sink in 20 batches a second, so the alarm eng
 every one of them and the queue commits them all).
 
 Everything real otherwise: the simulated gas detector and fans are pymodbus TCP servers on
-loopback, the gateway is ``gateway.app.Gateway`` (queue, publisher to a private Mosquitto if
-one is installed, the safety shell), on one asyncio loop as ``occmon run`` has it.
+loopback, in a process of their own as real devices would be (``--plant``, driven over a
+pipe: ``set SENSOR VALUE`` / ``fan DEVICE``); the gateway is ``gateway.app.Gateway``
+(queue, publisher to a private Mosquitto, the safety shell) on one asyncio loop as
+``occmon gateway`` has it.
 
     .venv/bin/python bench/alarm_latency.py [--trials 40] [--rate 10000] [--poll 0.1]
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import statistics
 import sys
 import tempfile
@@ -100,12 +103,54 @@ async def background(gateway: Gateway, rate: int, stats: dict[str, float]) -> No
         await asyncio.sleep(max(0.0, start + n / rate - time.monotonic()))
 
 
+async def serve_plant(config_path: Path) -> None:
+    """The devices' side, in its own process: answers ``set`` and ``fan`` lines on stdin."""
+    plant = SimulatedPlant(load(config_path), spin_up=0.1)
+    plant.set_value("gp1-h2s", 0.3)
+    await plant.start()
+    loop = asyncio.get_running_loop()
+    print("ready", flush=True)
+    try:
+        while line := await loop.run_in_executor(None, sys.stdin.readline):
+            match line.split():
+                case ["set", sensor, value]:
+                    plant.set_value(sensor, float(value))
+                    print("ok", flush=True)
+                case ["fan", device]:
+                    print(int(plant.fan(device).commanded), flush=True)
+    finally:
+        await plant.stop()
+
+
+class Plant:
+    """The parent's handle on the plant process."""
+
+    def __init__(self, child: asyncio.subprocess.Process) -> None:
+        self.child = child
+
+    async def ask(self, line: str) -> str:
+        assert self.child.stdin is not None and self.child.stdout is not None
+        self.child.stdin.write(line.encode() + b"\n")
+        await self.child.stdin.drain()
+        return (await self.child.stdout.readline()).decode().strip()
+
+    async def set_value(self, sensor: str, value: float) -> None:
+        assert await self.ask(f"set {sensor} {value!r}") == "ok"
+
+    async def fan_commanded(self, device: str) -> bool:
+        return await self.ask(f"fan {device}") == "1"
+
+
 async def trials(config_path: Path, count: int,
                  rate: int) -> tuple[list[tuple[float, float]], float]:
     config = load(config_path)
-    plant = SimulatedPlant(config, spin_up=0.1)
-    plant.set_value("gp1-h2s", 0.3)
-    await plant.start()
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--plant", str(config_path), stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert child.stdout is not None
+    if (await child.stdout.readline()).strip() != b"ready":
+        raise SystemExit("the plant process did not start")
+    plant = Plant(child)
     broker = config.broker
     assert broker is not None
     gateway = Gateway(config, config_path, broker_host=broker.host, broker_port=broker.port)
@@ -128,7 +173,7 @@ async def trials(config_path: Path, count: int,
         for _ in range(count):
             crossings.clear()
             seen = len(gateway.safety.writes)
-            plant.set_value("gp1-h2s", ALARM_PPM * 1.5)
+            await plant.set_value("gp1-h2s", ALARM_PPM * 1.5)
             deadline = time.monotonic() + 10
             write = None
             while write is None and time.monotonic() < deadline:
@@ -143,9 +188,9 @@ async def trials(config_path: Path, count: int,
                       list(gateway.safety.writes)[-3:], file=sys.stderr)
             else:
                 latencies.append((write[4] - crossings[0], write[3] - crossings[0]))
-            plant.set_value("gp1-h2s", 0.3)
+            await plant.set_value("gp1-h2s", 0.3)
             deadline = time.monotonic() + 10
-            while plant.fan("fan-1").commanded and time.monotonic() < deadline:
+            while await plant.fan_commanded("fan-1") and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
             await asyncio.sleep(0.3)
     finally:
@@ -153,7 +198,9 @@ async def trials(config_path: Path, count: int,
         with contextlib.suppress(asyncio.CancelledError):
             await load_task
         await gateway.stop()
-        await plant.stop()
+        assert child.stdin is not None
+        child.stdin.close()
+        await asyncio.wait_for(child.wait(), 10)
     return latencies, stats.get("readings", 0) / max(stats.get("seconds", 1), 1e-9)
 
 
@@ -162,7 +209,11 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--rate", type=int, default=10_000, help="background readings/s")
     parser.add_argument("--poll", type=float, default=0.1, help="gas detector poll interval")
+    parser.add_argument("--plant", type=Path, help=argparse.SUPPRESS)  # internal: the devices
     args = parser.parse_args()
+    if args.plant is not None:
+        asyncio.run(serve_plant(args.plant))
+        return
     mosquitto_binary()
     with tempfile.TemporaryDirectory() as tmp, running_mosquitto(Path(tmp)) as broker:
         path = site(Path(tmp), broker.port, args.poll)

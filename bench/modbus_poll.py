@@ -9,7 +9,8 @@ measures its own CPU share, peak RSS and latency. Loopback only; bounded in time
 poll's last response to the sink call (decode, scale, normalise, Reading objects).
 
 ``--path broker``: the gateway's real path, composed as ``gateway.app`` does it: a
-``QueueSink`` on a SQLite ``Queue`` that wakes a ``Publisher`` connected to a private
+``QueueSink`` and ``Committer`` on a SQLite ``Queue`` (checkpoints on its own thread) that
+wake a ``Publisher`` connected to a private
 Mosquitto; a subscriber in another process timestamps each message on arrival. Latency is
 from a poll's last response to the broker's delivery of each of its readings (both on the
 system-wide monotonic clock); the CPU figure then includes the queue and the publisher.
@@ -18,7 +19,7 @@ system-wide monotonic clock); the CPU figure then includes the queue and the pub
 with an older tree (e.g. a ``git worktree`` of an earlier commit) on the same machine.
 
     .venv/bin/python bench/modbus_poll.py [--devices 500] [--seconds 30] [--warmup 5]
-        [--aligned] [--path sink|broker] [--sink-delay 0.05] [--root DIR]
+        [--aligned] [--path sink|broker] [--wake-quantum S] [--root DIR]
 """
 
 from __future__ import annotations
@@ -178,7 +179,6 @@ async def poll(
     warmup: float,
     spread: bool = True,
     broker_port: int | None = None,
-    sink_delay: float = 0.05,
 ) -> tuple[dict[str, Any], LatencySink]:
     import thresholds
     from gateway.modbus import build_drivers
@@ -202,15 +202,17 @@ async def poll(
     if broker_port is None:
         sink = LatencySink(drivers)
     else:  # as gateway.app.Gateway composes them
+        from gateway.committer import Committer
         from gateway.publisher import Publisher
         from gateway.queue import Queue
         from gateway.sink import QueueSink
         from occmon import topics
 
-        queue = Queue(folder / "queue.db", overflow_topic=topics.events(SITE, "queue-overflow"))
+        queue = Queue(folder / "queue.db", overflow_topic=topics.events(SITE, "queue-overflow"),
+                      checkpoint_thread=True)
         publisher = Publisher(queue, site=SITE, host="127.0.0.1", port=broker_port,
                               client_id=f"occmon-gateway-{SITE}")
-        inner = QueueSink(queue, SITE, on_commit=publisher.wake, max_delay=sink_delay)
+        inner = QueueSink(Committer(queue, on_commit=publisher.wake), SITE)
         sink = LatencySink(drivers, inner)
     tasks = []
     if publisher is not None:
@@ -300,8 +302,6 @@ def main() -> None:
                         help="start every device at once (polls share event-loop wake-ups)")
     parser.add_argument("--path", choices=("sink", "broker"), default="sink",
                         help="sink: count readings only; broker: queue + publisher + Mosquitto")
-    parser.add_argument("--sink-delay", type=float, default=0.05,
-                        help="QueueSink max_delay in s (gateway.app uses the default, 0.05)")
     parser.add_argument("--wake-quantum", type=float,
                         help="override gateway.polling.WAKE_QUANTUM (s)")
     parser.add_argument("--root", type=Path, help="import gateway/occmon/thresholds from here")
@@ -338,7 +338,7 @@ def main() -> None:
             if subscriber.stdout.readline().strip() != "ready":  # type: ignore[union-attr]
                 raise SystemExit("subscriber did not start")
         figures, sink = asyncio.run(poll(ports, args.seconds, args.warmup, not args.aligned,
-                                         broker_port, args.sink_delay))
+                                         broker_port))
         if subscriber is not None and arrivals_file is not None:
             stop_child(subscriber)
             figures.update(broker_latency(sink, json.loads(arrivals_file.read_text())))

@@ -1,8 +1,9 @@
 """The gateway process: drivers -> sink -> persistent queue -> publisher -> broker.
 
 ``Gateway`` wires the parts and owns their lifetimes: one ``run_polled`` task per Modbus
-device, the MQTT intake, one QueueSink that commits what they read in small batches, and
-the publisher that drains the queue. ``run_gateway`` is the ``occmon gateway CONFIG`` entry.
+device, the MQTT intake, one ``Committer`` that commits what they read and the safety
+events once per loop turn, and the publisher that drains the queue.
+``run_gateway`` is the ``occmon gateway CONFIG`` entry.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import thresholds
+from gateway.committer import Committer
 from gateway.modbus import build_drivers
 from gateway.mqtt.intake import MqttIntake
 from gateway.normalise import Binding
@@ -71,7 +73,9 @@ class Gateway:
         settings = config.gateway
         self.bindings: Mapping[str, Binding] = build_bindings(config)
         self.queue = Queue(
-            settings.queue_path, overflow_topic=topics.events(self.site, "queue-overflow")
+            settings.queue_path,
+            overflow_topic=topics.events(self.site, "queue-overflow"),
+            checkpoint_thread=True,
         )
         self.publisher = Publisher(
             self.queue,
@@ -85,10 +89,12 @@ class Gateway:
             username=broker.username if broker else None,
             password=broker.password if broker else None,
         )
-        self.sink = ObservedSink(self.queue, self.site, on_commit=self.publisher.wake)
+        # One committer for readings and safety events: one transaction per loop turn.
+        self.committer = Committer(self.queue, on_commit=self.publisher.wake)
+        self.sink = ObservedSink(self.committer, self.site)
         self.drivers = build_drivers(config, self.bindings, self.config_file, modbus_client_factory)
         self.safety = Safety(  # leak alarms and accident ventilation (docs/alarms.md)
-            config, self.queue, self.drivers, wake=self.publisher.wake,
+            config, self.committer, self.drivers,
             broker_host=broker_host, broker_port=broker_port,
             client_id=f"{prefix}-gateway-commands-{self.site}",
         )
@@ -140,7 +146,8 @@ class Gateway:
         for driver in self.drivers:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(driver.close(), 0.2)
-        self.sink.flush()
+        if not self.committer.flush():
+            log.error("%d entries not committed at stop (disk error?)", self.committer.buffered)
         await self.publisher.stop(grace=0.5)
         if publisher is not None:
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):

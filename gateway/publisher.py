@@ -14,8 +14,15 @@ that many messages outstanding instead of waiting for each PUBACK (which would c
 round trip per message). Readings of one point are joined into one payload-v1 batch of up
 to ``publish_batch`` readings.
 
-Threads: paho's network thread only posts callbacks to the event loop
-(``call_soon_threadsafe``); all queue access happens on the loop.
+Latency: paho runs on the gateway's event loop, not on a thread of its own (the loop
+watches the socket and calls ``loop_read``/``loop_write``; a timer calls ``loop_misc``). A
+publish then goes to the socket at once from the loop, and a PUBACK is handled where it is
+read, with no thread hand-over and no wait for the GIL. ``wake()`` (called by the
+committer after each commit) sends at once when there is room in the window, so a reading
+is on its way to the broker within a millisecond or so of its commit.
+
+Threads: only the blocking TCP connect runs in an executor; everything else, queue access
+included, happens on the loop.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ log = logging.getLogger(__name__)
 
 MAX_ROWS_PER_ROUND = 5000
 CONNACK_TIMEOUT = 10.0
+MISC_INTERVAL = 1.0  # s between loop_misc calls: keep-alive pings and their timeouts
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +98,9 @@ class _Connection:
     inflight: dict[int, tuple[int, ...]] = field(default_factory=dict)
     connected: asyncio.Event = field(default_factory=asyncio.Event)
     alive: bool = True
+    sock: Any = None  # the socket the loop watches
+    writing: bool = False  # the loop also watches it for room to write
+    misc: asyncio.Task[None] | None = None
 
 
 def status_payload(site: str, online: bool) -> bytes:
@@ -131,11 +142,19 @@ class Publisher:
         self._acked: list[int] = []
         self._stats: Counter[str] = Counter()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._sending = False
 
     # -- public ----------------------------------------------------------------------------
 
     def wake(self) -> None:
+        """New rows are committed: send now if the window has room, else when it has."""
         self._wakeup.set()
+        conn = self._conn
+        if (conn is not None and conn.alive and conn.connected.is_set() and not self._stopping
+                and not self._sending):
+            room = self.max_inflight - len(conn.inflight)
+            if room > 0:
+                self._send_round(conn, room)
 
     @property
     def connected(self) -> bool:
@@ -200,24 +219,36 @@ class Publisher:
 
         def on_connect(_c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
             if not reason.is_failure:
-                loop.call_soon_threadsafe(self._on_connected, conn)
+                self._on_connected(conn)
 
         def on_disconnect(_c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-            loop.call_soon_threadsafe(self._on_lost, conn, str(reason))
+            self._on_lost(conn, str(reason))
 
         def on_publish(_c: Any, _u: Any, mid: int, _r: Any, _p: Any) -> None:
-            loop.call_soon_threadsafe(self._on_puback, conn, mid)
+            self._on_puback(conn, mid)
+
+        def on_socket_close(_c: Any, _u: Any, sock: Any) -> None:
+            self._unwatch(conn)
 
         client.on_connect = on_connect
         client.on_disconnect = on_disconnect
         client.on_publish = on_publish
         try:
+            # Only the TCP connect blocks; paho sends CONNECT from this call, then the loop
+            # takes the socket over.
             await loop.run_in_executor(None, client.connect, self.host, self.port, self.keepalive)
         except (OSError, ValueError) as exc:
             log.debug("broker %s:%d not reachable: %s", self.host, self.port, exc)
             return None
+        client.on_socket_close = on_socket_close
         self._conn = conn
-        client.loop_start()
+        conn.sock = client.socket()
+        if conn.sock is None:
+            conn.alive = False
+        else:
+            loop.add_reader(conn.sock, self._readable, conn)
+            conn.misc = asyncio.create_task(self._misc(conn), name="publisher-keepalive")
+            self._watch_writes(conn)
         try:
             await asyncio.wait_for(
                 self._until(lambda: conn.connected.is_set() or not conn.alive), CONNACK_TIMEOUT
@@ -225,7 +256,7 @@ class Publisher:
         except TimeoutError:
             conn.alive = False
         except asyncio.CancelledError:
-            await self._teardown(conn)  # never leave a paho thread behind
+            await self._teardown(conn)
             raise
         if not conn.alive:
             await self._teardown(conn)
@@ -236,6 +267,49 @@ class Publisher:
         while not condition():
             self._wakeup.clear()
             await self._wakeup.wait()
+
+    # -- paho on the event loop --------------------------------------------------------------
+
+    def _readable(self, conn: _Connection) -> None:
+        """Bytes from the broker: CONNACK, PUBACKs, PINGRESP; paho's callbacks run here."""
+        rc = conn.client.loop_read()
+        if rc != mqtt.MQTT_ERR_SUCCESS:
+            self._on_lost(conn, f"read: {mqtt.error_string(rc)}")
+            self._unwatch(conn)
+        self._watch_writes(conn)
+
+    def _writable(self, conn: _Connection) -> None:
+        rc = conn.client.loop_write()
+        if rc != mqtt.MQTT_ERR_SUCCESS:
+            self._on_lost(conn, f"write: {mqtt.error_string(rc)}")
+            self._unwatch(conn)
+        self._watch_writes(conn)
+
+    def _watch_writes(self, conn: _Connection) -> None:
+        """Watch for room to write only while paho holds bytes it could not send yet."""
+        if conn.sock is None or self._loop is None:
+            return
+        want = conn.client.want_write()
+        if want and not conn.writing:
+            self._loop.add_writer(conn.sock, self._writable, conn)
+        elif not want and conn.writing:
+            self._loop.remove_writer(conn.sock)
+        conn.writing = want
+
+    def _unwatch(self, conn: _Connection) -> None:
+        if conn.sock is None or self._loop is None:
+            return
+        self._loop.remove_reader(conn.sock)
+        if conn.writing:
+            self._loop.remove_writer(conn.sock)
+        conn.sock, conn.writing = None, False
+
+    async def _misc(self, conn: _Connection) -> None:
+        while conn.alive:
+            await asyncio.sleep(MISC_INTERVAL)
+            if conn.client.loop_misc() != mqtt.MQTT_ERR_SUCCESS:  # e.g. no PINGRESP in time
+                self._on_lost(conn, "keep-alive timeout")
+            self._watch_writes(conn)
 
     def _on_connected(self, conn: _Connection) -> None:
         conn.connected.set()
@@ -253,14 +327,25 @@ class Publisher:
 
     async def _teardown(self, conn: _Connection) -> None:
         conn.alive = False
-        if conn.client.is_connected():
+        client = conn.client
+        if client.is_connected() and conn.sock is not None:
             # A clean DISCONNECT suppresses the will, so say "offline" ourselves first; paho
             # sends its packets in order, so the broker has it before the DISCONNECT.
-            conn.client.publish(
+            client.publish(
                 topics.gateway_status(self.site), status_payload(self.site, False), 1, True
             )
-            conn.client.disconnect()
-        await asyncio.get_running_loop().run_in_executor(None, conn.client.loop_stop)
+            client.disconnect()
+            for _ in range(20):  # give a full socket buffer a moment to take both
+                if conn.sock is None or not client.want_write():
+                    break
+                await asyncio.sleep(0.01)
+        self._unwatch(conn)
+        if client.socket() is not None:
+            client._sock_close()  # paho's own close; the client object is dropped anyway
+        if conn.misc is not None:
+            conn.misc.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await conn.misc
         self._flush_acks()
         for seqs in conn.inflight.values():
             self.queue.release(seqs)
@@ -289,6 +374,14 @@ class Publisher:
                 await asyncio.sleep(0)  # let PUBACKs and producers in
 
     def _send_round(self, conn: _Connection, room: int) -> int:
+        self._sending = True
+        try:
+            return self._send(conn, room)
+        finally:
+            self._sending = False
+            self._watch_writes(conn)
+
+    def _send(self, conn: _Connection, room: int) -> int:
         # Commit acks first: a kill then re-sends at most the messages still in flight.
         self._flush_acks()
         rows = self.queue.peek(min(room * self.publish_batch, MAX_ROWS_PER_ROUND))
@@ -318,7 +411,7 @@ class Publisher:
             return  # a status message, or a connection already torn down
         self._acked.extend(seqs)
         self._stats["messages_acked"] += 1
-        if len(self._acked) == len(seqs):
+        if len(self._acked) == len(seqs):  # once per read of a run of PUBACKs
             asyncio.get_running_loop().call_soon(self._flush_acks)
         self._wakeup.set()
 

@@ -13,6 +13,14 @@ can roll back the last commits since the previous checkpoint, never corrupt the 
 Threading: one thread owns a Queue, the asyncio thread of the gateway. paho's callbacks are
 handed over with ``loop.call_soon_threadsafe``; sqlite3's ``check_same_thread`` enforces it.
 
+Checkpoints: SQLite normally copies the WAL back into the database (a checkpoint) inside
+whichever commit crosses 1,000 WAL pages, and that commit then takes tens of milliseconds
+instead of one; on the gateway's event loop, every poll and alarm waits for it. With
+``checkpoint_thread=True`` a thread of the queue's own runs PASSIVE checkpoints on its own
+connection every ``checkpoint_interval`` s (they run beside the writer, which never waits
+for them, and sqlite3 drops the GIL while SQLite works), and the writer checkpoints only if
+the WAL ever passes ``BACKSTOP_PAGES``.
+
 Overflow: past ``max_rows``, the oldest telemetry (readings, device status) is dropped and
 counted, and an ``events/queue-overflow`` row records how many; events (dead letters, alarms)
 are never dropped.
@@ -23,6 +31,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -38,6 +47,7 @@ Kind = Literal["reading", "event", "status"]
 KINDS: tuple[Kind, ...] = ("reading", "event", "status")
 DEFAULT_MAX_ROWS = 5_000_000
 _CHUNK = 900  # under SQLite's bound-parameter limit on old builds (999)
+BACKSTOP_PAGES = 16_384  # 64 MB of WAL at 4 KiB pages: the writer checkpoints only past this
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS queue (
@@ -82,6 +92,9 @@ class Queue:
         max_rows: int = DEFAULT_MAX_ROWS,
         overflow_topic: str | None = None,
         durable: bool = False,
+        checkpoint_thread: bool = False,
+        checkpoint_interval: float = 1.0,
+        busy_timeout: float = 0.1,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if max_rows < 1:
@@ -91,10 +104,19 @@ class Queue:
         self.max_rows = max_rows
         self.overflow_topic = overflow_topic
         self._clock = clock
-        self._db = sqlite3.connect(self.path, isolation_level=None)
+        # Another process holding the write lock (an operator's sqlite3 shell) makes a commit
+        # fail after ``busy_timeout`` s instead of stalling the event loop; the committer keeps
+        # the entries and retries.
+        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=busy_timeout)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+        synchronous = "FULL" if durable else "NORMAL"
+        self._db.execute(f"PRAGMA synchronous={synchronous}")
         self._db.execute(_SCHEMA)
+        self.checkpointer: Checkpointer | None = None
+        if checkpoint_thread:
+            self._db.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
+            self.checkpointer = Checkpointer(self.path, checkpoint_interval, synchronous)
+            self.checkpointer.start()
         self._counts: Counter[str] = Counter(
             dict(self._db.execute("SELECT kind, COUNT(*) FROM queue GROUP BY kind").fetchall())
         )
@@ -239,9 +261,14 @@ class Queue:
         out["queue.inflight"] = len(self._inflight)
         for kind in KINDS:
             out[f"queue.rows.{kind}"] = self._counts[kind]
+        if self.checkpointer is not None:
+            out["queue.checkpoints"] = self.checkpointer.runs
+            out["queue.checkpoint_errors"] = self.checkpointer.errors
         return out
 
     def close(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         self._db.close()
 
     # -- helpers ---------------------------------------------------------------------------
@@ -255,6 +282,43 @@ class Queue:
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
+
+
+class Checkpointer(threading.Thread):
+    """PASSIVE WAL checkpoints on a connection of its own, so the writer never runs one."""
+
+    def __init__(self, path: Path, interval: float, synchronous: str) -> None:
+        super().__init__(name=f"queue-checkpoint:{path.name}", daemon=True)
+        self.path, self.interval, self.synchronous = path, interval, synchronous
+        self._stopping = threading.Event()
+        self.runs = 0
+        self.complete = 0  # runs that copied every frame: the next commit restarts the WAL
+        self.errors = 0
+
+    def run(self) -> None:
+        db = sqlite3.connect(self.path, isolation_level=None, timeout=1.0)
+        try:
+            db.execute(f"PRAGMA synchronous={self.synchronous}")
+            while not self._stopping.wait(self.interval):
+                self.checkpoint(db)
+            self.checkpoint(db)
+        finally:
+            db.close()
+
+    def checkpoint(self, db: sqlite3.Connection) -> None:
+        try:
+            busy, frames, copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        except sqlite3.Error as exc:  # the writer's next backstop checkpoint covers it
+            self.errors += 1
+            log.warning("queue checkpoint failed: %s", exc)
+            return
+        self.runs += 1
+        if not busy and copied == frames:
+            self.complete += 1
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.join(timeout=5.0)
 
 
 class _Transaction:

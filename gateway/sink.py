@@ -1,18 +1,16 @@
 """The gateway's Sink: what drivers hand over becomes queue rows, committed in small batches.
 
 A reading is *accepted* when its row is committed to the queue. Drivers call ``readings()``
-from the event loop; rows are collected for at most ``max_delay`` seconds or ``max_items``
-entries and written in one transaction, because one SQLite commit per reading would cap the
-gateway at a few thousand readings a second. ``after_commit`` lets the MQTT intake hold its
-PUBACK to the sensor until the reading is on disk.
+from the event loop; the rows go to a ``gateway.committer.Committer``, which commits what
+arrived in one loop turn in one transaction. ``after_commit`` lets the MQTT intake hold its PUBACK
+to the sensor until the reading is on disk.
 
-Each reading row holds one reading's JSON object (``occmon.payload.reading_to_dict``); the
+Each reading row holds one reading's JSON object (``occmon.payload.encode_reading``); the
 publisher joins the rows of one point into one payload-v1 batch.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import logging
@@ -20,11 +18,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.committer import Committer
 from gateway.driver import DeviceStatus
-from gateway.queue import Entry, Queue
+from gateway.queue import Entry
 from occmon import topics
 from occmon.model import Reading, iso_utc
-from occmon.payload import reading_to_dict
+from occmon.payload import encode_reading
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +41,7 @@ class DeadLetter:
 
 
 def reading_entry(site: str, reading: Reading) -> Entry:
-    body = json.dumps(
-        reading_to_dict(reading), separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
-    return Entry(topics.readings(site), body.encode(), "reading")
+    return Entry(topics.readings(site), encode_reading(reading), "reading")
 
 
 def status_entry(site: str, status: DeviceStatus) -> Entry:
@@ -79,71 +75,33 @@ def dead_letter_entry(site: str, letter: DeadLetter) -> Entry:
 
 
 class QueueSink:
-    """Sink backed by the queue. Event-loop only (the queue is single-threaded)."""
+    """Sink backed by the queue: entries go to a ``Committer`` (one commit per loop turn)."""
 
-    def __init__(
-        self,
-        queue: Queue,
-        site: str,
-        *,
-        on_commit: Callable[[], None] | None = None,
-        max_delay: float = 0.05,
-        max_items: int = 500,
-    ) -> None:
-        self.queue = queue
+    def __init__(self, committer: Committer, site: str) -> None:
+        self.committer = committer
         self.site = site
-        self._on_commit = on_commit
-        self._max_delay = max_delay
-        self._max_items = max_items
-        self._buffer: list[Entry] = []
-        self._waiting: list[Callable[[], None]] = []
-        self._timer: asyncio.TimerHandle | None = None
-        self.failed_commits = 0
 
     def readings(self, batch: Sequence[Reading]) -> None:
-        self._add([reading_entry(self.site, r) for r in batch])
+        self.committer.add([reading_entry(self.site, r) for r in batch])
 
     def status(self, status: DeviceStatus) -> None:
-        self._add([status_entry(self.site, status)])
+        self.committer.add([status_entry(self.site, status)])
 
     def dead_letter(self, letter: DeadLetter) -> None:
-        self._add([dead_letter_entry(self.site, letter)])
+        self.committer.add([dead_letter_entry(self.site, letter)])
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` once everything handed over so far is committed."""
-        if not self._buffer:
-            callback()
-        else:
-            self._waiting.append(callback)
+        self.committer.after_commit(callback)
 
-    def _add(self, entries: list[Entry]) -> None:
-        self._buffer.extend(entries)
-        if len(self._buffer) >= self._max_items:
-            self.flush()
-        elif self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(self._max_delay, self.flush)
-
-    def flush(self) -> None:
-        """Commit the buffer now. On a disk error the rows stay buffered and are retried."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if not self._buffer:
-            return
-        try:
-            self.queue.append_many(self._buffer)
-        except Exception:
-            self.failed_commits += 1
-            log.exception("queue commit failed; %d entries kept in memory", len(self._buffer))
-            self._timer = asyncio.get_running_loop().call_later(1.0, self.flush)
-            return
-        self._buffer = []
-        waiting, self._waiting = self._waiting, []
-        for callback in waiting:
-            callback()
-        if self._on_commit is not None:
-            self._on_commit()
+    def flush(self) -> bool:
+        """Commit what is buffered now; False if the disk refused it."""
+        return self.committer.flush()
 
     @property
     def buffered(self) -> int:
-        return len(self._buffer)
+        return self.committer.buffered
+
+    @property
+    def failed_commits(self) -> int:
+        return self.committer.failed_commits

@@ -3,6 +3,7 @@
 Reads come from the store ingest writes (``alarm_events``); commands go to the gateway,
 which owns alarm state, and the answer says what it did (or why not: 404 unknown alarm,
 409 e.g. already acknowledged, 422 e.g. a shelve without expiry, 503 gateway unreachable).
+Taking an alarm out of service or back is a safety officer's command, like shelving.
 """
 
 from __future__ import annotations
@@ -22,12 +23,15 @@ from api.alarm_models import (
     AlarmHistory,
     AlarmOut,
     CommandResult,
+    InServiceIn,
+    OutOfServiceIn,
     ResolveIn,
     ShelveIn,
     UserOnly,
     alarm_out,
     event_out,
 )
+from api.auth import Officer
 from api.commands import GatewayCommands, get_commands
 from api.deps import Store
 from api.timeparams import check_limit, parse_iso
@@ -152,3 +156,21 @@ def unshelve(alarm_id: str, body: UserOnly, commands: Commands) -> CommandResult
 def resolve(alarm_id: str, body: ResolveIn, commands: Commands) -> CommandResult:
     return _result(commands.send("resolve", alarm_id=alarm_id, user=body.user,
                                  reason_code=body.reason_code, comment=body.comment))
+
+
+@router.post("/{alarm_id}/out-of-service", response_model=CommandResult)
+def out_of_service(alarm_id: str, _who: Officer, body: OutOfServiceIn,
+                   commands: Commands) -> CommandResult:
+    """Silence the alarm until it is returned to service (its condition is still tracked and
+    still drives ventilation); 409 ``out-of-service`` if it already is."""
+    return _result(commands.send("out-of-service", alarm_id=alarm_id, user=body.user,
+                                 reason=body.reason))
+
+
+@router.post("/{alarm_id}/in-service", response_model=CommandResult)
+def in_service(alarm_id: str, _who: Officer, body: InServiceIn,
+               commands: Commands) -> CommandResult:
+    """Return the alarm to service; raised again at once if its condition is present;
+    409 ``in-service`` if it was not out of service."""
+    return _result(commands.send("in-service", alarm_id=alarm_id, user=body.user,
+                                 reason=body.reason))

@@ -124,6 +124,9 @@ class AlarmEngine:
             return out
         if isinstance(event, SetOutOfService):
             alarm = self._alarm(event.alarm_id)
+            if not event.user.strip() or (event.out_of_service and not event.reason.strip()):
+                raise errors.MissingWho(alarm.alarm_id, "taking an alarm out of service needs "
+                                        "the user's name and the reason; returning it, the name")
             trigger = Trigger.REMOVE if event.out_of_service else Trigger.RESTORE
             verb = "taken out of service" if event.out_of_service else "returned to service"
             return self._fire(alarm, trigger, event.time, user=event.user, reason=event.reason,

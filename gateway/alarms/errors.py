@@ -61,6 +61,12 @@ class NothingToResolve(AlarmError):
     code = "nothing-to-resolve"
 
 
+class MissingWho(AlarmError):
+    """Silencing an alarm (out of service) must say who and why: it goes into the record."""
+
+    code = "missing-who-or-why"
+
+
 class UnknownReasonCode(AlarmError):
     code = "unknown-reason-code"
 

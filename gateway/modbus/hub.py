@@ -2,8 +2,9 @@
 
 As in Home Assistant's modbus component, the hub owns the client, the lock that keeps one
 request on the wire at a time (an RS-485 bus is half duplex; several unit ids on one bus
-share one hub), the reconnect with exponential back-off, and the log line written once
-per outage. Devices never touch the client; they ask the hub for reads.
+share one hub; a write, such as a fan's run command, goes before queued polls), the
+reconnect with exponential back-off, and the log line written once per outage. Devices
+never touch the client; they ask the hub for reads and writes.
 
 pymodbus's own background reconnect is switched off (``reconnect_delay=0``) so that the
 back-off lives here, where it is visible and testable, and a poll during back-off fails at
@@ -21,6 +22,7 @@ from typing import Any, Protocol
 
 from pymodbus.exceptions import ConnectionException, ModbusException
 
+from gateway.modbus.buslock import BusLock
 from gateway.modbus.plan import ReadRequest
 from occmon.config.schema import ModbusRtuDevice, ModbusTcpDevice
 
@@ -141,7 +143,7 @@ class ModbusHub:
         self.name = name
         self._factory = client_factory
         self._client: ModbusClient | None = None
-        self._lock = asyncio.Lock()
+        self._lock = BusLock()
         self._call_timeout = call_timeout
         self._backoff_initial = backoff_initial
         self._backoff_cap = backoff_cap
@@ -172,7 +174,7 @@ class ModbusHub:
 
     async def read(self, request: ReadRequest, unit_id: int) -> list[int]:
         """Registers (or bits as 0/1) of one request; raises HubOffline or ExceptionResponse."""
-        async with self._lock:
+        async with self._lock.hold():
             client = await self._connected()
             call = getattr(client, _READ_CALLS[request.kind])
             response = await self._call(call(request.address, count=request.count,
@@ -190,7 +192,7 @@ class ModbusHub:
 
     async def write(self, kind: str, address: int, value: int, unit_id: int) -> None:
         """Write one coil or holding register (commands such as a fan's run coil)."""
-        async with self._lock:
+        async with self._lock.hold(urgent=True):
             client = await self._connected()
             if kind == "coil":
                 pending = client.write_coil(address, bool(value), device_id=unit_id)
@@ -204,7 +206,7 @@ class ModbusHub:
             raise ExceptionResponse(int(getattr(response, "exception_code", 0)))
 
     async def close(self) -> None:
-        async with self._lock:
+        async with self._lock.hold():
             if self._client is not None:
                 self._client.close()
                 self._client = None

@@ -11,7 +11,8 @@ Everything happens on the gateway's event loop, independent of broker, store and
 * a ventilation failure becomes a high-priority ``ExternalAlarm`` in the engine;
 * every alarm and interlock event is committed to the gateway's queue (kind ``event``:
   never dropped) for ``events/alarm`` / ``events/ventilation``, and the point's snapshot to
-  the retained ``state/{point}``. An event the queue cannot take now is kept and retried.
+  the retained ``state/{point}``, by the gateway's ``Committer`` at the end of the loop turn; an
+  event the queue cannot take now is kept and retried.
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ from gateway import interlock as il
 from gateway.alarms import AlarmEngine, AlarmError, AlarmEvent, ExternalAlarm, Sample, Tick
 from gateway.alarms.errors import TimeWentBackwards
 from gateway.alarms.resolve import point_specs
+from gateway.committer import Committer
 from gateway.driver import PolledDriver
 from gateway.modbus.device import ModbusDevice
-from gateway.queue import Entry, Queue
+from gateway.queue import Entry
 from gateway.safety import wire
 from gateway.safety.commands import BadCommand, CommandListener, parse, result_payload
 from gateway.safety.fans import FanDriver, FanState, write_coil
@@ -47,13 +49,13 @@ TICK_INTERVAL = 0.5
 class Safety:
     """Alarm engine + interlock + their I/O for one gateway. ``start()`` / ``stop()``."""
 
-    def __init__(self, config: SiteConfig, queue: Queue, drivers: Sequence[ModbusDevice], *,
-                 wake: Callable[[], None] = lambda: None,
+    def __init__(self, config: SiteConfig, committer: Committer,
+                 drivers: Sequence[ModbusDevice], *,
                  broker_host: str | None = None, broker_port: int = 1883,
                  client_id: str | None = None, clock: Callable[[], float] = time.time,
                  tick_interval: float = TICK_INTERVAL) -> None:
         self.site = config.site.id
-        self._queue, self._wake, self._clock = queue, wake, clock
+        self._committer, self._clock = committer, clock
         self._tick_interval = tick_interval
         alarms = config.alarms or AlarmsConfig()
         self.engine = AlarmEngine(point_specs(config, alarms), max_shelve=alarms.max_shelve)
@@ -69,7 +71,6 @@ class Safety:
                 if fan is not None:
                     self._fans[fan.device] = (fan.running, fan.fault)
         self._ids = wire.EventIds()
-        self._backlog: list[Entry] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._ticker: asyncio.Task[None] | None = None
         self._fan_state: dict[str, FanState] = {}
@@ -116,7 +117,8 @@ class Safety:
                 await asyncio.wait_for(self.listener.stop(), 0.5)
             except Exception:
                 log.warning("command listener did not stop in time")
-        self._flush()
+        if not self._committer.flush():
+            log.error("safety events not committed at stop (disk error?)")
 
     def counter_values(self) -> dict[str, int]:
         return {f"safety.{k}": v for k, v in self.counters.items()}
@@ -140,7 +142,6 @@ class Safety:
         self._alarm_events(events)
         if touched:
             self._zone(latest)
-        self._flush()
 
     def tick(self, now: float) -> None:
         try:
@@ -149,7 +150,6 @@ class Safety:
             self.counters[f"alarm.{exc.code}"] += 1
         self._zone(now)
         self._apply(self.interlock.handle(il.Tick(now)))
-        self._flush()
 
     def fan_state(self, state: FanState) -> None:
         """A poll of a fan: its running input is the interlock's feedback."""
@@ -164,7 +164,6 @@ class Safety:
                 "fault": state.fault, "time": state.time, "state": "",
                 "priority": "high" if state.fault else "log",
                 "cause": f"{state.device}: {word}"}, self._ids.next())])
-        self._flush()
 
     def command(self, payload: bytes) -> bytes | None:
         """One operator command (MQTT request body) -> the result body; never raises."""
@@ -187,7 +186,6 @@ class Safety:
             self.counters[f"commands.error.{exc.code}"] += 1
             return result_payload(request_id, code=exc.code, message=str(exc))
         self.counters["commands.ok"] += 1
-        self._flush()
         return result_payload(request_id, bodies)
 
     # -- outputs --------------------------------------------------------------------------
@@ -256,24 +254,10 @@ class Safety:
         except Exception:
             self.counters["interlock.error"] += 1
             log.exception("interlock refused a coil result")
-        self._flush()
 
     def _enqueue(self, entries: list[Entry]) -> None:
-        if entries:
-            self._backlog.extend(entries)
-
-    def _flush(self) -> None:
-        """Commit pending events to the queue now; on a disk error keep them for the next."""
-        if not self._backlog:
-            return
-        try:
-            self._queue.append_many(self._backlog)
-        except Exception:
-            self.counters["enqueue-failed"] += 1
-            log.exception("queue commit of %d safety events failed; kept", len(self._backlog))
-            return
-        self._backlog = []
-        self._wake()
+        """Hand events to the queue; committed at the end of this loop turn."""
+        self._committer.add(entries)
 
     async def _tick_loop(self) -> None:
         while True:

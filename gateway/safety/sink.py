@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
 
-from gateway.queue import Queue
+from gateway.committer import Committer
 from gateway.sink import QueueSink
 from occmon.model import Reading
 
@@ -23,8 +22,8 @@ Observer = Callable[[Sequence[Reading]], None]
 class ObservedSink(QueueSink):
     """A ``QueueSink`` that also hands each batch of readings to its observers."""
 
-    def __init__(self, queue: Queue, site: str, **options: Any) -> None:
-        super().__init__(queue, site, **options)
+    def __init__(self, committer: Committer, site: str) -> None:
+        super().__init__(committer, site)
         self.observers: list[Observer] = []
         self.observer_errors = 0
 

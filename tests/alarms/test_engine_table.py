@@ -138,3 +138,23 @@ def test_illegal_changes_nothing(setup: Callable[[], AlarmEngine], event: Event,
         eng.handle(event)
     assert caught.value.code == error.code
     assert (eng.snapshot(), eng.alarms(), eng.conditions()) == before
+
+
+@pytest.mark.parametrize("event", [
+    SetOutOfService(PROCESS, "wang", "", NOW),
+    SetOutOfService(PROCESS, "wang", "   ", NOW),
+    SetOutOfService(PROCESS, "", "calibration", NOW),
+    SetOutOfService(PROCESS, " ", "calibrated", NOW, out_of_service=False),
+])
+def test_silencing_without_who_or_why_is_refused_and_changes_nothing(event: Event) -> None:
+    eng = active_unack()
+    before = eng.alarm(PROCESS)
+    with pytest.raises(errors.MissingWho):
+        eng.handle(event)
+    assert eng.alarm(PROCESS) == before
+
+
+def test_returning_to_service_needs_a_name_but_no_reason() -> None:
+    eng = out_of_service()
+    eng.handle(SetOutOfService(PROCESS, "wang", "", NOW, out_of_service=False))
+    assert eng.alarm(PROCESS).state is AlarmState.NORMAL

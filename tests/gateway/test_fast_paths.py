@@ -1,4 +1,5 @@
-"""The per-poll fast paths give what the plain ones give: decoding, conversion, wake-ups.
+"""The per-poll fast paths give what the plain ones give: decoding, conversion, wake-ups,
+the reading's JSON.
 
 ``RequestDecoder`` must decode every type and byte order exactly as ``codec.decode``;
 ``Binding``'s cached conversion must agree with ``thresholds.to_canonical``; the shared
@@ -8,6 +9,7 @@ poll wake-ups must never wake a task early nor let one cancelled task disturb an
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import struct
 
@@ -22,6 +24,8 @@ from gateway.modbus.plan import plan_reads
 from gateway.modbus.profile import Register
 from gateway.normalise import normalise
 from gateway.polling import Wakeups
+from occmon.model import Quality, Reading
+from occmon.payload import encode_reading, reading_to_dict
 from tests.gateway.helpers import bindings_for
 from tests.gateway.sites import DEMO, load_site
 
@@ -129,3 +133,42 @@ def test_shared_wakeups_never_early_and_a_cancelled_waiter_leaves_the_others() -
     assert min(woke) >= min(dues)
     # all within one quantum of their due time, plus slack for a loaded machine
     assert max(woke) - max(dues) < 0.05 + 1.0
+
+
+text = st.text(min_size=1, max_size=12)  # any code point: quotes, controls, CJK, surrogates
+optional = st.one_of(st.none(), st.just(""), text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    point=text, agent=text, unit=text, sensor=optional, device=optional,
+    when=st.floats(min_value=0, max_value=4e9),
+    value=st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False),
+                    st.integers(-10**6, 10**6)),
+    quality=st.sampled_from(list(Quality)), reason=st.one_of(st.none(), text),
+    raw=st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False)),
+)
+def test_encode_reading_is_json_dumps_of_reading_to_dict_byte_for_byte(
+    point: str, agent: str, unit: str, sensor: str | None, device: str | None, when: float,
+    value: float | None, quality: Quality, reason: str | None, raw: float | None,
+) -> None:
+    if quality is not Quality.GOOD and not reason:
+        reason = "out-of-range"
+    reading = Reading(point, agent, when, value, unit, quality=quality, reason=reason,
+                      sensor=sensor, device=device, raw_value=raw,
+                      raw_unit=None if raw is None else "mA")
+    plain = json.dumps(reading_to_dict(reading), separators=(",", ":"), ensure_ascii=False,
+                       allow_nan=False).encode()
+    assert encode_reading(reading) == plain
+    assert encode_reading(reading) == plain  # again, through the caches
+
+
+def test_encode_reading_of_successive_times_and_a_nan_value() -> None:
+    first = Reading("p1", "h2s", 1_700_000_000.0, 1.5, "mg/m3")
+    second = Reading("p1", "h2s", 1_700_000_001.25, 1.5, "mg/m3")
+    assert b'"time":"2023-11-14T22:13:20.000Z"' in encode_reading(first)
+    assert b'"time":"2023-11-14T22:13:21.250Z"' in encode_reading(second)
+    nan = Reading("p1", "h2s", 1.0, 0.0, "mg/m3")
+    object.__setattr__(nan, "value", math.nan)  # past the model's own check
+    with pytest.raises(ValueError, match="JSON compliant"):
+        encode_reading(nan)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.committer import Committer
 from gateway.publisher import Publisher
 from gateway.queue import Queue
 from gateway.sink import QueueSink, reading_entry
@@ -56,7 +57,7 @@ def test_broker_outage_loses_nothing(tmp_path: Path, mosquitto: Mosquitto) -> No
             publish_batch=50,
             max_inflight=20,
         )
-        sink = QueueSink(queue, SITE, on_commit=pub.wake)
+        sink = QueueSink(Committer(queue, on_commit=pub.wake), SITE)
         publishing = asyncio.create_task(pub.run())
         stop_producing = asyncio.Event()
 
@@ -80,7 +81,7 @@ def test_broker_outage_loses_nothing(tmp_path: Path, mosquitto: Mosquitto) -> No
         await asyncio.sleep(3)
         stop_producing.set()
         await producing
-        sink.flush()
+        assert sink.flush()
         assert len(produced) - down_at >= 30 * 150  # the window really had readings in it
         assert await until(lambda: queue.rows == 0, 60), pub.counters()
         await pub.stop()

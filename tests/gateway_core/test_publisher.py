@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -172,3 +173,53 @@ def test_rows_in_flight_when_the_broker_dies_are_sent_again(
     assert counters["queue.released"] == 500  # the window the dead broker never acked
     assert counters["publisher.rows_sent"] == 2000 + 500  # sent again, and only those
     assert counters["queue.acked"] == 2000
+
+
+def test_wake_sends_at_once_from_the_event_loop(tmp_path: Path, mosquitto: Mosquitto) -> None:
+    """paho runs on the loop: a wake after a commit publishes before the loop turns again."""
+    queue = Queue(tmp_path / "q.db")
+
+    async def main() -> None:
+        pub = publisher(queue, mosquitto, publish_batch=10, max_inflight=5)
+        task = asyncio.create_task(pub.run())
+        assert await wait_until(lambda: pub.connected, 10)
+        threads = threading.active_count()
+        queue.append_many([reading_entry(SITE, make_reading(i)) for i in range(100)])
+        pub.wake()
+        assert queue.inflight == 5 * 10  # sent within wake(): a full window, no await
+        assert await wait_until(lambda: queue.rows == 0, 30), pub.counters()
+        assert threading.active_count() == threads  # no network thread of paho's
+        await pub.stop()
+        await asyncio.wait_for(task, 5)
+
+    asyncio.run(main())
+    queue.close()
+
+
+def test_a_frozen_broker_is_dropped_by_the_keepalive(tmp_path: Path, mosquitto: Mosquitto) -> None:
+    """No PINGRESP within the keep-alive: the connection counts as lost, rows wait again."""
+    queue = Queue(tmp_path / "q.db")
+
+    async def main() -> dict[str, int]:
+        pub = Publisher(queue, site=SITE, host=mosquitto.host, port=mosquitto.port,
+                        client_id="gw-keepalive", keepalive=1)
+        task = asyncio.create_task(pub.run())
+        assert await wait_until(lambda: pub.connected, 10)
+        assert mosquitto.process is not None
+        mosquitto.process.send_signal(signal.SIGSTOP)
+        try:
+            queue.append_many([reading_entry(SITE, make_reading(i)) for i in range(10)])
+            pub.wake()
+            assert await wait_until(lambda: not pub.connected, 15), pub.counters()
+            assert await wait_until(lambda: queue.inflight == 0, 5)  # released, pending
+            assert queue.rows == 10
+        finally:
+            mosquitto.process.send_signal(signal.SIGCONT)
+        assert await wait_until(lambda: queue.rows == 0, 30), pub.counters()
+        await pub.stop()
+        await asyncio.wait_for(task, 5)
+        return pub.counters()
+
+    counters = asyncio.run(main())
+    queue.close()
+    assert counters["publisher.disconnects"] >= 1 and counters["publisher.connects"] >= 2

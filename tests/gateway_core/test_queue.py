@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -133,3 +134,49 @@ def test_large_ack_over_parameter_limit(tmp_path: Path) -> None:
 def test_rejects_nonsense_limit(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="max_rows"):
         Queue(tmp_path / "q.db", max_rows=0)
+
+
+def test_checkpoint_thread_keeps_the_wal_small_and_the_rows_intact(tmp_path: Path) -> None:
+    """20 MB go through the WAL (written, then acked); a writer with autocheckpoint at the
+    64 MB backstop would keep it all, so a small WAL shows the thread's checkpoints work."""
+    path = tmp_path / "q.db"
+    queue = Queue(path, checkpoint_thread=True, checkpoint_interval=0.02)
+    body = b"x" * 1000
+    kept: list[int] = []
+    for chunk in range(20):
+        queue.append_many([Entry("t/r", body + str(chunk).encode())] * 1000)
+        rows = queue.peek(1000)
+        kept.append(rows[0].seq)
+        queue.mark_inflight(r.seq for r in rows)
+        queue.ack([r.seq for r in rows[1:]])  # one row of each chunk stays
+        runs = queue.checkpointer.runs if queue.checkpointer else 0
+        deadline = time.monotonic() + 10
+        while queue.checkpointer and queue.checkpointer.runs < runs + 2:
+            assert time.monotonic() < deadline, "the checkpoint thread stopped running"
+            time.sleep(0.005)
+    wal = Path(f"{path}-wal").stat().st_size
+    counters = queue.counters()
+    queue.close()
+    assert counters["queue.checkpoints"] >= 40 and counters["queue.checkpoint_errors"] == 0
+    assert wal < 8_000_000, f"WAL grew to {wal} bytes"
+    again = Queue(path)
+    assert [r.seq for r in again.peek(100)] == kept
+    assert {r.payload[-2:].lstrip(b"x") for r in again.peek(100)} == {
+        str(c).encode() for c in range(20)}
+    again.close()
+
+
+def test_a_locked_database_fails_the_commit_quickly_and_keeps_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    queue = Queue(path, busy_timeout=0.05)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")  # e.g. an operator's shell holding the write lock
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            queue.append_many(entries(3))
+        assert queue.rows == 0
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert queue.append_many(entries(3)) == 3 and queue.rows == 3
+    queue.close()

@@ -1,0 +1,119 @@
+"""Group commit on a real SQLite queue: one transaction per loop turn, nothing lost on error."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from pathlib import Path
+
+from gateway.committer import Committer
+from gateway.queue import Entry, Queue
+
+
+def entries(n: int, start: int = 0) -> list[Entry]:
+    return [Entry("t/r", f"r-{start + i}".encode()) for i in range(n)]
+
+
+def payloads(queue: Queue) -> list[bytes]:
+    return [row.payload for row in queue.peek(10_000)]
+
+
+def test_what_one_loop_turn_hands_over_is_one_commit(tmp_path: Path) -> None:
+    queue = Queue(tmp_path / "q.db")
+    commits: list[int] = []
+
+    async def main() -> None:
+        committer = Committer(queue, on_commit=lambda: commits.append(queue.rows),
+                              max_wait=60.0)
+        for n in range(5):
+            committer.add(entries(10, start=10 * n))
+        assert queue.rows == 0 and committer.buffered == 50  # nothing yet: same turn
+        await asyncio.sleep(0)
+        assert commits == [50] and committer.buffered == 0
+        committer.add(entries(1, start=50))
+        await asyncio.sleep(0)
+        assert commits == [50, 51]
+
+    asyncio.run(main())
+    assert payloads(queue) == [f"r-{i}".encode() for i in range(51)]
+    queue.close()
+
+
+def test_a_long_turn_commits_once_the_oldest_entry_waited_max_wait(tmp_path: Path) -> None:
+    queue = Queue(tmp_path / "q.db")
+
+    async def main() -> None:
+        committer = Committer(queue, max_wait=0.005)
+        committer.add(entries(3))
+        time.sleep(0.02)  # the rest of a long turn: a burst of poll responses
+        committer.add(entries(2, start=3))
+        assert queue.rows == 5  # committed inside the turn, not at its end
+        committer.add(entries(1, start=5))
+        assert queue.rows == 5  # a fresh entry waits for the end of the turn
+        await asyncio.sleep(0)
+        assert queue.rows == 6
+
+    asyncio.run(main())
+    queue.close()
+
+
+def test_after_commit_runs_only_once_the_entries_are_on_disk(tmp_path: Path) -> None:
+    queue = Queue(tmp_path / "q.db")
+    seen: list[tuple[str, int]] = []
+
+    async def main() -> None:
+        committer = Committer(queue, max_wait=60.0)
+        committer.after_commit(lambda: seen.append(("idle", queue.rows)))  # nothing pending
+        committer.add(entries(4))
+        committer.after_commit(lambda: seen.append(("after", queue.rows)))
+        assert seen == [("idle", 0)]
+        await asyncio.sleep(0)
+
+    asyncio.run(main())
+    assert seen == [("idle", 0), ("after", 4)]
+    queue.close()
+
+
+def test_a_refused_commit_keeps_everything_in_order_and_retries(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    queue = Queue(path, busy_timeout=0.02)
+    acked: list[int] = []
+
+    async def main() -> None:
+        committer = Committer(queue, max_wait=0.0, retry_after=0.2)
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN EXCLUSIVE")  # the disk says no
+        try:
+            committer.add(entries(3))
+            assert committer.failed_commits == 1 and committer.buffered == 3
+            committer.after_commit(lambda: acked.append(queue.rows))
+            committer.add(entries(2, start=3))  # retrying: no new attempt per entry
+            assert committer.failed_commits == 1 and committer.buffered == 5
+            await asyncio.sleep(0.5)  # a retry, still locked
+            assert committer.failed_commits >= 2 and acked == []
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        deadline = time.monotonic() + 10
+        while committer.buffered and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert committer.buffered == 0
+
+    asyncio.run(main())
+    assert acked == [5]  # once, after the retry committed all five in one transaction
+    assert payloads(queue) == [f"r-{i}".encode() for i in range(5)]
+    queue.close()
+
+
+def test_flush_at_stop_commits_the_buffer_now(tmp_path: Path) -> None:
+    queue = Queue(tmp_path / "q.db")
+
+    async def main() -> bool:
+        committer = Committer(queue, max_wait=60.0)
+        committer.add(entries(7))
+        return committer.flush()
+
+    assert asyncio.run(main()) is True
+    assert queue.rows == 7
+    queue.close()
