@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 
 class BusLock:
@@ -22,6 +20,7 @@ class BusLock:
         self._held = False
         self._urgent: deque[asyncio.Future[None]] = deque()
         self._normal: deque[asyncio.Future[None]] = deque()
+        self._holds = (_Hold(self, False), _Hold(self, True))  # built once: polls are hot
 
     @property
     def locked(self) -> bool:
@@ -31,13 +30,9 @@ class BusLock:
     def waiting(self) -> int:
         return len(self._urgent) + len(self._normal)
 
-    @asynccontextmanager
-    async def hold(self, *, urgent: bool = False) -> AsyncIterator[None]:
-        await self._acquire(urgent)
-        try:
-            yield
-        finally:
-            self._release()
+    def hold(self, *, urgent: bool = False) -> _Hold:
+        """``async with lock.hold(urgent=...)``: the bus, for one request."""
+        return self._holds[urgent]
 
     async def _acquire(self, urgent: bool) -> None:
         if not self._held and not self._urgent and not self._normal:
@@ -63,3 +58,22 @@ class BusLock:
                     waiter.set_result(None)  # ownership passes straight to the waiter
                     return
         self._held = False
+
+
+class _Hold:
+    """The async context manager ``BusLock.hold`` returns (one per class of waiter)."""
+
+    __slots__ = ("_lock", "_urgent")
+
+    def __init__(self, lock: BusLock, urgent: bool) -> None:
+        self._lock, self._urgent = lock, urgent
+
+    async def __aenter__(self) -> None:
+        lock = self._lock
+        if not lock._held and not lock._urgent and not lock._normal:
+            lock._held = True  # the usual case, without a second coroutine
+            return
+        await lock._acquire(self._urgent)
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._lock._release()
