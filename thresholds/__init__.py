@@ -42,16 +42,13 @@ from thresholds.shortterm import (
     Interval,
     MacResult,
     PeakResult,
-    StelResult,
     evidence_verdict,
     mac_exceedances,
     mac_exceedances_series,
     peak_excursions,
     peak_excursions_series,
-    rolling_twa,
-    stel_max,
-    stel_max_series,
 )
+from thresholds.stel import StelResult, rolling_twa, stel_max, stel_max_series
 from thresholds.twa import (
     DEFAULT_MIN_COVERAGE,
     ShiftTWA,

@@ -9,10 +9,13 @@ Every such window lies inside the block's *reach* (grid[m], grid[m + PER_WINDOW 
 covers its *core* [grid[m + 1], grid[m + PER_WINDOW]]. So its integral is at most the
 integral of the positive part over the reach, and its monitored time at least the core's
 (and at least the coverage floor, which every window that counts meets): the ratio bounds
-the mean of every window in the block. A block whose bound is below a mean the search is
-sure to find holds no maximum (branch and bound). One such mean comes with the bounds: the
-window starting at the core's first reading covers the core's readings, so for values >= 0
-its mean is at least their integral over the window length (``Blocks.sure``).
+the mean of every window in the block, wherever it starts in it - the windows whose
+monitored time is exactly the floor, which the search also tries (``stel.stel_max``),
+included. A block whose bound is below a mean the search is sure to find holds no maximum
+(branch and bound). One such mean comes with the bounds: the window starting at the core's
+first reading covers the core's readings, so for values >= 0 its mean is at least their
+integral over the window length (``Blocks.sure``). Another is the best floor-crossing
+window: the search evaluates those (few) in full before it prunes, never skipping one.
 
 The bounds are found with two look-ups per grid point and a difference of the cumulative
 integral, so they cost a few hundred small array operations, not passes over the readings.

@@ -14,14 +14,12 @@ from dataclasses import dataclass
 
 from thresholds.series import StepSeries
 from thresholds.shortterm import (
-    STEL_WINDOW_S,
     MacResult,
     PeakResult,
-    StelResult,
     mac_exceedances_series,
     peak_excursions_series,
-    stel_max_series,
 )
+from thresholds.stel import STEL_WINDOW_S, StelResult, stel_max_series
 from thresholds.twa import DEFAULT_MIN_COVERAGE, ShiftTWA, Unmonitored, shift_twa_series
 from thresholds.types import ArrayLike
 

@@ -193,6 +193,34 @@ class StepSeries:
         lengths = np.diff(keys, prepend=0, append=self.t.size + 1)
         return _frozen(np.repeat(sums, lengths))
 
+    @cached_property
+    def _unmonitored_knots(self) -> tuple[FloatArray, FloatArray]:
+        t, s = self.t, self.s
+        if t.size == 0:
+            return (_frozen(np.array([self.start, self.end])),
+                    _frozen(np.array([0.0, self.end - self.start])))
+        after = self._gap_after
+        _, sums = self._gap_sums        # sums[c + 1]: unmonitored before the c-th gap
+        x = np.empty(2 * after.size + 4)
+        u = np.empty(x.size)
+        x[0], x[1], x[-2], x[-1] = self.start, t[0], s[-1], self.end
+        x[2:-2:2], x[3:-2:2] = s[after], t[after + 1]
+        u[0], u[1], u[-2] = 0.0, sums[1], sums[-1]
+        u[-1] = sums[-1] + (self.end - s[-1])
+        u[2:-2:2], u[3:-2:2] = sums[1:-1], sums[2:]
+        return _frozen(x), _frozen(u)
+
+    def unmonitored_knots(self) -> tuple[FloatArray, FloatArray]:
+        """(x, unmonitored seconds from ``start`` to x) at ``start``, every edge of
+        unmonitored time (first reading, each gap's two edges, end of the last) and ``end``.
+
+        Unmonitored time is continuous and piecewise linear (slope 0 while held, 1 in a gap)
+        with its knots only there, so ``np.interp`` evaluates it anywhere in [start, end]
+        with one look-up among the gaps, not the readings (a window's monitored time as a
+        function of its position: ``thresholds.stel``). Repeated x carry equal values.
+        """
+        return self._unmonitored_knots
+
     def unmonitored_before(self, k: IntArray) -> FloatArray:
         """Unmonitored seconds from ``start`` to the start of segment k - 1 (k = 0: none):
         indexed like the cumulative integral, k = number of segments started."""

@@ -1,11 +1,11 @@
 """The pruned STEL search (``thresholds.bounds``) still finds the exact maximum: every block
-bound holds for every candidate window in its block, and the pruned search agrees with the
-full one and with a plain reference in exact (rational) arithmetic on random step series,
-gaps and edge cases included."""
+bound holds for every candidate window in its block (floor crossings included), and the
+pruned search agrees with the full one, with a plain reference in exact (rational)
+arithmetic and with a dense exact scan, on random step series, gaps and edge cases
+included."""
 
 from __future__ import annotations
 
-import bisect
 from fractions import Fraction
 
 import numpy as np
@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from thresholds import StepSeries, shortterm, stel_max
+from tests.thresholds.stel_reference import ExactStel, position_slack, tolerance
+from thresholds import StepSeries, stel, stel_max
 from thresholds.bounds import block_bounds
 from thresholds.twa import Unmonitored
 
@@ -51,51 +52,6 @@ def long_readings(draw: st.DrawFn) -> Readings:
     return times, values, max_gap
 
 
-class Reference:
-    """The step function in rationals; the STEL as the plain maximum over every window with
-    an edge on a step edge or on a shift edge (the candidates where the maximum lies)."""
-
-    def __init__(self, series: StepSeries) -> None:
-        self.t = [Fraction(x) for x in series.t.tolist()]
-        self.s = [Fraction(x) for x in series.s.tolist()]
-        self.v = [Fraction(x) for x in series.v.tolist()]
-        self.cum_i, self.cum_k = [Fraction(0)], [Fraction(0)]
-        for t, s, v in zip(self.t, self.s, self.v, strict=True):
-            self.cum_i.append(self.cum_i[-1] + v * (s - t))
-            self.cum_k.append(self.cum_k[-1] + (s - t))
-
-    def at(self, q: float) -> tuple[Fraction, Fraction]:
-        """(integral, monitored time) up to q."""
-        x = Fraction(q)
-        j = bisect.bisect_right(self.t, x) - 1
-        if j < 0:
-            return Fraction(0), Fraction(0)
-        part = min(x, self.s[j]) - self.t[j]
-        return self.cum_i[j] + self.v[j] * part, self.cum_k[j] + part
-
-    def mean(self, end: float, window: float, floor: float | None) -> Fraction | None:
-        """Mean of the window (end - window, end]; None if held less than ``floor`` s
-        (``floor`` None: unmonitored time counts as zero)."""
-        i1, k1 = self.at(end)
-        i0, k0 = self.at(end - window)
-        if floor is None:
-            return (i1 - i0) / Fraction(window)
-        held = k1 - k0
-        if held > 0 and held >= Fraction(floor):
-            return (i1 - i0) / held
-        return None
-
-    def ends(self, lo: float, hi: float, window: float) -> list[float]:
-        knots = {float(x) for x in self.t} | {float(x) for x in self.s}
-        return sorted(e for e in knots | {k + window for k in knots} | {lo, hi}
-                      if lo <= e <= hi)
-
-    def stel(self, lo: float, hi: float, window: float, floor: float | None) -> Fraction | None:
-        means = [m for e in self.ends(lo, hi, window)
-                 if (m := self.mean(e, window, floor)) is not None]
-        return max(means) if means else None
-
-
 def _shift(times: np.ndarray, gap: float, cut: float, length: float) -> tuple[float, float]:
     span = float(times[-1] - times[0]) + gap
     start = float(times[0]) + cut * span
@@ -114,23 +70,26 @@ def test_pruned_stel_is_the_exact_maximum(data: Readings, cut: float, length: fl
     start, end = _shift(times, gap, cut, length)
     series = StepSeries.build(times, values, max_gap=gap, start=start, end=end)
     with pytest.MonkeyPatch.context() as mp:   # search the kept blocks however many remain
-        mp.setattr(shortterm, "_PRUNE_MAX_SHARE", 1.0)
-        pruned = shortterm._stel_max(series, window, unmonitored, mwc, prune=True)
-    full = shortterm._stel_max(series, window, unmonitored, mwc, prune=False)
+        mp.setattr(stel, "_PRUNE_MAX_SHARE", 1.0)
+        pruned = stel._stel_max(series, window, unmonitored, mwc, prune=True)
+    full = stel._stel_max(series, window, unmonitored, mwc, prune=False)
     assert pruned.windows_evaluated == full.windows_evaluated
     if series.t.size == 0:
         assert np.isnan(pruned.stel_max) and np.isnan(full.stel_max)
         return
     floor = None if unmonitored == "zero" else mwc * window
-    truth = Reference(series).stel(start + window, end, window, floor)
+    ref = ExactStel(series)
+    at_edges, crossed = ref.stel_parts(start + window, end, window, floor)
+    truth = ref.stel(start + window, end, window, floor)
     if truth is None:
         assert np.isnan(pruned.stel_max) and np.isnan(full.stel_max)
         return
-    assert pruned.stel_max == pytest.approx(float(truth), rel=1e-10, abs=1e-10)
+    tol = tolerance(series, window, floor, crossed is not None and truth != at_edges)
+    assert pruned.stel_max == pytest.approx(float(truth), rel=0, abs=tol)
     assert pruned.stel_max == pytest.approx(full.stel_max, rel=1e-12, abs=1e-12)
-    named = Reference(series).mean(pruned.window_end, window, floor)
+    named = ref.mean(pruned.window_end, window, floor, slack=position_slack(series, window))
     assert named is not None
-    assert float(named) == pytest.approx(float(truth), rel=1e-10, abs=1e-10)
+    assert float(named) == pytest.approx(float(truth), rel=0, abs=tol)
 
 
 @settings(max_examples=120, deadline=None, database=None)
@@ -147,19 +106,21 @@ def test_block_bounds_hold_for_every_candidate(data: Readings, cut: float, lengt
     if bounds is None:
         assert series.t.size == 0 or end - start < 2 * window
         return
-    ref = Reference(series)
+    ref = ExactStel(series)
     if np.isfinite(bounds.sure):       # a mean the search does reach
-        found = shortterm._stel_max(series, window, "zero" if zero else "missing", mwc,
+        found = stel._stel_max(series, window, "zero" if zero else "missing", mwc,
                                     prune=False)
         assert bounds.sure <= found.stel_max
     least = None if zero else (floor if floor > 0 else 1e-9 * window)
-    for e in ref.ends(start + window, end, window):
+    lo, hi = start + window, end
+    crossings = [] if least is None else ref.crossings(lo, hi, window, least)
+    for e in [*map(Fraction, ref.step_ends(lo, hi, window)), *crossings]:
         mean = ref.mean(e, window, least)
         if mean is None:
             continue
         # a window belongs to the block of its end, or of its start: both bounds hold
-        by_end = bounds.of_end(np.array([e]))[0]
-        by_start = bounds.of_start(np.array([e - window]))[0]
+        by_end = bounds.of_end(np.array([float(e)]))[0]
+        by_start = bounds.of_start(np.array([float(e - Fraction(window))]))[0]
         assert mean <= Fraction(float(bounds.bound[by_end]))
         assert mean <= Fraction(float(bounds.bound[by_start]))
 
@@ -182,12 +143,12 @@ def test_pruned_and_full_search_agree_on_edge_cases(case: str, unmonitored: Unmo
     else:
         times, values = np.arange(0.0, 8 * H), np.full(int(8 * H), np.nan)
     series = StepSeries.build(times, values, max_gap=gap, start=start, end=end)
-    pruned = shortterm._stel_max(series, 900.0, unmonitored, 0.75, prune=True)
-    full = shortterm._stel_max(series, 900.0, unmonitored, 0.75, prune=False)
+    pruned = stel._stel_max(series, 900.0, unmonitored, 0.75, prune=True)
+    full = stel._stel_max(series, 900.0, unmonitored, 0.75, prune=False)
     np.testing.assert_equal([pruned.stel_max, pruned.window_end, pruned.windows_evaluated],
                             [full.stel_max, full.window_end, full.windows_evaluated])
     floor = None if unmonitored == "zero" else 0.75 * 900.0
-    truth = Reference(series).stel(start + 900.0, end, 900.0, floor)
+    truth = ExactStel(series).stel(start + 900.0, end, 900.0, floor)
     if truth is None or series.t.size == 0:      # no readings: no STEL, even counting zero
         assert np.isnan(pruned.stel_max)
     else:
@@ -204,7 +165,7 @@ def test_pruning_skips_most_of_a_working_day() -> None:
     v[rng.random(t.size) < 0.01] = np.nan
     series = StepSeries.build(t, v, max_gap=2.0, start=0.0, end=8 * H)
     r = stel_max(t, v, start=0.0, end=8 * H, max_gap=2.0)
-    full = shortterm._stel_max(series, 900.0, "missing", 0.75, prune=False)
+    full = stel._stel_max(series, 900.0, "missing", 0.75, prune=False)
     assert (r.stel_max, r.window_end) == pytest.approx((full.stel_max, full.window_end),
                                                         rel=1e-12)
     assert 12_600 <= r.window_end <= 12_000 + 900 + 2
@@ -223,3 +184,86 @@ def test_unmonitored_time_by_search_equals_the_dense_table(data: Readings, cut: 
     few = np.concatenate([series.unmonitored_before(k[i:i + 1]) for i in range(k.size)])
     np.testing.assert_array_equal(few, series.unmonitored_before(k))   # dense: many queries
     np.testing.assert_array_equal(few, series._unmonitored)
+
+
+# ---- windows whose monitored time crosses the coverage floor ----
+
+@pytest.mark.parametrize(("times", "high", "window_end"), [
+    # readings from 500 s, 10 until 1150 s then 1: the first window held 675 s
+    # (0.75 x 900) is (275, 1175]: (650 x 10 + 25 x 1) / 675 = 29/3 = 9.667, while the
+    # step-edge windows either side, ending at 1170 s (held 670 s) and 1180 s
+    # ((650 x 10 + 30 x 1) / 680 = 9.603), are under the floor and lower
+    (np.arange(500.0, 3600.0, 10.0), lambda t: t < 1150, 1175.0),
+    # the mirror image: 1 until 2450 s, then 10 until the readings stop at 3100 s; the last
+    # window held 675 s is (2425, 3325]
+    (np.arange(0.0, 3100.0, 10.0), lambda t: t >= 2450, 3325.0),
+])
+def test_stel_at_the_coverage_floor_crossing(times: np.ndarray, high: object,
+                                             window_end: float) -> None:
+    values = np.where(high(times), 10.0, 1.0)        # type: ignore[operator]
+    end = 3600.0 if times[0] > 0 else 4000.0
+    r = stel_max(times, values, start=0.0, end=end, max_gap=10.0, min_window_coverage=0.75)
+    expected = Fraction(650 * 10 + 25 * 1, 675)
+    assert expected == Fraction(29, 3)
+    assert r.stel_max == float(expected)
+    assert r.window_end == window_end
+    # independently: the exact means of the windows ending every second, and around the
+    # crossing every 1/8 s, peak there and nowhere else
+    series = StepSeries.build(times, values, max_gap=10.0, start=0.0, end=end)
+    ref = ExactStel(series)
+    assert ref.dense(900.0, end, 900.0, 675.0, int(end - 900.0) + 1) == expected
+    near = [ref.mean(Fraction(window_end) + Fraction(k, 8), 900.0, 675.0)
+            for k in range(-40, 41)]
+    assert max(m for m in near if m is not None) == expected
+    assert [m == expected for m in near].count(True) == 1
+    # the step-edge windows alone (the search before floor crossings) fall short
+    at_edges, crossed = ref.stel_parts(900.0, end, 900.0, 675.0)
+    assert crossed == expected and at_edges == Fraction(650 * 10 + 30 * 1, 680)
+
+
+def test_stel_at_the_floor_crossing_on_a_long_pruned_series() -> None:
+    # 1 Hz for 7 h of an 8-h shift, starting 1 h in at 8 mg/m3 for 10 min, then a low
+    # background with rejected readings: the maximum is the first window held 675 s, found
+    # alike with the block bounds on (the default for so many readings) and off.
+    rng = np.random.default_rng(11)
+    t = np.arange(H, 8 * H) + rng.uniform(0.0, 0.2, int(7 * H))
+    v = rng.lognormal(np.log(0.3), 0.3, t.size)
+    v[rng.random(t.size) < 0.01] = np.nan
+    v[:700] = 0.3                           # no gap near the crossing: one known window
+    v[:600] = 8.0
+    series = StepSeries.build(t, v, max_gap=2.0, start=0.0, end=8 * H)
+    assert series.t.size >= stel._PRUNE_MIN_SEGMENTS
+    r = stel_max(t, v, start=0.0, end=8 * H, max_gap=2.0)
+    full = stel._stel_max(series, 900.0, "missing", 0.75, prune=False)
+    assert (r.stel_max, r.window_end) == (full.stel_max, full.window_end)
+    first = float(series.t[0])
+    ref = ExactStel(series)
+    expected = ref.mean(Fraction(first) + 675, 900.0, 675.0)
+    assert expected is not None
+    assert r.stel_max == pytest.approx(float(expected), rel=1e-12)
+    assert r.window_end == pytest.approx(first + 675.0, abs=1e-6)
+    before = ref.stel_parts(H + 900.0, 2 * H, 900.0, 675.0)[0]
+    assert before is not None and before < expected     # step edges alone fall short
+
+
+@settings(max_examples=80, deadline=None, database=None)
+@given(data=long_readings(), cut=st.floats(-0.1, 0.2), length=st.floats(0.2, 1.3),
+       window=st.sampled_from([60.0, 300.0, 900.0]), mwc=st.sampled_from([0.5, 0.75, 0.9]))
+def test_stel_is_at_least_every_window_of_a_dense_exact_scan(
+        data: Readings, cut: float, length: float, window: float, mwc: float) -> None:
+    # No candidate argument here: the exact mean of windows ending at 3000 evenly spaced
+    # positions never exceeds the STEL, and the STEL never exceeds the exact candidates'.
+    times, values, gap = data
+    start, end = _shift(times, gap, cut, length)
+    series = StepSeries.build(times, values, max_gap=gap, start=start, end=end)
+    r = stel._stel_max(series, window, "missing", mwc, prune=None)
+    if series.t.size == 0 or end - start < window:
+        assert np.isnan(r.stel_max)
+        return
+    floor = mwc * window
+    ref = ExactStel(series)
+    scan = ref.dense(start + window, end, window, floor, 3000)
+    if scan is None:
+        return
+    assert not np.isnan(r.stel_max)
+    assert r.stel_max >= float(scan) - tolerance(series, window, floor, True)
