@@ -76,9 +76,6 @@ class Committer:
 
     def flush(self) -> bool:
         """Commit the buffer now (at stop); False if the disk refused it."""
-        if self._scheduled is not None:
-            self._scheduled.cancel()
-        self._retrying = False
         self._commit()
         return not self._buffer
 
@@ -110,4 +107,7 @@ class Committer:
             except Exception:  # one caller's bug must not keep the others waiting
                 log.exception("after-commit callback failed")
         if self.on_commit is not None:
-            self.on_commit()
+            try:
+                self.on_commit()  # the publisher sends at once: its errors are its own
+            except Exception:
+                log.exception("on-commit callback failed")

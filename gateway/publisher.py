@@ -32,6 +32,7 @@ import contextlib
 import json
 import logging
 import random
+import sqlite3
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -175,10 +176,17 @@ class Publisher:
                 delay = min(delay * 2, self._backoff[1])
                 continue
             delay = self._backoff[0]
+            failed = False
             try:
                 await self._drain(conn)
+            except sqlite3.Error:  # the queue could not be read: start over, after a pause
+                failed = True
+                self._stats["queue_errors"] += 1
+                log.exception("publisher: queue read failed; reconnecting")
             finally:
                 await self._teardown(conn)
+            if failed:
+                await self._sleep(self._backoff[1])
 
     async def stop(self, grace: float = 1.0) -> None:
         """Stop sending; wait up to ``grace`` s for outstanding PUBACKs, then disconnect."""
@@ -347,9 +355,13 @@ class Publisher:
             with contextlib.suppress(asyncio.CancelledError):
                 await conn.misc
         self._flush_acks()
-        for seqs in conn.inflight.values():
-            self.queue.release(seqs)
+        abandoned = [seq for seqs in conn.inflight.values() for seq in seqs]
         conn.inflight.clear()
+        try:
+            self.queue.release(abandoned)
+        except sqlite3.Error as exc:  # pending again in memory; only the attempt count is lost
+            self._stats["queue_errors"] += 1
+            log.warning("publisher: counting %d abandoned sends failed: %s", len(abandoned), exc)
         if self._conn is conn:
             self._conn = None
         self._wakeup.set()
@@ -418,4 +430,10 @@ class Publisher:
     def _flush_acks(self) -> None:
         if self._acked:
             acked, self._acked = self._acked, []
-            self._stats["rows_acked"] += self.queue.ack(acked)
+            try:
+                self._stats["rows_acked"] += self.queue.ack(acked)
+            except sqlite3.Error as exc:  # e.g. the file locked by another process
+                self._acked[:0] = acked  # deleted at the next flush; nothing is re-sent
+                self._stats["ack_errors"] += 1
+                log.warning("publisher: deleting %d acked rows failed (%s); will retry",
+                            len(acked), exc)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -223,3 +224,37 @@ def test_a_frozen_broker_is_dropped_by_the_keepalive(tmp_path: Path, mosquitto: 
     counters = asyncio.run(main())
     queue.close()
     assert counters["publisher.disconnects"] >= 1 and counters["publisher.connects"] >= 2
+
+
+def test_a_locked_queue_file_delays_deletes_without_resending(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    """Another process holds the write lock while PUBACKs come: the deletes wait and are
+    counted, the publisher keeps running, and no row is sent twice."""
+    path = tmp_path / "q.db"
+    queue = Queue(path, busy_timeout=0.05)
+
+    async def main() -> dict[str, int]:
+        pub = publisher(queue, mosquitto, publish_batch=10, max_inflight=5)
+        task = asyncio.create_task(pub.run())
+        assert await wait_until(lambda: pub.connected, 10)
+        queue.append_many([reading_entry(SITE, make_reading(i)) for i in range(100)])
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN EXCLUSIVE")
+        try:
+            pub.wake()
+            assert await wait_until(lambda: pub.counters().get("publisher.ack_errors", 0) > 0,
+                                    10), pub.counters()
+            assert queue.rows == 100 and not task.done()
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        pub.wake()
+        assert await wait_until(lambda: queue.rows == 0, 30), pub.counters()
+        await pub.stop()
+        await asyncio.wait_for(task, 5)
+        return pub.counters()
+
+    counters = asyncio.run(main())
+    queue.close()
+    assert counters["publisher.rows_sent"] == counters["publisher.rows_acked"] == 100
