@@ -1,4 +1,4 @@
-"""The gateway's Sink: what drivers hand over becomes queue rows, committed in small batches.
+"""The gateway's Sink: what drivers hand over becomes queue rows, committed once per loop turn.
 
 A reading is *accepted* when its row is committed to the queue. Drivers call ``readings()``
 from the event loop; the rows go to a ``gateway.committer.Committer``, which commits what
