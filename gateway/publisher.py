@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from gateway.queue import Queue, Row
 from occmon import topics
@@ -280,16 +280,14 @@ class Publisher:
 
     def _readable(self, conn: _Connection) -> None:
         """Bytes from the broker: CONNACK, PUBACKs, PINGRESP; paho's callbacks run here."""
-        rc = conn.client.loop_read()
-        if rc != mqtt.MQTT_ERR_SUCCESS:
-            self._on_lost(conn, f"read: {mqtt.error_string(rc)}")
-            self._unwatch(conn)
-        self._watch_writes(conn)
+        self._io(conn, "read", conn.client.loop_read())
 
     def _writable(self, conn: _Connection) -> None:
-        rc = conn.client.loop_write()
+        self._io(conn, "write", conn.client.loop_write())
+
+    def _io(self, conn: _Connection, what: str, rc: MQTTErrorCode) -> None:
         if rc != mqtt.MQTT_ERR_SUCCESS:
-            self._on_lost(conn, f"write: {mqtt.error_string(rc)}")
+            self._on_lost(conn, f"{what}: {mqtt.error_string(rc)}")
             self._unwatch(conn)
         self._watch_writes(conn)
 

@@ -52,11 +52,12 @@ def _frozen(a: FloatArray) -> FloatArray:
     return a
 
 
-def held_and_integral(times: ArrayLike, values: ArrayLike, *, max_gap: float,
-                      start: float | None = None, end: float | None = None
-                      ) -> tuple[float, float]:
-    """``(monitored(), integral())`` of ``StepSeries.build`` with these arguments, to the last
-    bit, without keeping a series: for metrics that need only the two sums (LAeq)."""
+def _held(times: ArrayLike, values: ArrayLike, max_gap: float, start: float | None,
+          end: float | None) -> tuple[FloatArray, FloatArray, FloatArray, float, float, int, int]:
+    """Readings ``t``, values ``v``, hold ends ``s`` (``max_gap`` s at most, never past the
+    next reading), the window [lo, hi) (default: the data) and the index range [i0, i1) of
+    the readings reaching into it: t and s both ascend, so it is one range, and only its
+    first start and its last end can need clipping to the window."""
     if not max_gap > 0:
         raise ValueError(f"max_gap must be > 0 s, got {max_gap}")
     t, v = _as_readings(times, values)
@@ -69,6 +70,15 @@ def held_and_integral(times: ArrayLike, values: ArrayLike, *, max_gap: float,
         raise ValueError(f"window end {hi} is before its start {lo}")
     i0 = int(np.searchsorted(s, lo, side="right"))
     i1 = int(np.searchsorted(t, hi, side="left"))
+    return t, s, v, lo, hi, i0, i1
+
+
+def held_and_integral(times: ArrayLike, values: ArrayLike, *, max_gap: float,
+                      start: float | None = None, end: float | None = None
+                      ) -> tuple[float, float]:
+    """``(monitored(), integral())`` of ``StepSeries.build`` with these arguments, to the last
+    bit, without keeping a series: for metrics that need only the two sums (LAeq)."""
+    t, s, v, lo, hi, i0, i1 = _held(times, values, max_gap, start, end)
     if i1 <= i0:
         return 0.0, 0.0
     if not np.isfinite(np.sum(v[i0:i1])):     # rejected readings: the series drops them
@@ -96,20 +106,7 @@ class StepSeries:
     def build(cls, times: ArrayLike, values: ArrayLike, *, max_gap: float,
               start: float | None = None, end: float | None = None) -> StepSeries:
         """Hold each reading up to ``max_gap`` s and clip to [start, end) (default: the data)."""
-        if not max_gap > 0:
-            raise ValueError(f"max_gap must be > 0 s, got {max_gap}")
-        t, v = _as_readings(times, values)
-        s = t + max_gap
-        if t.size > 1:
-            np.minimum(s[:-1], t[1:], out=s[:-1])
-        lo = float(t[0]) if start is None and t.size else (start or 0.0)
-        hi = float(s[-1]) if end is None and t.size else (end if end is not None else lo)
-        if hi < lo:
-            raise ValueError(f"window end {hi} is before its start {lo}")
-        # t and s both ascend, so the readings reaching into [lo, hi) are one index range and
-        # only its first start and its last end can need clipping to the window.
-        i0 = int(np.searchsorted(s, lo, side="right"))
-        i1 = int(np.searchsorted(t, hi, side="left"))
+        t, s, v, lo, hi, i0, i1 = _held(times, values, max_gap, start, end)
         t, s, v = t[i0:i1], s[i0:i1], v[i0:i1]
         valid = np.isfinite(v)
         if valid.all():
