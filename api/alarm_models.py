@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from ingest.store import AlarmRecord, VentilationRecord
 from occmon.model import iso_utc
+
+# Who and why go into the alarm record and the ventilation log: blank is no answer.
+Who = Annotated[str, Field(min_length=1, pattern=r"\S", description="the operator's name")]
+Why = Annotated[str, Field(min_length=1, pattern=r"\S")]
 
 ResolveCode = Literal["real-release", "false-alarm", "sensor-fault", "test-or-calibration",
                       "maintenance", "other"]
@@ -56,22 +60,22 @@ class AlarmHistory(BaseModel):
 
 
 class Acknowledge(BaseModel):
-    user: str = Field(min_length=1)
+    user: Who
     comment: str = ""
 
 
 class ShelveIn(BaseModel):
-    user: str = Field(min_length=1)
+    user: Who
     until: str = Field(description="ISO 8601 time with offset; required: a shelve always ends")
-    reason: str = Field(min_length=1)
+    reason: Why
 
 
 class UserOnly(BaseModel):
-    user: str = Field(min_length=1)
+    user: Who
 
 
 class ResolveIn(BaseModel):
-    user: str = Field(min_length=1)
+    user: Who
     reason_code: ResolveCode
     comment: str = ""
 
@@ -79,24 +83,23 @@ class ResolveIn(BaseModel):
 class OutOfServiceIn(BaseModel):
     """Taking an alarm out of service silences it until someone returns it: who and why."""
 
-    user: str = Field(min_length=1, pattern=r"\S")
-    reason: str = Field(min_length=1, pattern=r"\S",
-                        description="why (e.g. detector removed for repair); kept in the record")
+    user: Who
+    reason: Why = Field(description="why (e.g. detector removed for repair); kept in the record")
 
 
 class InServiceIn(BaseModel):
-    user: str = Field(min_length=1, pattern=r"\S")
+    user: Who
     reason: str = Field(default="", description="optional note for the record")
 
 
 class OverrideIn(BaseModel):
     mode: Literal["on", "off", "auto"]
-    user: str = Field(min_length=1)
-    reason: str = Field(min_length=1)
+    user: Who
+    reason: Why
 
 
 class ResetIn(BaseModel):
-    user: str = Field(min_length=1)
+    user: Who
     comment: str = ""
 
 

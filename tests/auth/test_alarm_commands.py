@@ -50,3 +50,26 @@ def test_inspector_refusals_of_service_commands_are_logged(site: Site) -> None:
         ("POST", f"/api/v1/alarms/{ALARM}/out-of-service", "refused"),
         ("POST", f"/api/v1/alarms/{ALARM}/in-service", "refused"),
     ]
+
+
+# A body complete but for one blank field; the guard passes (officer), validation refuses.
+BLANK = [
+    ("alarms", ALARM, "acknowledge", {"user": "  "}, "user"),
+    ("alarms", ALARM, "shelve", {"user": "li", "until": "2030-01-01T00:00:00+08:00",
+                                 "reason": " \t"}, "reason"),
+    ("alarms", ALARM, "unshelve", {"user": " "}, "user"),
+    ("alarms", ALARM, "resolve", {"user": "\n", "reason_code": "other"}, "user"),
+    ("ventilation", "desulf-exhaust", "override", {"mode": "on", "user": "li", "reason": "  "},
+     "reason"),
+    ("ventilation", "desulf-exhaust", "reset", {"user": "   "}, "user"),
+]
+
+
+@pytest.mark.parametrize(("kind", "target", "command", "body", "field"), BLANK)
+def test_blank_who_or_why_is_refused_before_the_gateway(
+    site: Site, kind: str, target: str, command: str, body: dict[str, str], field: str
+) -> None:
+    answer = httpx.post(f"{site.url}/api/v1/{kind}/{target}/{command}", json=body,
+                        headers={"X-API-Key": OFFICER_KEY})
+    assert answer.status_code == 422, answer.text
+    assert [e["loc"][-1] for e in answer.json()["detail"]] == [field]
