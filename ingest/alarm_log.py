@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ingest.records import Event
+from ingest.where import where
 
 ALARM_KINDS = ("alarm", "ventilation")
 
@@ -149,23 +150,11 @@ class AlarmQueries:
                 event: str | None = None, start: float | None = None, end: float | None = None,
                 limit: int = 100, before: str | None = None) -> list[AlarmRecord]:
         """Events newest first; ``before`` is the event id the previous page ended with."""
-        where: list[str] = ["1 = 1"]
-        args: list[Any] = []
-        for column, value in (("alarm_id", alarm_id), ("point", point), ("event", event)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                args.append(value)
-        if start is not None:
-            where.append("time >= ?")
-            args.append(start)
-        if end is not None:
-            where.append("time < ?")
-            args.append(end)
-        if before is not None:
-            where.append("event_id < ?")
-            args.append(before)
+        clause, args = where(("alarm_id = ?", alarm_id), ("point = ?", point),
+                             ("event = ?", event), ("time >= ?", start), ("time < ?", end),
+                             ("event_id < ?", before))
         rows = self._conn.execute(
-            f"SELECT {_ALARM_COLS} FROM alarm_events WHERE {' AND '.join(where)} "
+            f"SELECT {_ALARM_COLS} FROM alarm_events WHERE {clause} "
             "ORDER BY event_id DESC LIMIT ?", (*args, limit)).fetchall()
         return [_alarm(r) for r in rows]
 
@@ -182,16 +171,9 @@ class AlarmQueries:
 
     def ventilation(self, *, unit: str | None = None, limit: int = 100,
                     before: str | None = None) -> list[VentilationRecord]:
-        where: list[str] = ["1 = 1"]
-        args: list[Any] = []
-        if unit is not None:
-            where.append("unit = ?")
-            args.append(unit)
-        if before is not None:
-            where.append("event_id < ?")
-            args.append(before)
+        clause, args = where(("unit = ?", unit), ("event_id < ?", before))
         rows = self._conn.execute(
-            f"SELECT {_VENT_COLS} FROM ventilation_log WHERE {' AND '.join(where)} "
+            f"SELECT {_VENT_COLS} FROM ventilation_log WHERE {clause} "
             "ORDER BY event_id DESC LIMIT ?", (*args, limit)).fetchall()
         return [_vent(r) for r in rows]
 

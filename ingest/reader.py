@@ -16,6 +16,7 @@ from typing import Any
 from ingest.alarm_log import AlarmQueries
 from ingest.records import DeviceState, Event
 from ingest.schema import connect, migrate
+from ingest.where import where
 from occmon.model import Quality, Reading
 
 
@@ -128,18 +129,9 @@ class StoreReader:
 
         Returns the page and the cursor of the next page (None on the last page).
         """
-        where = ["point = ?", "time >= ?", "time < ?"]
-        args: list[Any] = [point, start, end]
-        if quantity is not None:
-            where.append("quantity = ?")
-            args.append(quantity)
-        if after is not None:
-            where.append("(quantity, time) > (?, ?)")
-            args.extend(after)
-        sql = (
-            f"SELECT {_COLUMNS} FROM readings WHERE {' AND '.join(where)} "
-            "ORDER BY quantity, time LIMIT ?"
-        )
+        clause, args = where(("point = ?", point), ("time >= ?", start), ("time < ?", end),
+                             ("quantity = ?", quantity), ("(quantity, time) > (?, ?)", after))
+        sql = f"SELECT {_COLUMNS} FROM readings WHERE {clause} ORDER BY quantity, time LIMIT ?"
         rows = self._all(sql, (*args, limit + 1))
         page = [_stored(row) for row in rows[:limit]]
         more = len(rows) > limit

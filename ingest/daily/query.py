@@ -11,6 +11,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from ingest.where import where
 from occmon import ledger
 
 
@@ -28,33 +29,17 @@ class Filters:
     day_to: str | None = None  # records: day <= this
 
 
-def _where(f: Filters, columns: tuple[str, ...]) -> tuple[str, list[Any]]:
-    where, args = [], []
-    for name in columns:
-        value = getattr(f, name)
-        if value is not None:
-            where.append(f"{name} = ?")
-            args.append(value)
-    return (" AND ".join(where) or "1"), args
+def _equal(f: Filters, columns: tuple[str, ...]) -> list[tuple[str, Any]]:
+    return [(f"{name} = ?", getattr(f, name)) for name in columns]
 
 
 def daily_records(conn: sqlite3.Connection, f: Filters, *, kind: str | None = None,
                   shift: str | None = None) -> list[dict[str, Any]]:
-    where, args = _where(f, ("site", "area", "point", "agent"))
-    if f.day_from is not None:
-        where += " AND day >= ?"
-        args.append(f.day_from)
-    if f.day_to is not None:
-        where += " AND day <= ?"
-        args.append(f.day_to)
-    if kind is not None:
-        where += " AND kind = ?"
-        args.append(kind)
-    if shift is not None:
-        where += " AND shift = ?"
-        args.append(shift)
+    clause, args = where(*_equal(f, ("site", "area", "point", "agent")),
+                         ("day >= ?", f.day_from), ("day <= ?", f.day_to), ("kind = ?", kind),
+                         ("shift = ?", shift))
     rows = conn.execute(
-        f"SELECT key, kind, seq, content FROM daily_records WHERE {where} "
+        f"SELECT key, kind, seq, content FROM daily_records WHERE {clause} "
         "ORDER BY day, point, shift", args).fetchall()
     return [{"key": k, "kind": kd, "seq": s, "closed": True, **_body(c)}
             for k, kd, s, c in rows]
@@ -68,17 +53,12 @@ def _body(content: str) -> dict[str, Any]:
 def exceedances(conn: sqlite3.Connection, f: Filters, *, limit: int = 100,
                 offset: int = 0) -> tuple[int, list[dict[str, Any]]]:
     """(total matching, one page newest first)."""
-    where, args = _where(f, ("site", "area", "point", "agent", "type", "status"))
-    if f.start is not None:
-        where += " AND start >= ?"
-        args.append(f.start)
-    if f.end is not None:
-        where += " AND start < ?"
-        args.append(f.end)
-    total = int(conn.execute(f"SELECT COUNT(*) FROM exceedances WHERE {where}",
+    clause, args = where(*_equal(f, ("site", "area", "point", "agent", "type", "status")),
+                         ("start >= ?", f.start), ("start < ?", f.end))
+    total = int(conn.execute(f"SELECT COUNT(*) FROM exceedances WHERE {clause}",
                              args).fetchone()[0])
     rows = conn.execute(
-        f"SELECT status, seq, status_seq, content FROM exceedances WHERE {where} "
+        f"SELECT status, seq, status_seq, content FROM exceedances WHERE {clause} "
         "ORDER BY start DESC, rowid DESC LIMIT ? OFFSET ?", (*args, limit, offset)).fetchall()
     return total, [{**_body(c), "status": st, "seq": s, "status_seq": ss}
                    for st, s, ss, c in rows]
