@@ -7,7 +7,7 @@ as live. Time is an argument, so this is a pure function of the config.
 
 from __future__ import annotations
 
-from occmon.config.schema import MqttDevice, SiteConfig
+from occmon.config.schema import SiteConfig
 
 
 def feeding_devices(config: SiteConfig, point: str, quantity: str | None = None) -> list[str]:
@@ -28,16 +28,9 @@ def quantities_of(config: SiteConfig, point: str) -> list[str]:
     return found
 
 
-def expiry(config: SiteConfig, device_id: str) -> float:
-    device = config.device(device_id)
-    if isinstance(device, MqttDevice):
-        return device.expire_after
-    return device.poll_interval * config.gateway.stale_after_polls
-
-
 def stale_after(config: SiteConfig, point: str, quantity: str) -> float:
     """The longest expiry of the devices feeding this quantity (any one may be the source)."""
-    windows = [expiry(config, d) for d in feeding_devices(config, point, quantity)]
+    windows = [config.expiry(d) for d in feeding_devices(config, point, quantity)]
     return max(windows, default=3600.0)
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import thresholds
-from occmon.config.schema import MqttDevice, Point, SiteConfig
+from occmon.config.schema import Point, SiteConfig
 
 PRIMARY = {"chemical": "concentration", "dust": "concentration", "noise": "laeq",
            "radiation": "hp10"}
@@ -55,13 +55,6 @@ class PointSpec:
         return out
 
 
-def _hold(config: SiteConfig, device_id: str) -> float:
-    device = config.device(device_id)
-    if isinstance(device, MqttDevice):
-        return device.expire_after
-    return device.poll_interval * config.gateway.stale_after_polls
-
-
 def point_spec(config: SiteConfig, point: Point) -> PointSpec:
     agent = thresholds.lookup(point.agent)
     limits = agent.limits(altitude_m=config.site.altitude_m)
@@ -74,7 +67,7 @@ def point_spec(config: SiteConfig, point: Point) -> PointSpec:
     for sensor in config.sensors:
         if sensor.point != point.id:
             continue
-        holds[sensor.quantity] = max(holds.get(sensor.quantity, 0.0), _hold(config, sensor.device))
+        holds[sensor.quantity] = max(holds.get(sensor.quantity, 0.0), config.expiry(sensor.device))
         inst = sensor.instrument
         instruments.append({
             "sensor": sensor.id, "quantity": sensor.quantity, "device": sensor.device,

@@ -225,5 +225,14 @@ class SiteConfig(Strict):
                 return device
         raise KeyError(device_id)
 
+    def expiry(self, device_id: str) -> float:
+        """Seconds a reading of this device stays current: its MQTT ``expire_after``, or
+        ``gateway.stale_after_polls`` poll intervals. The API's staleness and the daily
+        records' hold between readings both use it."""
+        device = self.device(device_id)
+        if isinstance(device, MqttDevice):
+            return device.expire_after
+        return device.poll_interval * self.gateway.stale_after_polls
+
     def sensors_of(self, device_id: str) -> list[Sensor]:
         return [s for s in self.sensors if s.device == device_id]
