@@ -34,6 +34,8 @@ class Reason(StrEnum):
     SENSOR_FAULT = "sensor-fault"  # the device's own status word says fault
     NOT_A_NUMBER = "not-a-number"  # NaN or infinity decoded from the wire
     CALIBRATION_OVERDUE = "calibration-overdue"  # value kept, but uncertain
+    CLOCK_SKEW = "clock-skew"  # the sender's time was ahead: the receive time replaced it
+    IMPLAUSIBLE = "implausible"  # outside physics (occmon.plausibility)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from occmon.config.alarms import AlarmsConfig
 from occmon.config.auth import AuthConfig
 from occmon.config.notify import NotifyConfig
 from occmon.config.records import RecordsConfig
+from occmon.config.trust import TrustConfig
 from occmon.config.ventilation import VentilationConfig
 
 Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
@@ -208,6 +209,8 @@ class SiteConfig(Strict):
     # daily records (None: defaults), API keys (None: every key refused)
     records: RecordsConfig | None = None
     auth: AuthConfig | None = None
+    # how far samples from the network are trusted (time window)
+    trust: TrustConfig = TrustConfig()
     areas: list[Area] = Field(min_length=1)
     points: list[Point] = Field(min_length=1)
     devices: list[Device] = Field(min_length=1)
