@@ -24,9 +24,11 @@ from api.records_deps import (
     today,
 )
 from ingest.daily import export, query
-from ingest.daily.close import compute_day
+from ingest.daily.close import close_into, compute_day
+from ingest.daily.closing import DayOpen, is_open, require_ended, window_of
 from ingest.daily.push import push_day
 from ingest.daily.store import Conflict, RecordsStore
+from ingest.daily.windows import iso_local, zone
 from occmon.config.schema import SiteConfig
 
 router = APIRouter(prefix="/api/v1", tags=["daily records"])
@@ -36,8 +38,8 @@ ON_DEMAND_DAYS = 7  # open days computed on request (older unclosed days wait fo
 
 def _open_rows(store: RecordsStore, config: SiteConfig, day: dt.date) -> list[dict[str, Any]]:
     computed = compute_day(store.conn, config, day)
-    return [{"key": d.key, "kind": d.kind, "seq": None, "closed": False, **d.content}
-            for d in computed.drafts]
+    return [{"key": d.key, "kind": d.kind, "seq": None, "closed": False, "provisional": True,
+             **d.content} for d in computed.drafts]
 
 
 def _match(row: dict[str, Any], f: query.Filters) -> bool:
@@ -48,14 +50,23 @@ def _match(row: dict[str, Any], f: query.Filters) -> bool:
 
 def records_between(store: RecordsStore, config: SiteConfig, f: query.Filters,
                     first: dt.date, last: dt.date, now: float) -> list[dict[str, Any]]:
-    rows = query.daily_records(store.conn, f)
+    """Stored records of closed days, and open days computed on demand (``provisional``).
+
+    A day still open by the closing rule is always computed on demand, even if an occmon
+    without the rule closed it early: its stored records froze it mid-day."""
     closed = query.closed_days(store.conn, first.isoformat(), last.isoformat())
     horizon = today(config, now)
+    on_demand: list[dt.date] = []
     day = max(first, horizon - dt.timedelta(days=ON_DEMAND_DAYS))
     while day <= min(last, horizon):
-        if day.isoformat() not in closed:
-            rows += [r for r in _open_rows(store, config, day) if _match(r, f)]
+        if day.isoformat() not in closed or is_open(config, day, now):
+            on_demand.append(day)
         day += dt.timedelta(days=1)
+    skip = {d.isoformat() for d in on_demand}
+    rows = [{**r, "provisional": is_open(config, dt.date.fromisoformat(r["day"]), now)}
+            for r in query.daily_records(store.conn, f) if r["day"] not in skip]
+    for day in on_demand:
+        rows += [r for r in _open_rows(store, config, day) if _match(r, f)]
     rows.sort(key=lambda r: (r["day"], r.get("point", ""), r.get("shift") or ""))
     return rows
 
@@ -85,24 +96,34 @@ def daily_records(
         return csv_response(export.to_csv(rows, export.RECORD_COLUMNS, lang),
                             f"daily-records-{first}-{last}.csv")
     return {"site": config.site.id, "start": first.isoformat(), "end": last.isoformat(),
-            "count": len(rows), "records": rows}
+            "count": len(rows), "records": rows,
+            "provisional_days": sorted({r["day"] for r in rows if r["provisional"]})}
 
 
 @router.get("/days/{day}", response_model=None)
 def day_status(day: str, config: Config, store: Records) -> dict[str, Any]:
-    """Whether a day is closed and signed, with its day-close hash and push deliveries."""
-    d = parse_day("day", day).isoformat()
+    """Whether a day is closed and signed, with its day-close hash and push deliveries;
+    ``open`` while the closing rule refuses it (its records are provisional until closed)."""
+    parsed = parse_day("day", day)
+    d = parsed.isoformat()
     closure = query.closure(store.conn, d)
+    window = window_of(config, parsed)
+    now = time.time()
+    tz = zone(config.site.timezone)
     return {"day": d, "site": config.site.id, "closed": closure is not None,
+            "open": window.is_open(now), "provisional": window.is_open(now) or closure is None,
+            "closable_from": iso_local(window.closable_from, tz),
             "closure": closure, "deliveries": query.deliveries(store.conn, d)}
 
 
-def _report_parts(store: RecordsStore, config: SiteConfig, d: dt.date
+def _report_parts(store: RecordsStore, config: SiteConfig, d: dt.date, now: float
                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any] | None]:
     f = query.Filters(day_from=d.isoformat(), day_to=d.isoformat())
-    rows = [r for r in records_between(store, config, f, d, d, time.time())
+    rows = [r for r in records_between(store, config, f, d, d, now)
             if r["kind"] == "daily-record"]
     closure = query.closure(store.conn, d.isoformat())
+    if is_open(config, d, now):
+        closure = None  # an early close (before the rule) does not stand for an open day
     if closure is not None:
         _, events = query.exceedances(store.conn, query.Filters(), limit=10_000)
         events = [e for e in events if e["day"] == d.isoformat()]
@@ -116,24 +137,27 @@ def report(config: Config, store: Records, day: str = Query(description="YYYY-MM
            format: Literal["html", "pdf"] = "html", lang: Lang = "zh") -> Response:
     """The printable day report (HTML, or PDF through reportlab)."""
     d = parse_day("day", day)
-    rows, events, closure = _report_parts(store, config, d)
+    rows, events, closure = _report_parts(store, config, d, time.time())
     site = config.site.name.model_dump()
+    provisional = closure is None or any(r.get("provisional") for r in rows)
     if format == "pdf":
-        pdf = export.report_pdf(site, d.isoformat(), rows, events, closure, lang)
+        pdf = export.report_pdf(site, d.isoformat(), rows, events, closure, lang,
+                                provisional=provisional)
         return Response(pdf, media_type="application/pdf",
                         headers={"Content-Disposition": f'inline; filename="day-{d}.pdf"'})
-    return HTMLResponse(export.report_html(site, d.isoformat(), rows, events, closure, lang))
+    return HTMLResponse(export.report_html(site, d.isoformat(), rows, events, closure, lang,
+                                           provisional=provisional))
 
 
 @router.post("/daily-records/{day}/close", response_model=None)
 def close(day: str, config: Config, store: RecordsWriter, who: Officer) -> dict[str, Any]:
-    """Close (or re-close) a day that has ended: idempotent, corrections if data changed."""
+    """Close (or re-close) a day that has ended (plus ``records.close_grace_min``): 409
+    ``day-open`` otherwise, nothing written; idempotent, corrections if data changed."""
     d = parse_day("day", day)
-    if d >= today(config, time.time()):
-        raise HTTPException(409, f"day {d} has not ended yet in {config.site.timezone}")
-    computed = compute_day(store.conn, config, d)
-    result = store.apply_day(config.site.id, computed.day, computed.drafts, computed.events,
-                             time.time())
+    try:
+        result = close_into(store, config, d, time.time())
+    except DayOpen as exc:
+        raise HTTPException(409, str(exc)) from None
     return {"day": result.day, "new": result.new, "corrected": result.corrected,
             "unchanged": result.unchanged, "withdrawn": result.withdrawn,
             "close_seq": result.close_seq, "entries": result.entries, "by": who.name}
@@ -147,12 +171,18 @@ class SignIn(BaseModel):
 def sign(day: str, body: SignIn, config: Config, store: RecordsWriter,
          who: Officer) -> dict[str, Any]:
     """The safety officer signs a closed day (a ledger entry); then it is pushed."""
-    d = parse_day("day", day).isoformat()
+    parsed = parse_day("day", day)
+    d = parsed.isoformat()
     signers = config.records.signers if config.records else []
     if signers and body.name not in signers:
         raise HTTPException(403, f"{body.name!r} is not one of the configured signers")
+    now = time.time()
     try:
-        entry = store.sign(d, body.name, time.time())
+        window = require_ended(config, parsed, now)
+    except DayOpen as exc:
+        raise HTTPException(409, str(exc)) from None
+    try:
+        entry = store.sign(d, body.name, now, window.closable_from)
     except Conflict as exc:
         raise HTTPException(409, str(exc)) from None
     push = config.records.push if config.records else None

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ingest.daily import export, query
 from ingest.daily.close import close_day
+from ingest.daily.closing import DayOpen, require_ended
 from ingest.daily.memory import keep_freed_memory
 from ingest.daily.push import push_day
 from ingest.daily.store import Conflict, RecordsStore
@@ -45,8 +46,10 @@ def _verify(args: argparse.Namespace) -> int:
 def _close(args: argparse.Namespace) -> int:
     config = _config(args.config)
     day = dt.date.fromisoformat(args.date)
+    now = time.time()
+    require_ended(config, day, now)  # an open day: refused before anything is opened
     keep_freed_memory()  # a batch process: trade retained heap for half the compute
-    result = close_day(_store(config, args.store), config, day, time.time())
+    result = close_day(_store(config, args.store), config, day, now)
     print(f"{result.day}: {result.new} new, {result.corrected} corrected, {result.withdrawn} "
           f"withdrawn, {result.unchanged} unchanged; day-close entry {result.close_seq}")
     return 0
@@ -58,9 +61,11 @@ def _sign(args: argparse.Namespace) -> int:
     if signers and args.name not in signers:
         print(f"{args.name!r} is not one of the configured signers {signers}", file=sys.stderr)
         return 2
+    now = time.time()
+    window = require_ended(config, dt.date.fromisoformat(args.date), now)
     with RecordsStore(_store(config, args.store)) as store:
         try:
-            entry = store.sign(args.date, args.name, time.time())
+            entry = store.sign(args.date, args.name, now, window.closable_from)
         except Conflict as exc:
             print(exc, file=sys.stderr)
             return 1
@@ -96,7 +101,8 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     v = sub.add_parser("verify", help="walk the hash chain; name the first broken entry")
     v.add_argument("config", type=Path, nargs="?", default=DEFAULT_CONFIG)
-    c = sub.add_parser("close", help="close (or re-close) a day; idempotent")
+    c = sub.add_parser("close", help="close (or re-close) a day that has ended (plus "
+                       "records.close_grace_min); idempotent")
     c.add_argument("config", type=Path)
     c.add_argument("--date", required=True, help="YYYY-MM-DD, site local")
     s = sub.add_parser("sign", help="the safety officer signs a closed day")
@@ -127,6 +133,9 @@ def main(argv: list[str]) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
+    except DayOpen as exc:  # the closing rule: not bad input, the day is not over yet
+        print(f"occmon records {args.command}: {exc}", file=sys.stderr)
+        return 1
     except ValueError as exc:
         print(f"occmon records {args.command}: {exc}", file=sys.stderr)
         return 2

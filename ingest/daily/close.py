@@ -22,17 +22,9 @@ from typing import Any
 
 import numpy as np
 
-import thresholds
-from ingest.daily.analyze import (
-    VERDICT_ZH,
-    Outcome,
-    Readings,
-    Series,
-    analyze,
-    num,
-    verdict_fields,
-    worst,
-)
+from ingest.daily import jobs
+from ingest.daily.analyze import Outcome, Readings, Series, analyze, verdict_fields
+from ingest.daily.closing import require_ended
 from ingest.daily.spec import PointSpec, instruments_on, specs
 from ingest.daily.store import DayResult, Draft, RecordsStore
 from ingest.daily.windows import Window, day_window, iso_local, shift_windows, zone
@@ -163,49 +155,6 @@ def _point_day(config: SiteConfig, spec: PointSpec, day: dt.date, series: Mappin
     return drafts, events, out
 
 
-def _job_drafts(config: SiteConfig, day: dt.date, by_point: Mapping[str, tuple[PointSpec,
-                Outcome]], shifts: Sequence[Window]) -> list[Draft]:
-    """Per job (岗位): C_TWA (or LEX,8h) from its time-activity profile, per shift."""
-    if config.records is None:
-        return []
-    out = []
-    iso = day.isoformat()
-    for job in config.records.jobs:
-        steps = [(s.point, s.hours) for s in job.profile]
-        specs_ = [by_point[p][0] for p, _ in steps if p in by_point]
-        if not specs_:
-            continue
-        spec = specs_[0]
-        per_shift, verdicts = {}, []
-        for w in shifts:
-            values = {p: by_point[p][1].means.get(w.name, float("nan")) for p, _ in steps
-                      if p in by_point}
-            known = all(np.isfinite(v) for v in values.values()) and len(values) == len(steps)
-            if spec.kind == "noise":
-                hours = [h for _, h in steps]
-                value = (thresholds.lex_8h(thresholds.laeq_of_periods(
-                    [values[p] for p, _ in steps], hours), sum(hours)) if known else None)
-                limit = spec.agent.noise.lex_8h if spec.agent.noise else None
-            else:
-                value = thresholds.job_twa(steps, values) if known else None
-                limit = spec.pc_twa
-            verdict = ("insufficient" if value is None or limit is None
-                       else "pass" if value <= limit else "fail")
-            verdicts.append(verdict)
-            per_shift[w.name] = {"value": num(value), "limit": limit, "verdict": verdict}
-        content = {
-            "site": config.site.id, "job": job.id, "job_name": job.name, "day": iso,
-            "agent": {"id": spec.agent.id, "zh": spec.agent.zh, "en": spec.agent.en},
-            "metric": "lex_8h" if spec.kind == "noise" else "c_twa",
-            "profile": [{"point": p, "hours": h} for p, h in steps],
-            "shifts": per_shift, "sources": list(spec.limits_content()["sources"]),
-            "verdict_en": worst(verdicts), "verdict": VERDICT_ZH[worst(verdicts)],
-        }
-        out.append(Draft(f"job:{job.id}|{iso}|", "job-record", spec.point.area,
-                         f"job:{job.id}", spec.agent.id, "", content))
-    return out
-
-
 def compute_day(conn: sqlite3.Connection, config: SiteConfig, day: dt.date,
                 point_specs: Sequence[PointSpec] | None = None) -> Day:
     """Every point's records and exceedances for ``day`` (reads only).
@@ -232,15 +181,28 @@ def compute_day(conn: sqlite3.Connection, config: SiteConfig, day: dt.date,
         drafts += d
         events += e
         by_point[spec.point.id] = (spec, outcome)
-    drafts += _job_drafts(config, day, by_point, shifts)
+    plans = jobs.plan(config, {p: spec for p, (spec, _) in by_point.items()})
+    drafts += jobs.job_drafts(config, day, plans, {p: o for p, (_, o) in by_point.items()},
+                              shifts)
     return Day(day.isoformat(), drafts, events)
+
+
+def close_into(store: RecordsStore, config: SiteConfig, day: dt.date,
+               now: float) -> DayResult:
+    """The close every caller goes through: refuse an open day (``closing.require_ended``:
+    nothing is read or written), else compute it and write what changed (idempotent). A day
+    closed before it had ended (by an older occmon) is closed again, with a new day-close."""
+    window = require_ended(config, day, now)
+    computed = compute_day(store.conn, config, day)
+    return store.apply_day(config.site.id, computed.day, computed.drafts, computed.events,
+                           now, reclose_before=window.closable_from)
 
 
 def close_day(store_path: Path, config: SiteConfig, day: dt.date,
               now: float | None = None) -> DayResult:
-    """Compute ``day`` and write what changed (idempotent); ``now`` stamps the entries."""
+    """Compute ``day`` and write what changed; ``now`` stamps the entries and is the time
+    the closing rule judges. Raises ``closing.DayOpen`` before the store is even opened."""
     at = clock.time() if now is None else now
+    require_ended(config, day, at)
     with RecordsStore(store_path) as store:
-        computed = compute_day(store.conn, config, day)
-        return store.apply_day(config.site.id, computed.day, computed.drafts, computed.events,
-                               at)
+        return close_into(store, config, day, at)

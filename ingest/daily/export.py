@@ -36,7 +36,21 @@ def _sources(row: Row) -> str:
     return "; ".join(row.get("limits", {}).get("sources") or row.get("sources") or [])
 
 
-# (key, zh header, en header, getter)
+def _status(row: Row) -> dict[str, str]:
+    """临时 (provisional) for an open day computed on demand, 已日结 for a closed one."""
+    if row.get("provisional"):
+        return {"zh": "临时", "en": "provisional"}
+    return {"zh": "已日结", "en": "closed"}
+
+
+def _text(value: Any, lang: str) -> Any:
+    """A cell: a {zh, en} value in the export's language, None as empty."""
+    if isinstance(value, dict) and "zh" in value and "en" in value:
+        return value["zh"] if lang == "zh" else value["en"]
+    return "" if value is None else value
+
+
+# (key, zh header, en header, getter); a getter may give {zh, en}: the cell follows ``lang``
 RECORD_COLUMNS: tuple[tuple[str, str, str, Callable[[Row], Any]], ...] = (
     ("day", "日期", "date", _g("day")),
     ("shift", "班次", "shift", _g("shift")),
@@ -68,6 +82,7 @@ RECORD_COLUMNS: tuple[tuple[str, str, str, Callable[[Row], Any]], ...] = (
     ("alarms", "报警/联动次数", "alarms and interlock actions",
      lambda r: len(r.get("alarms") or [])),
     ("seq", "账本序号", "ledger seq", _g("seq")),
+    ("status", "记录状态", "record status", _status),
 )
 
 EXCEEDANCE_COLUMNS: tuple[tuple[str, str, str, Callable[[Row], Any]], ...] = (
@@ -93,28 +108,41 @@ def to_csv(rows: Sequence[Row], columns: Sequence[tuple[str, str, str, Callable[
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow([zh if lang == "zh" else en for _, zh, en, _g in columns])
     for row in rows:
-        writer.writerow(["" if (v := get(row)) is None else v for *_, get in columns])
+        writer.writerow([_text(get(row), lang) for *_, get in columns])
     return "\ufeff" + buf.getvalue()  # BOM: Excel opens UTF-8 Chinese correctly
 
 
 REPORT_COLUMNS = ("point_name", "agent_zh", "shift", "unit", "readings", "coverage_pct", "max",
-                  "c_twa", "stel_max", "lex_8h", "verdict", "instrument")
+                  "c_twa", "stel_max", "lex_8h", "verdict", "instrument", "status")
+PROVISIONAL = {"zh": "临时记录 (provisional): 当日尚未日结, 数据仍可能变化, 不可签署",
+               "en": "Provisional (临时): the day is not closed; figures may still change and "
+                     "it cannot be signed"}
 
 
 def report_table(records: Sequence[Row], lang: str) -> tuple[list[str], list[list[str]]]:
     cols = [c for c in RECORD_COLUMNS if c[0] in REPORT_COLUMNS]
     head = [zh if lang == "zh" else en for _, zh, en, _g in cols]
-    body = [["" if (v := get(r)) is None else str(v) for *_, get in cols] for r in records]
+    body = [[str(_text(get(r), lang)) for *_, get in cols] for r in records]
     return head, body
 
 
+def _title(site: Row, day: str, lang: str, provisional: bool) -> str:
+    if lang == "zh":
+        mark = "（临时）" if provisional else ""
+        return f"{site['zh']} 职业病危害因素日常监测记录 {day}{mark}"
+    mark = " (provisional)" if provisional else ""
+    return f"{site['en']}: daily monitoring record {day}{mark}"
+
+
 def report_html(site: Row, day: str, records: Sequence[Row], events: Sequence[Row],
-                closure: Row | None, lang: str = "zh") -> str:
+                closure: Row | None, lang: str = "zh", *, provisional: bool = False) -> str:
+    """``provisional``: an open day computed on demand; titled and bannered 临时/provisional."""
     zh = lang == "zh"
     head, body = report_table(records, lang)
     esc = html.escape
-    title = (f"{site['zh']} 职业病危害因素日常监测记录 {day}" if zh
-             else f"{site['en']}: daily monitoring record {day}")
+    title = _title(site, day, lang, provisional)
+    banner = (f'<p class="provisional"><strong>{esc(PROVISIONAL[lang])}</strong></p>'
+              if provisional else "")
     sign = ("未签署" if zh else "not signed")
     if closure and closure.get("signed_by"):
         sign = f"{closure['signed_by']} ({closure.get('signed_at_local', closure['signed_at'])})"
@@ -130,7 +158,8 @@ def report_html(site: Row, day: str, records: Sequence[Row], events: Sequence[Ro
 <title>{esc(title)}</title><style>
 body{{font-family:sans-serif;margin:1.5em}} table{{border-collapse:collapse;width:100%}}
 td,th{{border:1px solid #444;padding:2px 4px;font-size:11px}} @page{{size:A4 landscape}}
-</style></head><body><h1>{esc(title)}</h1>
+.provisional{{border:2px solid #c00;padding:4px;color:#c00}}
+</style></head><body><h1>{esc(title)}</h1>{banner}
 <table><thead><tr>{''.join(f'<th>{esc(h)}</th>' for h in head)}</tr></thead>
 <tbody>{rows}</tbody></table>
 <h2>{labels[0]}</h2><table><tbody>{ev_rows}</tbody></table>
@@ -139,7 +168,7 @@ td,th{{border:1px solid #444;padding:2px 4px;font-size:11px}} @page{{size:A4 lan
 
 
 def report_pdf(site: Row, day: str, records: Sequence[Row], events: Sequence[Row],
-               closure: Row | None, lang: str = "zh") -> bytes:
+               closure: Row | None, lang: str = "zh", *, provisional: bool = False) -> bytes:
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.styles import getSampleStyleSheet
@@ -157,12 +186,14 @@ def report_pdf(site: Row, day: str, records: Sequence[Row], events: Sequence[Row
     head, body = report_table(records, lang)
     buf = io.BytesIO()
     doc = SimpleDocTemplate(buf, pagesize=landscape(A4), title=f"occmon {day}")
-    title = (f"{site['zh']} 职业病危害因素日常监测记录 {day}" if zh
-             else f"{site['en']}: daily monitoring record {day}")
+    title = _title(site, day, lang, provisional)
     table = Table([head, *body], repeatRows=1)
     table.setStyle(TableStyle([("FONT", (0, 0), (-1, -1), font, 7),
                                ("GRID", (0, 0), (-1, -1), 0.5, colors.grey)]))
-    story: list[Any] = [Paragraph(title, styles["Title"]), table, Spacer(1, 12)]
+    story: list[Any] = [Paragraph(title, styles["Title"])]
+    if provisional:
+        story.append(Paragraph(PROVISIONAL[lang], styles["Heading3"]))
+    story += [table, Spacer(1, 12)]
     for e in events:
         story.append(Paragraph(f"{e['id']}: {e['type']} {e['start_local']} - {e['end_local']} "
                                f"peak {e['peak']} limit {e['limit']} ratio {e['ratio']} "

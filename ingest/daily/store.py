@@ -145,8 +145,14 @@ class RecordsStore:
     # ----- closing a day (idempotent) -----
 
     def apply_day(self, site: str, day: str, drafts: Sequence[Draft],
-                  events: Sequence[dict[str, Any]], now: float) -> DayResult:
-        """Write what changed since the last close of ``day``; nothing if nothing did."""
+                  events: Sequence[dict[str, Any]], now: float,
+                  reclose_before: float | None = None) -> DayResult:
+        """Write what changed since the last close of ``day``; nothing if nothing did.
+
+        A closure made before ``reclose_before`` (the time the day became closable: a day
+        closed before it had ended, by an occmon without the closing rule) is replaced by a
+        new day-close even when nothing changed, so it no longer stands for the day (and a
+        signature over it is dropped: the day is signed again over the new close)."""
         result = DayResult(day)
         with self.transaction() as conn:
             for d in drafts:
@@ -169,9 +175,11 @@ class RecordsStore:
                              "WHERE id=?", (e.seq, e.content, ex_id))
                 result.withdrawn += 1
                 result.entries.append(e.seq)
-            closed = conn.execute("SELECT close_seq FROM day_closures WHERE day = ?",
+            closed = conn.execute("SELECT close_seq, closed_at FROM day_closures WHERE day = ?",
                                   (day,)).fetchone()
-            if result.changed or closed is None:
+            premature = (closed is not None and reclose_before is not None
+                         and float(closed[1]) < reclose_before)
+            if result.changed or closed is None or premature:
                 self._close(conn, site, day, now, None if closed is None else int(closed[0]),
                             result)
             else:
@@ -266,13 +274,19 @@ class RecordsStore:
 
     # ----- signatures and the rectification loop -----
 
-    def sign(self, day: str, signer: str, now: float) -> ledger.Entry:
+    def sign(self, day: str, signer: str, now: float,
+             closable_from: float | None = None) -> ledger.Entry:
+        """Sign the day's close; refused (``Conflict``) when the day is not closed, already
+        signed, or was closed before ``closable_from`` (before it had ended)."""
         with self.transaction() as conn:
-            row = conn.execute("SELECT site, close_seq, close_sha256, signed_by, signed_at "
+            row = conn.execute("SELECT site, close_seq, close_sha256, signed_by, closed_at "
                                "FROM day_closures WHERE day = ?", (day,)).fetchone()
             if row is None:
                 raise Conflict(f"day {day} is not closed yet: close it before signing")
-            site, close_seq, close_sha, signed_by, _signed_at = row
+            site, close_seq, close_sha, signed_by, closed_at = row
+            if closable_from is not None and float(closed_at) < closable_from:
+                raise Conflict(f"day {day} was closed before it had ended: close it again "
+                               "(occmon records close) before signing")
             if signed_by is not None:
                 raise Conflict(f"day {day} is already signed by {signed_by}")
             content = {"day": day, "signer": signer, "signed_at": now,

@@ -59,20 +59,5 @@ def parse_day(text: str) -> dt.date:
         raise ValueError(f"day {text!r} is not a date YYYY-MM-DD") from None
 
 
-def closable_days(last_closed: dt.date | None, now: float, tz: ZoneInfo,
-                  close_after: str, first: dt.date) -> list[dt.date]:
-    """Days that have ended (plus the close_after delay) and are not yet closed, oldest first."""
-    local_now = dt.datetime.fromtimestamp(now, tz)
-    hh, mm = (int(p) for p in close_after.split(":"))
-    delay = dt.timedelta(hours=hh, minutes=mm)
-    last_due = (local_now - delay).date() - dt.timedelta(days=1)
-    day = first if last_closed is None else last_closed + dt.timedelta(days=1)
-    out = []
-    while day <= last_due:
-        out.append(day)
-        day += dt.timedelta(days=1)
-    return out
-
-
 def iso_local(at: float, tz: ZoneInfo) -> str:
     return dt.datetime.fromtimestamp(at, tz).isoformat(timespec="seconds")

@@ -1,8 +1,12 @@
-"""Closes each day once it has ended in the site's time zone (plus ``records.close_after``).
+"""Closes each day once the closing rule allows it (``closing.require_ended``: the day has
+ended in the site's time zone plus ``records.close_grace_min``), and not before
+``records.close_after`` local time the next day (the schedule of the automatic close).
 
-A small thread beside ingest (``occmon run`` starts it). ``due(now)`` is the pure part: which
-days to close at ``now``; ``tick(now)`` closes them. The first day is the one of the oldest
-reading, so a store that starts mid-history is closed day by day.
+A small thread beside ingest (``occmon run`` starts it). ``due(now)`` is the pure part over
+the store's state: which days to close at ``now``; ``tick(now)`` closes them through
+``close_day``, which applies the same rule again. Days are taken from the oldest reading
+(at most ``MAX_BACKFILL_DAYS`` back): every day not yet closed, and every day closed before
+it had ended (by an occmon without the rule), which is closed again.
 """
 
 from __future__ import annotations
@@ -13,14 +17,21 @@ import threading
 import time as clock
 from pathlib import Path
 
-from ingest.daily import query
 from ingest.daily.close import close_day
+from ingest.daily.closing import last_closable, window_of
 from ingest.daily.store import DayResult, RecordsStore
-from ingest.daily.windows import closable_days, local_day, zone
+from ingest.daily.windows import local_day, zone
 from occmon.config.schema import SiteConfig
 
 log = logging.getLogger("occmon.records")
 MAX_BACKFILL_DAYS = 31
+
+
+def scheduled_last(now: float, tz_name: str, close_after: str) -> dt.date:
+    """The last day the schedule closes at ``now``: yesterday once ``close_after`` is past."""
+    hh, mm = (int(p) for p in close_after.split(":"))
+    local_now = dt.datetime.fromtimestamp(now, zone(tz_name))
+    return (local_now - dt.timedelta(hours=hh, minutes=mm)).date() - dt.timedelta(days=1)
 
 
 class DayCloser:
@@ -35,15 +46,25 @@ class DayCloser:
     def due(self, now: float) -> list[dt.date]:
         tz = zone(self.config.site.timezone)
         with RecordsStore(self.path) as store:
-            last = query.last_closed(store.conn)
+            closures = {dt.date.fromisoformat(d): float(at) for d, at in store.conn.execute(
+                "SELECT day, closed_at FROM day_closures")}
             row = store.conn.execute("SELECT MIN(time) FROM readings").fetchone()
-        if last is None and (row is None or row[0] is None):
+        oldest = row[0] if row else None
+        if not closures and oldest is None:
             return []
-        first = local_day(float(row[0]), tz) if row and row[0] is not None else local_day(now, tz)
+        first = local_day(float(oldest), tz) if oldest is not None else local_day(now, tz)
         first = max(first, local_day(now, tz) - dt.timedelta(days=MAX_BACKFILL_DAYS))
         close_after = self.config.records.close_after if self.config.records else "00:30"
-        return closable_days(dt.date.fromisoformat(last) if last else None, now, tz,
-                             close_after, first)
+        last = min(last_closable(self.config, now),
+                   scheduled_last(now, self.config.site.timezone, close_after))
+        out = []
+        day = first
+        while day <= last:
+            closed_at = closures.get(day)
+            if closed_at is None or closed_at < window_of(self.config, day).closable_from:
+                out.append(day)
+            day += dt.timedelta(days=1)
+        return out
 
     def tick(self, now: float) -> list[DayResult]:
         out = []

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+DEFAULT_CLOSE_GRACE_MIN = 15.0
 
 
 class _Strict(BaseModel):
@@ -76,7 +77,12 @@ class Push(_Strict):
 class RecordsConfig(_Strict):
     shifts: list[Shift] = Field(default_factory=list)
     jobs: list[Job] = Field(default_factory=list)
-    close_after: str = Field(default="00:30", description="HH:MM local: close yesterday then")
+    close_after: str = Field(default="00:30", description="HH:MM local: when the day closer "
+                             "closes yesterday (never before close_grace_min allows)")
+    close_grace_min: float = Field(
+        default=DEFAULT_CLOSE_GRACE_MIN, ge=0, le=1440,
+        description="minutes after a day ends (site time) before it may be closed or signed: "
+                    "room for late data; the one rule of the CLI, the API and the day closer")
     min_coverage: float = Field(default=0.75, gt=0, le=1)
     signers: list[str] = Field(default_factory=list, description="who may sign a day")
     push: Push | None = None

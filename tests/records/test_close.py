@@ -123,7 +123,7 @@ def test_job_twa_from_a_time_activity_profile(tmp_path: Path) -> None:
     config = site_config(tmp_path, doc)
     write(config, dust_day())
     close_day(config.store.path, config, DAY, now=local(NEXT, 0, 30))
-    job = _records(config.store.path)["job:patrol|2026-05-12|"]
+    job = _records(config.store.path)["job:patrol/cement-dust:total|2026-05-12|"]
     # 4 h at the 白班 time-weighted mean 1.5 mg/m3, 4 h unexposed: 1.5 x 4 / 8 = 0.75
     assert job["shifts"]["白班"]["value"] == pytest.approx(0.75)
     assert job["verdict"] == "合格" and job["job_name"] == "巡检工"
