@@ -40,6 +40,29 @@ def _agent_problems(config: SiteConfig, file: Path) -> list[ConfigProblem]:
     return problems
 
 
+def _job_problems(config: SiteConfig, file: Path) -> list[ConfigProblem]:
+    """A job's profile step must name a configured point (else its hours would vanish)."""
+    if config.records is None:
+        return []
+    known = {p.id for p in config.points}
+    return [
+        ConfigProblem(file, f"records.jobs[{i}].profile[{j}].point",
+                      f"job {job.id!r}: point {step.point!r} is not configured",
+                      f"use one of {sorted(known)}")
+        for i, job in enumerate(config.records.jobs)
+        for j, step in enumerate(job.profile) if step.point not in known
+    ]
+
+
+def job_lines(config: SiteConfig) -> list[str]:
+    """What each job profile produces: one line per job x agent (its metric, limit, points)."""
+    from ingest.daily import jobs
+    from ingest.daily.spec import specs
+
+    by_point = {s.point.id: s for s in specs(config)}
+    return [ja.explain() for ja in jobs.plan(config, by_point)]
+
+
 def check_file(path: Path) -> tuple[SiteConfig | None, list[ConfigProblem]]:
     """All problems of one config file; the config is returned only when there are none."""
     from gateway.modbus.validate import check as check_modbus
@@ -52,7 +75,7 @@ def check_file(path: Path) -> tuple[SiteConfig | None, list[ConfigProblem]]:
     if config is None:
         return None, problems
     problems = _agent_problems(config, path) + check_modbus(config, path)
-    problems += check_safety(config, path)
+    problems += check_safety(config, path) + _job_problems(config, path)
     return (None if problems else config), problems
 
 
@@ -72,4 +95,6 @@ def main(argv: list[str]) -> int:
         f"{args.file}: ok - site {config.site.id!r}, {len(config.points)} points, "
         f"{len(config.sensors)} sensors, {len(config.devices)} devices"
     )
+    for line in job_lines(config):
+        print(f"  {line}")
     return 0
