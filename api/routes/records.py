@@ -25,7 +25,7 @@ from api.records_deps import (
 )
 from ingest.daily import export, query
 from ingest.daily.close import close_into, compute_day
-from ingest.daily.closing import DayOpen, is_open, require_ended, window_of
+from ingest.daily.closing import DayOpen, DayOutOfRange, is_open, require_ended, window_of
 from ingest.daily.push import push_day
 from ingest.daily.store import Conflict, RecordsStore
 from ingest.daily.windows import iso_local, zone
@@ -107,7 +107,10 @@ def day_status(day: str, config: Config, store: Records) -> dict[str, Any]:
     parsed = parse_day("day", day)
     d = parsed.isoformat()
     closure = query.closure(store.conn, d)
-    window = window_of(config, parsed)
+    try:
+        window = window_of(config, parsed)
+    except DayOutOfRange as exc:
+        raise HTTPException(422, str(exc)) from None
     now = time.time()
     tz = zone(config.site.timezone)
     return {"day": d, "site": config.site.id, "closed": closure is not None,
@@ -137,7 +140,10 @@ def report(config: Config, store: Records, day: str = Query(description="YYYY-MM
            format: Literal["html", "pdf"] = "html", lang: Lang = "zh") -> Response:
     """The printable day report (HTML, or PDF through reportlab)."""
     d = parse_day("day", day)
-    rows, events, closure = _report_parts(store, config, d, time.time())
+    try:
+        rows, events, closure = _report_parts(store, config, d, time.time())
+    except DayOutOfRange as exc:
+        raise HTTPException(422, str(exc)) from None
     site = config.site.name.model_dump()
     provisional = closure is None or any(r.get("provisional") for r in rows)
     if format == "pdf":
@@ -158,6 +164,8 @@ def close(day: str, config: Config, store: RecordsWriter, who: Officer) -> dict[
         result = close_into(store, config, d, time.time())
     except DayOpen as exc:
         raise HTTPException(409, str(exc)) from None
+    except DayOutOfRange as exc:
+        raise HTTPException(422, str(exc)) from None
     return {"day": result.day, "new": result.new, "corrected": result.corrected,
             "unchanged": result.unchanged, "withdrawn": result.withdrawn,
             "close_seq": result.close_seq, "entries": result.entries, "by": who.name}
@@ -181,6 +189,8 @@ def sign(day: str, body: SignIn, config: Config, store: RecordsWriter,
         window = require_ended(config, parsed, now)
     except DayOpen as exc:
         raise HTTPException(409, str(exc)) from None
+    except DayOutOfRange as exc:
+        raise HTTPException(422, str(exc)) from None
     try:
         entry = store.sign(d, body.name, now, window.closable_from)
     except Conflict as exc:

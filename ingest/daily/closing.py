@@ -22,6 +22,12 @@ from occmon.config.records import DEFAULT_CLOSE_GRACE_MIN
 from occmon.config.schema import SiteConfig
 
 CODE = "day-open"
+# Readings are epoch seconds: no day before 1970 has any; a day after 9999-12-30 has no end
+FIRST_DAY, LAST_DAY = dt.date(1970, 1, 1), dt.date(9999, 12, 30)
+
+
+class DayOutOfRange(ValueError):
+    """A day no reading can have (bad input: CLI exit 2, HTTP 422), not an open day."""
 
 
 class DayOpen(ValueError):
@@ -62,6 +68,9 @@ class ClosingWindow:
 
 def closing_window(day: dt.date, timezone: str, grace_s: float) -> ClosingWindow:
     """The day's end is the next local midnight (a 23 or 25 h day on a DST change)."""
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise DayOutOfRange(f"day {day} is out of range: use a day from {FIRST_DAY} to "
+                            f"{LAST_DAY}")
     return ClosingWindow(day, timezone, day_window(day, zone(timezone)).end, grace_s)
 
 

@@ -96,6 +96,12 @@ def test_api_refuses_to_close_or_sign_a_future_and_the_running_day(
         assert "Asia/Shanghai" in detail and "close_grace_min = 15 min" in detail
         s = http.post(f"/api/v1/daily-records/{day}/sign", json={"name": "王安全"})
         assert s.status_code == 409 and s.json()["detail"].startswith("day-open:")
+    for bad_day in ("9999-12-31", "0001-01-01"):
+        bad = http.post(f"/api/v1/daily-records/{bad_day}/close")
+        assert bad.status_code == 422 and "out of range" in bad.json()["detail"]
+    assert http.get("/api/v1/days/9999-12-31").status_code == 422
+    assert http.get("/api/v1/daily-records/report", params={"day": "1969-12-31"}
+                    ).status_code == 422
     assert counts(site.store.path) == before
     # the past day is still closable: the same route, the same rule, an idempotent re-close
     again = http.post(f"/api/v1/daily-records/{DAY}/close")

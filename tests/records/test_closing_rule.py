@@ -10,7 +10,14 @@ import pytest
 
 from ingest.daily import query
 from ingest.daily.close import close_day, compute_day
-from ingest.daily.closing import DayOpen, closing_window, is_open, last_closable, require_ended
+from ingest.daily.closing import (
+    DayOpen,
+    DayOutOfRange,
+    closing_window,
+    is_open,
+    last_closable,
+    require_ended,
+)
 from ingest.daily.store import Conflict, RecordsStore
 from ingest.daily.worker import DayCloser
 from occmon.config import ConfigError
@@ -51,6 +58,12 @@ def test_refusal_names_day_zone_and_when(tmp_path: Path) -> None:
     assert "from 2026-05-13T00:15:00+08:00" in text and "close_grace_min = 15 min" in text
     assert last_closable(config, local(NEXT, 0, 10)) == DAY - dt.timedelta(days=1)
     assert last_closable(config, local(NEXT, 0, 15)) == DAY
+
+
+@pytest.mark.parametrize("day", [dt.date(1, 1, 1), dt.date(1969, 12, 31), dt.date(9999, 12, 31)])
+def test_a_day_no_reading_can_have_is_bad_input_not_an_open_day(day: dt.date) -> None:
+    with pytest.raises(DayOutOfRange, match=f"day {day} is out of range"):
+        closing_window(day, "Asia/Shanghai", 900)
 
 
 def test_grace_is_configurable_and_validated(tmp_path: Path) -> None:
