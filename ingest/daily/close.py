@@ -3,9 +3,9 @@
 ``compute_day`` reads and computes only (the API answers an open day with it);
 ``close_day`` writes through ``RecordsStore.apply_day``, which appends nothing when the
 content has not changed, so closing twice, or closing again after late data, is safe: the
-first writes records, the second writes nothing or corrections. Both refuse a day that is
-still open by the closing rule (``closing.require_ended``), as every caller does; job
-records, one per job and agent, come from ``jobs``.
+first writes records, the second writes nothing or corrections. ``close_day`` and
+``close_into`` (the API's) refuse a day still open by the closing rule
+(``closing.require_ended``). Job records, one per job and agent, come from ``jobs``.
 
 Compute: each point's quantities are built into step series once for the day and its shifts
 (``analyze.Readings``), and glibc is told to keep freed memory (``memory``); see
