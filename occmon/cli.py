@@ -19,6 +19,7 @@ commands:
   assess ...            exposure assessment of a CSV from a portable instrument
   dashboards build|push Grafana boards from the site config; upload them to Grafana
   records verify|close|sign|export   daily records and the tamper-evident ledger
+  keys init CONFIG      the API's command-signing key pair, where security: says
 """
 
 
@@ -70,6 +71,12 @@ def _records(argv: list[str]) -> int:
     return main(argv)
 
 
+def _keys(argv: list[str]) -> int:
+    from occmon.keys import main
+
+    return main(argv)
+
+
 COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "run": _run,
     "gateway": _component("gateway"),
@@ -80,6 +87,7 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "assess": _assess,
     "dashboards": _dashboards,
     "records": _records,
+    "keys": _keys,
 }
 
 

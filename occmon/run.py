@@ -100,7 +100,9 @@ async def start_system(config: SiteConfig, options: Options) -> tuple[System, st
     from api.app import create_app
     from gateway.app import Gateway
     from ingest.subscriber import Ingest
+    from occmon.keys import ensure_for_run
 
+    ensure_for_run(config)  # one box: the API's signing key and the gateway's copy of it
     system = System()
     host, port = broker_address(config)
     try:

@@ -31,7 +31,7 @@ from api.alarm_models import (
     alarm_out,
     event_out,
 )
-from api.auth import Officer
+from api.auth import Who
 from api.commands import GatewayCommands, get_commands
 from api.deps import Store
 from api.timeparams import check_limit, parse_iso
@@ -135,42 +135,42 @@ def _result(result: dict[str, Any]) -> CommandResult:
 
 
 @router.post("/{alarm_id}/acknowledge", response_model=CommandResult)
-def acknowledge(alarm_id: str, body: Acknowledge, commands: Commands) -> CommandResult:
-    return _result(commands.send("acknowledge", alarm_id=alarm_id, user=body.user,
+def acknowledge(alarm_id: str, who: Who, body: Acknowledge, commands: Commands) -> CommandResult:
+    return _result(commands.send("acknowledge", who, alarm_id=alarm_id, user=body.user,
                                  comment=body.comment))
 
 
 @router.post("/{alarm_id}/shelve", response_model=CommandResult)
-def shelve(alarm_id: str, body: ShelveIn, commands: Commands) -> CommandResult:
+def shelve(alarm_id: str, who: Who, body: ShelveIn, commands: Commands) -> CommandResult:
     until = parse_iso("until", body.until)
-    return _result(commands.send("shelve", alarm_id=alarm_id, user=body.user, until=until,
+    return _result(commands.send("shelve", who, alarm_id=alarm_id, user=body.user, until=until,
                                  reason=body.reason))
 
 
 @router.post("/{alarm_id}/unshelve", response_model=CommandResult)
-def unshelve(alarm_id: str, body: UserOnly, commands: Commands) -> CommandResult:
-    return _result(commands.send("unshelve", alarm_id=alarm_id, user=body.user))
+def unshelve(alarm_id: str, who: Who, body: UserOnly, commands: Commands) -> CommandResult:
+    return _result(commands.send("unshelve", who, alarm_id=alarm_id, user=body.user))
 
 
 @router.post("/{alarm_id}/resolve", response_model=CommandResult)
-def resolve(alarm_id: str, body: ResolveIn, commands: Commands) -> CommandResult:
-    return _result(commands.send("resolve", alarm_id=alarm_id, user=body.user,
+def resolve(alarm_id: str, who: Who, body: ResolveIn, commands: Commands) -> CommandResult:
+    return _result(commands.send("resolve", who, alarm_id=alarm_id, user=body.user,
                                  reason_code=body.reason_code, comment=body.comment))
 
 
 @router.post("/{alarm_id}/out-of-service", response_model=CommandResult)
-def out_of_service(alarm_id: str, _who: Officer, body: OutOfServiceIn,
+def out_of_service(alarm_id: str, who: Who, body: OutOfServiceIn,
                    commands: Commands) -> CommandResult:
     """Silence the alarm until it is returned to service (its condition is still tracked and
     still drives ventilation); 409 ``out-of-service`` if it already is."""
-    return _result(commands.send("out-of-service", alarm_id=alarm_id, user=body.user,
+    return _result(commands.send("out-of-service", who, alarm_id=alarm_id, user=body.user,
                                  reason=body.reason))
 
 
 @router.post("/{alarm_id}/in-service", response_model=CommandResult)
-def in_service(alarm_id: str, _who: Officer, body: InServiceIn,
+def in_service(alarm_id: str, who: Who, body: InServiceIn,
                commands: Commands) -> CommandResult:
     """Return the alarm to service; raised again at once if its condition is present;
     409 ``in-service`` if it was not out of service."""
-    return _result(commands.send("in-service", alarm_id=alarm_id, user=body.user,
+    return _result(commands.send("in-service", who, alarm_id=alarm_id, user=body.user,
                                  reason=body.reason))

@@ -19,6 +19,7 @@ from api.alarm_models import (
     log_out,
     unit_out,
 )
+from api.auth import Who
 from api.commands import GatewayCommands, get_commands
 from api.deps import Config, Store
 from api.timeparams import check_limit
@@ -49,13 +50,13 @@ def ventilation_log(
 
 
 @router.post("/{unit}/override", response_model=CommandResult)
-def override(unit: str, body: OverrideIn, commands: Commands) -> CommandResult:
-    result = commands.send("override", unit=unit, mode=body.mode, user=body.user,
+def override(unit: str, who: Who, body: OverrideIn, commands: Commands) -> CommandResult:
+    result = commands.send("override", who, unit=unit, mode=body.mode, user=body.user,
                            reason=body.reason)
     return CommandResult(ok=True, events=list(result.get("events") or []))
 
 
 @router.post("/{unit}/reset", response_model=CommandResult)
-def reset(unit: str, body: ResetIn, commands: Commands) -> CommandResult:
-    result = commands.send("reset", unit=unit, user=body.user, comment=body.comment)
+def reset(unit: str, who: Who, body: ResetIn, commands: Commands) -> CommandResult:
+    result = commands.send("reset", who, unit=unit, user=body.user, comment=body.comment)
     return CommandResult(ok=True, events=list(result.get("events") or []))

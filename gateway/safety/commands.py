@@ -10,6 +10,10 @@ state, so the API does not change state itself: it publishes a request on
     {"v": 1, "request_id": "...", "ok": true, "events": [...]}
     {"v": 1, "request_id": "...", "ok": false, "error": {"code": "...", "message": "..."}}
 
+Every request is signed by the API and carries ``site``, ``role``, ``principal``, ``time``,
+``nonce`` and ``signature`` as well; ``gateway.safety.guard`` checks those before ``parse``
+sees the body (docs/topics.md).
+
 ``parse`` is pure: a request body in, the core event out, or ``BadCommand``. The
 ``CommandListener`` owns its own paho client (clean session: a command the gateway missed
 while it was down is not executed late), and posts each request to the event loop.

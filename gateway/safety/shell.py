@@ -18,7 +18,6 @@ Everything happens on the gateway's event loop, independent of broker, store and
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections import Counter, deque
@@ -36,6 +35,7 @@ from gateway.queue import Entry
 from gateway.safety import wire
 from gateway.safety.commands import BadCommand, CommandListener, parse, result_payload
 from gateway.safety.fans import FanDriver, FanState, write_coil
+from gateway.safety.guard import AUDIT, CommandGuard, Refused
 from occmon.config.alarms import AlarmsConfig
 from occmon.config.schema import SiteConfig
 from occmon.config.ventilation import VentilationConfig
@@ -71,6 +71,7 @@ class Safety:
                 if fan is not None:
                     self._fans[fan.device] = (fan.running, fan.fault)
         self._ids = wire.EventIds()
+        self.guard = CommandGuard.from_config(config)  # signed operator commands only
         self._tasks: set[asyncio.Task[Any]] = set()
         self._ticker: asyncio.Task[None] | None = None
         self._fan_state: dict[str, FanState] = {}
@@ -166,18 +167,25 @@ class Safety:
                 "cause": f"{state.device}: {word}"}, self._ids.next())])
 
     def command(self, payload: bytes) -> bytes | None:
-        """One operator command (MQTT request body) -> the result body; never raises."""
+        """One operator command (MQTT request body) -> the result body; never raises.
+
+        Only the API's signed, fresh, first-seen commands within the signer's role reach the
+        engine or the interlock (``gateway.safety.guard``); a refusal changes nothing, is
+        counted (``commands.refused.<code>``), answered and audited on ``events/audit``."""
+        now = self._clock()
         try:
-            doc = json.loads(payload)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            self.counters["commands.malformed"] += 1
-            return None
-        request_id = doc.get("request_id") if isinstance(doc, dict) else None
-        if not isinstance(request_id, str) or not request_id:
-            self.counters["commands.malformed"] += 1
-            return None
+            doc = self.guard.admit(payload, now)
+        except Refused as refused:
+            self.counters[f"commands.refused.{refused.code}"] += 1
+            audit = self.guard.audit_body(refused, now)
+            if audit is None:
+                self.counters["commands.audit-suppressed"] += 1
+            else:
+                self._enqueue([wire.event_entry(self.site, AUDIT, audit, self._ids.next())])
+            return refused.answer()
+        request_id = doc["request_id"]
         try:
-            event = parse(doc, self._clock())
+            event = parse(doc, now)
             if isinstance(event, il.ManualOverride | il.OperatorReset):
                 bodies = self._apply(self.interlock.handle(event))
             else:

@@ -19,6 +19,7 @@ from occmon.config.alarms import AlarmsConfig
 from occmon.config.auth import AuthConfig
 from occmon.config.notify import NotifyConfig
 from occmon.config.records import RecordsConfig
+from occmon.config.security import SecurityConfig
 from occmon.config.trust import TrustConfig
 from occmon.config.ventilation import VentilationConfig
 
@@ -211,6 +212,7 @@ class SiteConfig(Strict):
     auth: AuthConfig | None = None
     # how far samples from the network are trusted (time window)
     trust: TrustConfig = TrustConfig()
+    security: SecurityConfig = SecurityConfig()
     areas: list[Area] = Field(min_length=1)
     points: list[Point] = Field(min_length=1)
     devices: list[Device] = Field(min_length=1)

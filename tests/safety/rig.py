@@ -25,6 +25,7 @@ from api.app import create_app
 from gateway.app import Gateway
 from ingest.store import AlarmRecord, StoreReader, VentilationRecord
 from ingest.subscriber import Ingest
+from occmon import signing
 from occmon.config import load
 from occmon.config.schema import SiteConfig
 from simulators.plant import SimulatedPlant
@@ -41,6 +42,13 @@ FAULT = "desulf-h2s-1:fault"
 FAILURE = "desulf-exhaust:primary:ventilation-failure"
 KEY = "safety-officer-key"  # the API key of the tests (role officer)
 STAFF_KEY = "safety-staff-key"
+
+
+def command_keys(tmp_path: Path) -> dict[str, str]:
+    """The ``security:`` section: the API's signing key pair in ``tmp_path`` (made once)."""
+    private, public = tmp_path / "keys" / "signing.pem", tmp_path / "keys" / "verify.pub.pem"
+    signing.ensure_key_pair(private, public)
+    return {"signing_key": str(private), "verify_key": str(public)}
 
 
 def site_doc(tmp_path: Path, broker_port: int, **ventilation: Any) -> dict[str, Any]:
@@ -73,6 +81,7 @@ def site_doc(tmp_path: Path, broker_port: int, **ventilation: Any) -> dict[str, 
              "sha256": hashlib.sha256(KEY.encode()).hexdigest()},
             {"name": "staff", "role": "staff",
              "sha256": hashlib.sha256(STAFF_KEY.encode()).hexdigest()}]},
+        "security": command_keys(tmp_path),
         "alarms": {"on_delay": 0.5, "off_delay": 1.0, "fault_off_delay": 1.0},
         "ventilation": {"units": [unit]},
         "notify": {"channels": [{"id": "annunciator", "type": "mqtt"}],
