@@ -20,6 +20,7 @@ from fastapi import HTTPException, Request
 from paho.mqtt.enums import CallbackAPIVersion
 
 from occmon import topics
+from occmon.config.mqttauth import login
 from occmon.config.schema import SiteConfig
 
 TIMEOUT = 5.0
@@ -74,8 +75,7 @@ class GatewayCommands:
     def from_config(cls, config: SiteConfig) -> GatewayCommands:
         broker = config.broker
         if broker is not None:
-            return cls(config.site.id, broker.host, broker.port, username=broker.username,
-                       password=broker.password)
+            return cls(config.site.id, broker.host, broker.port, **login(broker, "api"))
         embedded = config.embedded_broker
         return cls(config.site.id, embedded.host, embedded.port)
 

@@ -37,6 +37,7 @@ from gateway.safety import wire
 from gateway.safety.commands import BadCommand, CommandListener, parse, result_payload
 from gateway.safety.fans import FanDriver, FanState, write_coil
 from occmon.config.alarms import AlarmsConfig
+from occmon.config.mqttauth import login
 from occmon.config.schema import SiteConfig
 from occmon.config.ventilation import VentilationConfig
 from occmon.model import Reading
@@ -84,8 +85,7 @@ class Safety:
             self.listener = CommandListener(
                 self.site, self.command, host=broker_host, port=broker_port,
                 client_id=client_id or f"occmon-gateway-commands-{self.site}",
-                username=broker.username if broker else None,
-                password=broker.password if broker else None,
+                **login(broker, "gateway"),
                 keepalive=broker.keepalive if broker else 30)
 
     # -- lifecycle ------------------------------------------------------------------------
