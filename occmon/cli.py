@@ -19,6 +19,7 @@ commands:
   assess ...            exposure assessment of a CSV from a portable instrument
   dashboards build|push Grafana boards from the site config; upload them to Grafana
   records verify|close|sign|export   daily records and the tamper-evident ledger
+  broker acl CONFIG --out DIR   Mosquitto ACL and password file, one account per role/device
 """
 
 
@@ -70,6 +71,15 @@ def _records(argv: list[str]) -> int:
     return main(argv)
 
 
+def _broker(argv: list[str]) -> int:
+    if not argv or argv[0] != "acl":
+        print("usage: occmon broker acl CONFIG --out DIR [--acl-only]", file=sys.stderr)
+        return 2
+    from occmon.brokeracl import main
+
+    return main(argv[1:])
+
+
 COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "run": _run,
     "gateway": _component("gateway"),
@@ -80,6 +90,7 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "assess": _assess,
     "dashboards": _dashboards,
     "records": _records,
+    "broker": _broker,
 }
 
 
