@@ -103,13 +103,15 @@ async def start_system(config: SiteConfig, options: Options) -> tuple[System, st
 
     system = System()
     host, port = broker_address(config)
+    embedded = config.broker is None
     try:
         if config.broker is None:
             from occmon.broker import EmbeddedBroker
 
-            broker = EmbeddedBroker(config.embedded_broker)
+            broker = EmbeddedBroker(config.embedded_broker, config)
             await broker.start()
             system.stops.append(("embedded broker", broker.stop))
+            config = broker.clients(config)  # each client its account (occmon/brokeracl.py)
 
         ingest = Ingest(config, broker_host=host, broker_port=port, close_days=True)
         ingest.start()
@@ -171,7 +173,7 @@ async def start_system(config: SiteConfig, options: Options) -> tuple[System, st
             f"  board     {url}/board  (notice board, public)",
             f"  records   {url}/api/v1/daily-records?start=<YYYY-MM-DD>",
             f"  broker    mqtt://{host}:{port}"
-            + ("  (embedded)" if config.broker is None else ""),
+            + ("  (embedded)" if embedded else ""),
             f"  readings  {topics.readings(config.site.id)}",
             f"  events    {topics.events(config.site.id, '<kind>')}",
             f"  store     {config.store.path}",
