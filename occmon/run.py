@@ -21,6 +21,7 @@ import uvicorn
 
 from occmon import topics
 from occmon.config import ConfigError, SiteConfig
+from occmon.config.mqttauth import MissingPassword, check_logins
 from occmon.config.schema import Simulation
 
 log = logging.getLogger("occmon")
@@ -223,7 +224,8 @@ def main(argv: list[str]) -> int:
     )
     try:
         config = load_checked(args.config)
-    except ConfigError as exc:
+        check_logins(config.broker, ("gateway", "ingest", "api"))
+    except (ConfigError, MissingPassword) as exc:
         print(exc, file=sys.stderr)
         return 2
     options = Options(args.config, args.scenario, args.speed, args.seed, args.api_port)
@@ -241,7 +243,8 @@ def component_main(name: str, argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
     try:
         config = load_checked(args.config)
-    except ConfigError as exc:
+        check_logins(config.broker, (name,))  # type: ignore[arg-type]  # gateway|ingest|api
+    except (ConfigError, MissingPassword) as exc:
         print(exc, file=sys.stderr)
         return 2
     host, port = broker_address(config)

@@ -132,6 +132,20 @@ class MqttAccounts(BaseModel):
         return copy
 
 
+def check_logins(broker: Broker | None, roles: tuple[Role, ...]) -> None:
+    """Raise MissingPassword naming every unset variable of these roles: a process checks
+    at start, rather than its first connect (or an operator's first command) failing."""
+    problems = []
+    for role in roles:
+        try:
+            if broker is not None:
+                broker.login(role)
+        except MissingPassword as exc:
+            problems.append(str(exc))
+    if problems:
+        raise MissingPassword("\n".join(problems))
+
+
 def login(broker: Broker | None, role: Role) -> Login:
     """The login of ``role`` on ``broker`` as client keyword arguments (none: anonymous)."""
     if broker is None:

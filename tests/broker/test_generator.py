@@ -7,6 +7,7 @@ test_least_privilege.py; these tests need no broker.
 from __future__ import annotations
 
 import base64
+import re
 import shutil
 import stat
 import subprocess
@@ -198,3 +199,16 @@ def test_the_committed_deploy_acl_is_generated_from_the_stack_site(tmp_path: Pat
     env = (ROOT / ".env.example").read_text()
     for grant in brokeracl.grants(config):
         assert f"\n{grant.cred.password_env}=change-me" in env
+
+
+def test_the_compose_broker_will_not_start_without_a_password_file(tmp_path: Path) -> None:
+    """The mosquitto service's start command (paths moved into tmp_path): no passwd, a
+    clear message and exit 1; the shell syntax of the whole command is checked too."""
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    command = compose["services"]["mosquitto"]["command"][0].replace("$$", "$")
+    assert subprocess.run(["sh", "-n", "-c", command]).returncode == 0
+    (tmp_path / "config").mkdir()
+    local = re.sub(r"(?<![\w/])/mosquitto/", f"{tmp_path}/", command)
+    result = subprocess.run(["sh", "-c", local], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1
+    assert "deploy/mosquitto/passwd is missing: run occmon broker acl" in result.stderr

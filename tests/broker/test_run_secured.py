@@ -40,7 +40,7 @@ def run_and_check(config: Path, api_port: int, env: dict[str, str], log: Path) -
         url = f"http://127.0.0.1:{api_port}"
         seen: set[str] = set()
         deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and not (MQTT_FAMILIES | MODBUS_FAMILIES) <= seen:
+        while time.monotonic() < deadline and not seen >= (MQTT_FAMILIES | MODBUS_FAMILIES):
             seen = families(httpx.get(f"{url}/api/v1/points", headers=KEY, timeout=2).json())
             time.sleep(0.3)
         missing = (MQTT_FAMILIES | MODBUS_FAMILIES) - seen
@@ -109,3 +109,21 @@ def test_occmon_run_on_mosquitto_with_the_generated_acl(tmp_path: Path) -> None:
         doc["broker"] = demo_doc(broker.port)["broker"]
         config.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
         run_and_check(config, api_port, {**os.environ, **broker.environ}, tmp_path / "run.log")
+
+
+@pytest.mark.parametrize("command", [["run"], ["gateway"], ["ingest"], ["api"]])
+def test_a_missing_broker_password_stops_the_start_with_its_name(
+        tmp_path: Path, command: list[str]) -> None:
+    config, _api_port = demo_on_free_ports(tmp_path)
+    doc: dict[str, Any] = yaml.safe_load(config.read_text(encoding="utf-8"))
+    doc.pop("embedded_broker")
+    doc["broker"] = demo_doc(1)["broker"]
+    config.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OCCMON_MQTT_PASSWORD_")}
+    result = subprocess.run([sys.executable, "-m", "occmon.cli", *command, str(config)],
+                            capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 2, result.stderr
+    role = "gateway" if command == ["run"] else command[0]
+    assert (f"broker.accounts: {role} (user 'occmon-{role}') takes its password from "
+            f"$OCCMON_MQTT_PASSWORD_{role.upper()}, which is not set") in result.stderr
+    assert "Traceback" not in result.stderr
