@@ -231,7 +231,7 @@ def main(argv: list[str]) -> int:
     options = Options(args.config, args.scenario, args.speed, args.seed, args.api_port)
     try:
         asyncio.run(_serve(config, options, None))
-    except OSError as exc:
+    except (OSError, MissingPassword) as exc:  # a simulated device's password, say
         print(f"occmon run: {exc}", file=sys.stderr)
         return 1
     return 0
