@@ -30,6 +30,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from api.auth import Principal
 from occmon import roles, signing, topics
+from occmon.config.mqttauth import login
 from occmon.config.schema import SiteConfig
 
 log = logging.getLogger(__name__)
@@ -153,8 +154,7 @@ class GatewayCommands:
     def _for_broker(cls, config: SiteConfig) -> GatewayCommands:
         broker = config.broker
         if broker is not None:
-            return cls(config.site.id, broker.host, broker.port, username=broker.username,
-                       password=broker.password)
+            return cls(config.site.id, broker.host, broker.port, **login(broker, "api"))
         embedded = config.embedded_broker
         return cls(config.site.id, embedded.host, embedded.port)
 

@@ -27,6 +27,7 @@ from gateway.queue import Queue
 from gateway.safety import ObservedSink, Safety
 from occmon import topics
 from occmon.config import load
+from occmon.config.mqttauth import login
 from occmon.config.schema import MqttDevice, SiteConfig
 
 log = logging.getLogger(__name__)
@@ -86,8 +87,7 @@ class Gateway:
             publish_batch=settings.publish_batch,
             max_inflight=settings.max_inflight,
             keepalive=broker.keepalive if broker else 30,
-            username=broker.username if broker else None,
-            password=broker.password if broker else None,
+            **login(broker, "gateway"),
         )
         # One committer for readings and safety events: one transaction per loop turn.
         self.committer = Committer(self.queue, on_commit=self.publisher.wake)
@@ -108,8 +108,7 @@ class Gateway:
                 host=broker_host,
                 port=broker_port,
                 client_id=f"{prefix}-gateway-intake-{self.site}",
-                username=broker.username if broker else None,
-                password=broker.password if broker else None,
+                **login(broker, "gateway"),
                 keepalive=broker.keepalive if broker else 30,
             )
         self._tasks: list[asyncio.Task[None]] = []

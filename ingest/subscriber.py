@@ -117,8 +117,8 @@ class Ingest:
             protocol=mqtt.MQTTv311,
             manual_ack=True,
         )
-        if broker and broker.username:
-            client.username_pw_set(broker.username, broker.password)
+        if broker and (auth := broker.login("ingest"))[0]:
+            client.username_pw_set(*auth)
         client.reconnect_delay_set(min_delay=1, max_delay=5)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect

@@ -3,41 +3,177 @@
 Production sites point ``broker:`` at Mosquitto or a cluster; the embedded broker exists so
 ``make run`` needs nothing installed. It keeps sessions in memory only, so a restart of the
 process loses what the broker held in flight; the gateway's on-disk queue covers that.
+
+It enforces the same least-privilege rules as the Mosquitto ACL (occmon/brokeracl.py): every
+in-process client logs in with its role's account and a random password made for this run
+(``EmbeddedBroker.clients``), anonymous clients are refused, and amqtt's topic plugin hook
+checks every publish, subscribe and delivery against the account's rules. So on the embedded
+broker too, commands come only from the API's client and alarm events only from the
+gateway's. Three checks amqtt 0.12 does not make are made here: a will message is checked
+at CONNECT (amqtt sends wills without asking the topic plugins); a client id that one
+account used cannot be taken over by another account during the run; and retained messages
+go only to a client subscribed to them and allowed to read them (amqtt replays them without
+the topic plugins, and on every connect for every filter that any client subscribed).
 """
 
 from __future__ import annotations
 
+import asyncio
+import hmac
 import logging
+import secrets
+from dataclasses import dataclass, field
 from typing import Any
 
 from amqtt.broker import Broker
+from amqtt.contexts import Action, BaseContext
+from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
+from amqtt.session import Session
 
-from occmon.config.schema import Embedded
+from occmon.brokeracl import Grant, covers, grants, matches
+from occmon.config.mqttauth import MqttAccounts
+from occmon.config.schema import Broker as BrokerSettings
+from occmon.config.schema import Embedded, SiteConfig
 
 _QUIET = ("amqtt", "transitions")
+log = logging.getLogger("occmon.broker")
+
+Rules = dict[str, list[str]]  # username -> topic filters
 
 
-def broker_config(host: str, port: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class AccountRules:
+    """What each account may do, in the form the amqtt plugins take (plain dicts)."""
+
+    passwords: dict[str, str]
+    publish: Rules
+    subscribe: Rules
+
+    @classmethod
+    def of(cls, grant_list: list[Grant], passwords: dict[str, str]) -> AccountRules:
+        publish = {g.username: [r.topic for r in g.rules if r.access == "write"]
+                   for g in grant_list}
+        subscribe = {g.username: [r.topic for r in g.rules if r.access == "read"]
+                     for g in grant_list}
+        return cls(passwords, publish, subscribe)
+
+
+class AccountAuthPlugin(BaseAuthPlugin):  # type: ignore[misc]  # amqtt is untyped
+    """Password check (constant time) against this run's accounts; no anonymous login."""
+
+    @dataclass
+    class Config:
+        passwords: dict[str, str] = field(default_factory=dict)
+        publish: dict[str, list[str]] = field(default_factory=dict)
+
+    def __init__(self, context: BaseContext) -> None:
+        super().__init__(context)
+        self._owner: dict[str, str] = {}  # client id -> the account that used it first
+
+    async def authenticate(self, *, session: Session) -> bool | None:
+        config: AccountAuthPlugin.Config = self.config
+        user, given = session.username, session.password
+        expected = config.passwords.get(user or "")
+        if user is None or expected is None or given is None or not hmac.compare_digest(
+                expected.encode(), given.encode()):
+            log.warning("embedded broker: refused login of %r (client %s)", user,
+                        session.client_id)
+            return False
+        if session.will_flag and not any(
+                matches(session.will_topic or "", t) for t in config.publish.get(user, [])):
+            log.warning("embedded broker: refused %r: will topic %r not permitted", user,
+                        session.will_topic)
+            return False
+        owner = self._owner.setdefault(session.client_id or "", user)
+        if owner != user:
+            log.warning("embedded broker: refused %r: client id %r belongs to %r", user,
+                        session.client_id, owner)
+            return False
+        return True
+
+
+class TopicRulesPlugin(BaseTopicPlugin):  # type: ignore[misc]
+    """Publish, subscribe and delivery checks against the account's topic filters."""
+
+    @dataclass
+    class Config:
+        publish: dict[str, list[str]] = field(default_factory=dict)
+        subscribe: dict[str, list[str]] = field(default_factory=dict)
+
+    async def topic_filtering(self, *, session: Session | None = None, topic: str | None = None,
+                              action: Action | None = None) -> bool | None:
+        config: TopicRulesPlugin.Config = self.config
+        user = session.username if session else None
+        if user is None or not topic:
+            return False
+        if action == Action.PUBLISH:
+            allowed = any(matches(topic, t) for t in config.publish.get(user, []))
+        elif action == Action.SUBSCRIBE:
+            allowed = any(covers(t, topic) for t in config.subscribe.get(user, []))
+        else:  # RECEIVE: a message on its way to a subscriber
+            allowed = any(matches(topic, t) for t in config.subscribe.get(user, []))
+        if not allowed:
+            log.info("embedded broker: %s of %r by %r denied", action, topic, user)
+        return allowed
+
+
+class GuardedBroker(Broker):  # type: ignore[misc]  # amqtt is untyped
+    """amqtt's broker with retained messages checked like every other delivery."""
+
+    async def _publish_retained_messages_for_subscription(
+            self, subscription: tuple[str, int], session: Session) -> None:
+        topic_filter, qos = subscription
+        if not any(s is session for s, _q in self._subscriptions.get(topic_filter, [])):
+            return  # another client's filter, replayed by amqtt on connect: not ours
+        handler = self._get_handler(session)
+        if handler is None:
+            return
+        tasks = []
+        for topic, retained in list(self._retained_messages.items()):
+            if self._matches(topic, topic_filter) and await self._topic_filtering(
+                    session, topic=topic, action=Action.RECEIVE):
+                tasks.append(asyncio.ensure_future(handler.mqtt_publish(
+                    retained.topic, retained.data, min(qos, retained.qos or qos), retain=True)))
+        if tasks:
+            await asyncio.wait(tasks)
+
+
+def broker_config(host: str, port: int, rules: AccountRules) -> dict[str, Any]:
     return {
         "listeners": {"default": {"type": "tcp", "bind": f"{host}:{port}"}},
         "plugins": {
-            "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True},
+            "occmon.broker.AccountAuthPlugin": {"passwords": rules.passwords,
+                                                "publish": rules.publish},
+            "occmon.broker.TopicRulesPlugin": {"publish": rules.publish,
+                                               "subscribe": rules.subscribe},
         },
     }
 
 
 class EmbeddedBroker:
-    """Start and stop an amqtt broker inside the running asyncio loop."""
+    """Start and stop an amqtt broker inside the running asyncio loop, with the site's
+    accounts (``broker.accounts`` defaults) and random passwords made for this run."""
 
-    def __init__(self, settings: Embedded) -> None:
+    def __init__(self, settings: Embedded, config: SiteConfig) -> None:
         self.host = settings.host
         self.port = settings.port
-        self._broker: Broker | None = None
+        self.accounts = MqttAccounts()
+        self.grants = grants(config, self.accounts)
+        self._passwords = {g.username: secrets.token_urlsafe(24) for g in self.grants}
+        self._broker: GuardedBroker | None = None
+
+    def clients(self, config: SiteConfig) -> SiteConfig:
+        """``config`` as the in-process clients must see it: this broker, with the per-run
+        password of each role and device (``Broker.login``)."""
+        broker = BrokerSettings(host=self.host, port=self.port,
+                                accounts=self.accounts.with_passwords(self._passwords))
+        return config.model_copy(update={"broker": broker})
 
     async def start(self) -> None:
         for name in _QUIET:
             logging.getLogger(name).setLevel(logging.WARNING)
-        self._broker = Broker(broker_config(self.host, self.port))
+        rules = AccountRules.of(self.grants, self._passwords)
+        self._broker = GuardedBroker(broker_config(self.host, self.port, rules))
         await self._broker.start()
 
     async def stop(self) -> None:

@@ -20,6 +20,7 @@ commands:
   dashboards build|push Grafana boards from the site config; upload them to Grafana
   records verify|close|sign|export   daily records and the tamper-evident ledger
   keys init CONFIG      the API's command-signing key pair, where security: says
+  broker acl CONFIG --out DIR   Mosquitto ACL and password file, one account per role/device
 """
 
 
@@ -77,6 +78,15 @@ def _keys(argv: list[str]) -> int:
     return main(argv)
 
 
+def _broker(argv: list[str]) -> int:
+    if not argv or argv[0] != "acl":
+        print("usage: occmon broker acl CONFIG --out DIR [--acl-only]", file=sys.stderr)
+        return 2
+    from occmon.brokeracl import main
+
+    return main(argv[1:])
+
+
 COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "run": _run,
     "gateway": _component("gateway"),
@@ -88,6 +98,7 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "dashboards": _dashboards,
     "records": _records,
     "keys": _keys,
+    "broker": _broker,
 }
 
 

@@ -21,6 +21,7 @@ import uvicorn
 
 from occmon import topics
 from occmon.config import ConfigError, SiteConfig
+from occmon.config.mqttauth import MissingPassword, check_logins
 from occmon.config.schema import Simulation
 
 log = logging.getLogger("occmon")
@@ -105,13 +106,15 @@ async def start_system(config: SiteConfig, options: Options) -> tuple[System, st
     ensure_for_run(config)  # one box: the API's signing key and the gateway's copy of it
     system = System()
     host, port = broker_address(config)
+    embedded = config.broker is None
     try:
         if config.broker is None:
             from occmon.broker import EmbeddedBroker
 
-            broker = EmbeddedBroker(config.embedded_broker)
+            broker = EmbeddedBroker(config.embedded_broker, config)
             await broker.start()
             system.stops.append(("embedded broker", broker.stop))
+            config = broker.clients(config)  # each client its account (occmon/brokeracl.py)
 
         ingest = Ingest(config, broker_host=host, broker_port=port, close_days=True)
         ingest.start()
@@ -173,7 +176,7 @@ async def start_system(config: SiteConfig, options: Options) -> tuple[System, st
             f"  board     {url}/board  (notice board, public)",
             f"  records   {url}/api/v1/daily-records?start=<YYYY-MM-DD>",
             f"  broker    mqtt://{host}:{port}"
-            + ("  (embedded)" if config.broker is None else ""),
+            + ("  (embedded)" if embedded else ""),
             f"  readings  {topics.readings(config.site.id)}",
             f"  events    {topics.events(config.site.id, '<kind>')}",
             f"  store     {config.store.path}",
@@ -223,13 +226,14 @@ def main(argv: list[str]) -> int:
     )
     try:
         config = load_checked(args.config)
-    except ConfigError as exc:
+        check_logins(config.broker, ("gateway", "ingest", "api"))
+    except (ConfigError, MissingPassword) as exc:
         print(exc, file=sys.stderr)
         return 2
     options = Options(args.config, args.scenario, args.speed, args.seed, args.api_port)
     try:
         asyncio.run(_serve(config, options, None))
-    except OSError as exc:
+    except (OSError, MissingPassword) as exc:  # a simulated device's password, say
         print(f"occmon run: {exc}", file=sys.stderr)
         return 1
     return 0
@@ -241,7 +245,8 @@ def component_main(name: str, argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
     try:
         config = load_checked(args.config)
-    except ConfigError as exc:
+        check_logins(config.broker, (name,))  # type: ignore[arg-type]  # gateway|ingest|api
+    except (ConfigError, MissingPassword) as exc:
         print(exc, file=sys.stderr)
         return 2
     host, port = broker_address(config)

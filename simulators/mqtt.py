@@ -92,6 +92,8 @@ class MqttDeviceSim:
         port: int,
         interval: float,
         client_id_prefix: str = "occmon-sim",
+        username: str | None = None,
+        password: str | None = None,
     ) -> None:
         if any(ch in config.topic for ch in "+#"):
             raise ValueError(
@@ -112,6 +114,8 @@ class MqttDeviceSim:
             client_id=f"{client_id_prefix}-{config.id}",
             clean_session=True,
         )
+        if username:  # the device's own broker account (broker.accounts)
+            self._client.username_pw_set(username, password)
         self._client.reconnect_delay_set(min_delay=1, max_delay=5)
         self._task: asyncio.Task[None] | None = None
 

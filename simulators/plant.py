@@ -23,6 +23,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from gateway.modbus.profile import Profile, ProfileError, load_profile
+from occmon.config.mqttauth import device_login
 from occmon.config.schema import ModbusTcpDevice, MqttDevice, Sensor, SiteConfig
 from simulators.baselines import SensorSpec, base_signal, gas_family, unit_factor
 from simulators.fan import DEFAULT_SPIN_UP_S, Fan
@@ -177,7 +178,7 @@ class SimulatedPlant:
                 try:
                     self.mqtt[device.id] = MqttDeviceSim(
                         device, fields, self._published_value, host=host, port=port,
-                        interval=interval,
+                        interval=interval, **device_login(self.config.broker, device.id),
                     )
                 except ValueError as exc:
                     raise SimulationError(str(exc)) from None

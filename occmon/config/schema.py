@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 # their own modules
 from occmon.config.alarms import AlarmsConfig
 from occmon.config.auth import AuthConfig
+from occmon.config.mqttauth import MqttAccounts, Role
 from occmon.config.notify import NotifyConfig
 from occmon.config.records import RecordsConfig
 from occmon.config.security import SecurityConfig
@@ -53,6 +54,14 @@ class Broker(Strict):
     password: str | None = None
     client_id_prefix: str = "occmon"
     keepalive: int = Field(default=30, ge=5, le=3600)
+    accounts: MqttAccounts | None = None  # one login per role and vendor device (mqttauth.py)
+
+    def login(self, role: Role) -> tuple[str | None, str | None]:
+        """(username, password) of ``role``: its own account, else the shared one."""
+        if self.accounts is None:
+            return self.username, self.password
+        cred = self.accounts.role(role)
+        return cred.username, self.accounts.password(cred)
 
 
 class Embedded(Strict):

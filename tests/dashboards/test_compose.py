@@ -78,8 +78,7 @@ def test_env_example_defines_every_variable_compose_requires(compose: dict[str, 
 
 # What the compose stack changes of the demo plant; everything else must stay the same.
 STACK = {
-    "broker": {"host": "mosquitto", "port": 1883,
-               "username": "${MQTT_USER}", "password": "${MQTT_PASSWORD}"},
+    "broker": {"host": "mosquitto", "port": 1883, "accounts": {}},  # per-role accounts
     "store": {"path": "/var/lib/occmon/occmon.db"},
     "gateway": {"queue_path": "/var/lib/occmon-gateway/queue.db"},
     "api": {"host": "0.0.0.0", "port": 8000},
