@@ -103,7 +103,8 @@ class Notifier:
             entry = self._open.get(notice.alarm_id)
             if entry is None:
                 entry = self._open[notice.alarm_id] = _Open(notice, min(notice.time, now))
-            else:  # worse news about an alarm already out: tell everyone told so far
+            else:  # news of an alarm already out, for every group told so far: grouping
+                # sends an escalation to a higher priority at once, holds an equal follow-up
                 entry.notice = notice
                 for step in range(entry.next_step):
                     self._queue(notice, step, now)
