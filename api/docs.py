@@ -4,9 +4,12 @@ FastAPI's default pages load their JavaScript, CSS, favicon and fonts from publi
 on an isolated plant network they are blank. The assets come instead from the installed
 ``fastapi-offline`` package (its ``static/`` folder holds ``swagger-ui-bundle.js``,
 ``swagger-ui.css``, ``redoc.standalone.js`` and ``favicon.png``) and are served by the API
-itself under ``/docs/static``. Swagger UI's online validator badge (which would call
-validator.swagger.io) is switched off. Like the default pages, these are public
-(``api.auth.PUBLIC_PATHS``; a static mount is outside the routers' dependencies).
+itself under ``/docs/static``. Two calls home are cut as well: Swagger UI's online
+validator badge (validator.swagger.io) is switched off, and ReDoc's sidebar logo, which its
+bundle loads from cdn.redoc.ly, is replaced by an empty inline image when the bundle is
+served. Like the default pages, these are public (``api.auth.PUBLIC_PATHS``; the asset
+routes are added before ``api.auth.install`` and a static mount is outside the routers'
+dependencies).
 """
 
 from __future__ import annotations
@@ -20,11 +23,13 @@ from fastapi.openapi.docs import (
     get_swagger_ui_html,
     get_swagger_ui_oauth2_redirect_html,
 )
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 STATIC_URL = "/docs/static"
 ASSETS = ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js", "favicon.png")
+REDOC_LOGO = b"https://cdn.redoc.ly/redoc/logo-mini.svg"
+EMPTY_IMAGE = b"data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg'/%3E"
 
 
 def assets_dir() -> Path:
@@ -41,7 +46,15 @@ def install(app: FastAPI, docs_url: str = "/docs", redoc_url: str = "/redoc") ->
 
     Create the app with ``docs_url=None, redoc_url=None`` so FastAPI adds no CDN pages.
     """
-    app.mount(STATIC_URL, StaticFiles(directory=assets_dir()), name="docs-static")
+    folder = assets_dir()
+    redoc_js = (folder / "redoc.standalone.js").read_bytes().replace(REDOC_LOGO, EMPTY_IMAGE)
+
+    @app.get(f"{STATIC_URL}/redoc.standalone.js", include_in_schema=False)
+    async def redoc_bundle() -> Response:
+        return Response(redoc_js, media_type="text/javascript",
+                        headers={"Cache-Control": "public, max-age=86400"})
+
+    app.mount(STATIC_URL, StaticFiles(directory=folder), name="docs-static")
     openapi_url = app.openapi_url or "/openapi.json"
     redirect_url = app.swagger_ui_oauth2_redirect_url or f"{docs_url}/oauth2-redirect"
     parameters = {**(app.swagger_ui_parameters or {}), "validatorUrl": None}

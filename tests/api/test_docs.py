@@ -98,6 +98,8 @@ def test_the_assets_are_the_real_bundles(api: str) -> None:
     assert css.headers["content-type"].startswith("text/css") and b".swagger-ui" in css.content
     redoc = httpx.get(api + "/docs/static/redoc.standalone.js")
     assert len(redoc.content) > 500_000 and b"Redoc" in redoc.content
+    assert redoc.headers["content-type"].startswith("text/javascript")
+    assert b"cdn.redoc.ly" not in redoc.content  # its sidebar logo would call home
     assert httpx.get(api + "/docs/static/nothing.js").status_code == 404
 
 
@@ -109,6 +111,8 @@ def browse(url: str, tmp: Path, *extra: str) -> subprocess.CompletedProcess[str]
         [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
          "--no-first-run", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", f"--user-data-dir={tmp / 'profile'}",
+         # the browser's own form-autofill lookups (not the page's) stay off the log
+         "--disable-features=AutofillServerCommunication",
          f"--host-resolver-rules={OFFLINE}", "--virtual-time-budget=8000", *extra, url],
         capture_output=True, text=True, timeout=120)
 
@@ -159,7 +163,12 @@ def test_docs_render_the_operations_in_chromium_with_only_the_api_reachable(
 
 
 def test_redoc_renders_in_chromium_with_only_the_api_reachable(api: str, tmp_path: Path) -> None:
-    dom = browse(api + "/redoc", tmp_path, "--dump-dom")
+    net_log = tmp_path / "netlog.json"
+    dom = browse(api + "/redoc", tmp_path, f"--log-net-log={net_log}", "--dump-dom")
     assert dom.returncode == 0, dom.stderr[-2000:]
+    urls = page_requests(net_log)
+    assert {f"{api}/redoc", f"{api}/docs/static/redoc.standalone.js",
+            f"{api}/openapi.json"} <= urls
+    assert {u for u in urls if not u.startswith(api + "/")} == set()
     assert "/api/v1/points" in dom.stdout and "occmon" in dom.stdout
     assert 'class="api-content"' in dom.stdout or "api-info" in dom.stdout
