@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from api.auth import install as install_auth
+from api.docs import install as install_docs
 from api.routes import dead_letters, devices, health, points
 from api.routes.alarms import router as alarms_router
 from api.routes.board import router as board_router
@@ -28,7 +29,10 @@ def create_app(config: SiteConfig, store_path: Path) -> FastAPI:
         title="occmon",
         version="1",
         summary=f"Occupational-hazard monitoring: {config.site.name.en}",
+        docs_url=None,  # api/docs.py serves /docs and /redoc without a CDN
+        redoc_url=None,
     )
+    install_docs(app)
     app.state.config = config
     app.state.store_path = Path(store_path)
     RecordsStore(Path(store_path)).close()  # creates the records tables

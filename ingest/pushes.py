@@ -45,12 +45,22 @@ def mqtt_publish(client: Callable[[], mqtt.Client]) -> Callable[[str, bytes, int
 
 
 def point_infos(config: SiteConfig) -> dict[str, PointInfo]:
+    """Names and areas of points, and of ventilation units (the 'point' of their failure
+    alarms), so a fan failure is told by name and in its zone's area."""
     areas = {a.id: a for a in config.areas}
     out = {}
     for p in config.points:
         area = areas.get(p.area)
         out[p.id] = PointInfo(p.name.zh, p.name.en, p.area, area.name.zh if area else p.area,
                               area.name.en if area else p.area, p.agent)
+    point_areas = {p.id: p.area for p in config.points}
+    for unit in config.ventilation.units if config.ventilation else []:
+        zone = next(iter(unit.areas), None) or next(
+            (point_areas[q] for q in unit.points if q in point_areas), "")
+        area = areas.get(zone)
+        names = (unit.name.zh, unit.name.en) if unit.name else (unit.id, unit.id)
+        out.setdefault(unit.id, PointInfo(*names, zone, area.name.zh if area else zone,
+                                          area.name.en if area else zone))
     return out
 
 

@@ -30,6 +30,7 @@ from ingest.notify.config import (
     WeComChannel,
 )
 from ingest.notify.formats import dingtalk_sign, dingtalk_url
+from ingest.notify.grouping import Grouping, Priority, priority
 from ingest.notify.message import Message, Notice, PointInfo
 from ingest.notify.notifier import DeliveryRecord, Notifier
 
@@ -43,6 +44,7 @@ __all__ = [
     "EmailChannel",
     "EmailSender",
     "EscalationStep",
+    "Grouping",
     "Message",
     "MissingSecret",
     "MqttChannel",
@@ -51,6 +53,7 @@ __all__ = [
     "Notifier",
     "NotifyConfig",
     "PointInfo",
+    "Priority",
     "Publish",
     "RetryPolicy",
     "Sender",
@@ -61,4 +64,5 @@ __all__ = [
     "build_senders",
     "dingtalk_sign",
     "dingtalk_url",
+    "priority",
 ]

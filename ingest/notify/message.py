@@ -59,6 +59,7 @@ class Notice:
     state: str
     cause: str
     occurrence: int = 0
+    kind: str = ""  # process | fault | external (e.g. ventilation failure)
 
     @classmethod
     def from_event(cls, body: Mapping[str, Any],
@@ -74,7 +75,7 @@ class Notice:
             level=body.get("level"), value=body.get("value"), unit=str(body.get("unit", "")),
             setpoint=body.get("setpoint"), time=float(body["time"]),
             state=str(body.get("state", "")), cause=str(body.get("cause", "")),
-            occurrence=int(body.get("occurrence", 0)))
+            occurrence=int(body.get("occurrence", 0)), kind=str(body.get("kind", "")))
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__slots__}

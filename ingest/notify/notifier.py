@@ -1,10 +1,11 @@
 """Push alarms to people: grouping, escalation, retries with back-off, a delivery log.
 
 ``Notifier.submit(event_body)`` takes alarm events as ingest stores them (``to_dict()``
-bodies). An alarm to notify is sent at once to the first escalation group; more alarms of
-the same area within ``group_window`` go out together at the end of the window, so a spreading
-leak is one message, not a flood. While an alarm stays unacknowledged, each later
-escalation step's group is told when its ``after`` has passed since the alarm was raised.
+bodies). An alarm to notify is sent at once to the first escalation group. Grouping
+(``grouping.py``) holds back only follow-ups of equal or lower priority within the area's
+``group_window``: a first push, an escalation to a higher priority and a ventilation failure
+always leave at once. While an alarm stays unacknowledged, each later escalation step's
+group is told when its ``after`` has passed since the alarm was raised.
 
 Every channel has its own worker thread, so a dead endpoint only delays itself. A failed
 attempt is retried with exponential back-off; every attempt becomes a ``DeliveryRecord``
@@ -18,11 +19,12 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from ingest.notify.channels import DeliveryError, Sender
 from ingest.notify.config import CLOSE_ON, NotifyConfig
+from ingest.notify.grouping import Grouping, Send
 from ingest.notify.message import Message, Notice, PointInfo
 
 Status = Literal["sent", "failed", "gave-up"]
@@ -61,12 +63,6 @@ class _Open:
     next_step: int = 0
 
 
-@dataclass(slots=True)
-class _Window:
-    until: float
-    pending: list[Notice] = field(default_factory=list)
-
-
 class Notifier:
     def __init__(self, config: NotifyConfig, senders: Mapping[str, Sender], *, site: str,
                  timezone: str = "Asia/Shanghai", points: Mapping[str, PointInfo] | None = None,
@@ -83,7 +79,7 @@ class Notifier:
         self._on_delivery = on_delivery
         self._lock = threading.Lock()
         self._open: dict[str, _Open] = {}
-        self._windows: dict[tuple[str, int], _Window] = {}
+        self._grouping = Grouping(config.group_window)
         self._jobs: list[_Job] = []
         self._inflight: set[Future[None]] = set()
         self._workers = {name: ThreadPoolExecutor(1, thread_name_prefix=f"notify-{name}")
@@ -100,15 +96,15 @@ class Notifier:
         with self._lock:
             if notice.event in CLOSE_ON:
                 self._open.pop(notice.alarm_id, None)
-                for window in self._windows.values():
-                    window.pending = [n for n in window.pending if n.alarm_id != notice.alarm_id]
+                self._grouping.forget(notice.alarm_id)
                 return
             if notice.event not in self._config.notify_on:
                 return
             entry = self._open.get(notice.alarm_id)
             if entry is None:
                 entry = self._open[notice.alarm_id] = _Open(notice, min(notice.time, now))
-            else:  # worse news about an alarm already out: tell everyone told so far
+            else:  # news of an alarm already out, for every group told so far: grouping
+                # sends an escalation to a higher priority at once, holds an equal follow-up
                 entry.notice = notice
                 for step in range(entry.next_step):
                     self._queue(notice, step, now)
@@ -124,14 +120,8 @@ class Notifier:
         """Flush grouping windows, escalate, and start every delivery that is due."""
         now = self._clock() if now is None else now
         with self._lock:
-            for key, window in list(self._windows.items()):
-                if now < window.until:
-                    continue
-                if window.pending:
-                    self._send(key[1], window.pending, now)
-                    self._windows[key] = _Window(now + self._config.group_window)
-                else:
-                    del self._windows[key]
+            for send in self._grouping.due(now):
+                self._send(send, now)
             for entry in self._open.values():
                 self._escalate(entry, now)
             due = [j for j in self._jobs if j.due <= now]
@@ -173,15 +163,11 @@ class Notifier:
             entry.next_step += 1
 
     def _queue(self, notice: Notice, step: int, now: float) -> None:
-        key = (notice.area, step)
-        window = self._windows.get(key)
-        if window is None or now >= window.until:
-            self._windows[key] = _Window(now + self._config.group_window)
-            self._send(step, [notice], now)
-        else:
-            window.pending.append(notice)
+        for send in self._grouping.offer(notice, step, now):
+            self._send(send, now)
 
-    def _send(self, step: int, notices: list[Notice], now: float) -> None:
+    def _send(self, send: Send, now: float) -> None:
+        step, notices = send.step, send.notices
         group = self._config.group(self._config.escalation[step].group)
         contacts = [self._config.contact(c) for c in group.contacts]
         emails = tuple(c.email for c in contacts if c.email)

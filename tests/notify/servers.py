@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ class Request:
     query: dict[str, str]
     headers: dict[str, str]
     body: Any
+    received: float = 0.0  # time.time() when the body had been read
 
 
 @dataclass
@@ -70,8 +72,10 @@ def _handler(sink: HttpSink) -> type[BaseHTTPRequestHandler]:
             query = dict(urllib.parse.parse_qsl(parsed.query))  # decodes the sign once
             length = int(self.headers.get("Content-Length", "0"))
             body = json.loads(self.rfile.read(length) or b"null")
+            received = time.time()
             with sink.lock:
-                sink.requests.append(Request(parsed.path, query, dict(self.headers), body))
+                sink.requests.append(Request(parsed.path, query, dict(self.headers), body,
+                                             received))
                 queue = sink.statuses.get(parsed.path, [])
                 status = queue.pop(0) if queue else 200
             answer: dict[str, Any] = {"errcode": 0, "errmsg": "ok"}

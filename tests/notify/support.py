@@ -7,8 +7,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from gateway.alarms import AlarmEngine, PointSpec, Sample
+from gateway.alarms import AlarmEngine, ExternalAlarm, PointSpec, Sample
 from ingest.notify import DeliveryRecord, NotifyConfig, PointInfo
+from occmon.model import Quality
 from tests.alarms.support import SP
 
 POINTS = {
@@ -18,6 +19,9 @@ POINTS = {
                               "Desulfurisation unit", "h2s"),
     "ammonia-nh3-1": PointInfo("储罐区氨", "Tank farm NH3", "ammonia", "液氨储罐区",
                                "Ammonia tank farm", "ammonia"),
+    # a ventilation unit is the 'point' of its failure alarms (ingest.pushes.point_infos)
+    "desulf-exhaust": PointInfo("脱硫事故排风", "Desulf accident exhaust", "desulf", "脱硫工段",
+                                "Desulfurisation unit"),
 }
 
 
@@ -26,6 +30,26 @@ def raised(point: str, value: float = 25.0, time: float = 1000.0) -> dict[str, A
     engine = AlarmEngine([PointSpec(point, "mg/m3", 1.0, SP())])
     engine.handle(Sample(point, time - 1, 1.0))
     events = engine.handle(Sample(point, time, value))
+    assert [e.name for e in events] == ["raised"]
+    return events[0].to_dict()
+
+
+def fault_raised(point: str, time: float = 1000.0) -> dict[str, Any]:
+    """A real 'fault-raised' body: the detector reports a loop under range."""
+    engine = AlarmEngine([PointSpec(point, "mg/m3", 1.0, SP())])
+    engine.handle(Sample(point, time - 1, 1.0))
+    events = engine.handle(Sample(point, time, None, Quality.BAD, "loop-under-range"))
+    assert [e.name for e in events] == ["fault-raised"]
+    return events[0].to_dict()
+
+
+def ventilation_failure(fan: str = "primary", unit: str = "desulf-exhaust",
+                        time: float = 1000.0) -> dict[str, Any]:
+    """A real 'raised' body of the interlock's failure alarm, as the gateway's engine makes it."""
+    engine = AlarmEngine([])
+    then = "starting standby fan fan-2" if fan == "primary" else "no further fan"
+    events = engine.handle(ExternalAlarm(f"{unit}:{fan}:ventilation-failure", unit, True, time,
+                                         f"no running feedback within 10 s; {then}"))
     assert [e.name for e in events] == ["raised"]
     return events[0].to_dict()
 

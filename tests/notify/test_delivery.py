@@ -18,7 +18,15 @@ from paho.mqtt.enums import CallbackAPIVersion
 from ingest.notify import DeliveryRecord, Notifier, build_senders
 from occmon import topics
 from tests.notify.servers import http_sink, smtp_sink
-from tests.notify.support import POINTS, Clock, Log, config, raised
+from tests.notify.support import (
+    POINTS,
+    Clock,
+    Log,
+    config,
+    fault_raised,
+    raised,
+    ventilation_failure,
+)
 from tests.servers import Mosquitto
 
 SECRET = "SECtest0123456789"
@@ -200,7 +208,7 @@ def test_escalation_to_the_next_group_after_the_delay() -> None:
     assert note.open_alarms() == ["desulf-h2s-1:process"]
 
 
-def test_alarms_of_one_area_within_the_window_share_one_message() -> None:
+def test_follow_ups_of_one_area_within_the_window_share_one_message() -> None:
     with http_sink() as sink:
         cfg = config([{"id": "hook", "type": "webhook", "url": sink.url("/hook")}],
                      group_window=30)
@@ -208,46 +216,60 @@ def test_alarms_of_one_area_within_the_window_share_one_message() -> None:
         clock = Clock(1000.0)
         note = notifier(cfg, log, clock)
         try:
-            note.submit(raised("desulf-h2s-1"))  # first: at once
+            note.submit(raised("desulf-h2s-1"))  # first push: at once
             clock.now = 1005.0
-            note.submit(raised("desulf-h2s-2"))  # same area: waits for the window
+            note.submit(raised("desulf-h2s-2"))  # first push of another alarm: at once too
             note.submit(raised("ammonia-nh3-1"))  # other area: at once
-            assert log.wait(lambda: len(log.records) == 2)
-            clock.now = 1029.0
+            assert log.wait(lambda: len(log.records) == 3)
+            clock.now = 1006.0  # re-raises of latched alarms: follow-ups, they wait
+            note.submit({**raised("desulf-h2s-1"), "occurrence": 2})
+            note.submit({**raised("desulf-h2s-2"), "occurrence": 2})
+            clock.now = 1034.9  # the window restarted with the push at 1005
             note.pump()
             note.drain()
-            assert len(log.records) == 2
-            clock.now = 1030.0
+            assert len(log.records) == 3
+            clock.now = 1035.0
             note.pump()
-            assert log.wait(lambda: len(log.records) == 3)
+            assert log.wait(lambda: len(log.records) == 4)
         finally:
             note.stop()
     bodies = [[a["alarm_id"] for a in r.body["alarms"]] for r in sink.of("/hook")]
-    assert sorted(bodies) == sorted([["desulf-h2s-1:process"], ["ammonia-nh3-1:process"],
-                                     ["desulf-h2s-2:process"]])
-    assert log.records[2].alarm_ids == ("desulf-h2s-2:process",)
+    assert sorted(bodies[:3]) == sorted([["desulf-h2s-1:process"], ["desulf-h2s-2:process"],
+                                         ["ammonia-nh3-1:process"]])
+    assert bodies[3] == ["desulf-h2s-1:process", "desulf-h2s-2:process"]
+    last = sink.of("/hook")[3].body
+    assert "(+1 more)" in last["title"]["en"]
+    assert [a["occurrence"] for a in last["alarms"]] == [2, 2]
 
 
-def test_alarms_grouped_into_one_message() -> None:
+def test_a_sensor_fault_window_does_not_hold_back_the_high_alarm_or_the_fan_failures() -> None:
+    """Issue 13: the fan-fails scenario, with the notifier's clock standing still."""
     with http_sink() as sink:
-        cfg = config([{"id": "hook", "type": "webhook", "url": sink.url("/hook")}])
+        cfg = config([{"id": "hook", "type": "webhook", "url": sink.url("/hook")}],
+                     group_window=30)
         log = Log()
         clock = Clock(1000.0)
         note = notifier(cfg, log, clock)
         try:
-            note.submit(raised("desulf-h2s-1"))
-            clock.now = 1001.0
-            for point in ("desulf-h2s-2", "desulf-h2s-2"):
-                note.submit(raised(point))
-            body = raised("desulf-h2s-1")
-            note.submit({**body, "event": "escalated"})
-            clock.now = 1031.0
-            note.pump()
-            assert log.wait(lambda: len(log.records) == 2)
+            note.submit(fault_raised("desulf-h2s-2", time=1000.0))  # opens desulf's window
+            assert log.wait(lambda: len(log.records) == 1)
+            for n, (at, body) in enumerate([
+                    (1002.0, raised("desulf-h2s-1", time=1002.0)),
+                    (1010.0, ventilation_failure("primary", time=1010.0)),
+                    (1016.0, ventilation_failure("standby", time=1016.0))], start=2):
+                clock.now = at
+                note.submit(body)  # no pump: it must leave from submit itself
+                assert log.wait(lambda: len(log.records) == n, timeout=5.0)  # noqa: B023
+                assert log.records[-1].time == at
         finally:
             note.stop()
-    last = sink.of("/hook")[-1].body
-    assert len(last["alarms"]) == 3 and "(+2 more)" in last["title"]["en"]
+    alarms = [r.body["alarms"][0] for r in sink.of("/hook")]
+    assert [(a["alarm_id"], a["level"], a["kind"]) for a in alarms] == [
+        ("desulf-h2s-2:fault", None, "fault"),
+        ("desulf-h2s-1:process", "high_alarm", "process"),
+        ("desulf-exhaust:primary:ventilation-failure", "high_alarm", "external"),
+        ("desulf-exhaust:standby:ventilation-failure", "high_alarm", "external")]
+    assert "no further fan" in alarms[3]["cause"] and alarms[3]["area"] == "desulf"
 
 
 @pytest.mark.server
