@@ -21,6 +21,7 @@ from thresholds.en689 import En689Result, en689_preliminary, en689_utl_test, u_t
 from thresholds.errors import CatalogueError, ThresholdsError, UnitError, UnknownAgent
 from thresholds.impulse import (
     DEFAULT_IMPULSE_THRESHOLD_DB,
+    STRICTEST_PEAK_DB,
     ImpulseShift,
     impulse_shift,
     impulse_shift_series,
@@ -86,7 +87,7 @@ from thresholds.week import WeekNoise, WeekTWA, week_noise, week_twa
 
 __all__ = [
     "DEFAULT_IMPULSE_THRESHOLD_DB", "DEFAULT_MIN_COVERAGE", "PE_RULES", "PROFILES",
-    "STANDARD_REFERENCE",
+    "STANDARD_REFERENCE", "STRICTEST_PEAK_DB",
     "Agent", "Catalogue", "CatalogueError", "DoseAssessment", "En689Result", "Excursion",
     "ImpulseResult", "ImpulseShift",
     "Interval", "Limits", "MacResult", "NoiseLimits", "PeakResult", "PointMetrics",

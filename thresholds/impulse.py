@@ -41,8 +41,9 @@ class ImpulseShift:
     """One working day's impulses (GBZ 2.2-2007 cl. 11, Table 10).
 
     ``count``: readings above ``threshold_db``; ``limit_db``: the band of that count (None
-    above 10,000); ``over``: impulses above the limit, the first starting at ``first_over``
-    and the last at ``last_over`` (seconds); ``projected_count``: the count scaled to the
+    above 10,000); ``over``: impulses above the limit (above 120 dB(C) when ``limit_db`` is
+    None), from ``over_start`` (the first one's time) to ``over_end`` (the end of the last
+    one's reading interval), seconds; ``projected_count``: the count scaled to the
     whole shift by its coverage (the count the unmonitored time could add up to).
     """
 
@@ -51,8 +52,8 @@ class ImpulseShift:
     max_peak_db: float
     limit_db: float | None
     over: int
-    first_over: float | None
-    last_over: float | None
+    over_start: float | None
+    over_end: float | None
     coverage: float
     projected_count: int
     verdict: Verdict
@@ -95,6 +96,6 @@ def impulse_shift_series(series: StepSeries, *, threshold_db: float = DEFAULT_IM
         band = impulse_peak_limit(projected, limits)
         verdict = "pass" if band is not None and not top > band else "insufficient"
     first = float(series.t[over_at[0]]) if over_at.size else None
-    last = float(series.t[over_at[-1]]) if over_at.size else None
+    last = float(series.s[over_at[-1]]) if over_at.size else None
     return ImpulseShift(count, float(threshold_db), top, limit, int(over_at.size), first, last,
                         cover, projected, verdict)
