@@ -146,7 +146,8 @@ def test_150_impulses_at_135_db_fail_against_130() -> None:
     t, v = _impulses(150, 135.0)
     r = impulse_shift(t, v, start=0, end=8 * H, max_gap=2)
     assert (r.count, r.limit_db, r.over, r.verdict) == (150, 130.0, 150, "fail")
-    assert (r.first_over, r.last_over) == (30.0, 30.0 + 149 * 60)
+    # the first at 30 s, the last at 30 + 149 x 60 = 8970 s, held 1 s to the next reading
+    assert (r.over_start, r.over_end) == (30.0, 8971.0)
 
 
 def test_90_impulses_at_135_db_pass_against_140() -> None:
