@@ -1,9 +1,11 @@
 """A point's day (and shifts) as record content and exceedance events: orchestration only.
 
-Every figure comes from ``thresholds``: ``shift_twa``/``twa_verdict`` per shift, ``stel_max``,
-``mac_exceedances``, ``peak_excursions``, ``shift_noise``, ``investigation_level``. This
-module picks which apply to the agent, over which window, and shapes the results as JSON
-content (rounded, so a recomputation gives byte-identical content and stays idempotent).
+Every figure comes from ``thresholds``: ``shift_twa``/``twa_verdict`` per shift (RF on the
+shift's working hours), ``stel_max``, ``mac_exceedances``, ``peak_excursions`` and
+``impulse_shift`` per shift (the working day: GBZ 2.1-2019 cl. 3, GBZ 2.2-2007 Table 10),
+``shift_noise``, ``investigation_level``. This module picks which apply to the agent, over
+which window, and shapes the results as JSON content (rounded, so a recomputation gives
+byte-identical content and stays idempotent). docs/records.md, "Methods", lists the choices.
 
 Each quantity's step series is built once per point (``Readings``) and every window (the
 day, each shift) takes a slice of it for the ``*_series`` forms of the metrics, instead of
