@@ -34,6 +34,7 @@ from thresholds.types import ArrayLike, Verdict
 
 DEFAULT_IMPULSE_THRESHOLD_DB = 120.0
 STRICTEST_PEAK_DB = 120.0
+MAX_PEAK_DB = 194.0     # the loudest undistorted sound in air: no threshold above it
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,8 @@ def impulse_shift_series(series: StepSeries, *, threshold_db: float = DEFAULT_IM
                          min_coverage: float = DEFAULT_MIN_COVERAGE,
                          limits: NoiseLimits | None = None) -> ImpulseShift:
     """``impulse_shift`` of a series already clipped to the shift."""
+    if not 0.0 <= threshold_db <= MAX_PEAK_DB:
+        raise ValueError(f"impulse threshold must be 0-{MAX_PEAK_DB:g} dB(C), got {threshold_db}")
     cover = series.monitored() / series.span if series.span > 0 else 0.0
     impulses = series.v > threshold_db
     count = int(np.count_nonzero(impulses))

@@ -140,6 +140,8 @@ def test_single_shift_break_minutes_change_the_reduction_factor(tmp_path: Path) 
     (["--agent", "noise", "--unit", "dB(A)", "--week", "--shift-start", "8 o'clock"],
      "--shift-start"),
     (["--agent", "h2s", "--unit", "mg/m3", "--week"], "has none"),
+    (["--agent", "noise", "--unit", "dB(C)", "--impulse", "--impulse-threshold", "nan"],
+     "impulse threshold must be"),
 ])
 def test_mode_errors_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
     f = _csv(tmp_path, "x.csv", [(T0 + timedelta(minutes=m), 1.0) for m in range(60)])

@@ -195,6 +195,14 @@ def test_more_than_10000_impulses_is_outside_the_table() -> None:
     assert (r.limit_db, r.verdict) == (None, "insufficient")
 
 
+@pytest.mark.parametrize("threshold", [float("nan"), -1.0, 200.0])
+def test_an_impossible_impulse_threshold_is_refused(threshold: float) -> None:
+    # a NaN threshold would count nothing (every comparison false) and pass silently
+    t, v = _impulses(150, 135.0)
+    with pytest.raises(ValueError, match="impulse threshold"):
+        impulse_shift(t, v, start=0, end=8 * H, max_gap=2, threshold_db=threshold)
+
+
 # ---- the week ----
 
 def test_lex_w_of_four_10_h_shifts() -> None:
