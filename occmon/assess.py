@@ -5,6 +5,12 @@ object. CSV columns ``time,value`` (header optional); ISO 8601 times with or wit
 naive times are site-local, Asia/Shanghai unless ``--tz`` says otherwise. Errors (unknown agent,
 bad unit, unparsable line N) go to stderr and exit 2; an assessment, whatever its verdicts,
 exits 0.
+
+Modes: ``--impulse`` reads LCpeak dB(C) readings and counts the shift's impulses against the
+count's peak limit (GBZ 2.2-2007 cl. 11, Table 10); ``--week`` reads up to 7 days and
+assesses each worked day's shift and the week (LEX,W; weekly C_TWA with the 40-h reduction
+factor, GBZ 2.1-2019 A.7.3), in ``occmon.assess_week``. ``--break-minutes`` are not worked:
+the reduction factor counts working hours, not the shift's span.
 """
 
 from __future__ import annotations
@@ -94,6 +100,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--periods-per-year", type=int, default=12,
                    help="radiation: monitoring periods a year this file is one of (default 12)")
     p.add_argument("--tz", default=DEFAULT_TZ, help=f"zone of naive times (default {DEFAULT_TZ})")
+    p.add_argument("--break-minutes", type=float, default=0.0,
+                   help="breaks in each shift, minutes: not working hours (reduction factor)")
+    p.add_argument("--impulse", action="store_true",
+                   help="noise: the values are LCpeak dB(C); count impulses per shift and "
+                        "judge them against the count's peak limit (GBZ 2.2-2007 Table 10)")
+    p.add_argument("--impulse-threshold", type=float, default=thr.DEFAULT_IMPULSE_THRESHOLD_DB,
+                   help="an LCpeak reading above this is an impulse (default "
+                        f"{thr.DEFAULT_IMPULSE_THRESHOLD_DB:g} dB(C), an occmon policy)")
+    p.add_argument("--week", action="store_true",
+                   help="up to 7 days of readings: each worked day's shift (starting at the "
+                        "time of day of --shift-start) and the week: LEX,W or weekly C_TWA")
     return p
 
 
@@ -103,6 +120,24 @@ def _num(x: float | None) -> float | None:
 
 def _iso(t: float, tz: tzinfo) -> str:
     return datetime.fromtimestamp(t, tz).isoformat()
+
+
+def working_hours(hours: float, break_minutes: float) -> float:
+    """Shift hours less its breaks: what the reduction factor counts (GBZ 2.1-2019 A.7.3)."""
+    if not 0 <= break_minutes < hours * 60.0:
+        raise InputError(f"--break-minutes must be >= 0 and less than the shift "
+                         f"({hours * 60.0:g} min), got {break_minutes:g}")
+    return hours - break_minutes / 60.0
+
+
+def impulse_content(imp: thr.ImpulseShift, tz: tzinfo) -> dict[str, Any]:
+    """A shift's impulse count and verdict as JSON (GBZ 2.2-2007 Table 10)."""
+    return {"count": imp.count, "threshold_db": imp.threshold_db,
+            "limit_db": imp.limit_db, "max_peak_db": _num(imp.max_peak_db),
+            "over_limit": imp.over,
+            "first_over": _iso(imp.over_start, tz) if imp.over_start is not None else None,
+            "coverage": _num(imp.coverage), "projected_count": imp.projected_count,
+            "partial": imp.partial}
 
 
 def _default_gap(times: FloatArray) -> float:
@@ -123,6 +158,17 @@ def assess(args: argparse.Namespace) -> dict[str, Any]:
     times = readings.times
     if not args.shift_hours > 0 or args.shift_hours > 24:
         raise InputError(f"--shift-hours must be in (0, 24], got {args.shift_hours}")
+    gap = float(args.max_gap) if args.max_gap is not None else _default_gap(times)
+    if not gap > 0:
+        raise InputError(f"--max-gap must be > 0 s, got {gap}")
+    hours = float(args.shift_hours)
+    working = working_hours(hours, args.break_minutes)
+    if args.impulse and agent.kind != "noise":
+        raise InputError(f"--impulse is for noise (LCpeak dB(C)); agent {agent.id!r} is "
+                         f"{agent.kind}")
+    if args.week:   # its --shift-start is a time of day (HH:MM) or an ISO time
+        from occmon.assess_week import assess_week
+        return assess_week(args, agent, unit, times, values, tz, gap)
     if args.shift_start is not None:
         try:
             start = _parse_time(args.shift_start, tz).timestamp()
@@ -132,11 +178,7 @@ def assess(args: argparse.Namespace) -> dict[str, Any]:
         start = float(times[0])
     else:
         raise InputError(f"{args.file.name}: no readings and no --shift-start")
-    hours = float(args.shift_hours)
     end = start + hours * 3600.0
-    gap = float(args.max_gap) if args.max_gap is not None else _default_gap(times)
-    if not gap > 0:
-        raise InputError(f"--max-gap must be > 0 s, got {gap}")
     common = {"start": start, "max_gap": gap}
     out: dict[str, Any] = {
         "agent": {"id": agent.id, "zh": agent.zh, "en": agent.en, "kind": agent.kind,
@@ -145,6 +187,8 @@ def assess(args: argparse.Namespace) -> dict[str, Any]:
         "shift": {"start": _iso(start, tz), "end": _iso(end, tz), "hours": hours},
         "max_gap_s": gap, "unmonitored": args.unmonitored,
     }
+    if args.break_minutes:
+        out["shift"]["working_hours"] = _num(working)
     if args.unit.strip().casefold() in ("ppm", "ppb", "%vol", "%lel"):
         out["reference_conditions"] = thr.STANDARD_REFERENCE.as_dict()
     verdicts: dict[str, Verdict] = {}
@@ -154,6 +198,17 @@ def assess(args: argparse.Namespace) -> dict[str, Any]:
     out["readings"] = int(times.size)
     if agent.kind in ("chemical", "dust"):
         _airborne(out, verdicts, agent, args, times, values, twa, tz, end)
+    elif agent.kind == "noise" and args.impulse:
+        assert agent.noise is not None
+        imp = thr.impulse_shift(times, values, start=start, end=end, max_gap=gap,
+                                threshold_db=args.impulse_threshold,
+                                min_coverage=args.min_coverage, limits=agent.noise)
+        out["limits"] = {"impulse_peak_db": [{"max_impulses": b.max_impulses,
+                                              "peak_db": b.peak_db}
+                                             for b in agent.noise.impulse_peak],
+                         "sources": [agent.source.cite()]}
+        out["impulses"] = impulse_content(imp, tz)
+        verdicts["impulse"] = imp.verdict
     elif agent.kind == "noise":
         noise = thr.shift_noise(times, values, hours=hours, unmonitored=args.unmonitored,
                                 min_coverage=args.min_coverage, **common)
@@ -181,7 +236,7 @@ def _airborne(out: dict[str, Any], verdicts: dict[str, Verdict], agent: thr.Agen
         pc_twa = lim.pc_twa_total if args.fraction == "total" else lim.pc_twa_respirable
         if pc_twa is None:
             raise InputError(f"agent {agent.id!r} has no {args.fraction} dust limit")
-    rf = thr.reduction_factor_day(hours)
+    rf = thr.reduction_factor_day(working_hours(hours, args.break_minutes))
     out["limits"] = {"mac": lim.mac, "pc_twa": pc_twa, "pc_stel": lim.pc_stel,
                      "reduction_factor": _num(rf),
                      "pc_twa_applied": _num(pc_twa * rf) if pc_twa is not None else None,
@@ -207,7 +262,8 @@ def _airborne(out: dict[str, Any], verdicts: dict[str, Verdict], agent: thr.Agen
                                    "duration_s": _num(x.duration_s), "max": _num(x.max)}
                                   for x in pe.excursions]
         out["pe_rules_broken"] = [thr.PE_RULES[b] for b in pe.broken]
-        verdicts["pe"] = thr.evidence_verdict(bool(pe.broken), coverage, args.min_coverage)
+        out["pe_rules_undetermined"] = [thr.PE_RULES[b] for b in pe.undetermined]
+        verdicts["pe"] = pe.verdict(args.min_coverage)
     if lim.mac is not None:
         mac = thr.mac_exceedances(times, values, mac=lim.mac, **window)
         out["mac_exceeded"] = mac.exceeded

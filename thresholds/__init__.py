@@ -19,6 +19,13 @@ from thresholds.catalogue import (
 )
 from thresholds.en689 import En689Result, en689_preliminary, en689_utl_test, u_threshold
 from thresholds.errors import CatalogueError, ThresholdsError, UnitError, UnknownAgent
+from thresholds.impulse import (
+    DEFAULT_IMPULSE_THRESHOLD_DB,
+    STRICTEST_PEAK_DB,
+    ImpulseShift,
+    impulse_shift,
+    impulse_shift_series,
+)
 from thresholds.noise import (
     ImpulseResult,
     ShiftNoise,
@@ -39,6 +46,7 @@ from thresholds.series import StepSeries
 from thresholds.setpoints import PROFILES, SetPoints, setpoints
 from thresholds.shortterm import (
     PE_RULES,
+    Excursion,
     Interval,
     MacResult,
     PeakResult,
@@ -46,6 +54,7 @@ from thresholds.shortterm import (
     mac_exceedances,
     mac_exceedances_series,
     peak_excursions,
+    peak_excursions_per_shift,
     peak_excursions_series,
 )
 from thresholds.stel import StelResult, rolling_twa, stel_max, stel_max_series
@@ -74,24 +83,30 @@ from thresholds.units import (
     to_canonical,
     usv_to_msv,
 )
+from thresholds.week import WeekNoise, WeekTWA, week_noise, week_twa
 
 __all__ = [
-    "DEFAULT_MIN_COVERAGE", "PE_RULES", "PROFILES", "STANDARD_REFERENCE",
-    "Agent", "Catalogue", "CatalogueError", "DoseAssessment", "En689Result", "ImpulseResult",
+    "DEFAULT_IMPULSE_THRESHOLD_DB", "DEFAULT_MIN_COVERAGE", "PE_RULES", "PROFILES",
+    "STANDARD_REFERENCE", "STRICTEST_PEAK_DB",
+    "Agent", "Catalogue", "CatalogueError", "DoseAssessment", "En689Result", "Excursion",
+    "ImpulseResult", "ImpulseShift",
     "Interval", "Limits", "MacResult", "NoiseLimits", "PeakResult", "PointMetrics",
     "RadiationLimits",
     "ReferenceConditions", "SetPoints", "ShiftNoise", "ShiftTWA", "Source", "StelResult",
-    "StepSeries", "ThresholdsError", "UnitError", "UnknownAgent", "Verdict",
+    "StepSeries", "ThresholdsError", "UnitError", "UnknownAgent", "Verdict", "WeekNoise",
+    "WeekTWA",
     "assess_point", "canonical_unit", "catalogue", "db_mean", "db_sum", "dose_assessment",
     "en689_preliminary", "en689_utl_test", "evidence_verdict", "impulse_assessment",
-    "impulse_peak_limit", "investigation_level", "job_twa", "laeq", "laeq_of_periods",
+    "impulse_peak_limit", "impulse_shift", "impulse_shift_series", "investigation_level",
+    "job_twa", "laeq", "laeq_of_periods",
     "lex_8h", "lex_w", "lookup", "mac_exceedances", "mac_exceedances_series",
     "mgm3_to_ppm", "mixture_index",
     "msv_to_usv", "noise_dose_percent", "noise_grade", "noise_projected_dose",
-    "normalise_unit", "parse_catalogue", "peak_excursions", "peak_excursions_series",
+    "normalise_unit", "parse_catalogue", "peak_excursions", "peak_excursions_per_shift",
+    "peak_excursions_series",
     "ppm_to_mgm3",
     "reduction_factor_day", "reduction_factor_week", "rolling_twa", "setpoints",
     "shift_noise", "shift_twa", "shift_twa_series", "stel_max", "stel_max_series",
     "to_canonical", "twa_verdict", "u_threshold",
-    "usv_to_msv",
+    "usv_to_msv", "week_noise", "week_twa",
 ]

@@ -52,5 +52,6 @@ def assess_point(times: ArrayLike, values: ArrayLike, *, start: float, end: floa
         stel=stel_max_series(series, window=window, unmonitored=unmonitored,
                              min_window_coverage=min_window_coverage) if stel else None,
         mac=mac_exceedances_series(series, mac=mac) if mac is not None else None,
-        peaks=peak_excursions_series(series, pc_twa=pc_twa) if pc_twa is not None else None,
+        peaks=peak_excursions_series(series, pc_twa=pc_twa, bridge=max_gap)
+        if pc_twa is not None else None,
     )

@@ -1,9 +1,11 @@
 """A point's day (and shifts) as record content and exceedance events: orchestration only.
 
-Every figure comes from ``thresholds``: ``shift_twa``/``twa_verdict`` per shift, ``stel_max``,
-``mac_exceedances``, ``peak_excursions``, ``shift_noise``, ``investigation_level``. This
-module picks which apply to the agent, over which window, and shapes the results as JSON
-content (rounded, so a recomputation gives byte-identical content and stays idempotent).
+Every figure comes from ``thresholds``: ``shift_twa``/``twa_verdict`` per shift (RF on the
+shift's working hours), ``stel_max``, ``mac_exceedances``, ``peak_excursions`` and
+``impulse_shift`` per shift (the working day: GBZ 2.1-2019 cl. 3, GBZ 2.2-2007 Table 10),
+``shift_noise``, ``investigation_level``. This module picks which apply to the agent, over
+which window, and shapes the results as JSON content (rounded, so a recomputation gives
+byte-identical content and stays idempotent). docs/records.md, "Methods", lists the choices.
 
 Each quantity's step series is built once per point (``Readings``) and every window (the
 day, each shift) takes a slice of it for the ``*_series`` forms of the metrics, instead of
@@ -152,11 +154,15 @@ def _chemical(spec: PointSpec, readings: Readings, win: Window, twa_wins: Sequen
         twas, lowers = [], []
         for w in twa_wins:
             st = _shift_twa(readings, quantity, w, min_cov)
-            rf = thresholds.reduction_factor_day(w.hours) if w.hours <= 24 else 1.0
+            # the reduction factor counts the hours worked (a shift's breaks are not)
+            rf = thresholds.reduction_factor_day(w.working_hours) if w.hours <= 24 else 1.0
             verdict = thresholds.twa_verdict(st, pc_twa, rf)
             twas.append(st.c_twa)
             lowers.append(st.c_twa_lower)
             out.verdicts[f"twa:{w.name}"] = verdict
+            if w.working is not None:   # a shift with breaks: say which hours RF counted
+                out.fields.setdefault("working_hours", {})[w.name] = num(w.working, 4)
+                out.fields.setdefault("reduction_factors", {})[w.name] = num(rf, 6)
             if st.monitored_s > 0:
                 out.means[w.name] = st.c_twa * 8.0 / w.hours if w.hours else float("nan")
             if verdict == "fail":
@@ -183,18 +189,52 @@ def _chemical(spec: PointSpec, readings: Readings, win: Window, twa_wins: Sequen
             out.events.append(_event("mac", "concentration", iv.start, iv.end, iv.max, lim.mac,
                                      duration_s=num(iv.duration_s, 3)))
     if pc_twa is not None and lim.pc_stel is None:
-        pe = thresholds.peak_excursions_series(series, pc_twa=pc_twa)
-        out.fields["peak_excursions"] = len(pe.excursions)
-        out.fields["pe_broken"] = list(pe.broken)
-        out.verdicts["peak"] = thresholds.evidence_verdict(bool(pe.broken), cover, min_cov)
-        if pe.broken:
-            for iv in pe.excursions:
-                # the ceiling (5 x PC-TWA) is the limit an excursion over it broke
-                limit = 5 * pc_twa if iv.max > 5 * pc_twa else 3 * pc_twa
-                out.events.append(_event("peak", "excursion", iv.start, iv.end, iv.max,
-                                         limit, broken=list(pe.broken),
-                                         duration_s=num(iv.duration_s, 3),
-                                         ceiling=num(5 * pc_twa)))
+        _peaks(spec, readings, twa_wins, pc_twa, min_cov, out)
+
+
+def _rules(results: Sequence[tuple[str, ...]]) -> list[str]:
+    """The union of PE rule keys, in ``PE_RULES`` order."""
+    seen = {rule for rules in results for rule in rules}
+    return [rule for rule in thresholds.PE_RULES if rule in seen]
+
+
+def _peaks(spec: PointSpec, readings: Readings, twa_wins: Sequence[Window], pc_twa: float,
+           min_cov: float, out: Outcome) -> None:
+    """Peak excursions per working day: each shift of ``twa_wins`` on its own (GBZ 2.1-2019
+    cl. 3 counts them per working day, never per calendar day). A gap shorter than the
+    sensor's expiry does not split an excursion; rules a longer gap leaves open make the
+    shift ``insufficient`` (``pe_undetermined``), never ``fail``."""
+    quantity = "concentration"
+    hold = spec.hold(quantity)
+    results = []
+    seen: set[float] = set()     # overlapping shifts: one event per excursion
+    shifts: dict[str, Any] = {}
+    for w in twa_wins:
+        pe = thresholds.peak_excursions_series(readings.held(quantity, w.start, w.end),
+                                               pc_twa=pc_twa, bridge=hold)
+        verdict = pe.verdict(min_cov)
+        out.verdicts[f"peak:{w.name}"] = verdict
+        results.append(pe)
+        shifts[w.name] = {"excursions": len(pe.excursions), "separate": pe.separate,
+                          "broken": list(pe.broken), "undetermined": list(pe.undetermined),
+                          "coverage_pct": num(100.0 * pe.coverage, 2), "verdict": verdict}
+        if not pe.broken:
+            continue
+        for iv in pe.excursions:
+            if iv.start in seen:
+                continue
+            seen.add(iv.start)
+            # the ceiling (5 x PC-TWA) is the limit an excursion over it broke
+            limit = 5 * pc_twa if iv.max > 5 * pc_twa else 3 * pc_twa
+            out.events.append(_event("peak", "excursion", iv.start, iv.end, iv.max, limit,
+                                     w.name, broken=list(pe.broken),
+                                     duration_s=num(iv.duration_s, 3),
+                                     held_s=num(iv.held_s, 3), ceiling=num(5 * pc_twa)))
+    out.fields["peak_excursions"] = sum(len(pe.excursions) for pe in results)
+    out.fields["pe_broken"] = _rules([pe.broken for pe in results])
+    out.fields["pe_undetermined"] = _rules([pe.undetermined for pe in results])
+    out.fields["pe_partial"] = any(pe.partial for pe in results)
+    out.fields["pe_shifts"] = shifts
 
 
 def _noise(spec: PointSpec, readings: Readings, win: Window, twa_wins: Sequence[Window],
@@ -224,15 +264,36 @@ def _noise(spec: PointSpec, readings: Readings, win: Window, twa_wins: Sequence[
     peaks = readings.held("lcpeak", win.start, win.end)
     good = peaks.v  # the valid peaks timed in the window
     out.fields["noise_peak_db"] = num(float(good.max()), 2) if good.size else None
-    peak_limit = thresholds.impulse_peak_limit(1)  # the most lenient band (n <= 100)
-    if peak_limit is not None and good.size:
-        over = thresholds.mac_exceedances_series(peaks, mac=peak_limit)
-        out.verdicts["noise_peak"] = "fail" if over.exceeded else "pass"
-        for iv in over.exceedances:
-            out.events.append(_event("peak", "lcpeak", iv.start, iv.end, iv.max, peak_limit))
+    if good.size:
+        _impulses(readings, twa_wins, min_cov, out)
     dosimeter = readings.raw("noise_dose", win)[1]
     dgood = dosimeter[np.isfinite(dosimeter)]
     out.fields["dosimeter_dose_pct"] = num(float(dgood.max()), 2) if dgood.size else None
+
+
+def _impulses(readings: Readings, twa_wins: Sequence[Window], min_cov: float,
+              out: Outcome) -> None:
+    """Impulses per working day (shift): LCpeak readings above
+    ``thresholds.DEFAULT_IMPULSE_THRESHOLD_DB`` counted per shift pick that shift's peak
+    limit (GBZ 2.2-2007 cl. 11, Table 10: 140 / 130 / 120 dB(C) for <= 100 / 1000 / 10000).
+    One exceedance event per failing shift, spanning its first to its last impulse over the
+    limit (there can be thousands)."""
+    noise = readings.spec.agent.noise
+    shifts: dict[str, Any] = {}
+    for w in twa_wins:
+        imp = thresholds.impulse_shift_series(readings.held("lcpeak", w.start, w.end),
+                                              min_coverage=min_cov, limits=noise)
+        out.verdicts[f"impulse:{w.name}"] = imp.verdict
+        shifts[w.name] = {"impulses": imp.count, "limit_db": imp.limit_db,
+                          "over_limit": imp.over, "coverage_pct": num(100.0 * imp.coverage, 2),
+                          "verdict": imp.verdict}
+        if imp.over_start is not None and imp.over_end is not None:
+            limit = imp.limit_db if imp.limit_db is not None else thresholds.STRICTEST_PEAK_DB
+            out.events.append(_event("peak", "lcpeak", imp.over_start, imp.over_end,
+                                     imp.max_peak_db, limit, w.name, impulses=imp.count,
+                                     over_limit=imp.over, threshold_db=imp.threshold_db))
+    out.fields["impulse_threshold_db"] = thresholds.DEFAULT_IMPULSE_THRESHOLD_DB
+    out.fields["impulses"] = shifts
 
 
 def _radiation(readings: Readings, win: Window, min_cov: float, out: Outcome,

@@ -18,13 +18,23 @@ CONTINUOUS = (
 
 @dataclass(frozen=True, slots=True)
 class Window:
+    """[start, end) epoch seconds; ``working`` the hours worked in it when a shift declares
+    breaks (None: the whole window is worked)."""
+
     name: str
     start: float
     end: float
+    working: float | None = None
 
     @property
     def hours(self) -> float:
         return (self.end - self.start) / 3600.0
+
+    @property
+    def working_hours(self) -> float:
+        """Hours worked: the span less the shift's breaks. The long-shift reduction factor
+        (GBZ 2.1-2019 A.7.3) counts these, not the span."""
+        return self.hours if self.working is None else self.working
 
 
 def zone(name: str) -> ZoneInfo:
@@ -44,7 +54,8 @@ def shift_windows(day: dt.date, tz: ZoneInfo, records: RecordsConfig | None) -> 
     out = []
     for shift in shifts:
         start = dt.datetime.combine(day, shift.start_time(), tzinfo=tz).timestamp()
-        out.append(Window(shift.name, start, start + shift.hours * 3600.0))
+        working = shift.working_hours if shift.breaks else None
+        out.append(Window(shift.name, start, start + shift.hours * 3600.0, working))
     return out
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from itertools import pairwise
 from pathlib import Path
 from typing import Annotated
 
@@ -23,12 +24,35 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _minutes(hhmm: str) -> int:
+    hh, mm = hhmm.split(":")
+    return int(hh) * 60 + int(mm)
+
+
+class ShiftBreak(_Strict):
+    """A break inside a shift (meal, rest): not working time, so not counted in the working
+    hours the long-shift reduction factor (GBZ 2.1-2019 A.7.3) is computed from."""
+
+    start: str = Field(description="HH:MM local time, inside the shift")
+    minutes: float = Field(gt=0, le=720)
+
+    @field_validator("start")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        if not _HHMM.match(value):
+            raise ValueError(f"break start must be HH:MM (00:00-23:59), got {value!r}")
+        return value
+
+
 class Shift(_Strict):
     """A work shift in site local time; it may run past midnight (it belongs to its start day)."""
 
     name: str = Field(min_length=1, description="e.g. 白班")
     start: str = Field(description="HH:MM local time")
     hours: float = Field(gt=0, le=24)
+    breaks: list[ShiftBreak] = Field(
+        default_factory=list, description="breaks inside the shift (start HH:MM, minutes): "
+        "the reduction factor uses the working hours, hours minus the breaks")
 
     @field_validator("start")
     @classmethod
@@ -36,6 +60,30 @@ class Shift(_Strict):
         if not _HHMM.match(value):
             raise ValueError(f"start must be HH:MM (00:00-23:59), got {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _breaks_inside(self) -> Shift:
+        begin, length = _minutes(self.start), self.hours * 60.0
+        spans = []
+        for i, brk in enumerate(self.breaks):
+            offset = (_minutes(brk.start) - begin) % 1440   # minutes into the shift
+            if offset + brk.minutes > length:
+                raise ValueError(
+                    f"breaks[{i}] ({brk.start}, {brk.minutes:g} min) does not fit inside the "
+                    f"shift {self.start} + {self.hours:g} h: move it or shorten it")
+            spans.append((offset, offset + brk.minutes))
+        if sum(b.minutes for b in self.breaks) >= length:
+            raise ValueError("breaks take the whole shift: a shift needs working time")
+        spans.sort()
+        for (_, end), (start, _) in pairwise(spans):
+            if start < end:
+                raise ValueError("breaks overlap: give each break its own time")
+        return self
+
+    @property
+    def working_hours(self) -> float:
+        """Hours worked: the shift less its breaks."""
+        return self.hours - sum(b.minutes for b in self.breaks) / 60.0
 
     def start_time(self) -> dt.time:
         hh, mm = self.start.split(":")
