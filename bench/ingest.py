@@ -27,14 +27,14 @@ from ingest.reader import StoreReader  # noqa: E402
 from ingest.subscriber import Ingest  # noqa: E402
 from occmon import topics  # noqa: E402
 from occmon.config import load  # noqa: E402
-from occmon.config.schema import Broker, Store  # noqa: E402
+from occmon.config.schema import Broker, Point, Sensor, SiteConfig, Store  # noqa: E402
 from occmon.model import Quality, Reading  # noqa: E402
 from occmon.payload import encode_batch  # noqa: E402
 from tests.servers import running_mosquitto  # noqa: E402
 
 SITE = "demo-plant"
 Flag = EventType  # a multiprocessing.Event, shared with the publisher process
-T0 = 1_780_000_000.0
+T0 = float(int(time.time()) - 86_400)  # yesterday: inside ingest's trusted time window
 
 
 def payloads(readings: int, points: int, batch: int) -> list[tuple[str, bytes]]:
@@ -63,6 +63,24 @@ def payloads(readings: int, points: int, batch: int) -> list[tuple[str, bytes]]:
     return out
 
 
+def with_bench_points(config: SiteConfig, points: int) -> SiteConfig:
+    """The demo plant plus the bench's H2S points, each with a sensor: ingest stores only
+    readings of configured points."""
+    extra = [
+        Point.model_validate({"id": f"bench-p{p:04d}", "name": {"zh": "测", "en": "bench"},
+                              "area": "desulf", "agent": "h2s"})
+        for p in range(points)
+    ]
+    sensors = [
+        Sensor.model_validate({"id": f"s{p}", "point": f"bench-p{p:04d}",
+                               "device": "gas-panel-1", "register": "gas_ppm", "unit": "ppm"})
+        for p in range(points)
+    ]
+    return config.model_copy(
+        update={"points": [*config.points, *extra], "sensors": [*config.sensors, *sensors]}
+    )
+
+
 def publish(port: int, messages: list[tuple[str, bytes]], ready: Flag, go: Flag) -> None:
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-publisher")
     client.max_inflight_messages_set(1000)
@@ -88,7 +106,8 @@ def main() -> None:
     messages = payloads(args.readings, args.points, args.batch)
     total = (args.readings // args.points) * args.points
     with tempfile.TemporaryDirectory() as tmp, running_mosquitto(Path(tmp)) as broker:
-        config = load(ROOT / "examples" / "demo-plant.yaml").model_copy(
+        demo = with_bench_points(load(ROOT / "examples" / "demo-plant.yaml"), args.points)
+        config = demo.model_copy(
             update={
                 "store": Store(path=Path(tmp) / "bench.db"),
                 "broker": Broker(host=broker.host, port=broker.port),
