@@ -4,6 +4,11 @@ Every message yields something to store: readings, a device state, an event, or 
 letter with a stable code and the raw payload. Nothing is dropped silently; the only
 messages stored as nothing are empty retained payloads (a retained-message delete) and
 annunciator pushes (ingest's own output), and those are counted.
+
+Readings of a batch are judged one by one (``ingest.validate``): the good ones are stored,
+and the bad ones become one dead letter per code, holding the whole message verbatim and
+naming each rejected reading's index. Republishing the fixed message is harmless: the good
+readings upsert onto themselves.
 """
 
 from __future__ import annotations
@@ -15,9 +20,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ingest.records import GATEWAY, DeadLetter, DeviceState, Event
+from ingest.validate import Validator
 from occmon import topics
 from occmon.model import Reading, time_value
-from occmon.payload import PayloadError, decode_batch, json_object
+from occmon.payload import PayloadError, decode_items, json_object
+
+DETAILS = 5  # rejected readings named in a dead letter's message; the rest are counted
 
 
 @dataclass(slots=True)
@@ -46,33 +54,69 @@ def dead(
     return Outcome(dead_letters=[letter], counts=Counter({f"dead-letter:{code}": 1}))
 
 
-def _time(doc: dict[str, Any], key: str, default: float) -> float:
+def _time(check: Validator, doc: dict[str, Any], key: str, received: float) -> float:
+    """The time in ``doc[key]`` (arrival when absent), inside the trusted time window."""
     value = doc.get(key)
     if value is None:
-        return default
+        return received
     try:
-        return time_value(value)
+        moment = time_value(value)
     except ValueError as exc:
         raise PayloadError("bad-time", f"field {key!r}: {exc}") from None
+    check.time(moment, received)
+    return moment
 
 
-def _readings(site: str, point: str | None, payload: bytes) -> Outcome:
-    """A batch from the site topic (any points) or from a point's topic (that point only)."""
-    payload_site, readings = decode_batch(payload)
+def _rejections(
+    topic: str, payload: bytes, received: float, site: str, total: int,
+    rejected: dict[str, list[str]],
+) -> Outcome:
+    """One dead letter per code for the rejected readings of one message."""
+    out = Outcome()
+    for code, why in rejected.items():
+        named = "; ".join(why[:DETAILS]) + (f"; and {len(why) - DETAILS} more"
+                                            if len(why) > DETAILS else "")
+        text = f"{len(why)} of {total} readings rejected ({code}): {named}"
+        out.merge(dead(topic, code, text, payload, received, site))
+        out.counts[f"rejected-readings:{code}"] += len(why)
+    return out
+
+
+def _readings(
+    check: Validator, topic: str, point: str | None, payload: bytes, received: float
+) -> Outcome:
+    """A batch from the site topic (any points) or from a point's topic (that point only);
+    each reading is judged alone, so a bad one costs only itself."""
+    site = check.site
+    payload_site, items = decode_items(payload)
     if payload_site != site:
         raise PayloadError(
             "site-mismatch", f"payload site {payload_site!r} is not the topic's site {site!r}"
         )
-    for reading in readings:
-        if point is not None and reading.point != point:
-            raise PayloadError(
-                "point-mismatch",
-                f"reading of point {reading.point!r} published on the topic of point {point!r}",
-            )
-    return Outcome(readings=readings, counts=Counter({"readings": len(readings)}))
+    good: list[Reading] = []
+    rejected: dict[str, list[str]] = {}
+    for i, item in enumerate(items):
+        if isinstance(item, PayloadError):  # its message already says readings[i]
+            rejected.setdefault(item.code, []).append(str(item))
+            continue
+        try:
+            if point is not None and item.point != point:
+                raise PayloadError(
+                    "point-mismatch",
+                    f"reading of point {item.point!r} published on the topic of point {point!r}",
+                )
+            check.reading(item, received)
+        except PayloadError as exc:
+            rejected.setdefault(exc.code, []).append(f"readings[{i}] ({item.point}): {exc}")
+            continue
+        good.append(item)
+    out = Outcome(readings=good, counts=Counter({"readings": len(good)}))
+    if rejected:
+        out.merge(_rejections(topic, payload, received, site, len(items), rejected))
+    return out
 
 
-def _status(site: str, device: str, payload: bytes, received: float) -> Outcome:
+def _status(check: Validator, device: str, payload: bytes, received: float) -> Outcome:
     """Device/gateway status: JSON ``{"online": bool, "time": ..., "reason": ...}``.
 
     ``{"state": "online"|"offline"}`` and a bare ``online``/``offline`` are accepted too.
@@ -90,8 +134,8 @@ def _status(site: str, device: str, payload: bytes, received: float) -> Outcome:
     reason = doc.get("reason")
     if reason is not None and not isinstance(reason, str):
         raise PayloadError("wrong-type", "status field 'reason' must be str")
-    since = _time(doc, "time", received)
-    state = DeviceState(device, online, since, reason, site)
+    since = _time(check, doc, "time", received)
+    state = DeviceState(device, online, since, reason, check.site)
     return Outcome(states=[state], counts=Counter({"status": 1}))
 
 
@@ -117,14 +161,18 @@ def _forwarded_dead_letter(site: str, payload: bytes, received: float) -> Outcom
     return Outcome(dead_letters=[letter], counts=Counter({f"forwarded:{code}": 1}))
 
 
-def _event(site: str, kind: str, payload: bytes, received: float, extra: dict[str, Any]) -> Outcome:
+def _event(
+    check: Validator, kind: str, payload: bytes, received: float, extra: dict[str, Any]
+) -> Outcome:
     doc = {**json_object(payload), **extra}
-    event = Event(kind, _time(doc, "time", received), doc, site)
+    event = Event(kind, _time(check, doc, "time", received), doc, check.site)
     return Outcome(events=[event], counts=Counter({f"event:{kind}": 1}))
 
 
-def handle(site: str, topic: str, payload: bytes, received: float) -> Outcome:
-    """Turn one MQTT message of ``site`` into records; a bad message becomes a dead letter."""
+def handle(check: Validator, topic: str, payload: bytes, received: float) -> Outcome:
+    """Turn one MQTT message of ``check.site`` into records; what is bad becomes a dead
+    letter. ``received`` is the arrival time the time window is judged against."""
+    site = check.site
     try:
         parsed = topics.parse(topic)
     except topics.UnknownTopic as exc:
@@ -134,18 +182,19 @@ def handle(site: str, topic: str, payload: bytes, received: float) -> Outcome:
         return dead(topic, "site-mismatch", message, payload, received, site)
     try:
         if parsed.kind == "readings":
-            return _readings(site, parsed.rest[0] if parsed.rest else None, payload)
+            point = parsed.rest[0] if parsed.rest else None
+            return _readings(check, topic, point, payload, received)
         if not payload and parsed.kind in ("status", "state"):
             return Outcome(counts=Counter({"ignored:empty-retained": 1}))
         if parsed.kind == "status":
             device = GATEWAY if parsed.rest == ("gateway",) else parsed.rest[1]
-            return _status(site, device, payload, received)
+            return _status(check, device, payload, received)
         if parsed.kind == "events" and parsed.rest[0] == "dead-letter":
             return _forwarded_dead_letter(site, payload, received)
         if parsed.kind == "events":
-            return _event(site, parsed.rest[0], payload, received, {})
+            return _event(check, parsed.rest[0], payload, received, {})
         if parsed.kind == "state":
-            return _event(site, "state", payload, received, {"point": parsed.rest[0]})
+            return _event(check, "state", payload, received, {"point": parsed.rest[0]})
         return Outcome(counts=Counter({f"ignored:{parsed.kind}": 1}))
     except PayloadError as exc:
         return dead(topic, exc.code, str(exc), payload, received, site)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -16,6 +17,13 @@ from occmon.model import Quality, Reading, iso_utc, parse_time
 from occmon.quantities import QUANTITIES
 
 VERSION = 1
+
+# What any JSON payload may be before it is parsed (docs/topics.md, "Limits"). The size fits
+# the largest gateway batch (gateway.publish_batch <= 10,000 readings of ~350 bytes); the
+# depth is four times what any payload of ours needs (a batch is 4 deep: object, readings,
+# reading, raw), far below the ~1,000 levels at which json.loads raises RecursionError.
+MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
+MAX_DEPTH = 16
 
 
 class PayloadError(ValueError):
@@ -164,8 +172,52 @@ def _reading(doc: Any, where: str) -> Reading:
         raise PayloadError("invalid-reading", f"{where}: {exc}") from None
 
 
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')  # one JSON string, escapes included
+_OPENERS = (b"[", b"{")
+_PARENS = bytes.maketrans(b"[{]}", b"(())")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def nesting_depth_over(payload: bytes, limit: int) -> bool:
+    """True if the JSON text nests arrays/objects more than ``limit`` deep. Linear, no
+    recursion: brackets inside strings are dropped, then innermost ``()`` pairs are removed
+    once per level; a text still holding an opener after ``limit`` rounds is deeper.
+
+    A payload with at most ``limit`` openers in all (brackets in strings included) cannot
+    be deeper, which spares the scan for every ordinary small message.
+    """
+    if sum(payload.count(b) for b in _OPENERS) <= limit:
+        return False
+    # With no escapes every other piece between quotes is a string's text (fast); with
+    # escapes a quote may sit inside a string, and a regex finds the strings.
+    outside = (_STRING.sub(b"", payload) if b"\\" in payload
+               else b"".join(payload.split(b'"')[::2]))
+    brackets = outside.translate(_PARENS, _NOT_BRACKETS)
+    for level in range(limit):
+        if b"(" not in brackets:
+            return False
+        inner = brackets.replace(b"()", b"")
+        if len(inner) == len(brackets):  # unbalanced: ")))(((" - each opener may nest
+            return level + inner.count(b"(") > limit
+        brackets = inner
+    return b"(" in brackets
+
+
+def check_shape(payload: bytes) -> None:
+    """Refuse a payload too large (``too-large``) or too deeply nested (``too-deep``)
+    before ``json.loads`` gets it: its recursion on deep nesting raises RecursionError."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise PayloadError("too-large", f"payload is {len(payload)} bytes, more than the "
+                                        f"{MAX_PAYLOAD_BYTES} bytes allowed")
+    if nesting_depth_over(payload, MAX_DEPTH):
+        raise PayloadError("too-deep", f"payload nests arrays/objects more than {MAX_DEPTH} "
+                                       f"levels deep")
+
+
 def json_object(payload: bytes) -> dict[str, Any]:
-    """Parse a payload that must be one JSON object; NaN and Infinity are refused."""
+    """Parse a payload that must be one JSON object; NaN and Infinity are refused, and so
+    is a payload too large or too deep (``check_shape``)."""
+    check_shape(payload)
     try:
         doc = json.loads(payload, parse_constant=_reject_constant)
     except PayloadError:
@@ -177,8 +229,9 @@ def json_object(payload: bytes) -> dict[str, Any]:
     return doc
 
 
-def decode_batch(payload: bytes) -> tuple[str, list[Reading]]:
-    """Return (site, readings) or raise PayloadError naming the first problem."""
+def decode_items(payload: bytes) -> tuple[str, list[Reading | PayloadError]]:
+    """Return (site, one Reading or PayloadError per item): a batch-level problem raises,
+    a bad item is judged alone so the good readings beside it are kept."""
     doc = json_object(payload)
     version = doc.get("v")
     if version != VERSION:
@@ -187,7 +240,22 @@ def decode_batch(payload: bytes) -> tuple[str, list[Reading]]:
     items = _field(doc, "readings", list, "payload")
     if not items:
         raise PayloadError("empty-batch", "payload: 'readings' is empty")
-    return site, [_reading(item, f"readings[{i}]") for i, item in enumerate(items)]
+    out: list[Reading | PayloadError] = []
+    for i, item in enumerate(items):
+        try:
+            out.append(_reading(item, f"readings[{i}]"))
+        except PayloadError as exc:
+            out.append(exc)
+    return site, out
+
+
+def decode_batch(payload: bytes) -> tuple[str, list[Reading]]:
+    """Return (site, readings) or raise PayloadError naming the first problem."""
+    site, items = decode_items(payload)
+    for item in items:
+        if isinstance(item, PayloadError):
+            raise item
+    return site, [item for item in items if isinstance(item, Reading)]
 
 
 def batches(readings: Sequence[Reading], size: int) -> Iterable[Sequence[Reading]]:

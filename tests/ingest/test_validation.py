@@ -1,0 +1,186 @@
+"""The ingest core against the site file: each bad reading, event or payload shape gets its
+own code, and the good readings of the same batch are kept. Pure: no broker, no store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ingest.handler import handle
+from ingest.validate import Validator
+from occmon import payload as wire
+from occmon import topics
+from occmon.model import iso_utc
+from tests.ingest.helpers import SITE, T0, site_config
+
+NOW = T0 + 3_600.0  # the receive time every message below is judged against
+READINGS = topics.readings(SITE)
+
+
+@pytest.fixture(scope="module")
+def check(tmp_path_factory: pytest.TempPathFactory) -> Validator:
+    return Validator.from_config(site_config(tmp_path_factory.mktemp("site")))
+
+
+def item(**change: Any) -> dict[str, Any]:
+    """One good H2S reading a minute before NOW, with ``change`` applied."""
+    doc: dict[str, Any] = {"point": "desulf-h2s-1", "agent": "h2s", "time": iso_utc(NOW - 60),
+                           "value": 3.5, "unit": "mg/m3", "quality": "good",
+                           "quantity": "concentration"}
+    doc.update(change)
+    return doc
+
+
+def batch(*items: dict[str, Any]) -> bytes:
+    return json.dumps({"v": 1, "site": SITE, "readings": list(items)}).encode()
+
+
+BAD_READINGS = [
+    ("implausible-value", item(value=-5)),
+    ("implausible-value", item(value=1e308)),
+    ("unit-mismatch", item(unit="ppm")),
+    ("unknown-point", item(point="nowhere-1")),
+    ("agent-mismatch", item(agent="nh3")),
+    ("quantity-mismatch", item(quantity="laeq", unit="dB(A)", value=70.0)),
+    ("too-old", item(time="0001-01-01T00:00:00Z")),
+    ("too-old", item(time="1970-01-01T00:00:00Z")),
+    ("clock-skew", item(time="3000-01-01T00:00:00Z")),
+    ("clock-skew", item(time=iso_utc(NOW + 3_600))),
+]
+
+
+@pytest.mark.parametrize(("code", "doc"), BAD_READINGS)
+def test_each_bad_reading_is_a_dead_letter_with_its_code(
+    check: Validator, code: str, doc: dict[str, Any]
+) -> None:
+    message = batch(doc)
+    outcome = handle(check, READINGS, message, NOW)
+    assert outcome.readings == []
+    (letter,) = outcome.dead_letters
+    assert (letter.code, letter.payload, letter.topic) == (code, message, READINGS)
+    assert letter.message.startswith(f"1 of 1 readings rejected ({code}): readings[0]")
+    assert outcome.counts[f"dead-letter:{code}"] == 1
+
+
+def test_good_readings_of_every_kind_pass(check: Validator) -> None:
+    """The site's own shapes: an alias agent (ammonia -> nh3), noise, dose, a bad reading."""
+    docs = [
+        item(),
+        item(point="ammonia-nh3-1", agent="nh3"),
+        item(point="ammonia-nh3-1", agent="ammonia"),  # the site file's spelling
+        item(point="mill-noise-1", agent="noise", quantity="laeq", unit="dB(A)", value=88.0),
+        item(point="mill-noise-1", agent="noise", quantity="lcpeak", unit="dB(C)", value=120.0),
+        item(point="ndt-worker-dose", agent="ionising-radiation", quantity="dose_rate",
+             unit="uSv/h", value=2.5),
+        item(value=None, quality="bad", reason="device-offline"),
+        item(time=iso_utc(NOW + 4)),  # within trust.max_future_skew (5 s)
+    ]
+    outcome = handle(check, READINGS, batch(*docs), NOW)
+    assert outcome.dead_letters == []
+    assert len(outcome.readings) == len(docs)
+    assert outcome.counts["readings"] == len(docs)
+
+
+def test_a_mixed_batch_keeps_the_good_and_letters_the_bad_once_per_code(
+    check: Validator,
+) -> None:
+    docs = [item(time=iso_utc(NOW - 60 + i)) for i in range(4)]
+    docs[1] = item(value=-5)
+    docs[3] = item(value=-7)
+    docs.append(item(unit="ppm"))
+    message = batch(*docs)
+    outcome = handle(check, READINGS, message, NOW)
+    assert [r.time for r in outcome.readings] == [NOW - 60, NOW - 58]
+    letters = {d.code: d for d in outcome.dead_letters}
+    assert set(letters) == {"implausible-value", "unit-mismatch"}
+    assert all(d.payload == message for d in letters.values())  # the message verbatim
+    bad = letters["implausible-value"].message
+    assert bad.startswith("2 of 5 readings rejected") and "readings[1]" in bad
+    assert "readings[3]" in bad
+    assert outcome.counts["rejected-readings:implausible-value"] == 2
+    assert outcome.counts["readings"] == 2
+
+
+def test_a_malformed_reading_costs_only_itself(check: Validator) -> None:
+    outcome = handle(check, READINGS, batch(item(value="high"), item()), NOW)
+    assert len(outcome.readings) == 1
+    assert [d.code for d in outcome.dead_letters] == ["wrong-type"]
+
+
+def test_events_states_and_statuses_get_the_time_window(check: Validator) -> None:
+    def event_at(when: str) -> bytes:
+        return json.dumps({"v": 1, "site": SITE, "time": when, "level": "alarm"}).encode()
+
+    cases = [
+        (topics.events(SITE, "alarm"), event_at("3000-01-01T00:00:00Z"), "clock-skew"),
+        (topics.events(SITE, "alarm"), event_at("1970-01-01T00:00:00Z"), "too-old"),
+        (f"occmon/v1/{SITE}/state/desulf-h2s-1", event_at(iso_utc(NOW + 3_600)), "clock-skew"),
+        (topics.device_status(SITE, "gas-panel-1"),
+         json.dumps({"online": True, "time": "3000-01-01T00:00:00Z"}).encode(), "clock-skew"),
+    ]
+    for topic, body, code in cases:
+        outcome = handle(check, topic, body, NOW)
+        assert [d.code for d in outcome.dead_letters] == [code], topic
+        assert not outcome.events and not outcome.states
+    fine = handle(check, topics.events(SITE, "alarm"), event_at(iso_utc(NOW - 1)), NOW)
+    assert [e.time for e in fine.events] == [NOW - 1]
+
+
+def nested(depth: int) -> bytes:
+    return b'{"v":1,"site":"demo-plant","readings":' + b"[" * depth + b"]" * depth + b"}"
+
+
+def test_deep_nesting_is_refused_before_the_parser_recurses(check: Validator) -> None:
+    poison = nested(100_000)
+    assert 190_000 < len(poison) < 210_000
+    outcome = handle(check, READINGS, poison, NOW)
+    assert [d.code for d in outcome.dead_letters] == ["too-deep"]
+    # the limit is exact: the object is one level, so MAX_DEPTH - 1 arrays still parse
+    at_limit = handle(check, READINGS, nested(wire.MAX_DEPTH - 1), NOW)
+    assert [d.code for d in at_limit.dead_letters] == ["wrong-type"]  # parsed, then judged
+    over = handle(check, READINGS, nested(wire.MAX_DEPTH), NOW)
+    assert [d.code for d in over.dead_letters] == ["too-deep"]
+
+
+def test_brackets_inside_strings_neither_hide_nor_fake_depth() -> None:
+    limit = 4
+    fake = json.dumps({"reason": "[[[[[[[[[[{{{{{{{{"}).encode()
+    assert not wire.nesting_depth_over(fake, limit)
+    # real nesting 6, with "]" in strings that would cancel each "[" if strings counted
+    hidden = ('["]",' * 5 + '["]"' + "]" * 6).encode()
+    assert json.loads(hidden)  # valid JSON, 6 deep
+    assert wire.nesting_depth_over(hidden, limit)
+    escaped = ('["\\"]",' * 5 + '["\\"]"' + "]" * 6).encode()  # strings holding an escaped quote
+    assert json.loads(escaped)
+    assert wire.nesting_depth_over(escaped, limit)
+    assert not wire.nesting_depth_over(escaped, 6)
+    unclosed = b"[" * 10  # never balanced: still judged by its openers
+    assert wire.nesting_depth_over(unclosed, limit)
+
+
+def test_a_too_large_payload_is_refused_unparsed(check: Validator) -> None:
+    huge = batch(item(reason="x" * wire.MAX_PAYLOAD_BYTES))
+    outcome = handle(check, READINGS, huge, NOW)
+    assert [d.code for d in outcome.dead_letters] == ["too-large"]
+    assert str(len(huge)) in outcome.dead_letters[0].message
+
+
+def test_the_largest_gateway_batch_fits_the_size_limit(check: Validator) -> None:
+    """gateway.publish_batch allows 10,000 readings a message: they must not be too-large."""
+    docs = [item(time=iso_utc(NOW - 20_000 + i), sensor="gp1-h2s", device="gas-panel-1",
+                 raw={"value": 2.5, "unit": "ppm"}) for i in range(10_000)]
+    message = batch(*docs)
+    assert len(message) <= wire.MAX_PAYLOAD_BYTES
+    assert len(handle(check, READINGS, message, NOW).readings) == 10_000
+
+
+def test_the_validator_is_built_from_the_site_file(tmp_path: Path) -> None:
+    config = site_config(tmp_path)
+    check = Validator.from_config(config)
+    assert set(check.points) == {p.id for p in config.points}
+    assert check.points["ammonia-nh3-1"].agent == "nh3"
+    assert check.points["ndt-worker-dose"].units == {"hp10": "uSv", "dose_rate": "uSv/h"}
+    assert check.trust == config.trust
