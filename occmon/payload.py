@@ -173,26 +173,31 @@ def _reading(doc: Any, where: str) -> Reading:
 
 
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')  # one JSON string, escapes included
-_OPENERS = (b"[", b"{")
 _PARENS = bytes.maketrans(b"[{]}", b"(())")
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_NOT_SYNTAX = bytes(b for b in range(256) if b not in b'[]{}"\\')
+
+
+def _brackets(payload: bytes) -> bytes:
+    """The payload's brackets outside strings, as ``(`` and ``)``.
+
+    Fast path: keep only brackets, quotes and backslashes, and drop every ``""`` (a string
+    with no bracket in it). With no escape, no quote is left exactly when no string held a
+    bracket. Otherwise a regex removes the strings from the whole payload.
+    """
+    syntax = payload.translate(None, _NOT_SYNTAX)
+    if b"\\" not in syntax:
+        bare = syntax.replace(b'""', b"")
+        if b'"' not in bare:
+            return bare.translate(_PARENS)
+    return _STRING.sub(b"", payload).translate(_PARENS, _NOT_BRACKETS)
 
 
 def nesting_depth_over(payload: bytes, limit: int) -> bool:
     """True if the JSON text nests arrays/objects more than ``limit`` deep. Linear, no
     recursion: brackets inside strings are dropped, then innermost ``()`` pairs are removed
-    once per level; a text still holding an opener after ``limit`` rounds is deeper.
-
-    A payload with at most ``limit`` openers in all (brackets in strings included) cannot
-    be deeper, which spares the scan for every ordinary small message.
-    """
-    if sum(payload.count(b) for b in _OPENERS) <= limit:
-        return False
-    # With no escapes every other piece between quotes is a string's text (fast); with
-    # escapes a quote may sit inside a string, and a regex finds the strings.
-    outside = (_STRING.sub(b"", payload) if b"\\" in payload
-               else b"".join(payload.split(b'"')[::2]))
-    brackets = outside.translate(_PARENS, _NOT_BRACKETS)
+    once per level; a text still holding an opener after ``limit`` rounds is deeper."""
+    brackets = _brackets(payload)
     for level in range(limit):
         if b"(" not in brackets:
             return False
