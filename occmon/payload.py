@@ -19,7 +19,7 @@ from occmon.quantities import QUANTITIES
 VERSION = 1
 
 # What any JSON payload may be before it is parsed (docs/topics.md, "Limits"). The size fits
-# the largest gateway batch (gateway.publish_batch <= 10,000 readings of ~350 bytes); the
+# the largest gateway batch (gateway.publish_batch <= 10,000 readings, ~2.2 MiB); the
 # depth is four times what any payload of ours needs (a batch is 4 deep: object, readings,
 # reading, raw), far below the ~1,000 levels at which json.loads raises RecursionError.
 MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
