@@ -172,7 +172,10 @@ def _reading(doc: Any, where: str) -> Reading:
         raise PayloadError("invalid-reading", f"{where}: {exc}") from None
 
 
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')  # one JSON string, escapes included
+# One JSON string, escapes included. The closing quote is optional so that an unterminated
+# string matches to the end instead of failing: a failed match would be retried from every
+# later quote, quadratic on a payload of backslash-quotes.
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"?')
 _PARENS = bytes.maketrans(b"[{]}", b"(())")
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _NOT_SYNTAX = bytes(b for b in range(256) if b not in b'[]{}"\\')

@@ -4,6 +4,7 @@ own code, and the good readings of the same batch are kept. Pure: no broker, no 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -184,3 +185,14 @@ def test_the_validator_is_built_from_the_site_file(tmp_path: Path) -> None:
     assert check.points["ammonia-nh3-1"].agent == "nh3"
     assert check.points["ndt-worker-dose"].units == {"hp10": "uSv", "dose_rate": "uSv/h"}
     assert check.trust == config.trust
+
+
+def test_the_depth_scan_stays_linear_on_hostile_strings(check: Validator) -> None:
+    """An unterminated string of escaped quotes once made the string regex retry from every
+    quote: quadratic, 17 s for 80 KB. The largest allowed payload must take well under 5 s."""
+    hostile = b"[" * 20 + b'"' + b'\\"' * ((wire.MAX_PAYLOAD_BYTES - 21) // 2)
+    assert len(hostile) <= wire.MAX_PAYLOAD_BYTES
+    began = time.perf_counter()
+    outcome = handle(check, READINGS, hostile, NOW)
+    assert time.perf_counter() - began < 5
+    assert [d.code for d in outcome.dead_letters] == ["too-deep"]  # 20 real openers
