@@ -61,7 +61,7 @@ def _time(check: Validator, doc: dict[str, Any], key: str, received: float) -> f
         return received
     try:
         moment = time_value(value)
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:
         raise PayloadError("bad-time", f"field {key!r}: {exc}") from None
     check.time(moment, received)
     return moment

@@ -120,6 +120,17 @@ def _field(doc: dict[str, Any], key: str, kind: type | tuple[type, ...], where: 
     return value
 
 
+def _finite(number: float, what: str) -> float:
+    """``number`` as a finite float; an integer too large for a float is not a number."""
+    try:
+        value = float(number)
+    except OverflowError:
+        value = math.inf
+    if not math.isfinite(value):
+        raise PayloadError("not-a-number", f"{what} is not finite")
+    return value
+
+
 def _reading(doc: Any, where: str) -> Reading:
     if not isinstance(doc, dict):
         raise PayloadError("wrong-type", f"{where}: must be an object")
@@ -133,13 +144,10 @@ def _reading(doc: Any, where: str) -> Reading:
         raise PayloadError("bad-quantity", f"{where}: quantity {quantity!r} is not known")
     value = doc.get("value")
     if value is not None:
-        value = _field(doc, "value", (int, float), where)
-        if not math.isfinite(value):
-            raise PayloadError("not-a-number", f"{where}: value is not finite")
-        value = float(value)
+        value = _finite(_field(doc, "value", (int, float), where), f"{where}: value")
     try:
         moment = parse_time(time_text)
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:
         raise PayloadError("bad-time", f"{where}: time {time_text!r}: {exc}") from None
     try:
         quality = Quality(quality_text)
@@ -150,9 +158,14 @@ def _reading(doc: Any, where: str) -> Reading:
     reason = doc.get("reason")
     if reason is not None and not isinstance(reason, str):
         raise PayloadError("wrong-type", f"{where}: field 'reason' must be str")
+    for key in ("sensor", "device"):
+        if key in doc:
+            _field(doc, key, str, where)
     raw = doc.get("raw")
     raw_value = raw.get("value") if isinstance(raw, dict) else None
     raw_unit = raw.get("unit") if isinstance(raw, dict) else None
+    if isinstance(raw_value, int | float) and not isinstance(raw_value, bool):
+        raw_value = _finite(raw_value, f"{where}: raw.value")
     try:
         return Reading(
             point=point,
@@ -230,7 +243,7 @@ def json_object(payload: bytes) -> dict[str, Any]:
         doc = json.loads(payload, parse_constant=_reject_constant)
     except PayloadError:
         raise
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, ValueError) as exc:  # ValueError: also a 5,000-digit number
         raise PayloadError("malformed-json", f"payload is not JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise PayloadError("wrong-type", "payload must be a JSON object")

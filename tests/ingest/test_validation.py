@@ -196,3 +196,24 @@ def test_the_depth_scan_stays_linear_on_hostile_strings(check: Validator) -> Non
     outcome = handle(check, READINGS, hostile, NOW)
     assert time.perf_counter() - began < 5
     assert [d.code for d in outcome.dead_letters] == ["too-deep"]  # 20 real openers
+
+
+HOSTILE = [  # each once raised past the core (OverflowError, ValueError) instead of a code
+    ("malformed-json", b'{"v":' + b"1" * 5_000 + b"}"),  # over Python's int-digit limit
+    ("not-a-number", batch(item(value=10**400))),  # an int too large for a float
+    ("not-a-number", batch(item(raw={"value": 10**400, "unit": "ppm"}))),
+    ("wrong-type", batch(item(sensor={"id": "gp1-h2s"}))),
+]
+
+
+@pytest.mark.parametrize(("code", "message"), HOSTILE)
+def test_hostile_numbers_get_a_code(check: Validator, code: str, message: bytes) -> None:
+    outcome = handle(check, READINGS, message, NOW)
+    assert [d.code for d in outcome.dead_letters] == [code]
+    assert outcome.readings == []
+
+
+def test_an_event_time_too_large_for_a_float_is_a_bad_time(check: Validator) -> None:
+    body = b'{"v":1,"time":' + b"9" * 400 + b"}"
+    outcome = handle(check, topics.events(SITE, "alarm"), body, NOW)
+    assert [d.code for d in outcome.dead_letters] == ["bad-time"]
