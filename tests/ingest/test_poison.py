@@ -234,3 +234,27 @@ def test_a_dead_letter_sqlite_cannot_encode_does_not_stall_ingest(
     wait_for(lambda: stored(config), what="the reading after the odd dead letter")
     ((code, message, payload),) = wait_for(lambda: letters(config), what="the dead letter")
     assert (code, message, payload) == ("malformed-json", "\\ud800", b"\x00")
+
+
+def test_occmon_ingest_exits_1_when_its_writer_dies(
+    config_file: Path, mosquitto: Mosquitto, publisher: Publisher, broken_ack: threading.Event
+) -> None:
+    """The ``occmon ingest CONFIG`` entry point (asyncio, signal handlers: main thread)."""
+    import os
+    import signal
+
+    from occmon.config import load
+    from occmon.run import component_main
+
+    config = load(config_file)
+    broken_ack.clear()
+    started(config, mosquitto).stop()  # the persistent session exists: messages queue
+    broken_ack.set()
+    publisher.publish(READINGS, batch(doc(0)))
+    rescue = threading.Timer(30, lambda: os.kill(os.getpid(), signal.SIGTERM))
+    rescue.start()  # should it never fail, SIGTERM ends it with 0 and the test fails
+    try:
+        status = component_main("ingest", [str(config_file)])
+    finally:
+        rescue.cancel()
+    assert status == ingest_main.FAILED
