@@ -6,15 +6,17 @@ messages stored as nothing are empty retained payloads (a retained-message delet
 annunciator pushes (ingest's own output), and those are counted.
 
 Readings of a batch are judged one by one (``ingest.validate``): the good ones are stored,
-and the bad ones become one dead letter per code, holding the whole message verbatim and
-naming each rejected reading's index. Republishing the fixed message is harmless: the good
-readings upsert onto themselves.
+and the bad ones become one dead letter per code naming each rejected reading's index. Its
+payload is what was not stored: the message verbatim when none of it was stored and for a
+single reason, else a v1 batch of just the readings rejected for that code, as they were
+sent. Either can be fixed and republished as it is.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,16 +70,22 @@ def _time(check: Validator, doc: dict[str, Any], key: str, received: float) -> f
 
 
 def _rejections(
-    topic: str, payload: bytes, received: float, site: str, total: int,
-    rejected: dict[str, list[str]],
+    topic: str, payload: bytes, received: float, site: str, docs: list[Any],
+    rejected: dict[str, list[tuple[int, str]]], whole: bool,
 ) -> Outcome:
-    """One dead letter per code for the rejected readings of one message."""
+    """One dead letter per code for the rejected readings of one message; ``whole``: it
+    holds the message verbatim, else a batch of the readings rejected for that code."""
     out = Outcome()
-    for code, why in rejected.items():
+    for code, entries in rejected.items():
+        why = [text for _, text in entries]
         named = "; ".join(why[:DETAILS]) + (f"; and {len(why) - DETAILS} more"
                                             if len(why) > DETAILS else "")
-        text = f"{len(why)} of {total} readings rejected ({code}): {named}"
-        out.merge(dead(topic, code, text, payload, received, site))
+        text = f"{len(why)} of {len(docs)} readings rejected ({code}): {named}"
+        body = payload if whole else json.dumps(
+            {"v": 1, "site": site, "readings": [docs[i] for i, _ in entries]},
+            separators=(",", ":"),
+        ).encode()
+        out.merge(dead(topic, code, text, body, received, site))
         out.counts[f"rejected-readings:{code}"] += len(why)
     return out
 
@@ -88,16 +96,16 @@ def _readings(
     """A batch from the site topic (any points) or from a point's topic (that point only);
     each reading is judged alone, so a bad one costs only itself."""
     site = check.site
-    payload_site, items = decode_items(payload)
+    payload_site, docs, items = decode_items(payload)
     if payload_site != site:
         raise PayloadError(
             "site-mismatch", f"payload site {payload_site!r} is not the topic's site {site!r}"
         )
     good: list[Reading] = []
-    rejected: dict[str, list[str]] = {}
+    rejected: dict[str, list[tuple[int, str]]] = {}
     for i, item in enumerate(items):
         if isinstance(item, PayloadError):  # its message already says readings[i]
-            rejected.setdefault(item.code, []).append(str(item))
+            rejected.setdefault(item.code, []).append((i, str(item)))
             continue
         try:
             if point is not None and item.point != point:
@@ -107,12 +115,13 @@ def _readings(
                 )
             check.reading(item, received)
         except PayloadError as exc:
-            rejected.setdefault(exc.code, []).append(f"readings[{i}] ({item.point}): {exc}")
+            rejected.setdefault(exc.code, []).append((i, f"readings[{i}] ({item.point}): {exc}"))
             continue
         good.append(item)
     out = Outcome(readings=good, counts=Counter({"readings": len(good)}))
     if rejected:
-        out.merge(_rejections(topic, payload, received, site, len(items), rejected))
+        whole = not good and len(rejected) == 1
+        out.merge(_rejections(topic, payload, received, site, docs, rejected, whole))
     return out
 
 

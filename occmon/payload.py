@@ -248,9 +248,10 @@ def json_object(payload: bytes) -> dict[str, Any]:
     return doc
 
 
-def decode_items(payload: bytes) -> tuple[str, list[Reading | PayloadError]]:
-    """Return (site, one Reading or PayloadError per item): a batch-level problem raises,
-    a bad item is judged alone so the good readings beside it are kept."""
+def decode_items(payload: bytes) -> tuple[str, list[Any], list[Reading | PayloadError]]:
+    """Return (site, the reading objects as parsed, one Reading or PayloadError for each):
+    a batch-level problem raises, a bad item is judged alone so the good readings beside
+    it are kept."""
     doc = json_object(payload)
     version = doc.get("v")
     if version != VERSION:
@@ -265,12 +266,12 @@ def decode_items(payload: bytes) -> tuple[str, list[Reading | PayloadError]]:
             out.append(_reading(item, f"readings[{i}]"))
         except PayloadError as exc:
             out.append(exc)
-    return site, out
+    return site, items, out
 
 
 def decode_batch(payload: bytes) -> tuple[str, list[Reading]]:
     """Return (site, readings) or raise PayloadError naming the first problem."""
-    site, items = decode_items(payload)
+    site, _, items = decode_items(payload)
     for item in items:
         if isinstance(item, PayloadError):
             raise item

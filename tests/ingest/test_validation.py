@@ -97,7 +97,12 @@ def test_a_mixed_batch_keeps_the_good_and_letters_the_bad_once_per_code(
     assert [r.time for r in outcome.readings] == [NOW - 60, NOW - 58]
     letters = {d.code: d for d in outcome.dead_letters}
     assert set(letters) == {"implausible-value", "unit-mismatch"}
-    assert all(d.payload == message for d in letters.values())  # the message verbatim
+    # each letter holds what was not stored: the readings of its code, as they were sent
+    assert json.loads(letters["implausible-value"].payload) == {
+        "v": 1, "site": SITE, "readings": [docs[1], docs[3]]}
+    assert json.loads(letters["unit-mismatch"].payload) == {
+        "v": 1, "site": SITE, "readings": [docs[4]]}
+    assert message not in {d.payload for d in letters.values()}
     bad = letters["implausible-value"].message
     assert bad.startswith("2 of 5 readings rejected") and "readings[1]" in bad
     assert "readings[3]" in bad
@@ -108,7 +113,19 @@ def test_a_mixed_batch_keeps_the_good_and_letters_the_bad_once_per_code(
 def test_a_malformed_reading_costs_only_itself(check: Validator) -> None:
     outcome = handle(check, READINGS, batch(item(value="high"), item()), NOW)
     assert len(outcome.readings) == 1
-    assert [d.code for d in outcome.dead_letters] == ["wrong-type"]
+    (letter,) = outcome.dead_letters
+    assert letter.code == "wrong-type"
+    assert json.loads(letter.payload)["readings"] == [item(value="high")]
+
+
+def test_a_message_rejected_whole_for_one_reason_is_kept_verbatim(check: Validator) -> None:
+    message = batch(item(value=-1), item(value=-2))
+    (letter,) = handle(check, READINGS, message, NOW).dead_letters
+    assert (letter.code, letter.payload) == ("implausible-value", message)
+    mixed = batch(item(value=-1), item(unit="ppm"))  # two reasons: a batch for each
+    letters = {d.code: d for d in handle(check, READINGS, mixed, NOW).dead_letters}
+    assert json.loads(letters["unit-mismatch"].payload)["readings"] == [item(unit="ppm")]
+    assert json.loads(letters["implausible-value"].payload)["readings"] == [item(value=-1)]
 
 
 def test_events_states_and_statuses_get_the_time_window(check: Validator) -> None:
