@@ -6,10 +6,10 @@ messages stored as nothing are empty retained payloads (a retained-message delet
 annunciator pushes (ingest's own output), and those are counted.
 
 Readings of a batch are judged one by one (``ingest.validate``): the good ones are stored,
-and the bad ones become one dead letter per code naming each rejected reading's index. Its
-payload is what was not stored: the message verbatim when none of it was stored and for a
-single reason, else a v1 batch of just the readings rejected for that code, as they were
-sent. Either can be fixed and republished as it is.
+and the bad ones become dead letters by code (up to ``LETTER_READINGS`` readings each)
+naming each rejected reading's index. A letter's payload is what was not stored: a v1 batch
+of just those readings as they were sent, or the message verbatim when it is small and none
+of it was stored, for one reason. Either can be fixed and republished as it is.
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ from occmon.model import Reading, time_value
 from occmon.payload import PayloadError, decode_items, json_object
 
 DETAILS = 5  # rejected readings named in a dead letter's message; the rest are counted
+# Rejected readings per dead letter: ~8 KB of ordinary readings, so the store's payload cap
+# (store.dead_letters.max_payload_bytes, 16 KiB by default) keeps every letter whole.
+LETTER_READINGS = 20
 
 
 @dataclass(slots=True)
@@ -77,16 +80,18 @@ def _rejections(
     holds the message verbatim, else a batch of the readings rejected for that code."""
     out = Outcome()
     for code, entries in rejected.items():
-        why = [text for _, text in entries]
-        named = "; ".join(why[:DETAILS]) + (f"; and {len(why) - DETAILS} more"
-                                            if len(why) > DETAILS else "")
-        text = f"{len(why)} of {len(docs)} readings rejected ({code}): {named}"
-        body = payload if whole else json.dumps(
-            {"v": 1, "site": site, "readings": [docs[i] for i, _ in entries]},
-            separators=(",", ":"),
-        ).encode()
-        out.merge(dead(topic, code, text, body, received, site))
-        out.counts[f"rejected-readings:{code}"] += len(why)
+        out.counts[f"rejected-readings:{code}"] += len(entries)
+        for start in range(0, len(entries), LETTER_READINGS):
+            chunk = entries[start : start + LETTER_READINGS]
+            why = [text for _, text in chunk]
+            named = "; ".join(why[:DETAILS]) + (f"; and {len(why) - DETAILS} more"
+                                                if len(why) > DETAILS else "")
+            text = f"{len(why)} of {len(docs)} readings rejected ({code}): {named}"
+            body = payload if whole else json.dumps(
+                {"v": 1, "site": site, "readings": [docs[i] for i, _ in chunk]},
+                separators=(",", ":"),
+            ).encode()
+            out.merge(dead(topic, code, text, body, received, site))
     return out
 
 
@@ -120,7 +125,7 @@ def _readings(
         good.append(item)
     out = Outcome(readings=good, counts=Counter({"readings": len(good)}))
     if rejected:
-        whole = not good and len(rejected) == 1
+        whole = not good and len(rejected) == 1 and len(items) <= LETTER_READINGS
         out.merge(_rejections(topic, payload, received, site, docs, rejected, whole))
     return out
 

@@ -234,3 +234,26 @@ def test_an_event_time_too_large_for_a_float_is_a_bad_time(check: Validator) -> 
     body = b'{"v":1,"time":' + b"9" * 400 + b"}"
     outcome = handle(check, topics.events(SITE, "alarm"), body, NOW)
     assert [d.code for d in outcome.dead_letters] == ["bad-time"]
+
+
+def test_a_large_rejected_batch_is_lettered_in_parts_the_size_cap_keeps_whole(
+    check: Validator, tmp_path: Path
+) -> None:
+    """200 readings from a gateway whose clock runs ahead: every one can be republished."""
+    from ingest.handler import LETTER_READINGS
+    from ingest.reader import StoreReader
+    from ingest.store import SqliteStore
+
+    docs = [item(time=iso_utc(NOW + 60 + i), sensor="gp1-h2s", device="gas-panel-1",
+                 raw={"value": 2.5, "unit": "ppm"}) for i in range(200)]
+    message = batch(*docs)
+    outcome = handle(check, READINGS, message, NOW)
+    assert outcome.readings == []
+    assert len(outcome.dead_letters) == 200 // LETTER_READINGS
+    store = SqliteStore(tmp_path / "occmon.db")  # the default 16 KiB cap
+    store.write_dead_letters(outcome.dead_letters)
+    store.close()
+    with StoreReader(tmp_path / "occmon.db") as reader:
+        kept = [json.loads(d.payload)["readings"] for d in reader.dead_letters(limit=100)]
+    assert sorted((r for part in kept for r in part), key=lambda r: r["time"]) == docs
+    assert len(message) > 16_384  # the message itself would have been cut
