@@ -4,20 +4,33 @@ Every message yields something to store: readings, a device state, an event, or 
 letter with a stable code and the raw payload. Nothing is dropped silently; the only
 messages stored as nothing are empty retained payloads (a retained-message delete) and
 annunciator pushes (ingest's own output), and those are counted.
+
+Readings of a batch are judged one by one (``ingest.validate``): the good ones are stored,
+and the bad ones become dead letters by code (up to ``LETTER_READINGS`` readings each)
+naming each rejected reading's index. A letter's payload is what was not stored: a v1 batch
+of just those readings as they were sent, or the message verbatim when it is small and none
+of it was stored, for one reason. Either can be fixed and republished as it is.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from ingest.records import GATEWAY, DeadLetter, DeviceState, Event
+from ingest.validate import Validator
 from occmon import topics
 from occmon.model import Reading, time_value
-from occmon.payload import PayloadError, decode_batch, json_object
+from occmon.payload import PayloadError, decode_items, json_object
+
+DETAILS = 5  # rejected readings named in a dead letter's message; the rest are counted
+# Rejected readings per dead letter: ~8 KB of ordinary readings, so the store's payload cap
+# (store.dead_letters.max_payload_bytes, 16 KiB by default) keeps every letter whole.
+LETTER_READINGS = 20
 
 
 @dataclass(slots=True)
@@ -46,33 +59,78 @@ def dead(
     return Outcome(dead_letters=[letter], counts=Counter({f"dead-letter:{code}": 1}))
 
 
-def _time(doc: dict[str, Any], key: str, default: float) -> float:
+def _time(check: Validator, doc: dict[str, Any], key: str, received: float) -> float:
+    """The time in ``doc[key]`` (arrival when absent), inside the trusted time window."""
     value = doc.get(key)
     if value is None:
-        return default
+        return received
     try:
-        return time_value(value)
-    except ValueError as exc:
+        moment = time_value(value)
+    except (ValueError, OverflowError) as exc:
         raise PayloadError("bad-time", f"field {key!r}: {exc}") from None
+    check.time(moment, received)
+    return moment
 
 
-def _readings(site: str, point: str | None, payload: bytes) -> Outcome:
-    """A batch from the site topic (any points) or from a point's topic (that point only)."""
-    payload_site, readings = decode_batch(payload)
+def _rejections(
+    topic: str, payload: bytes, received: float, site: str, docs: list[Any],
+    rejected: dict[str, list[tuple[int, str]]], whole: bool,
+) -> Outcome:
+    """One dead letter per code for the rejected readings of one message; ``whole``: it
+    holds the message verbatim, else a batch of the readings rejected for that code."""
+    out = Outcome()
+    for code, entries in rejected.items():
+        out.counts[f"rejected-readings:{code}"] += len(entries)
+        for start in range(0, len(entries), LETTER_READINGS):
+            chunk = entries[start : start + LETTER_READINGS]
+            why = [text for _, text in chunk]
+            named = "; ".join(why[:DETAILS]) + (f"; and {len(why) - DETAILS} more"
+                                                if len(why) > DETAILS else "")
+            text = f"{len(why)} of {len(docs)} readings rejected ({code}): {named}"
+            body = payload if whole else json.dumps(
+                {"v": 1, "site": site, "readings": [docs[i] for i, _ in chunk]},
+                separators=(",", ":"),
+            ).encode()
+            out.merge(dead(topic, code, text, body, received, site))
+    return out
+
+
+def _readings(
+    check: Validator, topic: str, point: str | None, payload: bytes, received: float
+) -> Outcome:
+    """A batch from the site topic (any points) or from a point's topic (that point only);
+    each reading is judged alone, so a bad one costs only itself."""
+    site = check.site
+    payload_site, docs, items = decode_items(payload)
     if payload_site != site:
         raise PayloadError(
             "site-mismatch", f"payload site {payload_site!r} is not the topic's site {site!r}"
         )
-    for reading in readings:
-        if point is not None and reading.point != point:
-            raise PayloadError(
-                "point-mismatch",
-                f"reading of point {reading.point!r} published on the topic of point {point!r}",
-            )
-    return Outcome(readings=readings, counts=Counter({"readings": len(readings)}))
+    good: list[Reading] = []
+    rejected: dict[str, list[tuple[int, str]]] = {}
+    for i, item in enumerate(items):
+        if isinstance(item, PayloadError):  # its message already says readings[i]
+            rejected.setdefault(item.code, []).append((i, str(item)))
+            continue
+        try:
+            if point is not None and item.point != point:
+                raise PayloadError(
+                    "point-mismatch",
+                    f"reading of point {item.point!r} published on the topic of point {point!r}",
+                )
+            check.reading(item, received)
+        except PayloadError as exc:
+            rejected.setdefault(exc.code, []).append((i, f"readings[{i}] ({item.point}): {exc}"))
+            continue
+        good.append(item)
+    out = Outcome(readings=good, counts=Counter({"readings": len(good)}))
+    if rejected:
+        whole = not good and len(rejected) == 1 and len(items) <= LETTER_READINGS
+        out.merge(_rejections(topic, payload, received, site, docs, rejected, whole))
+    return out
 
 
-def _status(site: str, device: str, payload: bytes, received: float) -> Outcome:
+def _status(check: Validator, device: str, payload: bytes, received: float) -> Outcome:
     """Device/gateway status: JSON ``{"online": bool, "time": ..., "reason": ...}``.
 
     ``{"state": "online"|"offline"}`` and a bare ``online``/``offline`` are accepted too.
@@ -90,8 +148,8 @@ def _status(site: str, device: str, payload: bytes, received: float) -> Outcome:
     reason = doc.get("reason")
     if reason is not None and not isinstance(reason, str):
         raise PayloadError("wrong-type", "status field 'reason' must be str")
-    since = _time(doc, "time", received)
-    state = DeviceState(device, online, since, reason, site)
+    since = _time(check, doc, "time", received)
+    state = DeviceState(device, online, since, reason, check.site)
     return Outcome(states=[state], counts=Counter({"status": 1}))
 
 
@@ -117,14 +175,18 @@ def _forwarded_dead_letter(site: str, payload: bytes, received: float) -> Outcom
     return Outcome(dead_letters=[letter], counts=Counter({f"forwarded:{code}": 1}))
 
 
-def _event(site: str, kind: str, payload: bytes, received: float, extra: dict[str, Any]) -> Outcome:
+def _event(
+    check: Validator, kind: str, payload: bytes, received: float, extra: dict[str, Any]
+) -> Outcome:
     doc = {**json_object(payload), **extra}
-    event = Event(kind, _time(doc, "time", received), doc, site)
+    event = Event(kind, _time(check, doc, "time", received), doc, check.site)
     return Outcome(events=[event], counts=Counter({f"event:{kind}": 1}))
 
 
-def handle(site: str, topic: str, payload: bytes, received: float) -> Outcome:
-    """Turn one MQTT message of ``site`` into records; a bad message becomes a dead letter."""
+def handle(check: Validator, topic: str, payload: bytes, received: float) -> Outcome:
+    """Turn one MQTT message of ``check.site`` into records; what is bad becomes a dead
+    letter. ``received`` is the arrival time the time window is judged against."""
+    site = check.site
     try:
         parsed = topics.parse(topic)
     except topics.UnknownTopic as exc:
@@ -134,18 +196,19 @@ def handle(site: str, topic: str, payload: bytes, received: float) -> Outcome:
         return dead(topic, "site-mismatch", message, payload, received, site)
     try:
         if parsed.kind == "readings":
-            return _readings(site, parsed.rest[0] if parsed.rest else None, payload)
+            point = parsed.rest[0] if parsed.rest else None
+            return _readings(check, topic, point, payload, received)
         if not payload and parsed.kind in ("status", "state"):
             return Outcome(counts=Counter({"ignored:empty-retained": 1}))
         if parsed.kind == "status":
             device = GATEWAY if parsed.rest == ("gateway",) else parsed.rest[1]
-            return _status(site, device, payload, received)
+            return _status(check, device, payload, received)
         if parsed.kind == "events" and parsed.rest[0] == "dead-letter":
             return _forwarded_dead_letter(site, payload, received)
         if parsed.kind == "events":
-            return _event(site, parsed.rest[0], payload, received, {})
+            return _event(check, parsed.rest[0], payload, received, {})
         if parsed.kind == "state":
-            return _event(site, "state", payload, received, {"point": parsed.rest[0]})
+            return _event(check, "state", payload, received, {"point": parsed.rest[0]})
         return Outcome(counts=Counter({f"ignored:{parsed.kind}": 1}))
     except PayloadError as exc:
         return dead(topic, exc.code, str(exc), payload, received, site)

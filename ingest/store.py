@@ -19,12 +19,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ingest import alarm_log
+from ingest import alarm_log, dead_letters
 from ingest.alarm_log import AlarmQueries, AlarmRecord, VentilationRecord
 from ingest.reader import StoredDeadLetter, StoredReading, StoreReader
 from ingest.records import DeadLetter, DeviceState, Event
 from ingest.schema import connect, migrate
 from ingest.sink import SinkError
+from occmon.config.dead_letters import DeadLetterSettings
 from occmon.model import Reading
 
 __all__ = [
@@ -67,6 +68,8 @@ INSERT INTO counters (name, value) VALUES (?, ?)
 ON CONFLICT (name) DO UPDATE SET value = value + excluded.value
 """
 
+PRUNE_EVERY = 3_600.0  # seconds between deletions of dead letters past their age
+
 # Errors that a retry cannot cure: the records themselves are unacceptable.
 _PERMANENT = (sqlite3.IntegrityError, sqlite3.InterfaceError, ValueError, TypeError, OverflowError)
 
@@ -99,10 +102,21 @@ def _reading_row(r: Reading, received: float) -> tuple[Any, ...]:
 class SqliteStore:
     """The write side of the embedded store (the ``Sink`` of ``occmon run``)."""
 
-    def __init__(self, path: Path, *, synchronous: str = "FULL") -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        synchronous: str = "FULL",
+        dead_letters: DeadLetterSettings | None = None,
+    ) -> None:
+        """``dead_letters``: payload size cap and retention (``store.dead_letters``)."""
         self.path = Path(path)
         self._conn = connect(self.path, synchronous=synchronous)
         migrate(self._conn)
+        self.dead_letters = dead_letters or DeadLetterSettings()
+        self._next_prune = 0.0
+        with self._atomic() as conn:
+            self._prune(conn)
 
     @contextlib.contextmanager
     def _atomic(self) -> Iterator[sqlite3.Connection]:
@@ -131,11 +145,19 @@ class SqliteStore:
         self._transaction(_UPSERT_READING, [_reading_row(r, at) for r in readings])
 
     def write_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
-        rows = [
-            (d.received, d.site, d.source, d.topic, d.code, d.message, bytes(d.payload))
-            for d in letters
-        ]
-        self._transaction(_INSERT_DEAD_LETTER, rows)
+        """Append the letters (payloads cut to size), then delete what retention drops."""
+        if not letters:
+            return
+        rows = [dead_letters.row(d, self.dead_letters) for d in letters]
+        with self._atomic() as conn:
+            conn.executemany(_INSERT_DEAD_LETTER, rows)
+            self._prune(conn)
+
+    def _prune(self, conn: sqlite3.Connection) -> None:
+        dead_letters.delete_surplus(conn, self.dead_letters)
+        if clock.monotonic() >= self._next_prune:
+            dead_letters.delete_old(conn, self.dead_letters, clock.time())
+            self._next_prune = clock.monotonic() + PRUNE_EVERY
 
     def write_device_status(self, states: Sequence[DeviceState]) -> None:
         rows = [(s.device, int(s.online), s.since, s.reason, s.site) for s in states]

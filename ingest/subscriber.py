@@ -9,6 +9,12 @@ idempotent upsert on (point, quantity, time) stores each reading exactly once.
 
 A store outage is retried with back-off while nothing is acked; a record the store can never
 take (``SinkError``) is retried message by message and the culprit becomes a dead letter.
+
+No poison message: an exception while handling one message makes that message a dead letter
+``internal-error`` (committed and acked like any other), and the next message goes on. Should
+the writer thread die anyway (a bug outside one message's handling), ``failure`` says why and
+``healthy()`` turns false; ``occmon ingest`` then exits non-zero for its supervisor to restart
+it (crash-only: the unacked messages come back to the new process).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from ingest.records import DeadLetter
 from ingest.sink import Sink, SinkError
 from ingest.store import SqliteStore
 from ingest.tee import TeeSink
+from ingest.validate import Validator
 from occmon import topics
 from occmon.config.schema import SiteConfig
 
@@ -59,7 +66,7 @@ def default_sink(config: SiteConfig) -> Sink:
     """The embedded store, teed into InfluxDB when ``OCCMON_INFLUX_URL`` is set."""
     from ingest.influx.settings import InfluxSettings
 
-    store = SqliteStore(config.store.path)
+    store = SqliteStore(config.store.path, dead_letters=config.store.dead_letters)
     influx = InfluxSettings.from_env()
     return store if influx is None else TeeSink(store, influx.sink(config))
 
@@ -83,6 +90,7 @@ class Ingest:
         """``close_days``: also close each day's records after it ends (``occmon run`` and
         ``occmon ingest`` do; one ingest worker per site should)."""
         self.site = config.site.id
+        self._check = Validator.from_config(config)
         self._sink: Sink = sink if sink is not None else default_sink(config)
         self._own_sink = sink is None
         # alarm pushes (notify:) follow the stored alarm events
@@ -109,6 +117,8 @@ class Ingest:
         self._outage = False
         self._writer: threading.Thread | None = None
         self._ready = threading.Event()
+        # why the writer thread died (None while it works): the process is then unhealthy
+        self.failure: str | None = None
 
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
@@ -202,6 +212,10 @@ class Ingest:
         """True once subscribed (or resumed a session): from then on nothing is missed."""
         return self._ready.wait(timeout)
 
+    def healthy(self) -> bool:
+        """False once the writer thread has died: nothing would be stored any more."""
+        return self.failure is None
+
     def counters(self) -> dict[str, int]:
         with self._counts_lock:
             return dict(self._counts)
@@ -212,6 +226,24 @@ class Ingest:
 
     # -- the writer thread ------------------------------------------------------------------
     def _write_loop(self) -> None:
+        try:
+            self._write_until_stopped()
+        except BaseException as exc:
+            self.failure = f"ingest writer thread died: {type(exc).__name__}: {exc}"
+            self._count("writer-died")
+            log.critical("%s; nothing is stored until ingest restarts", self.failure,
+                         exc_info=True)
+
+    def _handle(self, msg: _Message) -> Outcome:
+        """One message's records; any exception makes it a dead letter, never a stuck queue."""
+        try:
+            return handle(self._check, msg.topic, msg.payload, msg.received)
+        except Exception as exc:
+            log.exception("handling a message on %s failed; dead-lettered", msg.topic)
+            text = f"{type(exc).__name__}: {exc}"
+            return dead(msg.topic, "internal-error", text, msg.payload, msg.received, self.site)
+
+    def _write_until_stopped(self) -> None:
         while True:
             group = self._collect()
             if group:
@@ -228,7 +260,7 @@ class Ingest:
         except queue.Empty:
             return []
         deadline = time.monotonic() + self._max_wait
-        group = [(first, handle(self.site, first.topic, first.payload, first.received))]
+        group = [(first, self._handle(first))]
         readings = len(group[0][1].readings)
         while readings < self._batch_readings:
             try:
@@ -241,7 +273,7 @@ class Ingest:
                     msg = self._inbox.get(timeout=wait)
                 except queue.Empty:
                     break
-            outcome = handle(self.site, msg.topic, msg.payload, msg.received)
+            outcome = self._handle(msg)
             group.append((msg, outcome))
             readings += len(outcome.readings)
         return group

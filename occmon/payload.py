@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -16,6 +17,14 @@ from occmon.model import Quality, Reading, iso_utc, parse_time
 from occmon.quantities import QUANTITIES
 
 VERSION = 1
+_isfinite = math.isfinite
+
+# What any JSON payload may be before it is parsed (docs/topics.md, "Limits"). The size fits
+# the largest gateway batch (gateway.publish_batch <= 10,000 readings, ~2.2 MiB); the
+# depth is four times what any payload of ours needs (a batch is 4 deep: object, readings,
+# reading, raw), far below the ~1,000 levels at which json.loads raises RecursionError.
+MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
+MAX_DEPTH = 16
 
 
 class PayloadError(ValueError):
@@ -112,6 +121,17 @@ def _field(doc: dict[str, Any], key: str, kind: type | tuple[type, ...], where: 
     return value
 
 
+def _finite(number: float, what: str) -> float:
+    """``number`` as a finite float; an integer too large for a float is not a number."""
+    try:
+        value = float(number)
+    except OverflowError:
+        value = math.inf
+    if not math.isfinite(value):
+        raise PayloadError("not-a-number", f"{what} is not finite")
+    return value
+
+
 def _reading(doc: Any, where: str) -> Reading:
     if not isinstance(doc, dict):
         raise PayloadError("wrong-type", f"{where}: must be an object")
@@ -124,14 +144,11 @@ def _reading(doc: Any, where: str) -> Reading:
     if not isinstance(quantity, str) or quantity not in QUANTITIES:
         raise PayloadError("bad-quantity", f"{where}: quantity {quantity!r} is not known")
     value = doc.get("value")
-    if value is not None:
-        value = _field(doc, "value", (int, float), where)
-        if not math.isfinite(value):
-            raise PayloadError("not-a-number", f"{where}: value is not finite")
-        value = float(value)
+    if value is not None and not (type(value) is float and _isfinite(value)):  # fast path
+        value = _finite(_field(doc, "value", (int, float), where), f"{where}: value")
     try:
         moment = parse_time(time_text)
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:
         raise PayloadError("bad-time", f"{where}: time {time_text!r}: {exc}") from None
     try:
         quality = Quality(quality_text)
@@ -142,43 +159,99 @@ def _reading(doc: Any, where: str) -> Reading:
     reason = doc.get("reason")
     if reason is not None and not isinstance(reason, str):
         raise PayloadError("wrong-type", f"{where}: field 'reason' must be str")
+    sensor = doc.get("sensor", "")
+    device = doc.get("device", "")
+    if type(sensor) is not str or type(device) is not str:
+        _field(doc, "sensor" if type(sensor) is not str else "device", str, where)  # raises
     raw = doc.get("raw")
-    raw_value = raw.get("value") if isinstance(raw, dict) else None
-    raw_unit = raw.get("unit") if isinstance(raw, dict) else None
+    raw_value: Any = None
+    raw_unit: Any = None
+    if type(raw) is dict:
+        raw_value, raw_unit = raw.get("value"), raw.get("unit")
+        if not (type(raw_value) is float and _isfinite(raw_value)):  # not the common case
+            if isinstance(raw_value, int | float) and not isinstance(raw_value, bool):
+                raw_value = _finite(raw_value, f"{where}: raw.value")
+            else:
+                raw_value = None  # raw is what the instrument said: informative only
+        if type(raw_unit) is not str:
+            raw_unit = None
     try:
-        return Reading(
-            point=point,
-            agent=agent,
-            time=moment,
-            value=value,
-            unit=unit,
-            quality=quality,
-            quantity=quantity,
-            reason=reason,
-            sensor=str(doc.get("sensor", "")),
-            device=str(doc.get("device", "")),
-            raw_value=float(raw_value) if isinstance(raw_value, int | float) else None,
-            raw_unit=raw_unit if isinstance(raw_unit, str) else None,
-        )
+        # Positional: a keyword call to the frozen Reading's __init__ costs ~25 % more.
+        return Reading(point, agent, moment, value, unit, quality, quantity, reason,
+                       sensor, device, raw_value, raw_unit)
     except ValueError as exc:
         raise PayloadError("invalid-reading", f"{where}: {exc}") from None
 
 
+# One JSON string, escapes included. The closing quote is optional so that an unterminated
+# string matches to the end instead of failing: a failed match would be retried from every
+# later quote, quadratic on a payload of backslash-quotes.
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"?')
+_PARENS = bytes.maketrans(b"[{]}", b"(())")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_NOT_SYNTAX = bytes(b for b in range(256) if b not in b'[]{}"\\')
+
+
+def _brackets(payload: bytes) -> bytes:
+    """The payload's brackets outside strings, as ``(`` and ``)``.
+
+    Fast path: keep only brackets, quotes and backslashes, and drop every ``""`` (a string
+    with no bracket in it). With no escape, no quote is left exactly when no string held a
+    bracket. Otherwise a regex removes the strings from the whole payload.
+    """
+    syntax = payload.translate(None, _NOT_SYNTAX)
+    if b"\\" not in syntax:
+        bare = syntax.replace(b'""', b"")
+        if b'"' not in bare:
+            return bare.translate(_PARENS)
+    return _STRING.sub(b"", payload).translate(_PARENS, _NOT_BRACKETS)
+
+
+def nesting_depth_over(payload: bytes, limit: int) -> bool:
+    """True if the JSON text nests arrays/objects more than ``limit`` deep. Linear, no
+    recursion: brackets inside strings are dropped, then innermost ``()`` pairs are removed
+    once per level; a text still holding an opener after ``limit`` rounds is deeper."""
+    brackets = _brackets(payload)
+    for level in range(limit):
+        if b"(" not in brackets:
+            return False
+        inner = brackets.replace(b"()", b"")
+        if len(inner) == len(brackets):  # unbalanced: ")))(((" - each opener may nest
+            return level + inner.count(b"(") > limit
+        brackets = inner
+    return b"(" in brackets
+
+
+def check_shape(payload: bytes) -> None:
+    """Refuse a payload too large (``too-large``) or too deeply nested (``too-deep``)
+    before ``json.loads`` gets it: its recursion on deep nesting raises RecursionError."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise PayloadError("too-large", f"payload is {len(payload)} bytes, more than the "
+                                        f"{MAX_PAYLOAD_BYTES} bytes allowed")
+    if nesting_depth_over(payload, MAX_DEPTH):
+        raise PayloadError("too-deep", f"payload nests arrays/objects more than {MAX_DEPTH} "
+                                       f"levels deep")
+
+
 def json_object(payload: bytes) -> dict[str, Any]:
-    """Parse a payload that must be one JSON object; NaN and Infinity are refused."""
+    """Parse a payload that must be one JSON object; NaN and Infinity are refused, and so
+    is a payload too large or too deep (``check_shape``)."""
+    check_shape(payload)
     try:
         doc = json.loads(payload, parse_constant=_reject_constant)
     except PayloadError:
         raise
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, ValueError) as exc:  # ValueError: also a 5,000-digit number
         raise PayloadError("malformed-json", f"payload is not JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise PayloadError("wrong-type", "payload must be a JSON object")
     return doc
 
 
-def decode_batch(payload: bytes) -> tuple[str, list[Reading]]:
-    """Return (site, readings) or raise PayloadError naming the first problem."""
+def decode_items(payload: bytes) -> tuple[str, list[Any], list[Reading | PayloadError]]:
+    """Return (site, the reading objects as parsed, one Reading or PayloadError for each):
+    a batch-level problem raises, a bad item is judged alone so the good readings beside
+    it are kept."""
     doc = json_object(payload)
     version = doc.get("v")
     if version != VERSION:
@@ -187,7 +260,22 @@ def decode_batch(payload: bytes) -> tuple[str, list[Reading]]:
     items = _field(doc, "readings", list, "payload")
     if not items:
         raise PayloadError("empty-batch", "payload: 'readings' is empty")
-    return site, [_reading(item, f"readings[{i}]") for i, item in enumerate(items)]
+    out: list[Reading | PayloadError] = []
+    for i, item in enumerate(items):
+        try:
+            out.append(_reading(item, f"readings[{i}]"))
+        except PayloadError as exc:
+            out.append(exc)
+    return site, items, out
+
+
+def decode_batch(payload: bytes) -> tuple[str, list[Reading]]:
+    """Return (site, readings) or raise PayloadError naming the first problem."""
+    site, _, items = decode_items(payload)
+    for item in items:
+        if isinstance(item, PayloadError):
+            raise item
+    return site, [item for item in items if isinstance(item, Reading)]
 
 
 def batches(readings: Sequence[Reading], size: int) -> Iterable[Sequence[Reading]]:

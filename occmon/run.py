@@ -258,7 +258,7 @@ def component_main(name: str, argv: list[str]) -> int:
         )
         return 0
 
-    async def serve() -> None:
+    async def serve() -> int:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -270,13 +270,14 @@ def component_main(name: str, argv: list[str]) -> int:
             await gateway.start()
             await stop.wait()
             await gateway.stop()
-        else:
-            from ingest.subscriber import Ingest
+            return 0
+        from ingest.main import supervise
+        from ingest.subscriber import Ingest
 
-            ingest = Ingest(config, broker_host=host, broker_port=port, close_days=True)
-            ingest.start()
-            await stop.wait()
-            await asyncio.to_thread(ingest.stop)
+        ingest = Ingest(config, broker_host=host, broker_port=port, close_days=True)
+        ingest.start()
+        status = await supervise(ingest, stop)  # 1 if its writer died: restart it
+        await asyncio.to_thread(ingest.stop)
+        return status
 
-    asyncio.run(serve())
-    return 0
+    return asyncio.run(serve())

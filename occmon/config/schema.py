@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 # their own modules
 from occmon.config.alarms import AlarmsConfig
 from occmon.config.auth import AuthConfig
+from occmon.config.dead_letters import DeadLetterSettings
 from occmon.config.mqttauth import MqttAccounts, Role
 from occmon.config.notify import NotifyConfig
 from occmon.config.records import RecordsConfig
@@ -75,6 +76,7 @@ class Store(Strict):
     path: Path = Path("var/occmon.db")
     batch_size: int = Field(default=500, ge=1, le=100_000)
     batch_interval: float = Field(default=0.2, gt=0, le=60)
+    dead_letters: DeadLetterSettings = DeadLetterSettings()
 
 
 class GatewaySettings(Strict):

@@ -14,6 +14,11 @@ from occmon.model import Quality, Reading
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo-plant.yaml"
 SITE = "demo-plant"
 T0 = 1_780_000_000.0  # 2026-05-28, a fixed instant so rows are comparable
+# the catalogue id of each demo point's agent: ingest refuses a reading with another
+AGENTS = {
+    "desulf-h2s-1": "h2s", "desulf-h2s-w1": "h2s", "ammonia-nh3-1": "nh3",
+    "mill-dust-total": "cement-dust", "mill-dust-resp": "cement-dust",
+}
 
 def site_config(tmp_path: Path, port: int = 1883) -> SiteConfig:
     """The demo plant, with its store in tmp_path and the test broker."""
@@ -29,7 +34,7 @@ def site_config(tmp_path: Path, port: int = 1883) -> SiteConfig:
 def reading(point: str, i: int, value: float | None = 1.0, **kw: object) -> Reading:
     fields: dict[str, object] = {
         "point": point,
-        "agent": "h2s",
+        "agent": AGENTS.get(point, "h2s"),
         "time": T0 + i,
         "value": value,
         "unit": "mg/m3",

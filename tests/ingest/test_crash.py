@@ -87,8 +87,8 @@ def test_sigkill_mid_stream_loses_nothing(
     db = tmp_path / "occmon.db"
     start_ingest(config_file, spawn)
     # Until the first subscription exists the broker drops messages; after it, it queues them.
-    probe = [reading("probe-point", -1)]
-    probe_msg = (topics.readings(SITE, "probe-point"), encode_batch(SITE, probe))
+    probe = [reading("desulf-h2s-1", -1)]  # a time no batch below uses
+    probe_msg = (topics.readings(SITE, "desulf-h2s-1"), encode_batch(SITE, probe))
 
     def probed() -> bool:
         publisher.publish(*probe_msg)

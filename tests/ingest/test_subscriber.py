@@ -33,6 +33,8 @@ def test_batches_reach_the_store(config: SiteConfig, ingest: Ingest, publisher: 
     publisher.publish(topics.readings(SITE, "ammonia-nh3-1"), encode_batch(SITE, [bad]))
 
     stored = wait_for(lambda: len(rows(config)) == 11 and rows(config), what="11 rows")
+    # the counters commit just after the rows: wait for the in-memory count, updated last
+    wait_for(lambda: ingest.counters().get("readings") == 11, what="the readings counter")
     assert ("desulf-h2s-1", "concentration", T0 + 3, 3.5, "good", None) in stored
     assert ("ammonia-nh3-1", "concentration", T0, None, "bad", "loop-under-range") in stored
     with StoreReader(config.store.path) as reader:
