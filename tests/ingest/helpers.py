@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -9,11 +10,15 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from occmon.config import load
 from occmon.config.schema import Broker, SiteConfig, Store
+from occmon.config.trust import TrustConfig
 from occmon.model import Quality, Reading
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo-plant.yaml"
 SITE = "demo-plant"
 T0 = 1_780_000_000.0  # 2026-05-28, a fixed instant so rows are comparable
+# ingest refuses samples older than trust.max_age_days: keep T0 inside the window for as
+# long as these tests live, while year 1970 stays outside it
+TRUST = TrustConfig(max_age_days=(time.time() - T0) / 86_400 + 400)
 # the catalogue id of each demo point's agent: ingest refuses a reading with another
 AGENTS = {
     "desulf-h2s-1": "h2s", "desulf-h2s-w1": "h2s", "ammonia-nh3-1": "nh3",
@@ -27,6 +32,7 @@ def site_config(tmp_path: Path, port: int = 1883) -> SiteConfig:
         update={
             "store": Store(path=tmp_path / "occmon.db", batch_size=500, batch_interval=0.1),
             "broker": Broker(host="127.0.0.1", port=port),
+            "trust": TRUST,
         }
     )
 
