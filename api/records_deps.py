@@ -7,9 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 from fastapi.responses import Response
 
+from api.timeparams import parse_day as parse_day
 from ingest.daily.store import RecordsStore
 from ingest.daily.windows import local_day, zone
 from occmon.config.schema import SiteConfig
@@ -38,13 +39,6 @@ def records_writer(request: Request) -> Iterator[RecordsStore]:
 
 Records = Annotated[RecordsStore, Depends(records_reader)]
 RecordsWriter = Annotated[RecordsStore, Depends(records_writer)]
-
-
-def parse_day(name: str, text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise HTTPException(422, f"{name}={text!r} is not a date YYYY-MM-DD") from None
 
 
 def today(config: SiteConfig, now: float) -> dt.date:

@@ -7,12 +7,13 @@ import threading
 import time
 from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 from api.auth import Officer
 from api.deps import Config
+from api.errors import error
 from api.records_deps import (
     Format,
     Lang,
@@ -23,6 +24,7 @@ from api.records_deps import (
     parse_day,
     today,
 )
+from api.timeparams import DAY, DayPath, unprocessable
 from ingest.daily import export, query
 from ingest.daily.close import compute_day
 from ingest.daily.push import push_day
@@ -63,8 +65,9 @@ def records_between(store: RecordsStore, config: SiteConfig, f: query.Filters,
 @router.get("/daily-records", response_model=None)
 def daily_records(
     config: Config, store: Records,
-    start: str = Query(description="first day, YYYY-MM-DD (site local)"),
-    end: str | None = Query(default=None, description="last day, inclusive; default start"),
+    start: str = Query(description="first day, YYYY-MM-DD (site local)", json_schema_extra=DAY),
+    end: str | None = Query(default=None, description="last day, inclusive; default start",
+                            json_schema_extra=DAY),
     site: str | None = None, area: str | None = None, point: str | None = None,
     agent: str | None = None,
     format: Format = "json",
@@ -74,9 +77,9 @@ def daily_records(
     first = parse_day("start", start)
     last = parse_day("end", end) if end is not None else first
     if last < first:
-        raise HTTPException(422, f"start {start!r} is after end {end!r}")
+        raise unprocessable(f"start {start!r} is after end {end!r}", "end")
     if (last - first).days >= MAX_DAYS:
-        raise HTTPException(422, f"at most {MAX_DAYS} days per request")
+        raise unprocessable(f"at most {MAX_DAYS} days per request", "end")
     f = query.Filters(area=area, point=point, agent=agent, day_from=first.isoformat(),
                       day_to=last.isoformat())
     rows = (records_between(store, config, f, first, last, time.time())
@@ -89,7 +92,7 @@ def daily_records(
 
 
 @router.get("/days/{day}", response_model=None)
-def day_status(day: str, config: Config, store: Records) -> dict[str, Any]:
+def day_status(day: DayPath, config: Config, store: Records) -> dict[str, Any]:
     """Whether a day is closed and signed, with its day-close hash and push deliveries."""
     d = parse_day("day", day).isoformat()
     closure = query.closure(store.conn, d)
@@ -112,7 +115,8 @@ def _report_parts(store: RecordsStore, config: SiteConfig, d: dt.date
 
 
 @router.get("/daily-records/report", response_model=None)
-def report(config: Config, store: Records, day: str = Query(description="YYYY-MM-DD"),
+def report(config: Config, store: Records, day: str = Query(description="YYYY-MM-DD",
+                                                                 json_schema_extra=DAY),
            format: Literal["html", "pdf"] = "html", lang: Lang = "zh") -> Response:
     """The printable day report (HTML, or PDF through reportlab)."""
     d = parse_day("day", day)
@@ -126,11 +130,11 @@ def report(config: Config, store: Records, day: str = Query(description="YYYY-MM
 
 
 @router.post("/daily-records/{day}/close", response_model=None)
-def close(day: str, config: Config, store: RecordsWriter, who: Officer) -> dict[str, Any]:
+def close(day: DayPath, config: Config, store: RecordsWriter, who: Officer) -> dict[str, Any]:
     """Close (or re-close) a day that has ended: idempotent, corrections if data changed."""
     d = parse_day("day", day)
     if d >= today(config, time.time()):
-        raise HTTPException(409, f"day {d} has not ended yet in {config.site.timezone}")
+        raise error(409, "day-not-ended", f"day {d} has not ended yet in {config.site.timezone}")
     computed = compute_day(store.conn, config, d)
     result = store.apply_day(config.site.id, computed.day, computed.drafts, computed.events,
                              time.time())
@@ -144,17 +148,18 @@ class SignIn(BaseModel):
 
 
 @router.post("/daily-records/{day}/sign", response_model=None)
-def sign(day: str, body: SignIn, config: Config, store: RecordsWriter,
+def sign(day: DayPath, body: SignIn, config: Config, store: RecordsWriter,
          who: Officer) -> dict[str, Any]:
     """The safety officer signs a closed day (a ledger entry); then it is pushed."""
     d = parse_day("day", day).isoformat()
     signers = config.records.signers if config.records else []
     if signers and body.name not in signers:
-        raise HTTPException(403, f"{body.name!r} is not one of the configured signers")
+        raise error(403, "not-a-signer", f"{body.name!r} is not one of the configured signers",
+                    "name")
     try:
         entry = store.sign(d, body.name, time.time())
     except Conflict as exc:
-        raise HTTPException(409, str(exc)) from None
+        raise error(409, "conflict", str(exc)) from None
     push = config.records.push if config.records else None
     if push is not None:
         path = store.path
