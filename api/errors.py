@@ -132,12 +132,21 @@ def statuses(route: APIRoute, public: Collection[str]) -> list[int]:
     return [*found, 503]
 
 
+def _declaration(route: APIRoute, status: int) -> dict[str, Any]:
+    """FastAPI files an extra response under the route's own media type; errors are JSON
+    whatever the route answers (the board's HTML), so those routes name the type outright."""
+    kind = getattr(route.response_class, "value", route.response_class)  # unwrap the default
+    if getattr(kind, "media_type", None) in (None, "application/json"):
+        return {"model": ErrorBody, "description": DESCRIPTIONS[status]}
+    return {"description": DESCRIPTIONS[status], "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+
+
 def document(router: APIRouter, public: Collection[str]) -> APIRouter:
     """Declare the shared error body on each route of ``router`` (call before including it);
     ``public`` paths need no API key, so they answer no 401 or 403."""
     for route in router.routes:
         if isinstance(route, APIRoute):
             for status in statuses(route, public):
-                route.responses.setdefault(status, {"model": ErrorBody,
-                                                    "description": DESCRIPTIONS[status]})
+                route.responses.setdefault(status, _declaration(route, status))
     return router

@@ -79,7 +79,8 @@ def daily_records(
     if last < first:
         raise unprocessable(f"start {start!r} is after end {end!r}", "end")
     if (last - first).days >= MAX_DAYS:
-        raise unprocessable(f"at most {MAX_DAYS} days per request", "end")
+        raise unprocessable(f"start {start!r} .. end {end!r} spans {(last - first).days + 1} "
+                            f"days: at most {MAX_DAYS} per request", "end")
     f = query.Filters(area=area, point=point, agent=agent, day_from=first.isoformat(),
                       day_to=last.isoformat())
     rows = (records_between(store, config, f, first, last, time.time())
