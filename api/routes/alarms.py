@@ -35,7 +35,7 @@ from api.auth import Officer
 from api.commands import GatewayCommands, get_commands
 from api.deps import Store
 from api.errors import error
-from api.timeparams import TIME, check_limit, parse_iso, unprocessable
+from api.timeparams import TIME, check_limit, check_range, parse_iso, unprocessable
 from ingest.store import StoreReader
 
 router = APIRouter(prefix="/api/v1/alarms", tags=["alarms"])
@@ -77,10 +77,12 @@ def alarm_history(
     cursor: str | None = Query(default=None, description="'next' of the previous page"),
 ) -> AlarmHistory:
     check_limit(limit)
-    rows = store.alarms().history(
-        alarm_id=alarm_id, point=point, event=event,
-        start=parse_iso("start", start) if start else None,
-        end=parse_iso("end", end) if end else None, limit=limit + 1, before=cursor)
+    t0 = parse_iso("start", start) if start else None
+    t1 = parse_iso("end", end) if end else None
+    if t0 is not None and t1 is not None:
+        check_range(t0, t1, str(start), str(end))
+    rows = store.alarms().history(alarm_id=alarm_id, point=point, event=event, start=t0,
+                                  end=t1, limit=limit + 1, before=cursor)
     page = rows[:limit]
     return AlarmHistory(events=[event_out(r) for r in page],
                         next=page[-1].event_id if len(rows) > limit else None)

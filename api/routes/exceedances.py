@@ -14,7 +14,7 @@ from api.auth import Officer
 from api.deps import Config
 from api.errors import error
 from api.records_deps import Format, Lang, Records, RecordsWriter, check_site, csv_response
-from api.timeparams import TIME, check_time, parse_iso, unprocessable
+from api.timeparams import TIME, check_range, check_time, parse_iso, unprocessable
 from ingest.daily import export, query, rectify
 from ingest.daily.store import Conflict, NotFound
 
@@ -40,8 +40,8 @@ def list_exceedances(
     """Exceedances newest first, filtered; ``next_offset`` pages on (null on the last page)."""
     t0 = parse_iso("start", start) if start is not None else None
     t1 = parse_iso("end", end) if end is not None else None
-    if t0 is not None and t1 is not None and t0 > t1:
-        raise unprocessable(f"start {start!r} is after end {end!r}", "end")
+    if t0 is not None and t1 is not None:
+        check_range(t0, t1, str(start), str(end))
     f = query.Filters(area=area, point=point, agent=agent, type=type, status=status,
                       start=t0, end=t1)
     total, items = (query.exceedances(store.conn, f, limit=limit, offset=offset)

@@ -63,6 +63,8 @@ REFUSED = [
      "end"),
     ("GET", "/api/v1/alarms/history", {"start": EARLY}, None, "start"),
     ("GET", "/api/v1/alarms/history", {"end": LATE}, None, "end"),
+    ("GET", "/api/v1/alarms/history", {"start": "2026-05-13T00:00:00Z",
+                                       "end": "2026-05-12T00:00:00Z"}, None, "end"),
     ("GET", "/api/v1/exceedances", {"start": EARLY}, None, "start"),
     ("GET", "/api/v1/exceedances", {"end": LATE}, None, "end"),
     ("GET", "/api/v1/exceedances", {"start": "2026-05-13T00:00:00Z",
