@@ -30,6 +30,7 @@ DEFAULT_CODES = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404:
                  405: "method-not-allowed", 409: "conflict", 422: "invalid-parameter",
                  503: "unavailable"}
 DESCRIPTIONS = {
+    400: "the body is not JSON at all (`bad-request`)",
     401: "no API key, or one this API does not know (`missing-api-key`, `unknown-api-key`)",
     403: "the key's role or sites do not allow this (`read-only`, `acknowledge-only`, "
          "`officer-only`, `site-not-allowed`, `not-a-signer`)",
@@ -122,7 +123,8 @@ def install(app: FastAPI) -> None:
 
 def statuses(route: APIRoute, public: Collection[str]) -> list[int]:
     """The error statuses a route can answer: what ``document`` declares for it."""
-    found = [] if route.path in public else [401, 403]
+    found = [400] if route.body_field is not None else []  # a body that is not even JSON
+    found += [] if route.path in public else [401, 403]
     if "{" in route.path:
         found.append(404)  # an id that names nothing
     if "POST" in (route.methods or ()):

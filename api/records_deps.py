@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Request
 from fastapi.responses import Response
@@ -48,6 +48,11 @@ def today(config: SiteConfig, now: float) -> dt.date:
 def check_site(config: SiteConfig, site: str | None) -> bool:
     """True when the query may match: this API serves one site."""
     return site is None or site == config.site.id
+
+
+# what a route with ``format=csv`` also answers, for the OpenAPI (its JSON is the default)
+CSV_TOO: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {
+    "schema": {"type": "string"}}}, "description": "JSON, or CSV with format=csv"}}
 
 
 def csv_response(text: str, filename: str) -> Response:

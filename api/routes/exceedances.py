@@ -13,7 +13,15 @@ from pydantic import BaseModel, Field
 from api.auth import Officer
 from api.deps import Config
 from api.errors import error
-from api.records_deps import Format, Lang, Records, RecordsWriter, check_site, csv_response
+from api.records_deps import (
+    CSV_TOO,
+    Format,
+    Lang,
+    Records,
+    RecordsWriter,
+    check_site,
+    csv_response,
+)
 from api.timeparams import TIME, check_range, check_time, parse_iso, unprocessable
 from ingest.daily import export, query, rectify
 from ingest.daily.store import Conflict, NotFound
@@ -24,7 +32,7 @@ Status = Literal["open", "actioned", "rechecked", "closed", "withdrawn"]
 MAX_PAGE = 1000
 
 
-@router.get("", response_model=None)
+@router.get("", response_model=None, responses=CSV_TOO)
 def list_exceedances(
     config: Config, store: Records,
     site: str | None = None, area: str | None = None, point: str | None = None,

@@ -15,6 +15,7 @@ from api.auth import Officer
 from api.deps import Config
 from api.errors import error
 from api.records_deps import (
+    CSV_TOO,
     Format,
     Lang,
     Records,
@@ -62,7 +63,7 @@ def records_between(store: RecordsStore, config: SiteConfig, f: query.Filters,
     return rows
 
 
-@router.get("/daily-records", response_model=None)
+@router.get("/daily-records", response_model=None, responses=CSV_TOO)
 def daily_records(
     config: Config, store: Records,
     start: str = Query(description="first day, YYYY-MM-DD (site local)", json_schema_extra=DAY),
@@ -115,7 +116,9 @@ def _report_parts(store: RecordsStore, config: SiteConfig, d: dt.date
     return rows, events, closure
 
 
-@router.get("/daily-records/report", response_model=None)
+@router.get("/daily-records/report", response_model=None, response_class=HTMLResponse,
+            responses={200: {"content": {"application/pdf": {}},
+                             "description": "HTML, or PDF with format=pdf"}})
 def report(config: Config, store: Records, day: str = Query(description="YYYY-MM-DD",
                                                                  json_schema_extra=DAY),
            format: Literal["html", "pdf"] = "html", lang: Lang = "zh") -> Response:

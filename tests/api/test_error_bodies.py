@@ -63,6 +63,8 @@ CASES: list[tuple[str, str, str, str | None, dict[str, str], Any, int, str, str 
     ("POST", "/api/v1/alarms/{alarm_id}/shelve", "/api/v1/alarms/pump-h2s:process/shelve",
      OFFICER_KEY, {}, {"user": "li", "reason": "work"}, 422, "invalid-request", "until"),
     ("POST", "/api/v1/alarms/{alarm_id}/acknowledge", "/api/v1/alarms/pump-h2s:process/acknowledge",
+     OFFICER_KEY, {}, b"\xff\xfe{", 400, "bad-request", None),
+    ("POST", "/api/v1/alarms/{alarm_id}/acknowledge", "/api/v1/alarms/pump-h2s:process/acknowledge",
      OFFICER_KEY, {}, {"user": "li"}, 503, "gateway-unreachable", None),
 ]
 
@@ -105,8 +107,12 @@ def test_error_answer_matches_the_published_schema(
     if EX in url:
         listed = httpx.get(site.url + "/api/v1/exceedances", headers={"X-API-Key": OFFICER_KEY})
         url = url.replace(EX, listed.json()["items"][0]["id"])
-    answer = httpx.request(method, site.url + url, params=query, json=body, headers=headers,
-                           timeout=15)
+    if isinstance(body, bytes):  # not JSON at all
+        answer = httpx.request(method, site.url + url, content=body, timeout=15,
+                               headers={**headers, "Content-Type": "application/json"})
+    else:
+        answer = httpx.request(method, site.url + url, params=query, json=body,
+                               headers=headers, timeout=15)
     assert answer.status_code == status, answer.text
     got = answer.json()
     check(got, documented(spec, method, path, status))
@@ -140,8 +146,9 @@ def test_healthz_without_its_store_is_a_documented_503(tmp_path: Path) -> None:
 
 
 def test_every_operation_documents_its_error_answers(spec: dict[str, Any]) -> None:
-    """401/403 wherever a key is needed, 404 on ids, 409 on commands, 422 on parameters,
-    503 everywhere: all with the one error body; FastAPI's own 422 shape appears nowhere."""
+    """400 where a body is read, 401/403 wherever a key is needed, 404 on ids, 409 on
+    commands, 422 on parameters, 503 everywhere: all with the one error body; FastAPI's own
+    422 shape appears nowhere."""
     error_body = {"$ref": "#/components/schemas/ErrorBody"}
     public = {"/healthz", "/board"}
     seen = 0
@@ -149,6 +156,7 @@ def test_every_operation_documents_its_error_answers(spec: dict[str, Any]) -> No
         for method, op in operations.items():
             responses = op["responses"]
             wanted = {503} | (set() if path in public else {401, 403})
+            wanted |= {400} if op.get("requestBody") else set()
             wanted |= {404} if "{" in path else set()
             wanted |= {409} if method == "post" else set()
             wanted |= {422} if op.get("parameters") or op.get("requestBody") else set()
