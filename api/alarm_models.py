@@ -66,7 +66,8 @@ class Acknowledge(BaseModel):
 
 class ShelveIn(BaseModel):
     user: Who
-    until: str = Field(description="ISO 8601 time with offset; required: a shelve always ends")
+    until: str = Field(description="ISO 8601 time with offset; required: a shelve always ends",
+                       json_schema_extra={"format": "date-time"})
     reason: Why
 
 

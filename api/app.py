@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
+from api.auth import PUBLIC_PATHS
 from api.auth import install as install_auth
 from api.docs import install as install_docs
+from api.errors import document as document_errors
+from api.errors import install as install_errors
 from api.routes import dead_letters, devices, health, points
 from api.routes.alarms import router as alarms_router
 from api.routes.board import router as board_router
@@ -17,7 +19,6 @@ from api.routes.ledger import router as ledger_router
 from api.routes.records import router as records_router
 from api.routes.ventilation import router as ventilation_router
 from ingest.daily.store import RecordsStore
-from ingest.reader import StoreUnavailable
 from ingest.store import StoreReader
 from occmon.config.schema import SiteConfig
 
@@ -37,10 +38,7 @@ def create_app(config: SiteConfig, store_path: Path) -> FastAPI:
     app.state.store_path = Path(store_path)
     RecordsStore(Path(store_path)).close()  # creates the records tables
     install_auth(app, config)  # API keys guard every router included below
-
-    @app.exception_handler(StoreUnavailable)
-    async def _store_down(_request: Request, exc: StoreUnavailable) -> JSONResponse:
-        return JSONResponse(status_code=503, content={"detail": f"store unavailable: {exc}"})
+    install_errors(app)  # one error body: {"detail": {"code", "message", ...}}
 
     for router in (
         health.router,
@@ -54,5 +52,6 @@ def create_app(config: SiteConfig, store_path: Path) -> FastAPI:
         ledger_router,
         board_router,
     ):
+        document_errors(router, PUBLIC_PATHS)  # the error body of each route, in OpenAPI
         app.include_router(router)
     return app

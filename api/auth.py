@@ -24,6 +24,7 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.security import APIKeyHeader
 
+from api.errors import error
 from occmon.config.schema import SiteConfig
 
 log = logging.getLogger("occmon.api.auth")
@@ -89,6 +90,12 @@ def _match(ring: dict[str, Principal], presented: str) -> Principal | None:
     return None
 
 
+def refusal(status: int, code: str, message: str, header: str | None = None) -> HTTPException:
+    """A 401 (with the header to send the key in) or 403, in the API's error shape."""
+    return error(status, code, message,
+                 headers=None if header is None else {"WWW-Authenticate": header})
+
+
 def install(app: FastAPI, config: SiteConfig) -> None:
     """Guard every route added after this call (call it before ``include_router``)."""
     header = config.auth.header if config.auth else "X-API-Key"
@@ -101,25 +108,26 @@ def install(app: FastAPI, config: SiteConfig) -> None:
         if path in PUBLIC_PATHS:
             return None
         if not key:
-            raise HTTPException(401, f"missing API key: send it in the {header} header",
-                                headers={"WWW-Authenticate": header})
+            raise refusal(401, "missing-api-key",
+                          f"missing API key: send it in the {header} header", header)
         who = _match(request.app.state.keyring, key)
         if who is None:
-            raise HTTPException(401, "unknown API key", headers={"WWW-Authenticate": header})
+            raise refusal(401, "unknown-api-key", "unknown API key", header)
         site = request.app.state.config.site.id
-        problem = None
+        problem: tuple[str, str] | None = None
         if not who.may_see(site):
-            problem = f"key {who.name!r} may not see site {site!r}"
+            problem = "site-not-allowed", f"key {who.name!r} may not see site {site!r}"
         elif request.method not in READ_METHODS:
             if who.role == "inspector":
-                problem = f"key {who.name!r} is an inspector's: read-only"
+                problem = "read-only", f"key {who.name!r} is an inspector's: read-only"
             elif who.role == "staff" and not path.rstrip("/").endswith(ACK_SUFFIXES):
-                problem = f"key {who.name!r} (staff) may read and acknowledge only"
+                problem = ("acknowledge-only",
+                           f"key {who.name!r} (staff) may read and acknowledge only")
         if who.role == "inspector":
             _log_access(request.app.state.store_path, who, request,
                         "refused" if problem else "allowed")
         if problem is not None:
-            raise HTTPException(403, problem)
+            raise refusal(403, *problem)
         request.state.principal = who
         return who
 
@@ -130,14 +138,15 @@ def install(app: FastAPI, config: SiteConfig) -> None:
 def principal(request: Request) -> Principal:
     who: Principal | None = getattr(request.state, "principal", None)
     if who is None:
-        raise HTTPException(401, "missing API key")
+        raise refusal(401, "missing-api-key", "missing API key")
     return who
 
 
 def officer(request: Request) -> Principal:
     who = principal(request)
     if who.role != "officer":
-        raise HTTPException(403, f"key {who.name!r} ({who.role}) may not do this: officer only")
+        raise refusal(403, "officer-only",
+                      f"key {who.name!r} ({who.role}) may not do this: officer only")
     return who
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 from fastapi.responses import Response
 
+from api.timeparams import parse_day as parse_day
 from ingest.daily.store import RecordsStore
 from ingest.daily.windows import local_day, zone
 from occmon.config.schema import SiteConfig
@@ -40,13 +41,6 @@ Records = Annotated[RecordsStore, Depends(records_reader)]
 RecordsWriter = Annotated[RecordsStore, Depends(records_writer)]
 
 
-def parse_day(name: str, text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise HTTPException(422, f"{name}={text!r} is not a date YYYY-MM-DD") from None
-
-
 def today(config: SiteConfig, now: float) -> dt.date:
     return local_day(now, zone(config.site.timezone))
 
@@ -54,6 +48,11 @@ def today(config: SiteConfig, now: float) -> dt.date:
 def check_site(config: SiteConfig, site: str | None) -> bool:
     """True when the query may match: this API serves one site."""
     return site is None or site == config.site.id
+
+
+# what a route with ``format=csv`` also answers, for the OpenAPI (its JSON is the default)
+CSV_TOO: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {
+    "schema": {"type": "string"}}}, "description": "JSON, or CSV with format=csv"}}
 
 
 def csv_response(text: str, filename: str) -> Response:

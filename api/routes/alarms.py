@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from api.alarm_models import (
@@ -34,7 +34,8 @@ from api.alarm_models import (
 from api.auth import Who
 from api.commands import GatewayCommands, get_commands
 from api.deps import Store
-from api.timeparams import check_limit, parse_iso
+from api.errors import error
+from api.timeparams import TIME, check_limit, check_range, parse_iso, unprocessable
 from ingest.store import StoreReader
 
 router = APIRouter(prefix="/api/v1/alarms", tags=["alarms"])
@@ -42,6 +43,7 @@ router = APIRouter(prefix="/api/v1/alarms", tags=["alarms"])
 Commands = Annotated[GatewayCommands, Depends(get_commands)]
 STREAM_POLL = 0.25  # s between looks at the store for new alarm events
 HEARTBEAT = 15.0  # s: an SSE comment keeps proxies from closing an idle stream
+MAX_ROW_ID = 2**63 - 1  # SQLite's largest rowid: a Last-Event-ID beyond it names no event
 
 
 @router.get("", response_model=list[AlarmOut])
@@ -67,16 +69,20 @@ def alarm_history(
     alarm_id: str | None = None,
     point: str | None = None,
     event: str | None = Query(default=None, description="e.g. raised, acknowledged"),
-    start: str | None = Query(default=None, description="ISO 8601, inclusive"),
-    end: str | None = Query(default=None, description="ISO 8601, exclusive"),
+    start: str | None = Query(default=None, description="ISO 8601, inclusive",
+                              json_schema_extra=TIME),
+    end: str | None = Query(default=None, description="ISO 8601, exclusive",
+                            json_schema_extra=TIME),
     limit: int = Query(default=100, description="1..10000, newest first"),
     cursor: str | None = Query(default=None, description="'next' of the previous page"),
 ) -> AlarmHistory:
     check_limit(limit)
-    rows = store.alarms().history(
-        alarm_id=alarm_id, point=point, event=event,
-        start=parse_iso("start", start) if start else None,
-        end=parse_iso("end", end) if end else None, limit=limit + 1, before=cursor)
+    t0 = parse_iso("start", start) if start else None
+    t1 = parse_iso("end", end) if end else None
+    if t0 is not None and t1 is not None:
+        check_range(t0, t1, str(start), str(end))
+    rows = store.alarms().history(alarm_id=alarm_id, point=point, event=event, start=t0,
+                                  end=t1, limit=limit + 1, before=cursor)
     page = rows[:limit]
     return AlarmHistory(events=[event_out(r) for r in page],
                         next=page[-1].event_id if len(rows) > limit else None)
@@ -110,7 +116,13 @@ def alarm_stream(
 
     A client that reconnects with ``Last-Event-ID`` gets what it missed.
     """
-    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
+    after = None
+    if last_event_id is not None:
+        if not (last_event_id.isascii() and last_event_id.isdigit()
+                and int(last_event_id) <= MAX_ROW_ID):
+            raise unprocessable(f"Last-Event-ID {last_event_id[:40]!r} is not an event id "
+                                "this stream sent", "last-event-id")
+        after = int(last_event_id)
     return StreamingResponse(
         _stream(request.app.state.store_path, request, after),
         media_type="text/event-stream",
@@ -124,8 +136,7 @@ def one_alarm(alarm_id: str, store: Store,
     queries = store.alarms()
     latest = queries.latest(alarm_id)
     if latest is None:
-        raise HTTPException(404, detail={"code": "unknown-alarm",
-                                         "message": f"no recorded events of alarm {alarm_id!r}"})
+        raise error(404, "unknown-alarm", f"no recorded events of alarm {alarm_id!r}")
     events = queries.history(alarm_id=alarm_id, limit=limit)
     return AlarmDetail(alarm=alarm_out(latest), events=[event_out(r) for r in events])
 

@@ -12,8 +12,17 @@ from pydantic import BaseModel, Field
 
 from api.auth import Officer
 from api.deps import Config
-from api.records_deps import Format, Lang, Records, RecordsWriter, check_site, csv_response
-from api.timeparams import parse_iso
+from api.errors import error
+from api.records_deps import (
+    CSV_TOO,
+    Format,
+    Lang,
+    Records,
+    RecordsWriter,
+    check_site,
+    csv_response,
+)
+from api.timeparams import TIME, check_range, check_time, parse_iso, unprocessable
 from ingest.daily import export, query, rectify
 from ingest.daily.store import Conflict, NotFound
 
@@ -23,13 +32,15 @@ Status = Literal["open", "actioned", "rechecked", "closed", "withdrawn"]
 MAX_PAGE = 1000
 
 
-@router.get("", response_model=None)
+@router.get("", response_model=None, responses=CSV_TOO)
 def list_exceedances(
     config: Config, store: Records,
     site: str | None = None, area: str | None = None, point: str | None = None,
     agent: str | None = None, type: Type | None = None, status: Status | None = None,
-    start: str | None = Query(default=None, description="ISO 8601 with offset, inclusive"),
-    end: str | None = Query(default=None, description="ISO 8601 with offset, exclusive"),
+    start: str | None = Query(default=None, description="ISO 8601 with offset, inclusive",
+                              json_schema_extra=TIME),
+    end: str | None = Query(default=None, description="ISO 8601 with offset, exclusive",
+                            json_schema_extra=TIME),
     limit: int = Query(default=100, ge=1, le=MAX_PAGE),
     offset: int = Query(default=0, ge=0, le=10_000_000),
     format: Format = "json", lang: Lang = "zh",
@@ -37,8 +48,8 @@ def list_exceedances(
     """Exceedances newest first, filtered; ``next_offset`` pages on (null on the last page)."""
     t0 = parse_iso("start", start) if start is not None else None
     t1 = parse_iso("end", end) if end is not None else None
-    if t0 is not None and t1 is not None and t0 > t1:
-        raise HTTPException(422, f"start {start!r} is after end {end!r}")
+    if t0 is not None and t1 is not None:
+        check_range(t0, t1, str(start), str(end))
     f = query.Filters(area=area, point=point, agent=agent, type=type, status=status,
                       start=t0, end=t1)
     total, items = (query.exceedances(store.conn, f, limit=limit, offset=offset)
@@ -58,7 +69,7 @@ def get_exceedance(exceedance_id: str, store: Records) -> dict[str, Any]:
     """One exceedance with its rectification history (ledger entries)."""
     found = query.exceedance(store.conn, exceedance_id)
     if found is None:
-        raise HTTPException(404, f"exceedance {exceedance_id!r} is not recorded")
+        raise unknown(exceedance_id)
     return found
 
 
@@ -73,13 +84,19 @@ class CheckIn(BaseModel):
     note: str = Field(default="", max_length=2000)
 
 
+def unknown(exceedance_id: str) -> HTTPException:
+    return error(404, "unknown-exceedance", f"exceedance {exceedance_id!r} is not recorded")
+
+
 def _step(store: Any, exceedance_id: str, step: str, content: dict[str, Any]) -> dict[str, Any]:
     try:
         entry, status = store.step(exceedance_id, step, content, time.time())
     except NotFound:
-        raise HTTPException(404, f"exceedance {exceedance_id!r} is not recorded") from None
-    except (rectify.IllegalStep, Conflict) as exc:
-        raise HTTPException(409, str(exc)) from None
+        raise unknown(exceedance_id) from None
+    except rectify.IllegalStep as exc:
+        raise error(409, "illegal-step", str(exc)) from None
+    except Conflict as exc:
+        raise error(409, "conflict", str(exc)) from None
     return {"id": exceedance_id, "status": status, "seq": entry.seq,
             "entry_sha256": entry.entry_sha256}
 
@@ -89,8 +106,11 @@ def record_action(exceedance_id: str, body: ActionIn, store: RecordsWriter,
                   who: Officer) -> dict[str, Any]:
     """Record a corrective action (who, what, when): open -> actioned."""
     when = body.when.isoformat() if body.when else None
-    if body.when is not None and body.when.tzinfo is None:
-        raise HTTPException(422, "when needs a UTC offset, e.g. 2026-05-12T10:00:00+08:00")
+    if body.when is not None:
+        if body.when.tzinfo is None:
+            raise unprocessable("when needs a UTC offset, e.g. 2026-05-12T10:00:00+08:00",
+                                "when")
+        check_time("when", str(when), body.when.timestamp())
     return _step(store, exceedance_id, "action",
                  {"who": body.who, "what": body.what, "when": when, "key": who.name})
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 
 from api.deps import Config, Store
+from api.errors import error
 from api.models import PointOut, ReadingsPage
 from api.timeparams import (
     MAX_LIMIT,
+    TIME,
     check_limit,
     check_range,
     decode_cursor,
@@ -29,9 +31,8 @@ def find_point(config: SiteConfig, point_id: str) -> Point:
     try:
         return config.point(point_id)
     except KeyError:
-        raise HTTPException(
-            status_code=404, detail=f"point {point_id!r} is not in the site configuration"
-        ) from None
+        raise error(404, "unknown-point",
+                    f"point {point_id!r} is not in the site configuration") from None
 
 
 @router.get("", response_model=list[PointOut])
@@ -51,8 +52,8 @@ def get_readings(
     point_id: str,
     config: Config,
     store: Store,
-    start: str = Query(description="ISO 8601 with offset, inclusive"),
-    end: str = Query(description="ISO 8601 with offset, exclusive"),
+    start: str = Query(description="ISO 8601 with offset, inclusive", json_schema_extra=TIME),
+    end: str = Query(description="ISO 8601 with offset, exclusive", json_schema_extra=TIME),
     quantity: str | None = Query(default=None, description="e.g. concentration, laeq"),
     limit: int = Query(default=1000, description=f"rows per page, 1..{MAX_LIMIT}"),
     cursor: str | None = Query(default=None, description="the 'next' of the previous page"),
@@ -63,7 +64,8 @@ def get_readings(
     check_range(t0, t1, start, end)
     check_limit(limit)
     if quantity is not None and quantity not in QUANTITIES:
-        raise unprocessable(f"quantity {quantity!r} is not one of {sorted(QUANTITIES)}")
+        raise unprocessable(f"quantity {quantity!r} is not one of {sorted(QUANTITIES)}",
+                            "quantity")
     after = decode_cursor(cursor) if cursor is not None else None
     page, more = store.readings(point.id, t0, t1, quantity=quantity, limit=limit, after=after)
     return ReadingsPage(

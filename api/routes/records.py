@@ -7,13 +7,15 @@ import threading
 import time
 from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 from api.auth import Officer
 from api.deps import Config
+from api.errors import error
 from api.records_deps import (
+    CSV_TOO,
     Format,
     Lang,
     Records,
@@ -23,6 +25,7 @@ from api.records_deps import (
     parse_day,
     today,
 )
+from api.timeparams import DAY, DayPath, unprocessable
 from ingest.daily import export, query
 from ingest.daily.close import close_into, compute_day
 from ingest.daily.closing import DayOpen, DayOutOfRange, is_open, require_ended, window_of
@@ -71,11 +74,12 @@ def records_between(store: RecordsStore, config: SiteConfig, f: query.Filters,
     return rows
 
 
-@router.get("/daily-records", response_model=None)
+@router.get("/daily-records", response_model=None, responses=CSV_TOO)
 def daily_records(
     config: Config, store: Records,
-    start: str = Query(description="first day, YYYY-MM-DD (site local)"),
-    end: str | None = Query(default=None, description="last day, inclusive; default start"),
+    start: str = Query(description="first day, YYYY-MM-DD (site local)", json_schema_extra=DAY),
+    end: str | None = Query(default=None, description="last day, inclusive; default start",
+                            json_schema_extra=DAY),
     site: str | None = None, area: str | None = None, point: str | None = None,
     agent: str | None = None,
     format: Format = "json",
@@ -85,9 +89,10 @@ def daily_records(
     first = parse_day("start", start)
     last = parse_day("end", end) if end is not None else first
     if last < first:
-        raise HTTPException(422, f"start {start!r} is after end {end!r}")
+        raise unprocessable(f"start {start!r} is after end {end!r}", "end")
     if (last - first).days >= MAX_DAYS:
-        raise HTTPException(422, f"at most {MAX_DAYS} days per request")
+        raise unprocessable(f"start {start!r} .. end {end!r} spans {(last - first).days + 1} "
+                            f"days: at most {MAX_DAYS} per request", "end")
     f = query.Filters(area=area, point=point, agent=agent, day_from=first.isoformat(),
                       day_to=last.isoformat())
     rows = (records_between(store, config, f, first, last, time.time())
@@ -101,7 +106,7 @@ def daily_records(
 
 
 @router.get("/days/{day}", response_model=None)
-def day_status(day: str, config: Config, store: Records) -> dict[str, Any]:
+def day_status(day: DayPath, config: Config, store: Records) -> dict[str, Any]:
     """Whether a day is closed and signed, with its day-close hash and push deliveries;
     ``open`` while the closing rule refuses it (its records are provisional until closed)."""
     parsed = parse_day("day", day)
@@ -110,7 +115,7 @@ def day_status(day: str, config: Config, store: Records) -> dict[str, Any]:
     try:
         window = window_of(config, parsed)
     except DayOutOfRange as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise unprocessable(str(exc), "day") from None
     now = time.time()
     tz = zone(config.site.timezone)
     return {"day": d, "site": config.site.id, "closed": closure is not None,
@@ -135,15 +140,18 @@ def _report_parts(store: RecordsStore, config: SiteConfig, d: dt.date, now: floa
     return rows, events, closure
 
 
-@router.get("/daily-records/report", response_model=None)
-def report(config: Config, store: Records, day: str = Query(description="YYYY-MM-DD"),
+@router.get("/daily-records/report", response_model=None, response_class=HTMLResponse,
+            responses={200: {"content": {"application/pdf": {}},
+                             "description": "HTML, or PDF with format=pdf"}})
+def report(config: Config, store: Records, day: str = Query(description="YYYY-MM-DD",
+                                                                 json_schema_extra=DAY),
            format: Literal["html", "pdf"] = "html", lang: Lang = "zh") -> Response:
     """The printable day report (HTML, or PDF through reportlab)."""
     d = parse_day("day", day)
     try:
         rows, events, closure = _report_parts(store, config, d, time.time())
     except DayOutOfRange as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise unprocessable(str(exc), "day") from None
     site = config.site.name.model_dump()
     provisional = closure is None or any(r.get("provisional") for r in rows)
     if format == "pdf":
@@ -156,16 +164,16 @@ def report(config: Config, store: Records, day: str = Query(description="YYYY-MM
 
 
 @router.post("/daily-records/{day}/close", response_model=None)
-def close(day: str, config: Config, store: RecordsWriter, who: Officer) -> dict[str, Any]:
+def close(day: DayPath, config: Config, store: RecordsWriter, who: Officer) -> dict[str, Any]:
     """Close (or re-close) a day that has ended (plus ``records.close_grace_min``): 409
     ``day-open`` otherwise, nothing written; idempotent, corrections if data changed."""
     d = parse_day("day", day)
     try:
         result = close_into(store, config, d, time.time())
     except DayOpen as exc:
-        raise HTTPException(409, str(exc)) from None
+        raise error(409, "day-open", str(exc)) from None
     except DayOutOfRange as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise unprocessable(str(exc), "day") from None
     return {"day": result.day, "new": result.new, "corrected": result.corrected,
             "unchanged": result.unchanged, "withdrawn": result.withdrawn,
             "close_seq": result.close_seq, "entries": result.entries, "by": who.name}
@@ -176,25 +184,26 @@ class SignIn(BaseModel):
 
 
 @router.post("/daily-records/{day}/sign", response_model=None)
-def sign(day: str, body: SignIn, config: Config, store: RecordsWriter,
+def sign(day: DayPath, body: SignIn, config: Config, store: RecordsWriter,
          who: Officer) -> dict[str, Any]:
     """The safety officer signs a closed day (a ledger entry); then it is pushed."""
     parsed = parse_day("day", day)
     d = parsed.isoformat()
     signers = config.records.signers if config.records else []
     if signers and body.name not in signers:
-        raise HTTPException(403, f"{body.name!r} is not one of the configured signers")
+        raise error(403, "not-a-signer", f"{body.name!r} is not one of the configured signers",
+                    "name")
     now = time.time()
     try:
         window = require_ended(config, parsed, now)
     except DayOpen as exc:
-        raise HTTPException(409, str(exc)) from None
+        raise error(409, "day-open", str(exc)) from None
     except DayOutOfRange as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise unprocessable(str(exc), "day") from None
     try:
         entry = store.sign(d, body.name, now, window.closable_from)
     except Conflict as exc:
-        raise HTTPException(409, str(exc)) from None
+        raise error(409, "conflict", str(exc)) from None
     push = config.records.push if config.records else None
     if push is not None:
         path = store.path

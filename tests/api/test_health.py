@@ -42,8 +42,10 @@ def test_healthz_is_503_when_the_store_is_gone(config: SiteConfig, tmp_path: Pat
     with serve(app) as url:
         response = httpx.get(f"{url}/healthz")
     assert response.status_code == 503
-    assert response.json()["detail"].startswith("store unavailable:")
-    assert "does not exist" in response.json()["detail"]
+    detail = response.json()["detail"]
+    assert detail["code"] == "store-unavailable"
+    assert detail["message"].startswith("store unavailable:")
+    assert "does not exist" in detail["message"]
 
 
 def test_dead_letters_newest_first_with_counts_and_raw_payload(
@@ -66,7 +68,8 @@ def test_dead_letters_newest_first_with_counts_and_raw_payload(
     assert [d["message"] for d in only["letters"]] == ["b"]
     bad = client.get("/api/v1/dead-letters", params={"limit": 0})
     assert bad.status_code == 422
-    assert bad.json() == {"detail": "limit must be between 1 and 10000, got 0"}
+    assert bad.json() == {"detail": {"code": "invalid-parameter", "parameter": "limit",
+                                     "message": "limit must be between 1 and 10000, got 0"}}
 
 
 def test_openapi_docs_are_served(client: httpx.Client) -> None:

@@ -90,7 +90,9 @@ def test_a_bad_reading_keeps_its_quality_and_reason(
 def test_unknown_point_is_404_with_its_name(client: httpx.Client) -> None:
     response = client.get("/api/v1/points/no-such-point")
     assert response.status_code == 404
-    assert response.json() == {"detail": "point 'no-such-point' is not in the site configuration"}
+    assert response.json() == {"detail": {
+        "code": "unknown-point",
+        "message": "point 'no-such-point' is not in the site configuration"}}
 
 
 def test_devices_list_every_configured_device_and_the_gateway(

@@ -76,61 +76,73 @@ def test_range_is_half_open_and_filters_quantity(
 
 
 @pytest.mark.parametrize(
-    ("params", "status", "detail"),
+    ("params", "status", "detail", "parameter"),
     [
         (
             {"start": "yesterday", "end": "2026-05-28T00:00:00Z"},
             422,
             "start='yesterday' is not an ISO 8601 time with an offset",
+            "start",
         ),
         (
             {"start": "2026-05-28T00:00:00", "end": "2026-05-28T01:00:00Z"},
             422,
             "has no UTC offset",
+            "start",
         ),
         (
             {"start": "2026-05-28T02:00:00Z", "end": "2026-05-28T01:00:00Z"},
             422,
             "start '2026-05-28T02:00:00Z' is after end '2026-05-28T01:00:00Z'",
+            "end",
         ),
         (
             {"start": "2026-05-28T00:00:00Z", "end": "2026-05-28T01:00:00Z", "limit": 0},
             422,
             "limit must be between 1 and 10000, got 0",
+            "limit",
         ),
         (
             {"start": "2026-05-28T00:00:00Z", "end": "2026-05-28T01:00:00Z", "limit": 10_001},
             422,
             "limit must be between 1 and 10000, got 10001",
+            "limit",
         ),
         (
             {"start": "2026-05-28T00:00:00Z", "end": "2026-05-28T01:00:00Z", "cursor": "zzz"},
             422,
             "cursor 'zzz' is not one this API issued",
+            "cursor",
         ),
         (
             {"start": "2026-05-28T00:00:00Z", "end": "2026-05-28T01:00:00Z", "quantity": "ppm"},
             422,
             "quantity 'ppm' is not one of",
+            "quantity",
         ),
     ],
 )
 def test_bad_requests_say_what_is_wrong(
-    client: httpx.Client, params: dict[str, str | int], status: int, detail: str
+    client: httpx.Client, params: dict[str, str | int], status: int, detail: str, parameter: str
 ) -> None:
     response = client.get(URL, params=params)
     assert response.status_code == status
-    assert detail in response.json()["detail"]
+    body = response.json()["detail"]
+    assert detail in body["message"]
+    assert (body["code"], body["parameter"]) == ("invalid-parameter", parameter)
 
 
 def test_unknown_point_readings_is_404(client: httpx.Client) -> None:
     params = {"start": "2026-05-28T00:00:00Z", "end": "2026-05-28T01:00:00Z"}
     response = client.get("/api/v1/points/nope/readings", params=params)
     assert response.status_code == 404
-    assert "'nope'" in response.json()["detail"]
+    assert response.json()["detail"]["code"] == "unknown-point"
+    assert "'nope'" in response.json()["detail"]["message"]
 
 
 def test_missing_start_is_422(client: httpx.Client) -> None:
     response = client.get(URL, params={"end": "2026-05-28T01:00:00Z"})
     assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["query", "start"]
+    detail = response.json()["detail"]
+    assert (detail["code"], detail["parameter"]) == ("invalid-request", "start")
+    assert detail["errors"][0]["loc"] == ["query", "start"]

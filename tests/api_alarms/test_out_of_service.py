@@ -148,14 +148,15 @@ def test_refusals(tmp_path: Path, mosquitto: Mosquitto) -> None:
         for path, body, field in missing:
             answer = api.post(path, json=body)
             assert answer.status_code == 422, (path, body, answer.text)
-            assert [e["loc"][-1] for e in answer.json()["detail"]] == [field], answer.text
+            assert [e["loc"][-1] for e in answer.json()["detail"]["errors"]] == [field], \
+                answer.text
 
         good = {"user": "li", "reason": "repair"}
         for who, name in ((rig.staff, "staff"), (inspector, "inspector")):
             for path in (OOS, BACK):
                 refused = who.post(path, json=good)
                 assert refused.status_code == 403, (name, path, refused.text)
-                assert f"key {name!r}" in refused.json()["detail"]
+                assert f"key {name!r}" in refused.json()["detail"]["message"]
         # refused before the gateway: it saw nothing more, and the alarm never left service
         assert commands_seen(rig) == reached
         assert state_of(api, PROCESS) is None

@@ -33,7 +33,7 @@ def test_alarm_command_roles(site: Site, command: str, role: str) -> None:
                         headers={"X-API-Key": KEYS[role]})
     if role in MAY[command]:
         assert answer.status_code == 422, answer.text
-        assert "user" in [e["loc"][-1] for e in answer.json()["detail"]]
+        assert "user" in [e["loc"][-1] for e in answer.json()["detail"]["errors"]]
     else:
         assert answer.status_code == 403, answer.text
 
@@ -43,7 +43,7 @@ def test_inspector_refusals_of_service_commands_are_logged(site: Site) -> None:
     for command in ("out-of-service", "in-service"):
         refused = httpx.post(f"{site.url}/api/v1/alarms/{ALARM}/{command}", json=body,
                              headers={"X-API-Key": INSPECTOR_KEY})
-        assert refused.status_code == 403 and "read-only" in refused.json()["detail"]
+        assert refused.status_code == 403 and refused.json()["detail"]["code"] == "read-only"
     log = httpx.get(site.url + "/api/v1/access-log",
                     headers={"X-API-Key": OFFICER_KEY}).json()["entries"]
     assert [(e["method"], e["path"], e["decision"]) for e in reversed(log)] == [
@@ -72,4 +72,5 @@ def test_blank_who_or_why_is_refused_before_the_gateway(
     answer = httpx.post(f"{site.url}/api/v1/{kind}/{target}/{command}", json=body,
                         headers={"X-API-Key": OFFICER_KEY})
     assert answer.status_code == 422, answer.text
-    assert [e["loc"][-1] for e in answer.json()["detail"]] == [field]
+    assert [e["loc"][-1] for e in answer.json()["detail"]["errors"]] == [field]
+    assert answer.json()["detail"]["parameter"] == field

@@ -20,9 +20,11 @@ def h(key: str) -> dict[str, str]:
 @pytest.mark.parametrize("path", READS)
 def test_missing_or_unknown_key_is_401(site: Site, path: str) -> None:
     missing = httpx.get(site.url + path)
-    assert missing.status_code == 401 and "missing API key" in missing.json()["detail"]
+    assert missing.status_code == 401 and missing.json()["detail"]["code"] == "missing-api-key"
+    assert "missing API key" in missing.json()["detail"]["message"]
     wrong = httpx.get(site.url + path, headers=h("not-a-key"))
-    assert wrong.status_code == 401 and wrong.json()["detail"] == "unknown API key"
+    assert wrong.status_code == 401 and wrong.json()["detail"] == {
+        "code": "unknown-api-key", "message": "unknown API key"}
     assert httpx.get(site.url + path, headers=h(OFFICER_KEY)).status_code == 200
 
 
@@ -37,7 +39,7 @@ def test_inspector_reads_cannot_write_and_is_logged(site: Site) -> None:
     ex_id = ex.json()["items"][0]["id"]
     write = httpx.post(f"{site.url}/api/v1/exceedances/{ex_id}/actions",
                        headers=h(INSPECTOR_KEY), json={"who": "x", "what": "y"})
-    assert write.status_code == 403 and "read-only" in write.json()["detail"]
+    assert write.status_code == 403 and write.json()["detail"]["code"] == "read-only"
     sign = httpx.post(site.url + "/api/v1/daily-records/2026-05-12/sign",
                       headers=h(INSPECTOR_KEY), json={"name": "王安全"})
     assert sign.status_code == 403
@@ -56,7 +58,8 @@ def test_inspector_of_another_site_sees_nothing_and_is_logged(site: Site) -> Non
     for path in ("/api/v1/exceedances", "/api/v1/daily-records?start=2026-05-12",
                  "/api/v1/points"):
         got = httpx.get(site.url + path, headers=h(OTHER_INSPECTOR_KEY))
-        assert got.status_code == 403 and "may not see site 'plant-a'" in got.json()["detail"]
+        assert got.status_code == 403 and got.json()["detail"]["code"] == "site-not-allowed"
+        assert "may not see site 'plant-a'" in got.json()["detail"]["message"]
     log = httpx.get(site.url + "/api/v1/access-log", headers=h(OFFICER_KEY)).json()["entries"]
     assert [e["decision"] for e in log if e["key"] == "inspector-2"] == ["refused"] * 3
 
@@ -64,7 +67,7 @@ def test_inspector_of_another_site_sees_nothing_and_is_logged(site: Site) -> Non
 def test_staff_reads_but_may_not_close_or_sign(site: Site) -> None:
     assert httpx.get(site.url + "/api/v1/exceedances", headers=h(STAFF_KEY)).status_code == 200
     close = httpx.post(site.url + "/api/v1/daily-records/2026-05-12/close", headers=h(STAFF_KEY))
-    assert close.status_code == 403 and "acknowledge only" in close.json()["detail"]
+    assert close.status_code == 403 and "acknowledge only" in close.json()["detail"]["message"]
 
 
 def test_an_env_var_key_works_and_an_unset_one_is_refused(

@@ -105,13 +105,14 @@ def test_rectification_loop_open_action_recheck_closed(http: httpx.Client) -> No
     (ex,) = http.get("/api/v1/exceedances", params={"status": "open"}).json()["items"]
     path = f"/api/v1/exceedances/{ex['id']}"
     early = http.post(path + "/recheck", json={"who": "王安全"})
-    assert early.status_code == 409 and "allowed now: action" in early.json()["detail"]
+    assert early.status_code == 409 and "allowed now: action" in early.json()["detail"]["message"]
     act = http.post(path + "/actions", json={"who": "张班长", "what": "更换磨机密封, 加强喷雾降尘",
                                              "when": "2026-05-12T11:00:00+08:00"})
     assert act.status_code == 200 and act.json()["status"] == "actioned"
     # no later compliant period recorded yet: the next day is not closed
     blocked = http.post(path + "/recheck", json={"who": "王安全"})
-    assert blocked.status_code == 409 and "no compliant daily record" in blocked.json()["detail"]
+    assert blocked.status_code == 409
+    assert "no compliant daily record" in blocked.json()["detail"]["message"]
     assert http.post(f"/api/v1/daily-records/{NEXT}/close").status_code == 200
     ok = http.post(path + "/recheck", json={"who": "王安全"})
     assert ok.status_code == 200 and ok.json()["status"] == "rechecked"
@@ -136,7 +137,7 @@ def test_sign_pushes_to_the_endpoint_with_retries_and_to_the_folder(
     signed = http.post(f"/api/v1/daily-records/{DAY}/sign", json={"name": "王安全"})
     assert signed.status_code == 200
     again = http.post(f"/api/v1/daily-records/{DAY}/sign", json={"name": "王安全"})
-    assert again.status_code == 409 and "already signed" in again.json()["detail"]
+    assert again.status_code == 409 and "already signed" in again.json()["detail"]["message"]
     status = wait(lambda: (s := http.get(f"/api/v1/days/{DAY}").json())
                   ["deliveries"][2:] and s)
     attempts = [(d["target"].startswith("http"), d["attempt"], d["ok"], d["status"])
