@@ -109,7 +109,10 @@ def check(conn: sqlite3.Connection, doc: dict[str, Any], trusted: Ed25519PublicK
         out.append(Finding("anchor", source, "bad-signature",
                            f"anchors signed by key {fp}, but the site's ledger key is "
                            f"{signing.fingerprint(trusted)}: the key was replaced since"))
-    head_seq, _ = ledger.head(conn)
+    try:
+        head_seq, _ = ledger.head(conn)
+    except sqlite3.Error as exc:
+        return [*out, Finding("anchor", source, "unreadable", f"no ledger to hold: {exc}")]
     items = [a for a in [doc.get("head"), *(doc.get("anchors") or [])] if a is not None]
     for a in items:
         if not isinstance(a, dict):

@@ -196,11 +196,12 @@ class _Replay:
               require_signed: bool) -> None:
         found = ledger.check_seal(e, key)
         name = f"entry {e.seq}"
+        code, why = found or ("", "")
+        if code != "unsigned" and self.first_sealed is None:
+            self.first_sealed = e.seq  # sealed from here on, good seal or not
         if found is None:
             self.sealed += 1
-            self.first_sealed = self.first_sealed or e.seq
             return
-        code, why = found
         if code == "unsigned":
             self.unsigned += 1
             if self.first_sealed is not None:
@@ -351,23 +352,40 @@ def run(conn: sqlite3.Connection, key: Ed25519PublicKey | None, *,
     chain = ledger.Chain()
     replay = _Replay()
     head_seq = 0
-    for e in ledger.entries(conn):
-        chain.feed(e)
-        head_seq = e.seq
-        try:
-            body = e.body()
-        except ValueError:
-            continue  # content that is not JSON fails its content hash, or was forged so
-        if isinstance(body, dict):
-            replay.feed(e, body, key, require_signed)
+    try:
+        ledger.head(conn)
+    except sqlite3.Error as exc:
+        return Report(0, 0, ledger.GENESIS, None, [Finding(
+            "ledger", "(table)", "unreadable", f"the ledger cannot be read: {exc}")])
+    unreadable: Finding | None = None
+    try:
+        for e in ledger.entries(conn):
+            chain.feed(e)
+            head_seq = e.seq
+            try:
+                body = e.body()
+            except ValueError:
+                continue  # content that is not JSON fails its content hash, or was forged so
+            if isinstance(body, dict):
+                replay.feed(e, body, key, require_signed)
+    except (ValueError, TypeError) as exc:  # a column rewritten with a value of another type
+        unreadable = Finding("ledger", f"entry {head_seq + 1}", "unreadable",
+                             f"the entry after seq {head_seq} cannot be read: {exc}")
     walked = chain.result()
-    report = Report(walked.entries, head_seq, ledger.head(conn)[1], walked.broken,
+    last_seq, last_sha = ledger.head(conn)
+    report = Report(walked.entries, last_seq, last_sha, walked.broken,
                     sealed=replay.sealed, unsigned=replay.unsigned)
+    if unreadable is not None:
+        report.findings.append(unreadable)
     if walked.broken is not None:
         report.findings.append(Finding("ledger", f"entry {walked.broken.seq}", "broken-chain",
                                        walked.broken.message()))
     report.add(replay.findings)
-    report.add(_records(conn, replay))
-    report.add(_events(conn, replay))
-    report.add(_closures(conn, replay))
+    for table, check in (("daily_records", _records), ("exceedances", _events),
+                         ("day_closures", _closures)):
+        try:
+            report.add(check(conn, replay))
+        except sqlite3.Error as exc:  # a projection table dropped or altered
+            report.add([Finding(table, "(table)", "unreadable",
+                                f"the projection cannot be read: {exc}")])
     return report
