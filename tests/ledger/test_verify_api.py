@@ -103,3 +103,14 @@ def test_board_and_day_report_show_the_head(site: Site, inspector: httpx.Client)
     text = subprocess.run([pdftotext, "-", "-"], input=pdf.content, capture_output=True,
                           timeout=30, check=True).stdout.decode("utf-8")
     assert f"Ledger head: seq {seq} {sha[:12]}" in text
+
+
+def test_the_pushed_day_carries_the_ledger_head_at_signing(tmp_path: Path) -> None:
+    from tests.ledger.site import keyed_doc
+
+    doc = keyed_doc(tmp_path)
+    doc["records"]["push"] = {"folder": str(tmp_path / "compliance")}
+    site = make_site(tmp_path, doc=doc)
+    pushed = json.loads((tmp_path / "compliance" / f"plant-a-{D}.json").read_text("utf-8"))
+    seq, sha = query(site.db, "SELECT seq, entry_sha256 FROM ledger WHERE kind = 'signature'")[0]
+    assert pushed["ledger_head"] == {"seq": seq, "sha256": sha} and seq == 8
