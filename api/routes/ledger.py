@@ -33,9 +33,9 @@ def ledger_anchors(store: Records, config: Config) -> dict[str, Any]:
     """Every closed day's anchor and the head, signed now with the site's ledger key: keep
     the answer, and ``occmon records verify --anchor FILE`` catches a later truncation."""
     key = ledger_signing_key(config)
-    if key is None:
-        raise HTTPException(503, f"no ledger key at {config.security.ledger_key}: run "
-                                 "occmon keys init CONFIG")
+    if key is None:  # the state of the site, not an API fault: 409 like other refusals
+        raise HTTPException(409, f"no-ledger-key: no ledger key at "
+                                 f"{config.security.ledger_key}: run occmon keys init CONFIG")
     return anchors.export(store.conn, key, config.site.id, time.time())
 
 

@@ -114,3 +114,16 @@ def test_the_pushed_day_carries_the_ledger_head_at_signing(tmp_path: Path) -> No
     pushed = json.loads((tmp_path / "compliance" / f"plant-a-{D}.json").read_text("utf-8"))
     seq, sha = query(site.db, "SELECT seq, entry_sha256 FROM ledger WHERE kind = 'signature'")[0]
     assert pushed["ledger_head"] == {"seq": seq, "sha256": sha} and seq == 8
+
+
+def test_without_a_ledger_key_anchors_are_refused_and_verify_warns(tmp_path: Path) -> None:
+    site = make_site(tmp_path, ledger_key=False)
+    with serve(create_app(site.config, site.db)) as url, \
+            httpx.Client(base_url=url, headers={"X-API-Key": INSPECTOR_KEY}) as client:
+        refused = client.get("/api/v1/ledger/anchors")
+        assert refused.status_code == 409 and "no-ledger-key" in refused.json()["detail"]
+        report = client.get("/api/v1/ledger/verify").json()
+        strict = client.get("/api/v1/ledger/verify", params={"require_signed": "true"}).json()
+    assert report["ok"] is True and report["unsigned"] == 2
+    assert [w["problem"] for w in report["warnings"]] == ["unsigned", "unsigned"]
+    assert strict["ok"] is False and len(strict["errors"]) == 2
