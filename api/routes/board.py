@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import sqlite3
 import time
 from collections.abc import Sequence
 from importlib.resources import files
@@ -24,6 +25,7 @@ from api.views import point_out
 from ingest.daily import query, rectify
 from ingest.daily.close import compute_day
 from ingest.daily.windows import zone
+from occmon import ledger
 
 router = APIRouter(tags=["notice board"])
 REFRESH_S = 60
@@ -126,4 +128,14 @@ def board(request: Request, config: Config, store: Store, records: Records,
         verdict_rows="\n".join(verdict_rows) or empty, open_heading=t["open"],
         open_head=_cells(t["open_head"], "th"), open_rows="\n".join(open_rows) or empty,
         refresh_s=REFRESH_S, refresh_ms=REFRESH_S * 1000,
+        ledger_head=html.escape(_head(records, lang)),
     ))
+
+
+def _head(records: Records, lang: str) -> str:
+    """The records ledger's head, seq and short hash (docs/records.md, "Anchors")."""
+    try:
+        seq, sha = ledger.head(records.conn)
+    except sqlite3.OperationalError:  # a store no close has written to yet
+        seq, sha = 0, ledger.GENESIS
+    return f"{'账本头' if lang == 'zh' else 'ledger head'} seq {seq} {sha[:12]}"

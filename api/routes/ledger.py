@@ -1,29 +1,42 @@
-"""The tamper-evident ledger: verify the chain; read its entries; the inspectors' access log."""
+"""The tamper-evident ledger: verify it (chain, seals, projections); read its entries; its
+signed anchors; the inspectors' access log."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query
 
 from api.auth import Officer
+from api.deps import Config
 from api.records_deps import Records
-from ingest.daily import query
+from ingest.daily import anchors, query
+from occmon.keys import ledger_signing_key, ledger_verify_key
 
 router = APIRouter(prefix="/api/v1", tags=["ledger"])
 
 
 @router.get("/ledger/verify", response_model=None)
-def verify(store: Records) -> dict[str, Any]:
-    """Walk the hash chain and the projections; name the first broken entry."""
-    result = store.verify()
-    broken = result.broken
-    return {
-        "ok": result.ok, "entries": result.entries, "head_sha256": result.head_sha256,
-        "broken": None if broken is None else {
-            "seq": broken.seq, "kind": broken.kind, "point": broken.point, "day": broken.day,
-            "problem": broken.problem, "message": broken.message()},
-    }
+def verify(store: Records, config: Config,
+           require_signed: bool = Query(default=False, description="an unsigned close is "
+                                        "an error, not a warning")) -> dict[str, Any]:
+    """The chain, the seals of day closes and signatures, and every projection row against
+    the ledger (``occmon records verify``): each problem named by table, key and what
+    differs; ``ok`` is false when any is an error."""
+    report = store.verify(ledger_verify_key(config), require_signed=require_signed)
+    return report.as_dict()
+
+
+@router.get("/ledger/anchors", response_model=None)
+def ledger_anchors(store: Records, config: Config) -> dict[str, Any]:
+    """Every closed day's anchor and the head, signed now with the site's ledger key: keep
+    the answer, and ``occmon records verify --anchor FILE`` catches a later truncation."""
+    key = ledger_signing_key(config)
+    if key is None:  # the state of the site, not an API fault: 409 like other refusals
+        raise HTTPException(409, f"no-ledger-key: no ledger key at "
+                                 f"{config.security.ledger_key}: run occmon keys init CONFIG")
+    return anchors.export(store.conn, key, config.site.id, time.time())
 
 
 @router.get("/ledger", response_model=None)

@@ -32,7 +32,9 @@ from ingest.daily.closing import DayOpen, DayOutOfRange, is_open, require_ended,
 from ingest.daily.push import push_day
 from ingest.daily.store import Conflict, RecordsStore
 from ingest.daily.windows import iso_local, zone
+from occmon import ledger
 from occmon.config.schema import SiteConfig
+from occmon.keys import ledger_signing_key
 
 router = APIRouter(prefix="/api/v1", tags=["daily records"])
 MAX_DAYS = 366
@@ -156,11 +158,12 @@ def report(config: Config, store: Records, day: str = Query(description="YYYY-MM
     provisional = closure is None or any(r.get("provisional") for r in rows)
     if format == "pdf":
         pdf = export.report_pdf(site, d.isoformat(), rows, events, closure, lang,
-                                provisional=provisional)
+                                provisional=provisional, ledger_head=ledger.head(store.conn))
         return Response(pdf, media_type="application/pdf",
                         headers={"Content-Disposition": f'inline; filename="day-{d}.pdf"'})
     return HTMLResponse(export.report_html(site, d.isoformat(), rows, events, closure, lang,
-                                           provisional=provisional))
+                                           provisional=provisional,
+                                           ledger_head=ledger.head(store.conn)))
 
 
 @router.post("/daily-records/{day}/close", response_model=None)
@@ -201,7 +204,8 @@ def sign(day: DayPath, body: SignIn, config: Config, store: RecordsWriter,
     except DayOutOfRange as exc:
         raise unprocessable(str(exc), "day") from None
     try:
-        entry = store.sign(d, body.name, now, window.closable_from)
+        entry = store.sign(d, body.name, now, window.closable_from,
+                           seal=ledger_signing_key(config))
     except Conflict as exc:
         raise error(409, "conflict", str(exc)) from None
     push = config.records.push if config.records else None

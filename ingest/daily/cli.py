@@ -1,20 +1,25 @@
-"""``occmon records``: verify the ledger, close or sign a day, export records and exceedances."""
+"""``occmon records``: verify the ledger, close or sign a day, export records and exceedances,
+export the ledger's signed anchors."""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
+import os
 import sys
 import time
 from pathlib import Path
 
-from ingest.daily import export, query
+from ingest.daily import anchors, export, query
 from ingest.daily.close import close_day
 from ingest.daily.closing import DayOpen, require_ended
 from ingest.daily.memory import keep_freed_memory
 from ingest.daily.push import push_day
 from ingest.daily.store import Conflict, RecordsStore
+from occmon import signing
 from occmon.config import ConfigError, SiteConfig, load
+from occmon.keys import ledger_signing_key, ledger_verify_key
 
 DEFAULT_CONFIG = Path("examples/demo-plant.yaml")
 
@@ -33,14 +38,63 @@ def _verify(args: argparse.Namespace) -> int:
     if not path.exists():
         print(f"occmon records verify: store {path} does not exist", file=sys.stderr)
         return 2
+    try:
+        key = ledger_verify_key(config, args.ledger_key)
+    except signing.KeyFileError as exc:
+        print(f"occmon records verify: {exc}", file=sys.stderr)
+        return 2
+    header = config.auth.header if config.auth else "X-API-Key"
+    api_key = os.environ.get("OCCMON_API_KEY")
+    try:
+        files = [(src, anchors.load(src, {header: api_key} if api_key else None))
+                 for src in args.anchor]
+    except anchors.AnchorError as exc:
+        print(f"occmon records verify: {exc}", file=sys.stderr)
+        return 2
     with RecordsStore(path, readonly=True) as store:
-        result = store.verify()
-    if result.ok:
-        print(f"ok: {result.entries} entries, head {result.head_sha256}")
-        return 0
-    assert result.broken is not None
-    print(f"BROKEN at {result.broken.message()} (after {result.entries} good entries)")
-    return 1
+        report = store.verify(key, anchor_files=files, require_signed=args.require_signed)
+    if args.json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False, indent=1))
+        return 0 if report.ok else 1
+    seals = (f"{report.sealed} sealed closes/signatures" if key is not None
+             else "seals not checked (no ledger verify key)")
+    if report.ok:
+        print(f"ok: {report.entries} entries, head {report.head_sha256} (seq "
+              f"{report.head_seq}); {seals}; {len(files)} anchor file(s)")
+    elif report.broken is not None:
+        print(f"BROKEN at {report.broken.message()} (after {report.entries} good entries)")
+    else:
+        print(f"BROKEN: {len(report.errors)} problem(s) in {report.entries} entries, head "
+              f"{report.head_sha256} (seq {report.head_seq})")
+    for finding in report.errors:
+        print(f"  {finding.message()}")
+    for finding in report.warnings:
+        print(f"  warning: {finding.message()}")
+    return 0 if report.ok else 1
+
+
+def _anchor_export(args: argparse.Namespace) -> int:
+    config = _config(args.config)
+    path = _store(config, args.store)
+    if not path.exists():
+        print(f"occmon records anchor export: store {path} does not exist", file=sys.stderr)
+        return 2
+    key = ledger_signing_key(config)
+    if key is None:
+        print(f"occmon records anchor export: no ledger key at {config.security.ledger_key}: "
+              "run occmon keys init CONFIG", file=sys.stderr)
+        return 2
+    with RecordsStore(path, readonly=True) as store:
+        doc = anchors.export(store.conn, key, config.site.id, time.time())
+    text = json.dumps(doc, ensure_ascii=False, indent=1) + "\n"
+    out = Path(args.out)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, out)
+    head = doc["head"]
+    print(f"{len(doc['anchors'])} day anchor(s) and the head (seq {head['seq']} "
+          f"{head['sha256'][:12]}) written to {out}, key {doc['fingerprint']}")
+    return 0
 
 
 def _close(args: argparse.Namespace) -> int:
@@ -52,6 +106,9 @@ def _close(args: argparse.Namespace) -> int:
     result = close_day(_store(config, args.store), config, day, now)
     print(f"{result.day}: {result.new} new, {result.corrected} corrected, {result.withdrawn} "
           f"withdrawn, {result.unchanged} unchanged; day-close entry {result.close_seq}")
+    if result.sealed is False:
+        print(f"warning: the day-close is not sealed: no ledger key at "
+              f"{config.security.ledger_key} (occmon keys init CONFIG)", file=sys.stderr)
     return 0
 
 
@@ -65,7 +122,8 @@ def _sign(args: argparse.Namespace) -> int:
     window = require_ended(config, dt.date.fromisoformat(args.date), now)
     with RecordsStore(_store(config, args.store)) as store:
         try:
-            entry = store.sign(args.date, args.name, now, window.closable_from)
+            entry = store.sign(args.date, args.name, now, window.closable_from,
+                               seal=ledger_signing_key(config))
         except Conflict as exc:
             print(exc, file=sys.stderr)
             return 1
@@ -99,8 +157,24 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="occmon records",
                                 description="daily records, exceedances and their ledger")
     sub = p.add_subparsers(dest="command", required=True)
-    v = sub.add_parser("verify", help="walk the hash chain; name the first broken entry")
+    v = sub.add_parser("verify", help="walk the hash chain, check the seals and every "
+                       "projection row; name each problem")
     v.add_argument("config", type=Path, nargs="?", default=DEFAULT_CONFIG)
+    v.add_argument("--anchor", action="append", default=[], metavar="FILE_OR_URL",
+                   help="an anchor file exported earlier (occmon records anchor export); "
+                   "a URL is fetched with $OCCMON_API_KEY; repeatable")
+    v.add_argument("--ledger-key", type=Path, metavar="PUB_PEM",
+                   help="check seals with this public key (an inspector's own copy) instead "
+                   "of security.ledger_verify_key")
+    v.add_argument("--require-signed", action="store_true",
+                   help="an unsigned close or signature is an error, not a warning")
+    v.add_argument("--json", action="store_true", help="the report as JSON")
+    a = sub.add_parser("anchor", help="signed anchors of the ledger (export)")
+    asub = a.add_subparsers(dest="anchor_command", required=True)
+    ax = asub.add_parser("export", help="write every closed day's anchor and the head, "
+                         "signed with the site's ledger key")
+    ax.add_argument("config", type=Path)
+    ax.add_argument("--out", required=True, help="the anchor file to write (JSON)")
     c = sub.add_parser("close", help="close (or re-close) a day that has ended (plus "
                        "records.close_grace_min); idempotent")
     c.add_argument("config", type=Path)
@@ -117,7 +191,7 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--point")
     e.add_argument("--lang", choices=("zh", "en"), default="zh")
     e.add_argument("-o", "--output")
-    for sp in (v, c, s, e):
+    for sp in (v, c, s, e, ax):
         sp.add_argument("--store", type=Path, help="store file (default: the config's)")
     return p
 
@@ -127,7 +201,8 @@ def main(argv: list[str]) -> int:
     if args.command == "export" and args.what == "records" and not args.start:
         print("occmon records export records: --start is required", file=sys.stderr)
         return 2
-    handlers = {"verify": _verify, "close": _close, "sign": _sign, "export": _export}
+    handlers = {"verify": _verify, "close": _close, "sign": _sign, "export": _export,
+                "anchor": _anchor_export}
     try:
         return handlers[args.command](args)
     except ConfigError as exc:

@@ -6,6 +6,8 @@ content has not changed, so closing twice, or closing again after late data, is 
 first writes records, the second writes nothing or corrections. ``close_day`` and
 ``close_into`` (the API's) refuse a day still open by the closing rule
 (``closing.require_ended``). Job records, one per job and agent, come from ``jobs``.
+The day-close is sealed with the site's ledger key (``security.ledger_key``) when there is
+one; without it the close is written unsigned and ``records verify`` names it.
 
 Compute: each point's quantities are built into step series once for the day and its shifts
 (``analyze.Readings``), and glibc is told to keep freed memory (``memory``); see
@@ -31,6 +33,7 @@ from ingest.daily.spec import PointSpec, instruments_on, specs
 from ingest.daily.store import DayResult, Draft, RecordsStore
 from ingest.daily.windows import Window, day_window, iso_local, shift_windows, zone
 from occmon.config.schema import SiteConfig
+from occmon.keys import ledger_signing_key
 from occmon.quantities import QUANTITIES
 
 MAX_ALARMS = 200
@@ -197,7 +200,8 @@ def close_into(store: RecordsStore, config: SiteConfig, day: dt.date,
     window = require_ended(config, day, now)
     computed = compute_day(store.conn, config, day)
     return store.apply_day(config.site.id, computed.day, computed.drafts, computed.events,
-                           now, reclose_before=window.closable_from)
+                           now, reclose_before=window.closable_from,
+                           seal=ledger_signing_key(config))
 
 
 def close_day(store_path: Path, config: SiteConfig, day: dt.date,

@@ -134,9 +134,20 @@ def _title(site: Row, day: str, lang: str, provisional: bool) -> str:
     return f"{site['en']}: daily monitoring record {day}{mark}"
 
 
+def head_text(head: tuple[int, str] | None, lang: str) -> str:
+    """The ledger's head as printed (seq and the first 12 hex of its hash): what a reader
+    compares with an anchor kept elsewhere (docs/records.md, "Anchors")."""
+    if head is None:
+        return ""
+    label = "账本头" if lang == "zh" else "Ledger head"
+    return f"{label}: seq {head[0]} {head[1][:12]}"
+
+
 def report_html(site: Row, day: str, records: Sequence[Row], events: Sequence[Row],
-                closure: Row | None, lang: str = "zh", *, provisional: bool = False) -> str:
-    """``provisional``: an open day computed on demand; titled and bannered 临时/provisional."""
+                closure: Row | None, lang: str = "zh", *, provisional: bool = False,
+                ledger_head: tuple[int, str] | None = None) -> str:
+    """``provisional``: an open day computed on demand; titled and bannered 临时/provisional.
+    ``ledger_head``: the ledger's (seq, hash) when printed."""
     zh = lang == "zh"
     head, body = report_table(records, lang)
     esc = html.escape
@@ -164,11 +175,13 @@ td,th{{border:1px solid #444;padding:2px 4px;font-size:11px}} @page{{size:A4 lan
 <tbody>{rows}</tbody></table>
 <h2>{labels[0]}</h2><table><tbody>{ev_rows}</tbody></table>
 <p>{labels[1]}: {esc(sign)}</p><p>{labels[2]}: <code>{esc(seal)}</code></p>
+{f'<p id="ledger-head">{esc(head_text(ledger_head, lang))}</p>' if ledger_head else ''}
 </body></html>"""
 
 
 def report_pdf(site: Row, day: str, records: Sequence[Row], events: Sequence[Row],
-               closure: Row | None, lang: str = "zh", *, provisional: bool = False) -> bytes:
+               closure: Row | None, lang: str = "zh", *, provisional: bool = False,
+               ledger_head: tuple[int, str] | None = None) -> bytes:
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.styles import getSampleStyleSheet
@@ -203,5 +216,7 @@ def report_pdf(site: Row, day: str, records: Sequence[Row], events: Sequence[Row
                            styles["Normal"]))
     if closure:
         story.append(Paragraph(f"sha256 {closure.get('close_sha256', '')}", styles["Normal"]))
+    if ledger_head is not None:
+        story.append(Paragraph(head_text(ledger_head, lang), styles["Normal"]))
     doc.build(story)
     return buf.getvalue()

@@ -19,6 +19,7 @@ from typing import Any
 
 from ingest.daily import query
 from ingest.daily.store import RecordsStore
+from occmon import ledger
 from occmon.config.records import Push
 from occmon.ledger import canonical, sha256_text
 
@@ -41,6 +42,10 @@ def day_document(store: RecordsStore, day: str) -> tuple[str, str]:
     doc: dict[str, Any] = {"v": 1, "day": day, "site": closure["site"], "closure": closure,
                            "records": records, "exceedances": [e for e in events
                                                                if e["day"] == day]}
+    # the ledger's head when the day was signed (or closed): the archive keeps an anchor
+    sealed = ledger.get(store.conn, int(closure["signature_seq"] or closure["close_seq"]))
+    doc["ledger_head"] = None if sealed is None else {"seq": sealed.seq,
+                                                      "sha256": sealed.entry_sha256}
     text = canonical(doc)
     return text, sha256_text(text)
 

@@ -3,7 +3,9 @@
 The ledger (``occmon.ledger``) is the truth; ``daily_records`` and ``exceedances`` are
 projections kept in the same transaction, indexed for the inspectors' filters. Each
 projection row names its ledger entry (``seq``) and carries the exact content hashed there,
-so ``verify`` also catches a projection edited behind the ledger's back.
+so ``verify`` (``ingest.daily.verification``) also catches a projection row deleted, added
+or edited behind the ledger's back. Day closes and signatures are sealed with the site's
+ledger key when the caller passes it (``seal``).
 
 Tables are created by this module (``CREATE TABLE IF NOT EXISTS``), beside ingest's own
 schema in the same SQLite file.
@@ -19,7 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingest.daily import rectify
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from ingest.daily import anchors, rectify, verification
 from ingest.schema import connect, migrate
 from occmon import ledger
 from occmon.ledger import canonical, sha256_text
@@ -93,6 +97,7 @@ class DayResult:
     withdrawn: int = 0
     close_seq: int | None = None
     entries: list[int] = field(default_factory=list)
+    sealed: bool | None = None  # the day-close written now was sealed; None: none written
 
     @property
     def changed(self) -> bool:
@@ -146,13 +151,15 @@ class RecordsStore:
 
     def apply_day(self, site: str, day: str, drafts: Sequence[Draft],
                   events: Sequence[dict[str, Any]], now: float,
-                  reclose_before: float | None = None) -> DayResult:
+                  reclose_before: float | None = None,
+                  seal: Ed25519PrivateKey | None = None) -> DayResult:
         """Write what changed since the last close of ``day``; nothing if nothing did.
 
         A closure made before ``reclose_before`` (the time the day became closable: a day
         closed before it had ended, by an occmon without the closing rule) is replaced by a
         new day-close even when nothing changed, so it no longer stands for the day (and a
-        signature over it is dropped: the day is signed again over the new close)."""
+        signature over it is dropped: the day is signed again over the new close).
+        ``seal``: the site's ledger key; the day-close is sealed with it."""
         result = DayResult(day)
         with self.transaction() as conn:
             for d in drafts:
@@ -181,7 +188,7 @@ class RecordsStore:
                          and float(closed[1]) < reclose_before)
             if result.changed or closed is None or premature:
                 self._close(conn, site, day, now, None if closed is None else int(closed[0]),
-                            result)
+                            result, seal)
             else:
                 result.close_seq = int(closed[0])
         return result
@@ -246,7 +253,8 @@ class RecordsStore:
         )
 
     def _close(self, conn: sqlite3.Connection, site: str, day: str, now: float,
-               previous: int | None, result: DayResult) -> None:
+               previous: int | None, result: DayResult,
+               seal: Ed25519PrivateKey | None) -> None:
         parts = conn.execute(
             "SELECT 'r', key, seq, content FROM daily_records WHERE day = ? UNION ALL "
             "SELECT 'e', id, seq, content FROM exceedances WHERE day = ? ORDER BY 1, 2",
@@ -259,7 +267,7 @@ class RecordsStore:
                    "manifest_sha256": sha256_text(canonical(manifest)),
                    "recloses": previous}
         e = ledger.append(conn, kind="day-close", site=site, day=day, ref=previous,
-                          content=content, time=now)
+                          content=content, time=now, seal=seal)
         conn.execute(
             "INSERT INTO day_closures (day, site, closed_at, close_seq, close_sha256, records, "
             "exceedances) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (day) DO UPDATE SET "
@@ -270,14 +278,17 @@ class RecordsStore:
             (day, site, now, e.seq, e.entry_sha256, n_records, len(parts) - n_records),
         )
         result.close_seq = e.seq
+        result.sealed = seal is not None
         result.entries.append(e.seq)
 
     # ----- signatures and the rectification loop -----
 
     def sign(self, day: str, signer: str, now: float,
-             closable_from: float | None = None) -> ledger.Entry:
+             closable_from: float | None = None,
+             seal: Ed25519PrivateKey | None = None) -> ledger.Entry:
         """Sign the day's close; refused (``Conflict``) when the day is not closed, already
-        signed, or was closed before ``closable_from`` (before it had ended)."""
+        signed, or was closed before ``closable_from`` (before it had ended). ``seal``: the
+        site's ledger key; the signature entry is sealed with it."""
         with self.transaction() as conn:
             row = conn.execute("SELECT site, close_seq, close_sha256, signed_by, closed_at "
                                "FROM day_closures WHERE day = ?", (day,)).fetchone()
@@ -292,7 +303,7 @@ class RecordsStore:
             content = {"day": day, "signer": signer, "signed_at": now,
                        "close_seq": close_seq, "close_sha256": close_sha}
             e = ledger.append(conn, kind="signature", site=site, day=day, ref=close_seq,
-                              content=content, time=now)
+                              content=content, time=now, seal=seal)
             conn.execute("UPDATE day_closures SET signed_by=?, signed_at=?, signature_seq=? "
                          "WHERE day=?", (signer, now, e.seq, day))
             return e
@@ -342,33 +353,12 @@ class RecordsStore:
 
     # ----- verification -----
 
-    def verify(self) -> ledger.Verification:
-        """The chain, then every projection row against the entry it names."""
-        result = ledger.verify(self.conn)
-        if not result.ok:
-            return result
-        checks = (
-            ("daily_records", "key", "SELECT key, seq, content FROM daily_records"),
-            ("exceedances", "id", "SELECT id, seq, content FROM exceedances"),
-        )
-        for table, _col, sql in checks:
-            for key, seq, content in self.conn.execute(sql):
-                e = ledger.get(self.conn, int(seq))
-                if e is None or sha256_text(content) != e.content_sha256:
-                    kind = e.kind if e else "missing"
-                    broken = ledger.Broken(int(seq), kind, e.point if e else "",
-                                           e.day if e else "",
-                                           f"{table} row {key!r} does not match its entry")
-                    return ledger.Verification(False, result.entries, result.head_sha256,
-                                               broken)
-        for ex_id, status, status_seq in self.conn.execute(
-            "SELECT id, status, status_seq FROM exceedances WHERE status_seq IS NOT NULL"
-        ):
-            e = ledger.get(self.conn, int(status_seq))
-            if e is None or e.body().get("to") != status or e.body().get("exceedance") != ex_id:
-                broken = ledger.Broken(int(status_seq), e.kind if e else "missing",
-                                       e.point if e else "", e.day if e else "",
-                                       f"exceedance {ex_id!r} status {status!r} does not "
-                                       "match its entry")
-                return ledger.Verification(False, result.entries, result.head_sha256, broken)
-        return result
+    def verify(self, key: Ed25519PublicKey | None = None, *,
+               anchor_files: Sequence[tuple[str, dict[str, Any]]] = (),
+               require_signed: bool = False) -> verification.Report:
+        """The chain, the seals (checked with ``key``), every projection row against the
+        ledger, then the ledger against each (source, anchor file) of ``anchor_files``."""
+        report = verification.run(self.conn, key, require_signed=require_signed)
+        for source, doc in anchor_files:
+            report.add(anchors.check(self.conn, doc, key, source))
+        return report

@@ -14,7 +14,7 @@ import pytest
 from ingest.daily.close import close_day
 from ingest.daily.store import RecordsStore
 from occmon import ledger
-from tests.records.support import DAY, dust_day, local, site_config, write
+from tests.records.support import DAY, dust_day, local, site_config, site_doc, write
 
 NEXT = DAY + dt.timedelta(days=1)
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +36,11 @@ def records_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def signed(tmp_path: Path) -> tuple[Path, Path]:
-    config = site_config(tmp_path)
+    """Closed and signed without a ledger key (unsealed: verify warns), whatever keys the
+    working directory holds; the sealed ledger is tests/ledger/test_seals_anchors.py's."""
+    doc = site_doc(tmp_path)
+    doc["security"] = {"ledger_key": None, "ledger_verify_key": None}
+    config = site_config(tmp_path, doc)
     write(config, dust_day())
     close_day(config.store.path, config, DAY, now=local(NEXT, 0, 30))
     with RecordsStore(config.store.path) as store:

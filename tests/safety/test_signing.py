@@ -86,7 +86,9 @@ def _config(tmp_path: Path) -> Path:
 
     doc = site_doc(tmp_path, 1883)
     doc["security"] = {"signing_key": str(tmp_path / "new" / "api.pem"),
-                       "verify_key": str(tmp_path / "new" / "gw.pub.pem")}
+                       "verify_key": str(tmp_path / "new" / "gw.pub.pem"),
+                       "ledger_key": str(tmp_path / "new" / "ledger.pem"),
+                       "ledger_verify_key": str(tmp_path / "new" / "ledger.pub.pem")}
     return write_config(tmp_path, doc)
 
 
