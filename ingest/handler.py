@@ -90,7 +90,7 @@ def _status(site: str, device: str, payload: bytes, received: float) -> Outcome:
     reason = doc.get("reason")
     if reason is not None and not isinstance(reason, str):
         raise PayloadError("wrong-type", "status field 'reason' must be str")
-    since = _time(doc, "time", received)
+    since = _time(doc, "since" if "since" in doc else "time", received)  # heartbeats: since
     state = DeviceState(device, online, since, reason, site)
     return Outcome(states=[state], counts=Counter({"status": 1}))
 
@@ -138,6 +138,8 @@ def handle(site: str, topic: str, payload: bytes, received: float) -> Outcome:
         if not payload and parsed.kind in ("status", "state"):
             return Outcome(counts=Counter({"ignored:empty-retained": 1}))
         if parsed.kind == "status":
+            if parsed.rest[0] in ("ingest", "api"):  # heartbeats: the API reads them live
+                return Outcome(counts=Counter({f"heartbeat:{parsed.rest[0]}": 1}))
             device = GATEWAY if parsed.rest == ("gateway",) else parsed.rest[1]
             return _status(site, device, payload, received)
         if parsed.kind == "events" and parsed.rest[0] == "dead-letter":

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 # their own modules
 from occmon.config.alarms import AlarmsConfig
 from occmon.config.auth import AuthConfig
+from occmon.config.health import HealthConfig
 from occmon.config.notify import NotifyConfig
 from occmon.config.records import RecordsConfig
 from occmon.config.trust import TrustConfig
@@ -211,6 +212,8 @@ class SiteConfig(Strict):
     auth: AuthConfig | None = None
     # how far samples from the network are trusted (time window)
     trust: TrustConfig = TrustConfig()
+    # heartbeats, /healthz bounds, system alarms, metrics ports (occmon/config/health.py)
+    health: HealthConfig = HealthConfig()
     areas: list[Area] = Field(min_length=1)
     points: list[Point] = Field(min_length=1)
     devices: list[Device] = Field(min_length=1)
