@@ -115,6 +115,9 @@ class GatewayHealth:
         """The problems and figures of this moment (called once per interval)."""
         gw = self.gateway
         counters = gw.counters()
+        for hub in {id(d.hub): d.hub for d in gw.drivers}.values():
+            for key, value in hub.counters.items():
+                counters[f"modbus-connection.{hub.name}.{key}"] = value
         appended = counters.get("queue.appended", 0)
         acked = counters.get("publisher.rows_acked", 0)
         failed = gw.committer.failed_commits
@@ -156,9 +159,9 @@ class GatewayHealth:
         ingest_age = None if beat is None or beat.time is None else now - beat.time
         if beat is not None and beat.time is not None and beat.online:
             self._ingest_seen = True
-        lost = heartbeat.beat_problems("ingest", beat, now, self.bounds.stale_after)
-        if self._ingest_seen and lost:  # "lost" needs a first sign of life
-            problems.append(Problem("ingest-lost", lost[0].message))
+        lost = heartbeat.lost("ingest", beat, now, self.bounds.stale_after)
+        if self._ingest_seen and lost is not None:  # "lost" needs a first sign of life
+            problems.append(Problem("ingest-lost", lost.message))
         figures = heartbeat.as_figures({
             "queue_rows": rows, "queue_inflight": gw.queue.inflight,
             "queue_oldest_age_s": oldest_age,

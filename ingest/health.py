@@ -152,8 +152,8 @@ class IngestHealth:
             self._thread.join(2)
         client = self.ingest._client
         if client.is_connected():
-            info = client.publish(self.topic, heartbeat.offline_payload(self.site, "ingest"),
-                                  1, True)
+            info = client.publish(
+                self.topic, heartbeat.offline_payload(self.site, "ingest", self._clock()), 1, True)
             try:
                 info.wait_for_publish(0.5)
             except (RuntimeError, ValueError):
@@ -186,9 +186,9 @@ class IngestHealth:
                 push.submit(outcome.events)
             elif topic == topics.gateway_status(self.site):
                 beat = heartbeat.parse("gateway", payload)
-                if beat is not None and not (beat.online and beat.time is None):
+                if beat is not None:
                     with self._lock:
-                        self._gateway = beat
+                        self._gateway = heartbeat.merge(self._gateway, beat)
         except Exception:  # never in the way of taking the message in
             log.exception("early handling of %s failed", topic)
 
@@ -231,9 +231,9 @@ class IngestHealth:
             gateway = self._gateway
         if gateway is not None and gateway.online and gateway.time is not None:
             self._gateway_seen = True
-        lost = heartbeat.beat_problems("gateway", gateway, now, bounds.stale_after)
-        if self._gateway_seen and lost:
-            problems.append(Problem("gateway-lost", lost[0].message))
+        lost = heartbeat.lost("gateway", gateway, now, bounds.stale_after)
+        if self._gateway_seen and lost is not None:  # "lost" needs a first sign of life
+            problems.append(Problem("gateway-lost", lost.message))
         counters = ingest.counters()
         if ingest.push is not None:
             counters.update(dict(ingest.push.notifier.counters))

@@ -46,6 +46,7 @@ class Beat:
     since: float | None = None
     problems: tuple[Problem, ...] = ()
     figures: Mapping[str, Figure] = field(default_factory=dict)
+    reason: str | None = None  # offline: "stopped" (a clean stop) or "connection lost" (will)
 
     @property
     def ok(self) -> bool:
@@ -62,9 +63,13 @@ def payload(site: str, component: str, *, now: float, since: float,
     return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode()
 
 
-def offline_payload(site: str, component: str) -> bytes:
-    """The will, and what a clean stop publishes before it disconnects."""
-    doc = {"v": 1, "site": site, "component": component, "online": False, "state": "offline"}
+def offline_payload(site: str, component: str, stopped_at: float | None = None) -> bytes:
+    """The will ("connection lost"), or with ``stopped_at`` what a clean stop publishes
+    before it disconnects ("stopped", timed: see ``lost``)."""
+    doc: dict[str, Any] = {"v": 1, "site": site, "component": component, "online": False,
+                           "state": "offline", "reason": "connection lost"}
+    if stopped_at is not None:
+        doc.update(reason="stopped", time=iso_utc(stopped_at))
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
@@ -88,8 +93,20 @@ def parse(component: str, raw: bytes) -> Beat | None:
         Problem(str(p.get("code", "")), str(p.get("message", "")))
         for p in doc.get("problems") or [] if isinstance(p, dict))
     figures = doc.get("figures")
+    reason = doc.get("reason")
     return Beat(component, online, when, since, problems,
-                figures if isinstance(figures, dict) else {})
+                figures if isinstance(figures, dict) else {},
+                reason if isinstance(reason, str) else None)
+
+
+def merge(previous: Beat | None, new: Beat) -> Beat:
+    """The beat to keep: a bare status without ``time`` (the gateway publisher's online, or
+    its offline right after a clean stop) does not replace a timed beat or a clean stop."""
+    if new.time is not None or previous is None:
+        return new if new.time is not None or not new.online else (previous or new)
+    if new.online or (not previous.online and previous.reason == "stopped"):
+        return previous
+    return new
 
 
 def free_mb(path: Path) -> float | None:
@@ -124,6 +141,19 @@ def beat_problems(component: str, beat: Beat | None, now: float,
         return [Problem(f"{component}-stale",
                         f"last heartbeat from {component} {age:.0f} s ago (> {stale_after:g} s)")]
     return []
+
+
+def lost(component: str, beat: Beat | None, now: float, stale_after: float) -> Problem | None:
+    """The peer is lost and people must be told (a system alarm): offline, stale or unknown,
+    except a clean stop younger than ``stale_after``, so stopping the whole system (each
+    part within seconds of the next) pushes nothing while a part left stopped does."""
+    problems = beat_problems(component, beat, now, stale_after)
+    if not problems:
+        return None
+    if (beat is not None and not beat.online and beat.reason == "stopped"
+            and beat.time is not None and now - beat.time <= stale_after):
+        return None
+    return problems[0]
 
 
 def as_figures(values: Mapping[str, Any]) -> dict[str, Figure]:

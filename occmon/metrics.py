@@ -7,8 +7,10 @@ event loop, whose objects are not thread-safe), so a scrape never touches them.
 
 Families (``component`` is gateway | ingest | api):
 
-* ``occmon_modbus_total{device, counter}``: per-connection Modbus outcomes (``timeout``,
+* ``occmon_modbus_total{device, counter}``: per-device Modbus outcomes (``timeout``,
   ``modbus-exception`` ...), from ``modbus.{device}.{counter}``;
+* ``occmon_modbus_connection_total{connection, counter}``: per connection (hub)
+  ``requests``, ``timeout``, ``connect-failed`` ..., from ``modbus-connection.{hub}.{counter}``;
 * ``occmon_dead_letters_total{code}`` from ``dead-letter:{code}``;
 * ``occmon_pushes_total{status, code}`` from the notifier's ``notify.{status}[.{code}]``;
 * ``occmon_readings_total{component, direction}``: readings in (ingest ``readings``,
@@ -56,8 +58,11 @@ class CountersCollector(Collector):
 
     def collect(self) -> Iterator[Any]:
         snap = self._snapshot()
-        modbus = CounterMetricFamily("occmon_modbus", "Modbus outcomes per connection",
+        modbus = CounterMetricFamily("occmon_modbus", "Modbus outcomes per device",
                                      labels=["device", "counter"])
+        connection = CounterMetricFamily(
+            "occmon_modbus_connection", "Modbus requests, timeouts, reconnects per connection",
+            labels=["connection", "counter"])
         dead = CounterMetricFamily("occmon_dead_letters", "dead letters by code",
                                    labels=["code"])
         pushes = CounterMetricFamily("occmon_pushes", "alarm push attempts",
@@ -69,8 +74,11 @@ class CountersCollector(Collector):
         for name, value in sorted(snap.counters.items()):
             raw.add_metric([self.component, name], value)
             if name.startswith("modbus.") and name.count(".") >= 2:
-                _, device, counter = name.split(".", 2)
+                device, counter = name[len("modbus."):].rsplit(".", 1)
                 modbus.add_metric([device, counter], value)
+            elif name.startswith("modbus-connection.") and name.count(".") >= 2:
+                hub, counter = name[len("modbus-connection."):].rsplit(".", 1)
+                connection.add_metric([hub, counter], value)
             elif name.startswith("dead-letter:"):
                 dead.add_metric([name.split(":", 1)[1]], value)
             elif name.startswith("notify."):
@@ -78,7 +86,7 @@ class CountersCollector(Collector):
                 pushes.add_metric([status, code], value)
             if name in _READINGS:
                 readings.add_metric([self.component, _READINGS[name]], value)
-        yield from (modbus, dead, pushes, readings, raw)
+        yield from (modbus, connection, dead, pushes, readings, raw)
         prefix = f"occmon_{self.component}"
         for key, figure in sorted(snap.figures.items()):
             if isinstance(figure, bool):

@@ -60,7 +60,8 @@ class StatusLink:
         """Say offline (a clean disconnect suppresses the will), then disconnect."""
         if self.connected:
             info = self._client.publish(
-                self.topic, heartbeat.offline_payload(self.site, self.component), 1, True)
+                self.topic, heartbeat.offline_payload(self.site, self.component, time.time()),
+                1, True)
             with contextlib.suppress(RuntimeError, ValueError):
                 info.wait_for_publish(1.0)
         self._client.disconnect()
@@ -98,7 +99,9 @@ class StatusLink:
         if component is None:
             return
         beat = heartbeat.parse(component, bytes(msg.payload))
-        if beat is None or (beat.online and beat.time is None):
-            return  # junk, or the gateway publisher's bare "online": not a heartbeat
+        if beat is None:
+            return
         with self._lock:
-            self._beats[component] = (beat, time.time())
+            previous = self._beats.get(component)
+            self._beats[component] = (heartbeat.merge(previous[0] if previous else None, beat),
+                                      time.time())

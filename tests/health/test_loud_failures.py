@@ -117,3 +117,38 @@ def test_dead_ingest_is_503_and_the_gateway_pushes_the_alarm(
             assert str(held.state) == "active-unacknowledged"
         finally:
             stop_listening()
+
+
+def test_full_queue_disk_is_pushed_by_the_gateway_itself(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    """The gateway's queue cannot write: the alarm cannot take the queue's way to ingest, so
+    the gateway publishes it on the annunciator itself; the interlock does not notice."""
+    with tmpfs(tmp_path / "queue-fs") as queue_dir:
+        site = doc(tmp_path, mosquitto)
+        site["gateway"] = {**site["gateway"], "queue_path": str(queue_dir / "queue.db")}
+        with system(tmp_path, mosquitto, site) as rig:
+            stop_listening, got = annunciations(mosquitto, SITE)
+            try:
+                wait_for(lambda: health(rig.url)[0] == 200, 20, "a healthy system first")
+                filled_at = time.monotonic()
+                filler = fill(queue_dir)
+                try:
+                    alarm = wait_for(
+                        lambda: pushed(got, "system:gateway:queue-write-failing"), 10,
+                        "the gateway's queue-write-failing push at the annunciator")
+                    assert time.monotonic() - filled_at < 10.0
+                    assert "the queue cannot write" in alarm[0]["cause"]
+                    body = failing(rig.url, "gateway:queue-write-failing", "gateway:disk-low")
+                    assert body["components"]["gateway"]["figures"]["buffered"] > 0
+
+                    rig.call(rig.plant.set_value, "gp1-h2s", HIGH_PPM * 1.5)
+                    wait_for(lambda: rig.fan_commanded("fan-1"), 10, "fan-1 commanded on")
+                    wait_for(lambda: rig.fan_running("fan-1"), 10, "fan-1 running")
+                finally:
+                    filler.unlink()
+                # room again: the held entries are committed and the alarm clears
+                wait_for(lambda: "queue-write-failing" not in rig.gateway.health.active, 15,
+                         "queue-write-failing cleared")
+            finally:
+                stop_listening()
