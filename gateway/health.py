@@ -160,7 +160,8 @@ class GatewayHealth:
         if beat is not None and beat.time is not None and beat.online:
             self._ingest_seen = True
         lost = heartbeat.lost("ingest", beat, now, self.bounds.stale_after)
-        if self._ingest_seen and lost is not None:  # "lost" needs a first sign of life
+        if (self._ingest_seen and lost is not None  # "lost" needs a first sign of life
+                and self.link.sees(now, self.bounds.stale_after)):
             problems.append(Problem("ingest-lost", lost.message))
         figures = heartbeat.as_figures({
             "queue_rows": rows, "queue_inflight": gw.queue.inflight,

@@ -121,6 +121,7 @@ class IngestHealth:
         self._lock = threading.Lock()
         self._gateway: heartbeat.Beat | None = None
         self._gateway_seen = False
+        self._connected_at: float | None = None  # our own link: a broker outage is no lost peer
         self._arrivals: dict[str, float] = {}  # alarm id -> when its event arrived
         self.active: dict[str, str] = {}
         self.occurrences: dict[str, int] = {}
@@ -232,7 +233,12 @@ class IngestHealth:
         if gateway is not None and gateway.online and gateway.time is not None:
             self._gateway_seen = True
         lost = heartbeat.lost("gateway", gateway, now, bounds.stale_after)
-        if self._gateway_seen and lost is not None:  # "lost" needs a first sign of life
+        if ingest._client.is_connected():
+            self._connected_at = self._connected_at or now
+        else:
+            self._connected_at = None
+        sees = self._connected_at is not None and now - self._connected_at >= bounds.stale_after
+        if self._gateway_seen and lost is not None and sees:  # after a first sign of life
             problems.append(Problem("gateway-lost", lost.message))
         counters = ingest.counters()
         if ingest.push is not None:

@@ -51,6 +51,12 @@ class StatusLink:
         self._lock = threading.Lock()
         self._beats: dict[str, tuple[heartbeat.Beat, float]] = {}
         self.connected = False
+        self.connected_at = 0.0
+
+    def sees(self, now: float, settle: float) -> bool:
+        """Connected for ``settle`` s: long enough that a live peer's beat has come, so a
+        stale one means the peer, not our own link (a broker outage is not a lost peer)."""
+        return self.connected and now - self.connected_at >= settle
 
     def start(self) -> None:
         self._client.connect_async(self._host, self._port, self._keepalive)
@@ -88,6 +94,7 @@ class StatusLink:
             log.warning("%s status link refused by the broker: %s", self.component, reason)
             return
         self.connected = True
+        self.connected_at = time.time()
         for topic in self._watch:
             client.subscribe(topic, qos=1)
 
