@@ -95,7 +95,7 @@ def parse(component: str, raw: bytes) -> Beat | None:
     figures = doc.get("figures")
     reason = doc.get("reason")
     return Beat(component, online, when, since, problems,
-                figures if isinstance(figures, dict) else {},
+                as_figures(figures) if isinstance(figures, dict) else {},
                 reason if isinstance(reason, str) else None)
 
 

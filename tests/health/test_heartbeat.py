@@ -41,6 +41,9 @@ def test_payload_round_trips_and_says_offline() -> None:
     stopped = heartbeat.parse("ingest", heartbeat.offline_payload("s", "ingest", 1_780_000_020))
     assert stopped is not None and stopped.reason == "stopped"
     assert stopped.time == 1_780_000_020.0
+    odd = heartbeat.parse("ingest", b'{"online": true, "time": 5, "figures": '
+                                    b'{"a": [1], "b": {"c": 1}, "d": 1.5, "e": NaN}}')
+    assert odd is not None and odd.figures == {"d": 1.5, "e": None}  # scalars only
     assert heartbeat.parse("ingest", b"\xff") is None
     assert heartbeat.parse("ingest", b'{"online": "yes"}') is None
     assert heartbeat.parse("ingest", b'{"online": true, "time": "yesterday"}') is None
