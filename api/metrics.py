@@ -36,8 +36,7 @@ def snapshot(config: SiteConfig, store_path: Path, watch: ComponentWatch | None)
     for name in WATCHED if watch is not None else ():
         assert watch is not None
         beat = watch.last(name)
-        figures[f"{name}_heartbeat_age_s"] = (None if beat is None or beat.time is None
-                                              else now - beat.time)
+        figures[f"{name}_heartbeat_age_s"] = None if beat is None else beat.age(now)
         figures[f"{name}_ok"] = None if beat is None else beat.ok
         for key, value in (beat.figures.items() if beat is not None else ()):
             figures[f"{name}_{key}"] = value

@@ -79,7 +79,6 @@ class GatewayHealth:
         self._last_commit: float | None = None
         self._last_fail: float | None = None
         self._last_publish: float | None = None
-        self._ingest_seen = False
         self.active: dict[str, str] = {}  # system alarm code -> cause, while raised
         self.snapshot = Snapshot()
         self.direct_pushes = 0
@@ -156,11 +155,9 @@ class GatewayHealth:
         free, disk = heartbeat.disk_problem("queue", gw.queue.path, self.bounds.min_free_mb)
         problems += disk
         beat = self.link.last("ingest")
-        ingest_age = None if beat is None or beat.time is None else now - beat.time
-        if beat is not None and beat.time is not None and beat.online:
-            self._ingest_seen = True
+        ingest_age = None if beat is None else beat.age(now)
         lost = heartbeat.lost("ingest", beat, now, self.bounds.stale_after)
-        if (self._ingest_seen and lost is not None  # "lost" needs a first sign of life
+        if (self.link.seen_alive("ingest") and lost is not None  # after a sign of life
                 and self.link.sees(now, self.bounds.stale_after)):
             problems.append(Problem("ingest-lost", lost.message))
         figures = heartbeat.as_figures({

@@ -189,7 +189,8 @@ class IngestHealth:
                 beat = heartbeat.parse("gateway", payload)
                 if beat is not None:
                     with self._lock:
-                        self._gateway = heartbeat.merge(self._gateway, beat)
+                        self._gateway = heartbeat.merge(self._gateway, beat, received)
+                        self._gateway_seen |= beat.online and beat.time is not None
         except Exception:  # never in the way of taking the message in
             log.exception("early handling of %s failed", topic)
 
@@ -230,8 +231,6 @@ class IngestHealth:
                                                       f"(> {bounds.outbox_max_rows})"))
         with self._lock:
             gateway = self._gateway
-        if gateway is not None and gateway.online and gateway.time is not None:
-            self._gateway_seen = True
         lost = heartbeat.lost("gateway", gateway, now, bounds.stale_after)
         if ingest._client.is_connected():
             self._connected_at = self._connected_at or now
@@ -247,8 +246,7 @@ class IngestHealth:
             "store_write_age_s": None if watched.last_ok is None else write_age,
             "writer_alive": alive, "inbox": ingest._inbox.qsize(), "outbox_rows": outbox,
             "disk_free_mb": free,
-            "gateway_heartbeat_age_s": (None if gateway is None or gateway.time is None
-                                        else now - gateway.time),
+            "gateway_heartbeat_age_s": None if gateway is None else gateway.age(now),
         })
         self.snapshot = Snapshot(counters, figures, tuple(problems))
         return problems, figures

@@ -13,6 +13,7 @@ of a 503 from ``/healthz`` and the system alarms (docs/alarms.md).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from collections.abc import Mapping, Sequence
@@ -47,6 +48,15 @@ class Beat:
     problems: tuple[Problem, ...] = ()
     figures: Mapping[str, Figure] = field(default_factory=dict)
     reason: str | None = None  # offline: "stopped" (a clean stop) or "connection lost" (will)
+    received: float | None = None  # on the watcher's clock
+
+    def age(self, now: float) -> float | None:
+        """Seconds since the beat, never younger than its arrival here: a clock ahead (or a
+        beat timed in the future) cannot keep a dead component fresh."""
+        if self.time is None:
+            return None
+        when = self.time if self.received is None else min(self.time, self.received)
+        return now - when
 
     @property
     def ok(self) -> bool:
@@ -99,9 +109,12 @@ def parse(component: str, raw: bytes) -> Beat | None:
                 reason if isinstance(reason, str) else None)
 
 
-def merge(previous: Beat | None, new: Beat) -> Beat:
+def merge(previous: Beat | None, new: Beat, received: float | None = None) -> Beat:
     """The beat to keep: a bare status without ``time`` (the gateway publisher's online, or
-    its offline right after a clean stop) does not replace a timed beat or a clean stop."""
+    its offline right after a clean stop) does not replace a timed beat or a clean stop.
+    ``received``: when ``new`` arrived, on the watcher's clock (see ``Beat.age``)."""
+    if received is not None:
+        new = dataclasses.replace(new, received=received)
     if new.time is not None or previous is None:
         return new if new.time is not None or not new.online else (previous or new)
     if new.online or (not previous.online and previous.reason == "stopped"):
@@ -136,7 +149,7 @@ def beat_problems(component: str, beat: Beat | None, now: float,
         return [Problem(f"{component}-offline", f"{component} is offline (its will or stop)")]
     if beat is None or beat.time is None:
         return [Problem(f"{component}-unknown", f"no heartbeat from {component} yet")]
-    age = now - beat.time
+    age = beat.age(now) or 0.0
     if age > stale_after:
         return [Problem(f"{component}-stale",
                         f"last heartbeat from {component} {age:.0f} s ago (> {stale_after:g} s)")]
@@ -151,7 +164,7 @@ def lost(component: str, beat: Beat | None, now: float, stale_after: float) -> P
     if not problems:
         return None
     if (beat is not None and not beat.online and beat.reason == "stopped"
-            and beat.time is not None and now - beat.time <= stale_after):
+            and beat.time is not None and (beat.age(now) or 0.0) <= stale_after):
         return None
     return problems[0]
 

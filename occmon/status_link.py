@@ -50,6 +50,7 @@ class StatusLink:
         self._keepalive = broker.keepalive if broker else 30
         self._lock = threading.Lock()
         self._beats: dict[str, tuple[heartbeat.Beat, float]] = {}
+        self._alive: set[str] = set()  # components seen beating at least once
         self.connected = False
         self.connected_at = 0.0
 
@@ -81,6 +82,11 @@ class StatusLink:
     def beat(self, payload: bytes) -> bool:
         return self.publish(self.topic, payload, 1, True)
 
+    def seen_alive(self, component: str) -> bool:
+        """A timed online beat of ``component`` came at least once: it can be "lost"."""
+        with self._lock:
+            return component in self._alive
+
     def last(self, component: str) -> heartbeat.Beat | None:
         """The component's last heartbeat (an offline status counts, a bare online does not)."""
         with self._lock:
@@ -110,5 +116,8 @@ class StatusLink:
             return
         with self._lock:
             previous = self._beats.get(component)
-            self._beats[component] = (heartbeat.merge(previous[0] if previous else None, beat),
-                                      time.time())
+            now = time.time()
+            self._beats[component] = (
+                heartbeat.merge(previous[0] if previous else None, beat, now), now)
+            if beat.online and beat.time is not None:
+                self._alive.add(component)

@@ -39,7 +39,7 @@ def components(watch: ComponentWatch, now: float) -> tuple[dict[str, ComponentHe
         out[name] = ComponentHealth(
             online=None if beat is None else beat.online,
             heartbeat_age_s=(None if beat is None or beat.time is None
-                             else round(now - beat.time, 3)),
+                             else round(beat.age(now) or 0.0, 3)),
             ok=None if beat is None or beat.time is None else beat.ok,
             problems=reported,
             figures=dict(beat.figures) if beat is not None else {},

@@ -107,3 +107,14 @@ def test_merge(previous: heartbeat.Beat | None, new: heartbeat.Beat,
 def test_lost(beat: heartbeat.Beat, now: float, code: str | None) -> None:
     got = heartbeat.lost("gateway", beat, now, stale_after=10.0)
     assert (None if got is None else got.code) == code
+
+
+def test_a_beat_from_the_future_ages_from_its_arrival() -> None:
+    future = heartbeat.parse("ingest", b'{"online": true, "time": "2099-01-01T00:00:00Z"}')
+    assert future is not None
+    kept = heartbeat.merge(None, future, received=100.0)
+    assert kept.age(112.0) == 12.0  # not minus 70 years
+    assert [p.code for p in heartbeat.beat_problems("ingest", kept, 112.0, 10.0)] == [
+        "ingest-stale"]
+    old = heartbeat.merge(None, heartbeat.Beat("ingest", True, 50.0), received=100.0)
+    assert old.age(101.0) == 51.0  # a retained beat keeps its own (older) time
