@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
 
+from api import metrics
 from api.auth import PUBLIC_PATHS
 from api.auth import install as install_auth
 from api.docs import install as install_docs
 from api.errors import document as document_errors
 from api.errors import install as install_errors
+from api.heartbeats import ComponentWatch
 from api.routes import dead_letters, devices, health, points
 from api.routes.alarms import router as alarms_router
 from api.routes.board import router as board_router
@@ -23,18 +27,36 @@ from ingest.store import StoreReader
 from occmon.config.schema import SiteConfig
 
 
-def create_app(config: SiteConfig, store_path: Path) -> FastAPI:
-    """Build the app for one site; the store file is created/migrated if missing."""
+def create_app(config: SiteConfig, store_path: Path, *,
+               components: ComponentWatch | None = None) -> FastAPI:
+    """Build the app for one site; the store file is created/migrated if missing.
+
+    ``components``: the heartbeat watch ``/healthz`` judges gateway and ingest by (started
+    and stopped with the app); ``occmon run`` and ``occmon api`` always give one.
+    """
     StoreReader.ensure_schema(store_path)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if components is not None:
+            components.start()
+        try:
+            yield
+        finally:
+            if components is not None:
+                components.stop()
+
     app = FastAPI(
         title="occmon",
         version="1",
         summary=f"Occupational-hazard monitoring: {config.site.name.en}",
         docs_url=None,  # api/docs.py serves /docs and /redoc without a CDN
         redoc_url=None,
+        lifespan=lifespan,
     )
     install_docs(app)
     app.state.config = config
+    app.state.components = components
     app.state.store_path = Path(store_path)
     RecordsStore(Path(store_path)).close()  # creates the records tables
     install_auth(app, config)  # API keys guard every router included below
@@ -42,6 +64,7 @@ def create_app(config: SiteConfig, store_path: Path) -> FastAPI:
 
     for router in (
         health.router,
+        metrics.router,
         points.router,
         devices.router,
         dead_letters.router,

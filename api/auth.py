@@ -29,7 +29,7 @@ from occmon.config.schema import SiteConfig
 
 log = logging.getLogger("occmon.api.auth")
 
-PUBLIC_PATHS = ("/healthz", "/board", "/board.json", "/docs", "/docs/oauth2-redirect",
+PUBLIC_PATHS = ("/healthz", "/metrics", "/board", "/board.json", "/docs", "/docs/oauth2-redirect",
                 "/redoc", "/openapi.json")
 ACK_SUFFIXES = ("/ack", "/acknowledge")
 READ_METHODS = ("GET", "HEAD", "OPTIONS")

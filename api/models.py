@@ -10,12 +10,41 @@ class Names(BaseModel):
     en: str
 
 
+class HealthProblem(BaseModel):
+    code: str = Field(description="stable reason code, e.g. store-disk-low, ingest-stale, "
+                                  "gateway:queue-write-failing (component:code relays a "
+                                  "problem the component reports itself)")
+    message: str
+
+
+class ComponentHealth(BaseModel):
+    online: bool | None = Field(description="null: no heartbeat seen since the API started")
+    heartbeat_age_s: float | None = Field(description="seconds since its last heartbeat")
+    ok: bool | None = Field(description="the component's own verdict in its last heartbeat")
+    problems: list[HealthProblem] = Field(description="what the component reports")
+    figures: dict[str, float | int | str | bool | None] = Field(
+        description="gateway: queue_rows, queue_oldest_age_s, last_publish_age_s, "
+                    "last_commit_age_s, disk_free_mb ...; ingest: store_write_age_s, "
+                    "writer_alive, outbox_rows, disk_free_mb ...")
+
+
 class Health(BaseModel):
-    status: str = Field(description="ok when the store answers")
+    """200 with status ok, or 503 with status failing and the reasons in ``problems``."""
+
+    status: str = Field(description="ok, or failing (HTTP 503; see problems)")
     store: str
     schema_version: int
     counters: dict[str, int] = Field(description="ingest's persistent counters")
     dead_letters: int
+    problems: list[HealthProblem] = Field(
+        default_factory=list, description="every reason the system is not well; empty when ok")
+    store_disk_free_mb: float | None = Field(
+        default=None, description="MB free on the store's filesystem")
+    watching: bool = Field(
+        default=False, description="heartbeats are watched (occmon run / occmon api); false "
+                                   "for an app built without a broker link: components unjudged")
+    components: dict[str, ComponentHealth] = Field(
+        default_factory=dict, description="gateway and ingest as their heartbeats show them")
 
 
 class DeviceStatusOut(BaseModel):

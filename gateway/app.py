@@ -18,6 +18,7 @@ from typing import Any
 
 import thresholds
 from gateway.committer import Committer
+from gateway.health import GatewayHealth
 from gateway.modbus import build_drivers
 from gateway.mqtt.intake import MqttIntake
 from gateway.normalise import Binding
@@ -112,10 +113,13 @@ class Gateway:
                 keepalive=broker.keepalive if broker else 30,
             )
         self._tasks: list[asyncio.Task[None]] = []
+        # heartbeat on status/gateway, system alarms, /metrics (gateway/health.py)
+        self.health = GatewayHealth(self, broker_host=broker_host, broker_port=broker_port)
 
     async def start(self) -> None:
         self._tasks.append(asyncio.create_task(self.publisher.run(), name="publisher"))
         await self.safety.start()
+        await self.health.start()
         for driver in self.safety.polled(self.drivers):
             task = run_polled(
                 driver, self.sink, stale_after_polls=self.config.gateway.stale_after_polls
@@ -134,6 +138,7 @@ class Gateway:
 
     async def stop(self) -> None:
         """Stop reading, commit what was read, give the publisher a moment, disconnect."""
+        await self.health.stop()
         publisher = self._tasks[0] if self._tasks else None
         for task in self._tasks[1:]:
             task.cancel()

@@ -148,7 +148,7 @@ def _status(check: Validator, device: str, payload: bytes, received: float) -> O
     reason = doc.get("reason")
     if reason is not None and not isinstance(reason, str):
         raise PayloadError("wrong-type", "status field 'reason' must be str")
-    since = _time(check, doc, "time", received)
+    since = _time(check, doc, "since" if "since" in doc else "time", received)  # heartbeats
     state = DeviceState(device, online, since, reason, check.site)
     return Outcome(states=[state], counts=Counter({"status": 1}))
 
@@ -201,6 +201,8 @@ def handle(check: Validator, topic: str, payload: bytes, received: float) -> Out
         if not payload and parsed.kind in ("status", "state"):
             return Outcome(counts=Counter({"ignored:empty-retained": 1}))
         if parsed.kind == "status":
+            if parsed.rest[0] in ("ingest", "api"):  # heartbeats: the API reads them live
+                return Outcome(counts=Counter({f"heartbeat:{parsed.rest[0]}": 1}))
             device = GATEWAY if parsed.rest == ("gateway",) else parsed.rest[1]
             return _status(check, device, payload, received)
         if parsed.kind == "events" and parsed.rest[0] == "dead-letter":

@@ -1,10 +1,12 @@
 """Alarm pushes from ingest: stored alarm events go to the ``Notifier`` (``notify:``).
 
-``AlarmPush.wrap(sink)`` gives a sink whose ``write_events`` first stores the events and
-then hands the alarm events to the notifier, so a push always follows a durable record. A
-redelivered event (same gateway event id) is pushed once. Every delivery attempt is written
-to the store's ``deliveries`` table from the notifier's worker threads, on a connection of
-its own.
+Alarm events are pushed as they arrive (``ingest.health.IngestHealth.arrived``, on paho's
+thread), not after the store took them: a store that cannot write (disk full) must not
+silence a gas alarm. ``AlarmPush.wrap(sink)`` still hands alarm events to the notifier after
+the store wrote them, as a backstop; each event id is pushed once, so neither that nor the
+broker's redeliveries (nothing is acked until stored) push anything twice. Every delivery
+attempt is written to the store's ``deliveries`` table from the notifier's worker threads,
+on a connection of its own.
 """
 
 from __future__ import annotations
@@ -81,7 +83,10 @@ class AlarmPush:
         self.notifier = Notifier(notify, senders, site=site, timezone=config.site.timezone,
                                  points=point_infos(config), on_delivery=self._delivered)
         self._seen: OrderedDict[str, None] = OrderedDict()
+        self._seen_lock = threading.Lock()  # submit runs on paho's and the writer's threads
         self.errors = 0
+        self._log_failing = False
+        self.observers: list[Callable[[DeliveryRecord], None]] = []  # e.g. latency metrics
 
     @classmethod
     def from_config(cls, config: SiteConfig, publish: Callable[[str, bytes, int], None],
@@ -109,11 +114,12 @@ class AlarmPush:
                 continue
             event_id = str(event.body.get("id", ""))
             if event_id:
-                if event_id in self._seen:
-                    continue
-                self._seen[event_id] = None
-                if len(self._seen) > SEEN:
-                    self._seen.popitem(last=False)
+                with self._seen_lock:
+                    if event_id in self._seen:
+                        continue
+                    self._seen[event_id] = None
+                    if len(self._seen) > SEEN:
+                        self._seen.popitem(last=False)
             try:
                 self.notifier.submit(event.body)
             except Exception:  # a push problem must never hold up storing
@@ -121,12 +127,21 @@ class AlarmPush:
                 log.exception("alarm push of %s failed", event_id or event.body.get("alarm_id"))
 
     def _delivered(self, record: DeliveryRecord) -> None:
+        for observe in self.observers:
+            try:
+                observe(record)
+            except Exception:
+                log.exception("delivery observer failed")
         try:
             with self._log_lock:
                 self._log_store.write_deliveries([record])
-        except Exception:
+        except Exception as exc:  # the push went out; only its log entry is lost
             self.errors += 1
-            log.exception("delivery log write failed")
+            if not self._log_failing:  # once per outage: a full disk fails every write
+                log.error("delivery log write failed (logged once until it works): %s", exc)
+            self._log_failing = True
+        else:
+            self._log_failing = False
 
 
 class _PushingSink:

@@ -34,6 +34,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from ingest.daily.worker import DayCloser
 from ingest.handler import Outcome, dead, handle
+from ingest.health import IngestHealth
 from ingest.pushes import AlarmPush, mqtt_publish
 from ingest.records import DeadLetter
 from ingest.sink import Sink, SinkError
@@ -135,6 +136,8 @@ class Ingest:
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
         self._client = client
+        # heartbeat, store watch, early alarm pushes, system alarms, /metrics (ingest/health.py)
+        self.health = IngestHealth(self, config)
 
     # -- paho's network thread ------------------------------------------------------------
     def _on_connect(
@@ -172,9 +175,11 @@ class Ingest:
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         if not self._accepting:
             return  # not acked: the broker redelivers it to the next session
-        self._inbox.put(
-            _Message(self._generation, msg.mid, msg.qos, msg.topic, bytes(msg.payload), time.time())
+        message = _Message(
+            self._generation, msg.mid, msg.qos, msg.topic, bytes(msg.payload), time.time()
         )
+        self.health.arrived(message.topic, message.payload, message.received)
+        self._inbox.put(message)
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
@@ -188,6 +193,7 @@ class Ingest:
             self.push.start()
         if self._closer is not None:
             self._closer.start()
+        self.health.start()
 
     def stop(self) -> None:
         """Write and ack what has arrived, then disconnect; within STOP_TIMEOUT seconds."""
@@ -203,6 +209,7 @@ class Ingest:
             self.push.stop()
         if self._closer is not None:
             self._closer.stop(timeout=0.2)
+        self.health.stop()
         self._client.disconnect()
         self._client.loop_stop()
         if self._own_sink:

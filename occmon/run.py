@@ -99,6 +99,7 @@ def _simulation(config: SiteConfig, options: Options) -> Simulation | None:
 async def start_system(config: SiteConfig, options: Options) -> tuple[System, str]:
     """Start every part; return the running system and the banner that says where to look."""
     from api.app import create_app
+    from api.heartbeats import ComponentWatch
     from gateway.app import Gateway
     from ingest.subscriber import Ingest
     from occmon.keys import ensure_for_run
@@ -140,9 +141,10 @@ async def start_system(config: SiteConfig, options: Options) -> tuple[System, st
             system.stops.append(("simulated plant", plant.stop))
 
         api_port = config.api.port if options.api_port is None else options.api_port
+        watch = ComponentWatch(config, config.store.path, host=host, port=port)
         server = ApiServer(
             uvicorn.Config(
-                create_app(config, config.store.path),
+                create_app(config, config.store.path, components=watch),
                 host=config.api.host,
                 port=api_port,
                 log_level="warning",
@@ -252,9 +254,12 @@ def component_main(name: str, argv: list[str]) -> int:
     host, port = broker_address(config)
     if name == "api":
         from api.app import create_app
+        from api.heartbeats import ComponentWatch
 
+        watch = ComponentWatch(config, config.store.path, host=host, port=port)
         uvicorn.run(
-            create_app(config, config.store.path), host=config.api.host, port=config.api.port
+            create_app(config, config.store.path, components=watch),
+            host=config.api.host, port=config.api.port,
         )
         return 0
 

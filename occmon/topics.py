@@ -38,7 +38,17 @@ def device_status(site: str, device: str) -> str:
 
 def gateway_status(site: str) -> str:
     """online / offline of the gateway itself; the offline payload is its MQTT will."""
-    return f"{ROOT}/{site}/status/gateway"
+    return component_status(site, "gateway")
+
+
+COMPONENTS = ("gateway", "ingest", "api")
+
+
+def component_status(site: str, component: str) -> str:
+    """A component's retained heartbeat (``occmon.heartbeat``); its MQTT will says offline."""
+    if component not in COMPONENTS:
+        raise ValueError(f"component {component!r} is not one of {COMPONENTS}")
+    return f"{ROOT}/{site}/status/{component}"
 
 
 def annunciator(site: str) -> str:
@@ -83,7 +93,7 @@ def parse(topic: str) -> Topic:
         raise UnknownTopic(f"topic {topic!r} is not under {ROOT}/<site>/<kind>")
     site, kind, rest = parts[2], parts[3], tuple(parts[4:])
     if kind == "status":
-        ok = rest == ("gateway",) or (len(rest) == 2 and rest[0] == "device")
+        ok = (len(rest) == 1 and rest[0] in COMPONENTS) or (len(rest) == 2 and rest[0] == "device")
     else:
         ok = kind in _ARITY and len(rest) in _ARITY[kind]
     if not ok or not site or any(not p for p in rest):

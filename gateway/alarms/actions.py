@@ -18,6 +18,7 @@ class AlarmKind(StrEnum):
     PROCESS = "process"  # a gas / dust value over a set-point
     FAULT = "fault"  # the sensor cannot be trusted (stale, loop, range, bad quality)
     EXTERNAL = "external"  # raised by another core, e.g. ventilation failure
+    SYSTEM = "system"  # occmon itself failing: queue cannot write, disk full, ingest lost
     WARNING = "warning"  # not an alarm: calibration overdue
 
 

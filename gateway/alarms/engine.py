@@ -313,9 +313,10 @@ class AlarmEngine:
     def _external(self, event: ExternalAlarm) -> list[AlarmEvent]:
         alarm = self._alarms.get(event.alarm_id)
         if alarm is None:
-            alarm = _Alarm(event.alarm_id, event.source, AlarmKind.EXTERNAL, "")
+            kind = AlarmKind.SYSTEM if event.system else AlarmKind.EXTERNAL
+            alarm = _Alarm(event.alarm_id, event.source, kind, "")
             self._alarms[event.alarm_id] = alarm
-        elif alarm.kind is not AlarmKind.EXTERNAL:
+        elif alarm.kind not in (AlarmKind.EXTERNAL, AlarmKind.SYSTEM):
             raise errors.UnknownAlarm(
                 event.alarm_id, f"alarm {event.alarm_id!r} belongs to a point, not to "
                 f"{event.source!r}")

@@ -108,6 +108,7 @@ class ExternalAlarm:
     time: float
     cause: str
     level: Level = Level.HIGH_ALARM
+    system: bool = False  # kind "system" (gateway/health.py), not "external"
 
 
 Event = (

@@ -239,6 +239,7 @@ class ModbusHub:
         return client
 
     async def _call(self, pending: Awaitable[Any]) -> Any:
+        self.counters["requests"] += 1  # per connection, for /metrics (gateway/health.py)
         try:
             async with asyncio.timeout(self._call_timeout):  # no extra task, unlike wait_for
                 response = await pending

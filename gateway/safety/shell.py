@@ -196,6 +196,13 @@ class Safety:
         self.counters["commands.ok"] += 1
         return result_payload(request_id, bodies)
 
+    def system_alarm(self, alarm_id: str, source: str, active: bool, now: float,
+                     cause: str) -> list[dict[str, Any]]:
+        """A system alarm (gateway/health.py) raised or cleared in the engine: the event
+        bodies, also queued for events/alarm like any other alarm."""
+        return self._alarm_events(self.engine.handle(
+            ExternalAlarm(alarm_id, source, active, now, cause, system=True)))
+
     # -- outputs --------------------------------------------------------------------------
     def _zone(self, now: float) -> None:
         if not self._bound:

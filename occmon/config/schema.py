@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from occmon.config.alarms import AlarmsConfig
 from occmon.config.auth import AuthConfig
 from occmon.config.dead_letters import DeadLetterSettings
+from occmon.config.health import HealthConfig
 from occmon.config.mqttauth import MqttAccounts, Role
 from occmon.config.notify import NotifyConfig
 from occmon.config.records import RecordsConfig
@@ -224,6 +225,8 @@ class SiteConfig(Strict):
     # how far samples from the network are trusted (time window)
     trust: TrustConfig = TrustConfig()
     security: SecurityConfig = SecurityConfig()
+    # heartbeats, /healthz bounds, system alarms, metrics ports (occmon/config/health.py)
+    health: HealthConfig = HealthConfig()
     areas: list[Area] = Field(min_length=1)
     points: list[Point] = Field(min_length=1)
     devices: list[Device] = Field(min_length=1)
