@@ -177,7 +177,7 @@ class IngestHealth:
                 push = self.ingest.push
                 if push is None:
                     return
-                outcome = handle(self.site, topic, payload, received)
+                outcome = handle(self.ingest.validator, topic, payload, received)
                 for event in outcome.events:
                     alarm_id = str(event.body.get("alarm_id", ""))
                     with self._lock:

@@ -215,6 +215,11 @@ class Ingest:
         if self._own_sink:
             self._sink.close()
 
+    @property
+    def validator(self) -> Validator:
+        """The site file's checks every message goes through (shared with early pushes)."""
+        return self._check
+
     def wait_ready(self, timeout: float) -> bool:
         """True once subscribed (or resumed a session): from then on nothing is missed."""
         return self._ready.wait(timeout)
