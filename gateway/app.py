@@ -111,6 +111,7 @@ class Gateway:
                 username=broker.username if broker else None,
                 password=broker.password if broker else None,
                 keepalive=broker.keepalive if broker else 30,
+                trust=config.trust,
             )
         self._tasks: list[asyncio.Task[None]] = []
 
