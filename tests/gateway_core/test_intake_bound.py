@@ -95,3 +95,48 @@ def test_qos0_overflow_is_counted_and_reported_qos1_is_kept(mosquitto: Mosquitto
     assert reports, sink.letters
     assert sum(json.loads(r.payload)["dropped"] for r in reports) == dropped
     assert reports[0].topic == TOPIC
+
+
+def test_repeated_rejects_are_dead_lettered_20_a_minute_then_summarised(
+        mosquitto: Mosquitto) -> None:
+    """25 malformed messages: 20 dead letters in full, the other 5 counted and, once the
+    minute is over (an injected monotonic clock), one rejects-suppressed dead letter."""
+    config = site_config(expire_after=0.4)  # the intake's watchdog then runs every 0.1 s
+    devices = [d for d in config.devices if isinstance(d, MqttDevice)]
+    fake = {"now": 1000.0}
+    intake = MqttIntake(devices, list(build_bindings(config).values()), host=mosquitto.host,
+                        port=mosquitto.port, client_id="reject-intake",
+                        monotonic=lambda: fake["now"])
+    sink = Recorder()
+    vendor = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="reject-vendor")
+    vendor.connect(mosquitto.host, mosquitto.port)
+    vendor.loop_start()
+
+    async def main() -> None:
+        await intake.start(sink)
+        deadline = time.monotonic() + 10
+        while intake.counters().get("mqtt.connects", 0) == 0 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
+        for i in range(25):
+            vendor.publish(TOPIC, b"{oops %d" % i, qos=1).wait_for_publish(5)
+        deadline = time.monotonic() + 10
+        while intake.counters().get("mqtt.messages", 0) < 25 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert [x.reason for x in sink.letters] == ["malformed-json"] * 20
+        fake["now"] += 61.0
+        deadline = time.monotonic() + 5
+        while len(sink.letters) < 21 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await intake.stop()
+
+    asyncio.run(main())
+    vendor.disconnect()
+    vendor.loop_stop()
+    counters = intake.counters()
+    assert counters["mqtt.rejected.malformed-json"] == 25
+    assert counters["mqtt.rejects_suppressed"] == 5
+    summary = [x for x in sink.letters if x.reason == "rejects-suppressed"]
+    assert len(summary) == 1, sink.letters
+    assert json.loads(summary[0].payload) == {"code": "malformed-json", "suppressed": 5}
+    assert summary[0].source == "wgas-1"
