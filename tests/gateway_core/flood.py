@@ -85,9 +85,13 @@ class FloodResult:
 
 
 # The flooder is another process, as a misbehaving device is: its paho thread does not
-# compete with the gateway's event loop for this process's GIL.
+# compete with the gateway's event loop for this process's GIL, and at the lowest CPU
+# priority, as in the field it does not share the gateway's cores (Mosquitto, which may
+# well run on the gateway's box, keeps normal priority and does all the forwarding).
 FLOODER = """
+import os
 import sys
+os.nice(19)  # a device on the network, not a process on the gateway's two cores
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 host, port, messages, topic = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
@@ -95,6 +99,8 @@ client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="flooder")
 client.max_queued_messages_set(0)
 client.connect(host, port, keepalive=30)
 client.loop_start()
+print("ready", flush=True)
+sys.stdin.readline()  # "go": forking this process would stall the gateway's loop
 infos = [client.publish(topic, b"garbage %d {" % i, qos=0) for i in range(messages)]
 for info in infos:
     info.wait_for_publish(60)
@@ -104,8 +110,14 @@ client.loop_stop()
 
 
 def start_flooder(host: str, port: int, messages: int) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-c", FLOODER, host, str(port), str(messages),
-                             VENDOR_TOPIC])
+    """Start the flooder, connected and waiting for a line on its stdin to begin."""
+    proc = subprocess.Popen([sys.executable, "-c", FLOODER, host, str(port), str(messages),
+                             VENDOR_TOPIC], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    if proc.stdout.readline() != b"ready\n":
+        proc.kill()
+        raise RuntimeError("the flooder did not connect")
+    return proc
 
 
 async def run_flood(tmp: Path, host: str, port: int, *, messages: int = 20_000,
@@ -128,7 +140,7 @@ async def run_flood(tmp: Path, host: str, port: int, *, messages: int = 20_000,
     modbus: list[Reading] = []
     gateway.sink.observers.append(
         lambda batch: modbus.extend(r for r in batch if r.point == MODBUS_POINT))
-    flooder: subprocess.Popen[bytes] | None = None
+    flooder = start_flooder(host, port, messages)  # before the gateway: no fork under way
     await gateway.start()
     try:
         deadline = time.monotonic() + 10
@@ -139,7 +151,9 @@ async def run_flood(tmp: Path, host: str, port: int, *, messages: int = 20_000,
         await asyncio.sleep(1.0)  # SUBACK, and the Modbus point healthy before the flood
         faults_before = _faults(gateway)
         began = time.monotonic()
-        flooder = start_flooder(host, port, messages)
+        assert flooder.stdin is not None
+        flooder.stdin.write(b"go\n")
+        flooder.stdin.flush()
         while True:
             counters = gateway.counters()
             seen = counters.get("mqtt.messages", 0) + counters.get("mqtt.dropped.overflow", 0)
@@ -162,9 +176,12 @@ async def run_flood(tmp: Path, host: str, port: int, *, messages: int = 20_000,
             fault_alarms=_faults(gateway) - faults_before,
             dead_letters=counters.get("mqtt.dead_letters", 0), counters=counters)
     finally:
-        if flooder is not None and flooder.poll() is None:
+        if flooder.poll() is None:
             flooder.kill()
-            flooder.wait()
+        flooder.wait()
+        for pipe in (flooder.stdin, flooder.stdout):
+            if pipe is not None:
+                pipe.close()
         await gateway.stop()
         await server.stop()
 
