@@ -148,6 +148,9 @@ class MqttIntake:
     async def start(self, sink: Sink) -> None:
         """Subscribe and start delivering to ``sink``; returns at once (reconnects itself)."""
         loop = self._loop = asyncio.get_running_loop()
+        with self._lock:  # what a previous run left unacknowledged, the broker sends again
+            self._pending.clear()
+            self._draining = False
         self._sink = sink
         now = self._monotonic()
         for device in self._devices:
