@@ -111,6 +111,7 @@ class Gateway:
                 client_id=f"{prefix}-gateway-intake-{self.site}",
                 **login(broker, "gateway"),
                 keepalive=broker.keepalive if broker else 30,
+                trust=config.trust,
             )
         self._tasks: list[asyncio.Task[None]] = []
         # heartbeat on status/gateway, system alarms, /metrics (gateway/health.py)

@@ -2,8 +2,10 @@
 
 Shared by the Modbus and MQTT drivers so a value gets the same checks whatever carried it:
 the 4-20 mA loop limits (NAMUR NE 43: under 3.8 mA or over 20.5 mA is a fault), the
-sensor's measuring range, and finiteness. Bad readings keep their raw value for the record
-but never a canonical value that could be shown as live.
+sensor's measuring range, finiteness, and physics (``occmon.plausibility.check_value`` on
+the canonical value: a value no instrument can measure is BAD ``implausible``, never good,
+never shown live, never fed to an alarm as a process value). Bad readings keep their raw
+value for the record but never a canonical value that could be shown as live.
 
 This runs once per value (5,000 times a second for 500 devices x 10 values), so a Binding
 resolves at start-up everything that does not change between samples: the canonical unit,
@@ -23,6 +25,7 @@ from operator import mul
 import thresholds
 from occmon.config.schema import Point, Sensor
 from occmon.model import Quality, Reading, Reason
+from occmon.plausibility import Implausible, check_value
 from occmon.quantities import QUANTITIES, convert
 
 LOOP_LOW_MA = 3.8
@@ -103,10 +106,12 @@ def normalise(
     if fault is None and loop_ma is None and value is not None and _isfinite(value) and (
         span is None or span[0] <= value <= span[1]
     ):  # the common case: a good digital value
-        # Positional: a keyword call to the frozen Reading's __init__ costs ~25 % more.
-        return Reading(binding.point.id, binding.agent.id, time,
-                       binding.converter(unit)(value), binding.canonical_unit, _GOOD,
-                       sensor.quantity, None, sensor.id, sensor.device, value, unit)
+        canonical_value = binding.converter(unit)(value)
+        if plausible(sensor.quantity, canonical_value):
+            # Positional: a keyword call to the frozen Reading's __init__ costs ~25 % more.
+            return Reading(binding.point.id, binding.agent.id, time, canonical_value,
+                           binding.canonical_unit, _GOOD, sensor.quantity, None, sensor.id,
+                           sensor.device, value, unit)
     raw_value, raw_unit = value, unit
     reason: str | None = fault
     if reason is None and loop_ma is not None:
@@ -139,9 +144,20 @@ def normalise(
         quality = _BAD
     elif value is not None:
         canonical = binding.converter(unit)(value)
+        if not plausible(sensor.quantity, canonical):
+            canonical, quality, reason = None, _BAD, Reason.IMPLAUSIBLE
     return Reading(
         binding.point.id, binding.agent.id, time, canonical, binding.canonical_unit, quality,
         sensor.quantity, str(reason) if reason is not None else None, sensor.id,
         sensor.device, raw_value if raw_value is None or _isfinite(raw_value) else None,
         raw_unit,
     )
+
+
+def plausible(quantity: str, canonical: float) -> bool:
+    """Whether a canonical value is physically possible (``occmon.plausibility``)."""
+    try:
+        check_value(quantity, canonical)
+    except Implausible:
+        return False
+    return True

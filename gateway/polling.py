@@ -21,6 +21,10 @@ what polling them all at the same instant would save (bench/modbus_poll.py: abou
 CPU) while still spreading the load over the second. A poll starts at most one quantum
 late; the schedule itself stays exact, with no drift.
 
+Log lines about one device (offline, a driver error with its traceback) are written once a
+minute per reason with the count of repeats (``gateway.logthrottle``): a device that flaps
+or fails every poll must not fill the edge box's disk. The counters keep every occurrence.
+
 Reconnecting is the driver's business (the Modbus hub backs off, and a poll during the
 back-off fails at once), so the schedule keeps running through an outage. Every poll is
 also bounded here, so a driver that hangs counts as a timeout.
@@ -37,6 +41,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from gateway.driver import DeviceOffline, DeviceStatus, PolledDriver, Sink
+from gateway.logthrottle import Throttle, ThrottledLog
 from occmon.model import Reading, Reason
 
 log = logging.getLogger(__name__)
@@ -111,6 +116,7 @@ async def run_polled(
     cancels = task.cancelling() if task is not None else 0
     online: bool | None = None
     failures = 0
+    device_log = ThrottledLog(log, Throttle(clock=monotonic))
     start = monotonic()
     tick = 0
     while True:
@@ -125,10 +131,11 @@ async def run_polled(
         except TimeoutError:
             reason = "timeout"
             counters["poll-timeout"] += 1
-        except Exception:  # a driver bug must not end the task or the process
+        except Exception as exc:  # a driver bug must not end the task or the process
             reason = "driver-error"
             counters["driver-error"] += 1
-            log.exception("device %s: poll failed", driver.device_id)
+            device_log.exception(("driver-error", type(exc).__name__),
+                                 "device %s: poll failed", driver.device_id)
         if reason is None:
             failures = 0
             if online is not True:
@@ -140,7 +147,8 @@ async def run_polled(
             failures += 1
             if online is None or (online and failures >= stale_after_polls):
                 online = False
-                log.warning("device %s offline: %s", driver.device_id, reason)
+                device_log.warning(("offline", reason), "device %s offline: %s",
+                                   driver.device_id, reason)
                 _emit_status(sink, DeviceStatus(driver.device_id, False, now, reason))
             if online is False:
                 _emit_readings(sink, driver, driver.offline_readings(now, Reason.DEVICE_OFFLINE))

@@ -46,6 +46,15 @@ class _Comparator:
     def due_off(self, time: float, off_delay: float) -> bool:
         return self.on and self.low_since is not None and time - self.low_since >= off_delay
 
+    def rewind(self, time: float) -> None:
+        self.armed_since = at_most(self.armed_since, time)
+        self.low_since = at_most(self.low_since, time)
+
+
+def at_most(value: float | None, limit: float) -> float | None:
+    """``value`` capped at ``limit``: times ahead of the engine's clock are pulled back."""
+    return value if value is None or value <= limit else limit
+
 
 @dataclass(slots=True)
 class LevelDetector:
@@ -78,6 +87,10 @@ class LevelDetector:
         for comp in self.comparators:
             comp.observe(value, time)
         self.evaluate(time)
+
+    def rewind(self, time: float) -> None:
+        for comp in self.comparators:
+            comp.rewind(time)
 
     def evaluate(self, time: float) -> None:
         """Confirm pending rises and falls at ``time`` (the last value is assumed to hold)."""
@@ -127,6 +140,11 @@ class FaultDetector:
     def tick(self, time: float) -> None:
         if self.started is None:
             self.started = time
+
+    def rewind(self, time: float) -> None:
+        self.started = at_most(self.started, time)
+        self.last_good = at_most(self.last_good, time)
+        self.good_since = at_most(self.good_since, time)
 
     def evaluate(self, time: float) -> tuple[bool, str | None]:
         """Update and return (faulted, reason)."""

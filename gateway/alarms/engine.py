@@ -4,10 +4,19 @@
 ``ExternalAlarm`` and returns the alarm events it caused, in order. An illegal command
 raises a typed ``AlarmError`` and leaves every machine exactly as it was: commands are
 validated and looked up in the transition table before anything is changed.
+
+Time only moves forward, and never past the clock the engine is told about. A sample older
+than its point's last one is late (a replay, a device's buffered backlog): it is counted in
+``counters["late-sample"]`` and ignored for alarm evaluation, and a newer sample is always
+evaluated, so a late sample can never hide a live one. A point whose last time is ahead of
+a ``Tick`` (a sample stamped by a clock running fast) has every stored time pulled back to
+the tick's time (``counters["clock-rewound"]``), so one sample dated an hour ahead cannot
+make the engine ignore the real samples of that hour.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +24,7 @@ from typing import Any
 from gateway.alarms import actions as act
 from gateway.alarms import errors
 from gateway.alarms.actions import AlarmEvent, AlarmKind, AlarmState
-from gateway.alarms.condition import FaultDetector, LevelDetector
+from gateway.alarms.condition import FaultDetector, LevelDetector, at_most
 from gateway.alarms.config import MAX_SHELVE_S
 from gateway.alarms.events import (
     Acknowledge,
@@ -77,6 +86,13 @@ class _Point:
     overdue_sample: bool = False
     warned: bool = False
 
+    def rewind(self, time: float) -> None:
+        """Pull every stored time ahead of ``time`` back to it (a sender's clock ran fast)."""
+        self.last_time = at_most(self.last_time, time)
+        self.fault.rewind(time)
+        if self.detector is not None:
+            self.detector.rewind(time)
+
 
 class AlarmEngine:
     """All alarms of one gateway. Alarm ids: ``{point}:process``, ``{point}:fault``, and the
@@ -86,6 +102,7 @@ class AlarmEngine:
         self._points: dict[str, _Point] = {}
         self._alarms: dict[str, _Alarm] = {}
         self._max_shelve = max_shelve
+        self.counters: Counter[str] = Counter()  # late-sample, clock-rewound
         for spec in points:
             if spec.point in self._points:
                 raise ValueError(f"point {spec.point!r} given twice")
@@ -173,9 +190,8 @@ class AlarmEngine:
         if sample.quantity != p.spec.quantity:
             return []  # e.g. the C-weighted peak of a noise point judged on LAeq
         if p.last_time is not None and sample.time < p.last_time:
-            raise errors.TimeWentBackwards(
-                sample.point, f"sample of {sample.point!r} at {sample.time} is older than the "
-                f"last one at {p.last_time}")
+            self.counters["late-sample"] += 1  # stored by the caller, never evaluated here
+            return []
         good = sample.quality is not Quality.BAD and sample.value is not None
         p.last_time = sample.time
         p.fault.sample(good, sample.reason, sample.time)
@@ -189,6 +205,9 @@ class AlarmEngine:
     def _tick(self, time: float) -> list[AlarmEvent]:
         out: list[AlarmEvent] = []
         for p in self._points.values():
+            if p.last_time is not None and p.last_time > time:
+                self.counters["clock-rewound"] += 1
+                p.rewind(time)
             p.fault.tick(time)
             out += self._evaluate(p, time)
         for alarm in self._alarms.values():

@@ -69,10 +69,3 @@ class MissingWho(AlarmError):
 
 class UnknownReasonCode(AlarmError):
     code = "unknown-reason-code"
-
-
-class TimeWentBackwards(AlarmError):
-    """An event older than the point's last one: the engine keeps its state, the caller
-    should count and drop the event (replays from the queue are already processed)."""
-
-    code = "time-went-backwards"

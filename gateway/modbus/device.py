@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gateway.driver import DeviceOffline
+from gateway.logthrottle import ThrottledLog
 from gateway.modbus.codec import decode, encode
 from gateway.modbus.hub import ExceptionResponse, HubOffline, ModbusConfig, ModbusHub
 from gateway.modbus.plan import ReadRequest, plan_reads
@@ -147,6 +148,7 @@ class ModbusDevice:
         ]
         self.values: dict[str, float | int] = {}  # last decoded value of each register read
         self.counters: Counter[str] = Counter()
+        self._log = ThrottledLog(log)  # an exception response: one line a minute per request
         self.last_response = 0.0  # time.monotonic() when the last response of a poll arrived
 
     @property
@@ -171,7 +173,8 @@ class ModbusDevice:
                 raise DeviceOffline(self.device_id, exc.reason, exc.detail) from exc
             except ExceptionResponse as exc:
                 self.counters["modbus-exception"] += 1
-                log.debug("device %s: %s", self.device_id, exc)
+                self._log.warning(("modbus-exception", exc.code, request.address),
+                                  "device %s: %s", self.device_id, exc)
                 refused.update(register.name for register in request.registers)
                 continue
             decoder.decode(response, values)

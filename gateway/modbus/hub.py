@@ -3,7 +3,10 @@
 As in Home Assistant's modbus component, the hub owns the client, the lock that keeps one
 request on the wire at a time (an RS-485 bus is half duplex; several unit ids on one bus
 share one hub; a write, such as a fan's run command, goes before queued polls), the
-reconnect with exponential back-off, and the log line written once per outage. Devices
+reconnect with exponential back-off, and the log line written once per outage. A peer that
+flaps (answers, then times out, again and again) would still write two lines per cycle, so
+those lines go through ``gateway.logthrottle``: one per reason per minute, with the count of
+the repeats; pymodbus's own per-request error lines are throttled the same way. Devices
 never touch the client; they ask the hub for reads and writes.
 
 pymodbus's own background reconnect is switched off (``reconnect_delay=0``) so that the
@@ -22,6 +25,7 @@ from typing import Any, Protocol
 
 from pymodbus.exceptions import ConnectionException, ModbusException
 
+from gateway.logthrottle import Throttle, ThrottledLog, throttle_library
 from gateway.modbus.buslock import BusLock
 from gateway.modbus.plan import ReadRequest
 from occmon.config.schema import ModbusRtuDevice, ModbusTcpDevice
@@ -84,6 +88,7 @@ def default_client(config: ModbusConfig) -> ModbusClient:
     """A pymodbus async client with pymodbus's own reconnect switched off."""
     from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 
+    throttle_library("pymodbus.logging")  # it logs every timeout and stray frame
     client: Any
     if isinstance(config, ModbusTcpDevice):
         client = AsyncModbusTcpClient(
@@ -153,6 +158,7 @@ class ModbusHub:
         self._down_reason: str | None = None  # set while in an outage (logged once)
         self.counters: Counter[str] = Counter()
         self._users = 0
+        self._log = ThrottledLog(log, Throttle(clock=monotonic))
 
     def attach(self) -> None:
         """A device starts using the hub; ``release`` closes it when the last one leaves."""
@@ -261,13 +267,14 @@ class ModbusHub:
         self._next_attempt = self._monotonic() + delay
         self.counters[reason] += 1
         if self._down_reason is None:
-            log.warning("modbus %s: %s (%s); retrying with back-off", self.name, reason, detail)
+            self._log.warning(reason, "modbus %s: %s (%s); retrying with back-off", self.name,
+                              reason, detail)
         self._down_reason = reason
 
     def _recovered(self) -> None:
         if self._down_reason is not None:
-            log.warning("modbus %s: connection restored after %d failures", self.name,
-                        self._failures)
+            self._log.warning("restored", "modbus %s: connection restored after %d failures",
+                              self.name, self._failures)
         self._down_reason = None
         self._failures = 0
         self._next_attempt = 0.0

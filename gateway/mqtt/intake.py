@@ -10,16 +10,41 @@ message with a bad field still count). A device silent for ``expire_after`` goes
 and each sensor without a good value for that long gets a BAD ``stale`` reading (repeated
 every ``expire_after``), so the gap is explicit in the store.
 
-Threads: paho's thread only posts to the event loop; everything else runs on the loop.
+Time: each sample's time is judged against the gateway's clock at arrival
+(``occmon.plausibility.check_time`` with ``SiteConfig.trust``). A time ahead by more than
+``max_future_skew`` is replaced by the arrival time and the reading marked ``uncertain``
+``clock-skew``: the value is kept and still reaches the alarm engine, because a real high
+value from a device with a wrong clock must alarm. A time older than ``max_age_days`` is
+dead-lettered (``too-old``). A value outside physics is a BAD ``implausible`` reading
+(``gateway.normalise``).
+
+Floods: paho's thread only appends each message to a deque; the event loop drains it in
+slices of at most ``drain_batch`` messages or ``drain_budget`` seconds and yields to the
+loop between slices, so Modbus polls, ticks and commits run while a flood is worked off.
+QoS 1 messages are never dropped: their PUBACK is held until the commit, so the broker's
+in-flight window (Mosquitto's ``max_inflight_messages``, 20 by default) is the
+back-pressure. QoS 0 messages (which the sender sent at most once) beyond ``max_pending``
+waiting are dropped, counted per topic (``mqtt.dropped.overflow``) and reported in an
+``intake-overflow`` dead letter at most once a second while the flood lasts and once when it
+ends. Repeated rejects of one (device, code) are dead-lettered ``dead_letter_burst`` times a
+minute in full; the rest are counted and summarised in one ``rejects-suppressed`` dead
+letter, so garbage cannot crowd the queue (whose events are never dropped). Log lines for
+rejects are written once a minute per (device, topic, code) (``gateway.logthrottle``).
+
+Threads: paho's thread only appends to the deque (under a lock) and wakes the loop;
+everything else runs on the loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import json
 import logging
+import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,16 +53,31 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from gateway.driver import DeviceStatus, Sink
+from gateway.logthrottle import Throttle, ThrottledLog
 from gateway.mqtt.mapping import MappingError, extract
 from gateway.normalise import Binding, normalise
 from gateway.sink import DeadLetter
 from occmon.config.schema import MqttDevice
-from occmon.model import Reading, Reason
+from occmon.config.trust import TrustConfig
+from occmon.model import Quality, Reading, Reason
+from occmon.plausibility import Implausible, check_time
 
 log = logging.getLogger(__name__)
 
 UNKNOWN_TOPIC = "unknown-topic"
 NORMALISE_FAILED = "normalise-failed"
+TOO_OLD = "too-old"
+INTAKE_OVERFLOW = "intake-overflow"
+REJECTS_SUPPRESSED = "rejects-suppressed"
+
+MAX_PENDING = 10_000  # QoS 0 messages waiting for the loop before new ones are dropped
+DRAIN_BATCH = 200  # messages handled per loop turn at most
+DRAIN_BUDGET = 0.005  # seconds of one loop turn spent on messages at most
+DEAD_LETTER_BURST = 20  # full dead letters per (device, code) per minute; the rest counted
+OVERFLOW_REPORT_EVERY = 1.0  # seconds between two intake-overflow dead letters
+_MAX_OVERFLOW_TOPICS = 100  # distinct topics counted in one overflow report
+
+_Message = tuple[str, bytes, int, int, float]  # topic, payload, mid, qos, arrival
 
 
 @dataclass(eq=False)
@@ -70,8 +110,26 @@ class MqttIntake:
         keepalive: int = 30,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        trust: TrustConfig | None = None,
+        max_pending: int = MAX_PENDING,
+        drain_batch: int = DRAIN_BATCH,
+        drain_budget: float = DRAIN_BUDGET,
+        dead_letter_burst: int = DEAD_LETTER_BURST,
     ) -> None:
         self.host, self.port = host, port
+        self.trust = trust or TrustConfig()
+        self._max_pending = max_pending
+        self._drain_batch = max(1, drain_batch)
+        self._drain_budget = drain_budget
+        # paho thread -> loop: the deque, whether a drain is scheduled, dropped QoS 0 counts
+        self._lock = threading.Lock()
+        self._pending: deque[_Message] = deque()
+        self._draining = False
+        self._overflow: Counter[str] = Counter()
+        self._overflow_reported = 0.0  # monotonic
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._rejects = Throttle(60.0, clock=monotonic, burst=dead_letter_burst)
+        self._log = ThrottledLog(log, Throttle(60.0, clock=monotonic))
         self.client_id = client_id
         self._auth = (username, password)
         self._keepalive = keepalive
@@ -89,7 +147,10 @@ class MqttIntake:
 
     async def start(self, sink: Sink) -> None:
         """Subscribe and start delivering to ``sink``; returns at once (reconnects itself)."""
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
+        with self._lock:  # what a previous run left unacknowledged, the broker sends again
+            self._pending.clear()
+            self._draining = False
         self._sink = sink
         now = self._monotonic()
         for device in self._devices:
@@ -118,10 +179,7 @@ class MqttIntake:
             loop.call_soon_threadsafe(self._count, "connects")
 
         def on_message(_c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
-            arrival = self._clock()
-            loop.call_soon_threadsafe(
-                self._handle, msg.topic, bytes(msg.payload), msg.mid, msg.qos, arrival
-            )
+            self._arrive((msg.topic, bytes(msg.payload), msg.mid, msg.qos, self._clock()))
 
         client.on_connect = on_connect
         client.on_message = on_message
@@ -136,6 +194,7 @@ class MqttIntake:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watchdog
             self._watchdog = None
+        self._loop = None  # a drain still scheduled finds no loop and stops
         client, self._client = self._client, None
         if client is not None:
             client.disconnect()
@@ -147,6 +206,73 @@ class MqttIntake:
 
     def counters(self) -> dict[str, int]:
         return {f"mqtt.{k}": v for k, v in self._stats.items()}
+
+    @property
+    def pending(self) -> int:
+        """Messages received and not yet handled (the flood backlog)."""
+        return len(self._pending)
+
+    # -- paho thread -> loop ---------------------------------------------------------------
+
+    def _arrive(self, message: _Message) -> None:
+        """paho's thread: queue the message; wake the loop if no drain is scheduled."""
+        topic, qos = message[0], message[3]
+        with self._lock:
+            if qos == 0 and len(self._pending) >= self._max_pending:
+                if topic in self._overflow or len(self._overflow) < _MAX_OVERFLOW_TOPICS:
+                    self._overflow[topic] += 1
+                else:
+                    self._overflow["(other topics)"] += 1
+                return  # a drain is scheduled: the deque is full
+            self._pending.append(message)
+            if self._draining:
+                return
+            self._draining = True
+        loop = self._loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed while stopping
+                loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        """One slice of the backlog, then yield: polls and ticks run between slices."""
+        loop = self._loop
+        if loop is None:
+            return
+        deadline = time.perf_counter() + self._drain_budget
+        for _ in range(self._drain_batch):
+            with self._lock:
+                if not self._pending:
+                    self._draining = False
+                    break
+                message = self._pending.popleft()
+            self._handle(*message)
+            if time.perf_counter() >= deadline:
+                break
+        with self._lock:
+            more = self._draining
+        self._report_overflow(final=not more)
+        if more:
+            self._stats["drain_yields"] += 1
+            loop.call_soon(self._drain)
+
+    def _report_overflow(self, *, final: bool = False) -> None:
+        now = self._monotonic()
+        if not final and now - self._overflow_reported < OVERFLOW_REPORT_EVERY:
+            return
+        with self._lock:
+            dropped, self._overflow = self._overflow, Counter()
+        if not dropped:
+            return
+        self._overflow_reported = now
+        total = sum(dropped.values())
+        self._stats["dropped.overflow"] += total
+        worst = dropped.most_common(10)
+        listed = ", ".join(f"{topic} x{n}" for topic, n in worst)
+        message = (f"intake flooded: {total} QoS 0 messages dropped unread while "
+                   f"{self._max_pending} waited ({listed})")
+        summary = json.dumps({"dropped": total, "topics": dict(worst)}).encode()
+        self._dead_letter("gateway", worst[0][0], INTAKE_OVERFLOW, message, summary,
+                          self._clock())
 
     # -- messages --------------------------------------------------------------------------
 
@@ -164,7 +290,8 @@ class MqttIntake:
         try:
             self._accept(topic, payload, arrival)
         except Exception as exc:  # one bad message never stops the intake
-            log.exception("mqtt intake: message on %s failed", topic)
+            self._log.exception(("internal-error", topic), "mqtt intake: message on %s failed",
+                                topic)
             self._reject("gateway", topic, "internal-error", str(exc), payload, arrival)
         self._ack_after_commit(mid, qos)
 
@@ -184,6 +311,20 @@ class MqttIntake:
         except MappingError as exc:
             self._reject(device.id, topic, exc.code, str(exc), payload, arrival)
             return
+        moment, skewed = sample.time, False
+        try:
+            check_time(moment, arrival, self.trust)
+        except Implausible as exc:
+            if exc.code != Reason.CLOCK_SKEW:
+                self._reject(device.id, topic, TOO_OLD if exc.code == "too-old" else exc.code,
+                             str(exc), payload, arrival)
+                return
+            # The device's clock runs ahead: keep the value (it may be a real leak) at the
+            # time it arrived, marked uncertain, and say so once a minute.
+            moment, skewed = arrival, True
+            self._stats["clock_skew"] += 1
+            self._log.warning((device.id, Reason.CLOCK_SKEW),
+                              "mqtt intake: device %s: %s; arrival time used", device.id, exc)
         readings: list[Reading] = []
         problems = list(sample.problems)
         for binding in device.bindings:
@@ -192,7 +333,13 @@ class MqttIntake:
                 continue
             unit = binding.sensor.unit or binding.canonical_unit
             try:
-                readings.append(normalise(binding, sample.values[name], sample.time, unit=unit))
+                reading = normalise(binding, sample.values[name], moment, unit=unit)
+                if skewed and reading.quality is Quality.GOOD:
+                    reading = dataclasses.replace(reading, quality=Quality.UNCERTAIN,
+                                                  reason=str(Reason.CLOCK_SKEW))
+                if reading.reason == Reason.IMPLAUSIBLE:
+                    self._stats["implausible"] += 1
+                readings.append(reading)
             except Exception as exc:
                 self._reject(device.id, topic, NORMALISE_FAILED, str(exc), payload, arrival)
                 continue
@@ -210,13 +357,35 @@ class MqttIntake:
     def _reject(
         self, source: str, topic: str, code: str, message: str, payload: bytes, when: float
     ) -> None:
+        """Count a rejected message; dead-letter it in full unless this (source, code) has
+        had its ``dead_letter_burst`` this minute (then it is summarised later)."""
         self._stats[f"rejected.{code}"] += 1
+        self._log.warning((source, topic, code), "mqtt intake: %s on %s: %s",
+                          code, topic, message)
+        if self._rejects.admit((source, code)) is None:
+            self._stats["rejects_suppressed"] += 1
+            return
+        self._dead_letter(source, topic, code, message, payload, when)
+
+    def _dead_letter(
+        self, source: str, topic: str, code: str, message: str, payload: bytes, when: float
+    ) -> None:
         self._stats["dead_letters"] += 1
         letter = DeadLetter(source, topic, code, message, payload, when)
-        log.warning("mqtt intake: %s on %s: %s", code, topic, message)
         dead_letter = getattr(self._sink, "dead_letter", None)
         if dead_letter is not None:
             dead_letter(letter)
+
+    def _summarise_rejects(self) -> None:
+        """One dead letter per (source, code) for the rejects counted but not dead-lettered
+        in the minute that has passed: the count is never lost."""
+        for key, count in self._rejects.due().items():
+            source, code = key if isinstance(key, tuple) and len(key) == 2 else (
+                "gateway", "mixed")
+            message = (f"{count} more {code} rejects from {source} in the last minute were "
+                       f"counted (mqtt.rejected.{code}) but not dead-lettered one by one")
+            body = json.dumps({"code": code, "suppressed": count}).encode()
+            self._dead_letter(str(source), "", REJECTS_SUPPRESSED, message, body, self._clock())
 
     def _status(self, status: DeviceStatus) -> None:
         if self._sink is not None:
@@ -241,10 +410,12 @@ class MqttIntake:
     async def _watch(self) -> None:
         if not self._devices:
             return
-        period = max(0.05, min(d.config.expire_after for d in self._devices) / 4)
+        period = max(0.05, min(min(d.config.expire_after for d in self._devices) / 4, 5.0))
         while True:
             await asyncio.sleep(period)
             self.check_expiry()
+            self._summarise_rejects()
+            self._report_overflow(final=not self._draining)
 
     def check_expiry(self) -> None:
         """Offline devices and stale sensors past ``expire_after``; called by the watchdog."""

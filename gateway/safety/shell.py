@@ -22,11 +22,11 @@ import logging
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from gateway import interlock as il
 from gateway.alarms import AlarmEngine, AlarmError, AlarmEvent, ExternalAlarm, Sample, Tick
-from gateway.alarms.errors import TimeWentBackwards
 from gateway.alarms.resolve import point_specs
 from gateway.committer import Committer
 from gateway.driver import PolledDriver
@@ -126,20 +126,30 @@ class Safety:
 
     # -- inputs ---------------------------------------------------------------------------
     def readings(self, batch: Sequence[Reading]) -> None:
-        """Every accepted reading, synchronously: the engine sees it before any I/O."""
+        """Every accepted reading, synchronously: the engine sees it before any I/O.
+
+        A sample's time is capped at the gateway's clock before the engine sees it (the
+        stored reading keeps its own): a sender's clock running fast must never leave a
+        point's last time ahead of the real samples that follow (docs/alarms.md). A sample
+        older than the point's last one is ignored by the engine and counted here.
+        """
         events: list[AlarmEvent] = []
         touched = False
         latest = 0.0
+        now = self._clock()
+        late = self.engine.counters["late-sample"]
         for reading in batch:
             if reading.point not in self._alarm_points:
                 continue
-            try:
-                events += self.engine.handle(Sample.from_reading(reading))
-            except TimeWentBackwards:
-                self.counters["alarm.time-went-backwards"] += 1
-                continue
+            sample = Sample.from_reading(reading)
+            if sample.time > now:
+                sample = replace(sample, time=now)
+                self.counters["alarm.time-capped"] += 1
+            events += self.engine.handle(sample)
             touched = touched or reading.point in self._bound
-            latest = max(latest, reading.time)
+            latest = max(latest, sample.time)
+        if self.engine.counters["late-sample"] > late:
+            self.counters["alarm.late-sample"] += self.engine.counters["late-sample"] - late
         self._alarm_events(events)
         if touched:
             self._zone(latest)

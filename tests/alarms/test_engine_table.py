@@ -125,7 +125,6 @@ ILLEGAL: list[tuple[Callable[[], AlarmEngine], Event, type[errors.AlarmError]]] 
     (active_unack, RESOLVE, errors.StillActive),
     (normal, RESOLVE, errors.NothingToResolve),
     (cleared_unack, Resolve(PROCESS, "wang", "because", NOW), errors.UnknownReasonCode),
-    (active_unack, Sample(POINT, 0.5, 1.0), errors.TimeWentBackwards),
 ]
 
 

@@ -1,0 +1,142 @@
+"""The intake's bound: with the event loop busy, QoS 0 messages past ``max_pending`` are
+dropped and counted and reported in a dead letter; QoS 1 messages are never dropped.
+MqttIntake against a real Mosquitto, with a sink that records what it is handed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Sequence
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from gateway.app import build_bindings
+from gateway.driver import DeviceStatus
+from gateway.mqtt.intake import INTAKE_OVERFLOW, MqttIntake
+from gateway.sink import DeadLetter
+from occmon.config.schema import MqttDevice
+from occmon.model import Reading
+from tests.gateway_core.helpers import site_config
+from tests.servers import Mosquitto
+
+pytestmark = pytest.mark.server
+
+TOPIC = "vendor/wgas/wgas-1/data"
+MAX_PENDING = 100
+GARBAGE = 3000
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.batches: list[Reading] = []
+        self.letters: list[DeadLetter] = []
+
+    def readings(self, batch: Sequence[Reading]) -> None:
+        self.batches.extend(batch)
+
+    def status(self, status: DeviceStatus) -> None:
+        pass
+
+    def dead_letter(self, letter: DeadLetter) -> None:
+        self.letters.append(letter)
+
+
+def test_qos0_overflow_is_counted_and_reported_qos1_is_kept(mosquitto: Mosquitto) -> None:
+    config = site_config()
+    devices = [d for d in config.devices if isinstance(d, MqttDevice)]
+    intake = MqttIntake(devices, list(build_bindings(config).values()), host=mosquitto.host,
+                        port=mosquitto.port, client_id="bound-intake",
+                        max_pending=MAX_PENDING)
+    sink = Recorder()
+    vendor = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bound-vendor")
+    vendor.connect(mosquitto.host, mosquitto.port)
+    vendor.loop_start()
+
+    async def main() -> None:
+        await intake.start(sink)
+        deadline = time.monotonic() + 10
+        while intake.counters().get("mqtt.connects", 0) == 0 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)  # SUBACK
+        infos = [vendor.publish(TOPIC, b"not json %d" % i, qos=0) for i in range(GARBAGE)]
+        ms = int(time.time() * 1000)
+        real = vendor.publish(TOPIC, json.dumps({"ts": ms, "gas": {"h2s": 3.0}}).encode(),
+                              qos=1)
+        for info in infos:
+            info.wait_for_publish(10)
+        real.wait_for_publish(10)
+        # The loop is busy (a stalled turn): everything arrives while nothing is drained.
+        busy_until = time.monotonic() + 1.0
+        while time.monotonic() < busy_until and intake.pending < MAX_PENDING + 1:
+            time.sleep(0.01)
+        time.sleep(0.5)
+        deadline = time.monotonic() + 10
+        while intake.pending or not sink.batches:
+            if time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.1)
+        await intake.stop()
+
+    asyncio.run(main())
+    vendor.disconnect()
+    vendor.loop_stop()
+    counters = intake.counters()
+    dropped = counters.get("mqtt.dropped.overflow", 0)
+    handled = counters["mqtt.messages"]
+    # the QoS 1 reading arrived and was kept, whatever the flood
+    assert [round(r.raw_value or 0, 3) for r in sink.batches] == [3.0]
+    assert handled + dropped == GARBAGE + 1, counters
+    assert dropped >= GARBAGE - MAX_PENDING - 1, counters  # the loop was held throughout
+    reports = [letter for letter in sink.letters if letter.reason == INTAKE_OVERFLOW]
+    assert reports, sink.letters
+    assert sum(json.loads(r.payload)["dropped"] for r in reports) == dropped
+    assert reports[0].topic == TOPIC
+
+
+def test_repeated_rejects_are_dead_lettered_20_a_minute_then_summarised(
+        mosquitto: Mosquitto) -> None:
+    """25 malformed messages: 20 dead letters in full, the other 5 counted and, once the
+    minute is over (an injected monotonic clock), one rejects-suppressed dead letter."""
+    config = site_config(expire_after=0.4)  # the intake's watchdog then runs every 0.1 s
+    devices = [d for d in config.devices if isinstance(d, MqttDevice)]
+    fake = {"now": 1000.0}
+    intake = MqttIntake(devices, list(build_bindings(config).values()), host=mosquitto.host,
+                        port=mosquitto.port, client_id="reject-intake",
+                        monotonic=lambda: fake["now"])
+    sink = Recorder()
+    vendor = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="reject-vendor")
+    vendor.connect(mosquitto.host, mosquitto.port)
+    vendor.loop_start()
+
+    async def main() -> None:
+        await intake.start(sink)
+        deadline = time.monotonic() + 10
+        while intake.counters().get("mqtt.connects", 0) == 0 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
+        for i in range(25):
+            vendor.publish(TOPIC, b"{oops %d" % i, qos=1).wait_for_publish(5)
+        deadline = time.monotonic() + 10
+        while intake.counters().get("mqtt.messages", 0) < 25 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert [x.reason for x in sink.letters] == ["malformed-json"] * 20
+        fake["now"] += 61.0
+        deadline = time.monotonic() + 5
+        while len(sink.letters) < 21 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await intake.stop()
+
+    asyncio.run(main())
+    vendor.disconnect()
+    vendor.loop_stop()
+    counters = intake.counters()
+    assert counters["mqtt.rejected.malformed-json"] == 25
+    assert counters["mqtt.rejects_suppressed"] == 5
+    summary = [x for x in sink.letters if x.reason == "rejects-suppressed"]
+    assert len(summary) == 1, sink.letters
+    assert json.loads(summary[0].payload) == {"code": "malformed-json", "suppressed": 5}
+    assert summary[0].source == "wgas-1"
