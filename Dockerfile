@@ -18,8 +18,11 @@ COPY dashboards ./dashboards
 COPY simulators ./simulators
 RUN pip install . \
     && useradd --system --uid 10001 --home-dir /var/lib/occmon occmon \
-    && mkdir -p /var/lib/occmon /var/lib/occmon-gateway /run/occmon /etc/occmon \
-    && chown occmon /var/lib/occmon /var/lib/occmon-gateway /run/occmon
+    && mkdir -p /var/lib/occmon /var/lib/occmon-gateway /var/lib/occmon-keys \
+       /var/lib/occmon-pub /run/occmon /etc/occmon \
+    && chown occmon /var/lib/occmon /var/lib/occmon-gateway /var/lib/occmon-keys \
+       /var/lib/occmon-pub /run/occmon \
+    && chmod 0700 /var/lib/occmon-keys
 
 COPY deploy/occmon/entrypoint.sh /usr/local/bin/occmon-entrypoint
 COPY deploy/occmon/site.yaml /etc/occmon/site.yaml

@@ -47,11 +47,12 @@ def test_stack_shape(compose: dict[str, Any]) -> None:
     assert {"mosquitto", "influxdb", "grafana", "gateway", "ingest", "api",
             "simulators"} <= set(services)
     for name, service in services.items():
-        assert "healthcheck" in service, f"{name} has no health check"
+        if service.get("restart") != "no":  # a one-shot job ends: no health to check
+            assert "healthcheck" in service, f"{name} has no health check"
         image = service.get("image", "")
         assert image and not image.endswith(":latest") and ":" in image, f"{name}: pin a tag"
     occmon = [s for s in services.values() if s.get("build") == "."]
-    assert len(occmon) == 4 and len({s["image"] for s in occmon}) == 1  # one Dockerfile
+    assert len(occmon) == 5 and len({s["image"] for s in occmon}) == 1  # one Dockerfile
     grafana = services["grafana"]
     assert "./deploy/grafana/provisioning:/etc/grafana/provisioning:ro" in grafana["volumes"]
     assert "./dashboards/generated:/var/lib/grafana/dashboards/occmon:ro" in grafana["volumes"]
@@ -62,6 +63,18 @@ def test_stack_shape(compose: dict[str, Any]) -> None:
     assert "influx v1 dbrp create" in init.read_text()
     assert any(v.endswith(":/docker-entrypoint-initdb.d/10-occmon-dbrp.sh:ro")
                for v in services["influxdb"]["volumes"])
+
+
+def test_only_the_signers_mount_the_private_keys(compose: dict[str, Any]) -> None:
+    """The gateway verifies commands with a public key; it must not hold the private one."""
+    services = compose["services"]
+    private = {name for name, service in services.items()
+               if any(str(v).startswith("occmon-keys:") for v in service.get("volumes", []))}
+    assert private == {"keys", "api", "ingest"}
+    assert "occmon-pub:/var/lib/occmon-pub:ro" in services["gateway"]["volumes"]
+    for name in ("gateway", "ingest", "api"):
+        assert services[name]["depends_on"]["keys"] == {
+            "condition": "service_completed_successfully"}
 
 
 def test_env_example_defines_every_variable_compose_requires(compose: dict[str, Any]) -> None:
@@ -88,6 +101,14 @@ STACK = {
         {"name": "inspector", "role": "inspector", "sites": ["demo-plant"],
          "env": "OCCMON_INSPECTOR_KEY"},
     ]},
+    # private keys on a volume only the API and ingest mount; public halves on another,
+    # which is all the gateway gets (compose.yaml's `keys` service makes both)
+    "security": {
+        "signing_key": "/var/lib/occmon-keys/command-signing.pem",
+        "verify_key": "/var/lib/occmon-pub/command-verify.pub.pem",
+        "ledger_key": "/var/lib/occmon-keys/ledger-signing.pem",
+        "ledger_verify_key": "/var/lib/occmon-pub/ledger-verify.pub.pem",
+    },
 }
 DROPPED = ("embedded_broker",)
 
