@@ -36,7 +36,7 @@ DESCRIPTIONS = {
          "`officer-only`, `site-not-allowed`, `not-a-signer`)",
     404: "nothing by that id (`unknown-point`, `unknown-alarm`, `unknown-unit`, "
          "`unknown-exceedance`, `not-found`)",
-    409: "the state does not allow it now (e.g. `already-acknowledged`, `day-not-ended`, "
+    409: "the state does not allow it now (e.g. `already-acknowledged`, `day-open`, "
          "`already-signed`, `illegal-step`)",
     422: "a parameter or body field is wrong: `invalid-parameter` names it in `parameter`; "
          "`invalid-request` lists FastAPI's field errors in `errors`",

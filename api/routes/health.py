@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from api.deps import Config, Store
+from api.errors import ErrorBody
 from api.heartbeats import WATCHED, ComponentWatch
 from api.models import ComponentHealth, Health, HealthProblem
 from occmon import heartbeat
@@ -48,7 +49,9 @@ def components(watch: ComponentWatch, now: float) -> tuple[dict[str, ComponentHe
 
 
 @router.get("/healthz", response_model=Health, responses={
-    503: {"model": Health, "description": "failing: the reasons are in problems"}})
+    503: {"model": Health | ErrorBody,
+          "description": "failing: a Health document with the reasons in problems; an "
+                         "ErrorBody (store-unavailable) when the store cannot be opened"}})
 def healthz(store: Store, config: Config, request: Request) -> Any:
     """200 when everything does its work; 503 with the reasons when anything does not."""
     counts = store.dead_letter_counts()
