@@ -116,6 +116,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--periods", action="store_true",
                    help="radiation: the file holds period results start,end,hp10[,hp007[,hp3"
                         "[,follow_up]]]; judged per calendar year and 5 consecutive years")
+    p.add_argument("--with", dest="with_", action="append", default=[],
+                   metavar="AGENT:UNIT:FILE",
+                   help="another agent with the same health effect over the same shift "
+                        "(repeatable): the mixture index sum(C_TWA_i / PC-TWA_i) <= 1")
     p.add_argument("--lod", type=float,
                    help="detection limit (in --unit) of results reported as ND or <LOD; "
                         "'<0.05' carries its own")
@@ -232,8 +236,15 @@ def assess(args: argparse.Namespace) -> dict[str, Any]:
     out["readings"] = int(times.size)
     if readings.below_lod:
         out["below_detection"] = _below_content(readings, args.unit, agent)
+    if args.with_ and agent.kind not in ("chemical", "dust"):
+        raise InputError(f"--with is for airborne agents; agent {agent.id!r} is {agent.kind}")
     if agent.kind in ("chemical", "dust"):
         _airborne(out, verdicts, agent, args, times, values, twa, tz, end)
+        if args.with_:
+            from occmon.assess_mixture import assess_mixture
+            rf = thr.reduction_factor_day(working)
+            out["mixture"] = assess_mixture(args, agent, twa, start, rf, tz)
+            verdicts["mixture"] = out["mixture"]["verdict"]
     elif agent.kind == "noise" and args.impulse:
         assert agent.noise is not None
         imp = thr.impulse_shift(times, values, start=start, end=end, max_gap=gap,

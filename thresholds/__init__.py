@@ -36,6 +36,7 @@ from thresholds.impulse import (
     impulse_shift_series,
 )
 from thresholds.lod import Reported, is_below_lod, parse_result
+from thresholds.mixture import MixtureResult, MixtureTerm, mixture_assessment
 from thresholds.noise import (
     ImpulseResult,
     ShiftNoise,
@@ -107,7 +108,8 @@ __all__ = [
     "Agent", "Catalogue", "CatalogueError", "DoseAssessment", "DoseFile", "En689Result",
     "Excursion", "FiveYears",
     "ImpulseResult", "ImpulseShift",
-    "Interval", "Limits", "MacResult", "NoiseLimits", "PeakResult", "PeriodCheck",
+    "Interval", "Limits", "MacResult", "MixtureResult", "MixtureTerm", "NoiseLimits",
+    "PeakResult", "PeriodCheck",
     "PeriodResult", "PointMetrics", "RadiationLimits",
     "ReferenceConditions", "Reported", "SetPoints", "ShiftNoise", "ShiftTWA", "Source",
     "StelResult",
@@ -119,7 +121,7 @@ __all__ = [
     "impulse_peak_limit", "impulse_shift", "impulse_shift_series", "investigation_level",
     "is_below_lod", "job_twa", "laeq", "laeq_of_periods",
     "lex_8h", "lex_w", "lookup", "mac_exceedances", "mac_exceedances_series",
-    "mgm3_to_ppm", "mixture_index",
+    "mgm3_to_ppm", "mixture_assessment", "mixture_index",
     "msv_to_usv", "noise_dose_percent", "noise_grade", "noise_projected_dose",
     "normalise_unit", "parse_catalogue", "parse_result", "peak_excursions",
     "peak_excursions_per_shift",

@@ -117,6 +117,8 @@ class Outcome:
     verdicts: dict[str, str] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
     means: dict[str, float] = field(default_factory=dict)  # shift name -> TW mean or LAeq
+    # shift name -> (its C_TWA, the reduction factor applied): the mixtures' input, not content
+    twas: dict[str, tuple[thresholds.ShiftTWA, float]] = field(default_factory=dict)
 
 
 def _event(kind: str, metric: str, start: float, end: float, peak: float, limit: float,
@@ -158,6 +160,7 @@ def _chemical(spec: PointSpec, readings: Readings, win: Window, twa_wins: Sequen
             # the reduction factor counts the hours worked (a shift's breaks are not)
             rf = thresholds.reduction_factor_day(w.working_hours) if w.hours <= 24 else 1.0
             verdict = thresholds.twa_verdict(st, pc_twa, rf)
+            out.twas[w.name] = (st, rf)
             twas.append(st.c_twa)
             lowers.append(st.c_twa_lower)
             out.verdicts[f"twa:{w.name}"] = verdict

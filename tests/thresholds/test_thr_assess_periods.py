@@ -92,3 +92,24 @@ def test_below_detection_readings_enter_as_half_the_limit(tmp_path: Path) -> Non
     refused = run("--agent", "toluene", "--unit", "mg/m3", str(nd))
     assert refused.returncode == 2 and "nd.csv line 1" in refused.stderr
     assert "--lod" in refused.stderr
+
+
+def test_mixture_of_three_files_in_one_call(tmp_path: Path) -> None:
+    # 8 h each, constant: toluene 20 (/50 = 0.4), xylene 15 (/50 = 0.3), ethylbenzene 60
+    # (/100 = 0.6): each passes its own PC-TWA, the mixture index 1.3 > 1 fails.
+    tol = write_csv(tmp_path, "tol.csv", 480, lambda i: 20.0)
+    xyl = write_csv(tmp_path, "xyl.csv", 480, lambda i: 15.0)
+    eb = write_csv(tmp_path, "eb.csv", 480, lambda i: 60.0)
+    out = assess("--agent", "toluene", "--unit", "mg/m3", str(tol),
+                 "--with", f"xylene:mg/m3:{xyl}", "--with", f"ethylbenzene:mg/m3:{eb}")
+    assert out["verdicts"]["twa"] == "pass"
+    assert out["mixture"]["index"] == pytest.approx(1.3)
+    assert [t["ratio"] for t in out["mixture"]["terms"]] == pytest.approx([0.4, 0.3, 0.6])
+    assert out["verdicts"]["mixture"] == "fail"
+    two = assess("--agent", "toluene", "--unit", "mg/m3", str(tol), "--with",
+                 f"xylene:mg/m3:{xyl}")
+    assert two["mixture"]["index"] == pytest.approx(0.7) and two["verdicts"]["mixture"] == "pass"
+    bad = run("--agent", "toluene", "--unit", "mg/m3", str(tol), "--with", "h2s:mg/m3:x.csv")
+    assert bad.returncode == 2 and "no PC-TWA" in bad.stderr
+    bad = run("--agent", "toluene", "--unit", "mg/m3", str(tol), "--with", "xylene")
+    assert bad.returncode == 2 and "AGENT:UNIT:FILE" in bad.stderr
