@@ -10,7 +10,12 @@ Modes: ``--impulse`` reads LCpeak dB(C) readings and counts the shift's impulses
 count's peak limit (GBZ 2.2-2007 cl. 11, Table 10); ``--week`` reads up to 7 days and
 assesses each worked day's shift and the week (LEX,W; weekly C_TWA with the 40-h reduction
 factor, GBZ 2.1-2019 A.7.3), in ``occmon.assess_week``. ``--break-minutes`` are not worked:
-the reduction factor counts working hours, not the shift's span.
+the reduction factor counts working hours, not the shift's span. ``--periods`` reads a
+worker's personal dose results per monitoring period and judges each calendar year and each
+5 consecutive years (``occmon.assess_periods``); ``--with AGENT:UNIT:FILE`` adds agents with
+the same health effect over the same shift and judges the mixture (``occmon.assess_mixture``).
+Values reported below detection (``ND``, ``<LOD`` with ``--lod``, ``<0.05``) are accepted,
+entered as half the limit and listed (``thresholds.lod``).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ it is entered by the rule of ``thresholds.lod`` and listed.
 from __future__ import annotations
 
 import argparse
+import csv
 import datetime as dt
 import math
 from pathlib import Path
@@ -59,7 +60,8 @@ def read_periods(path: Path, unit: str, agent: thr.Agent, lod: float | None
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        fields = [f.strip() for f in line.split(",")]
+        # csv quoting: a follow-up note may hold commas ("a, b")
+        fields = [f.strip() for f in next(csv.reader([line]))]
         if number == 1 and fields[0].casefold() in _HEADER:
             continue
         where = f"{path.name} line {number}"

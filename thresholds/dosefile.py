@@ -31,6 +31,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
+from typing import Any
 
 from thresholds.catalogue import RadiationLimits
 from thresholds.radiation import radiation_limits
@@ -188,20 +189,21 @@ def dose_file(results: Sequence[PeriodResult], *, periods_per_year: int | None =
             p.end >= _add_months(p.start, 3), p.below_mdl))
     gaps = _gaps(periods)
     first, last = periods[0].start, periods[-1].end
+    # each period's pro rata shares, added to the years it spans: one pass over the periods
+    sums: dict[int, list[Any]] = {}   # year -> [hp10, hp3 | None, hp007 | None, covered days]
+    for p in periods:
+        for year in range(p.start.year, p.end.year + 1):
+            frac, days = _share(p, year)
+            acc = sums.setdefault(year, [0.0, None, None, 0])
+            acc[0] += frac * p.hp10_msv
+            if p.hp3_msv is not None:
+                acc[1] = (acc[1] or 0.0) + frac * p.hp3_msv
+            if p.hp007_msv is not None:
+                acc[2] = (acc[2] or 0.0) + frac * p.hp007_msv
+            acc[3] += days
     years = []
     for year in range(first.year, last.year + 1):
-        hp10, hp3, hp007 = 0.0, None, None
-        covered = 0
-        for p in periods:
-            frac, days = _share(p, year)
-            if not days:
-                continue
-            covered += days
-            hp10 += frac * p.hp10_msv
-            if p.hp3_msv is not None:
-                hp3 = (hp3 or 0.0) + frac * p.hp3_msv
-            if p.hp007_msv is not None:
-                hp007 = (hp007 or 0.0) + frac * p.hp007_msv
+        hp10, hp3, hp007, covered = sums.get(year, [0.0, None, None, 0])
         lo, hi = max(first, dt.date(year, 1, 1)), min(last, dt.date(year, 12, 31))
         span = (hi - lo).days + 1
         broken = []

@@ -43,7 +43,7 @@ def test_twenty_quarters_in_usv_with_below_detection(tmp_path: Path) -> None:
 def test_period_results_fail_on_the_year_and_record_follow_up(tmp_path: Path) -> None:
     # 2022 in mSv: 20 + 20 + 6 + 6 = 52 > 50; Hp(3) 45 x 4 = 180 > 150 lens
     f = tmp_path / "y.csv"
-    f.write_text("2022-01-01,2022-03-31,20,,45,调查: 探伤作业屏蔽不足\n"
+    f.write_text('2022-01-01,2022-03-31,20,,45,"调查: 屏蔽不足, 已整改"\n'
                  "2022-04-01,2022-06-30,20,,45\n2022-07-01,2022-09-30,6,,45\n"
                  "2022-10-01,2022-12-31,6,,45\n", encoding="utf-8")
     out = assess("--agent", "radiation", "--unit", "mSv", "--periods", str(f))
@@ -51,7 +51,7 @@ def test_period_results_fail_on_the_year_and_record_follow_up(tmp_path: Path) ->
     assert out["years"][0]["hp3_msv"] == pytest.approx(180.0)
     assert out["years"][0]["broken"] == ["effective_single_year", "lens"]
     assert out["verdicts"]["annual"] == "fail"
-    assert out["investigations"][0]["follow_up"] == "调查: 探伤作业屏蔽不足"
+    assert out["investigations"][0]["follow_up"] == "调查: 屏蔽不足, 已整改"
     assert out["investigations"][0]["follow_up_recorded"] is True
 
 
