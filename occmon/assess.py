@@ -10,7 +10,12 @@ Modes: ``--impulse`` reads LCpeak dB(C) readings and counts the shift's impulses
 count's peak limit (GBZ 2.2-2007 cl. 11, Table 10); ``--week`` reads up to 7 days and
 assesses each worked day's shift and the week (LEX,W; weekly C_TWA with the 40-h reduction
 factor, GBZ 2.1-2019 A.7.3), in ``occmon.assess_week``. ``--break-minutes`` are not worked:
-the reduction factor counts working hours, not the shift's span.
+the reduction factor counts working hours, not the shift's span. ``--periods`` reads a
+worker's personal dose results per monitoring period and judges each calendar year and each
+5 consecutive years (``occmon.assess_periods``); ``--with AGENT:UNIT:FILE`` adds agents with
+the same health effect over the same shift and judges the mixture (``occmon.assess_mixture``).
+Values reported below detection (``ND``, ``<LOD`` with ``--lod``, ``<0.05``) are accepted,
+entered as half the limit and listed (``thresholds.lod``).
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 
 import thresholds as thr
+from thresholds.lod import RULE as LOD_RULE
+from thresholds.lod import is_below_lod, parse_result
 from thresholds.types import FloatArray, Verdict
 
 DEFAULT_TZ = "Asia/Shanghai"
@@ -41,6 +48,8 @@ class InputError(Exception):
 class Readings:
     times: FloatArray
     values: FloatArray
+    # below-detection results (line, reported text, limit), entered by ``thresholds.lod``
+    below_lod: tuple[tuple[int, str, float | None], ...] = ()
 
 
 def _parse_time(text: str, tz: tzinfo) -> datetime:
@@ -48,14 +57,18 @@ def _parse_time(text: str, tz: tzinfo) -> datetime:
     return stamp.replace(tzinfo=tz) if stamp.tzinfo is None else stamp
 
 
-def read_csv(path: Path, tz: tzinfo) -> Readings:
-    """``time,value`` lines; the first line may be a header; blank lines are skipped."""
+def read_csv(path: Path, tz: tzinfo, lod: float | None = None) -> Readings:
+    """``time,value`` lines; the first line may be a header; blank lines are skipped.
+
+    A value reported below detection (``ND``, ``<LOD`` with ``lod``, ``<0.05``) is kept,
+    entered as the limit x 0.5 (``thresholds.lod``) and listed in ``below_lod``."""
     try:
         lines = path.read_text(encoding="utf-8-sig").splitlines()
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from None
     times: list[float] = []
     values: list[float] = []
+    below: list[tuple[int, str, float | None]] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -71,14 +84,19 @@ def read_csv(path: Path, tz: tzinfo) -> Readings:
             raise InputError(f"{where}: unparsable time {fields[0]!r} (ISO 8601 expected)"
                              ) from None
         try:
-            v = float(fields[1])
-        except ValueError:
-            raise InputError(f"{where}: unparsable value {fields[1]!r}") from None
+            reported = parse_result(fields[1], lod)
+        except ValueError as exc:
+            detail = str(exc) if is_below_lod(fields[1]) else f"unparsable value {fields[1]!r}"
+            raise InputError(f"{where}: {detail}") from None
+        v = reported.value
+        if reported.below_lod:
+            below.append((number, reported.text, reported.lod))
         if times and t <= times[-1]:
             raise InputError(f"{where}: time {fields[0]} is not after the previous reading")
         times.append(t)
         values.append(v)
-    return Readings(np.array(times, dtype=np.float64), np.array(values, dtype=np.float64))
+    return Readings(np.array(times, dtype=np.float64), np.array(values, dtype=np.float64),
+                    tuple(below))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -97,8 +115,19 @@ def _parser() -> argparse.ArgumentParser:
                    help="dust fraction measured (GBZ 2.1-2019 Table 2)")
     p.add_argument("--altitude", type=float, help="site altitude m (CO highland MAC)")
     p.add_argument("--edition", help="limit edition, e.g. 'base' for benzene before Amd 1")
-    p.add_argument("--periods-per-year", type=int, default=12,
-                   help="radiation: monitoring periods a year this file is one of (default 12)")
+    p.add_argument("--periods-per-year", type=int, default=None,
+                   help="radiation: monitoring periods a year this file is one of (default 12; "
+                        "with --periods: round(365.25 / period days))")
+    p.add_argument("--periods", action="store_true",
+                   help="radiation: the file holds period results start,end,hp10[,hp007[,hp3"
+                        "[,follow_up]]]; judged per calendar year and 5 consecutive years")
+    p.add_argument("--with", dest="with_", action="append", default=[],
+                   metavar="AGENT:UNIT:FILE",
+                   help="another agent with the same health effect over the same shift "
+                        "(repeatable): the mixture index sum(C_TWA_i / PC-TWA_i) <= 1")
+    p.add_argument("--lod", type=float,
+                   help="detection limit (in --unit) of results reported as ND or <LOD; "
+                        "'<0.05' carries its own")
     p.add_argument("--tz", default=DEFAULT_TZ, help=f"zone of naive times (default {DEFAULT_TZ})")
     p.add_argument("--break-minutes", type=float, default=0.0,
                    help="breaks in each shift, minutes: not working hours (reduction factor)")
@@ -140,6 +169,14 @@ def impulse_content(imp: thr.ImpulseShift, tz: tzinfo) -> dict[str, Any]:
             "partial": imp.partial}
 
 
+def _below_content(readings: Readings, unit: str, agent: thr.Agent) -> dict[str, Any]:
+    """Below-detection readings: how many, the rule that entered them, and each one."""
+    return {"count": len(readings.below_lod), "rule": LOD_RULE, "input_unit": unit,
+            "agent": agent.id,
+            "results": [{"line": n, "reported": text, "lod": lod}
+                        for n, text, lod in readings.below_lod]}
+
+
 def _default_gap(times: FloatArray) -> float:
     if times.size < 2:
         return 60.0
@@ -152,8 +189,14 @@ def assess(args: argparse.Namespace) -> dict[str, Any]:
     except (ZoneInfoNotFoundError, ValueError):
         raise InputError(f"unknown time zone {args.tz!r}") from None
     agent = thr.lookup(args.agent)
+    if args.periods:   # a personal dose file: period results, not readings
+        from occmon.assess_periods import assess_periods
+        args.periods_per_year_given = args.periods_per_year is not None
+        return assess_periods(args, agent)
+    if args.periods_per_year is None:
+        args.periods_per_year = 12
     unit = thr.canonical_unit(agent, args.unit)
-    readings = read_csv(args.file, tz)
+    readings = read_csv(args.file, tz, args.lod)
     values = np.asarray(thr.to_canonical(readings.values, args.unit, agent), dtype=np.float64)
     times = readings.times
     if not args.shift_hours > 0 or args.shift_hours > 24:
@@ -196,8 +239,17 @@ def assess(args: argparse.Namespace) -> dict[str, Any]:
                         min_coverage=args.min_coverage, **common)
     out["coverage"] = _num(twa.coverage)
     out["readings"] = int(times.size)
+    if readings.below_lod:
+        out["below_detection"] = _below_content(readings, args.unit, agent)
+    if args.with_ and agent.kind not in ("chemical", "dust"):
+        raise InputError(f"--with is for airborne agents; agent {agent.id!r} is {agent.kind}")
     if agent.kind in ("chemical", "dust"):
         _airborne(out, verdicts, agent, args, times, values, twa, tz, end)
+        if args.with_:
+            from occmon.assess_mixture import assess_mixture
+            rf = thr.reduction_factor_day(working)
+            out["mixture"] = assess_mixture(args, agent, twa, start, rf, tz)
+            verdicts["mixture"] = out["mixture"]["verdict"]
     elif agent.kind == "noise" and args.impulse:
         assert agent.noise is not None
         imp = thr.impulse_shift(times, values, start=start, end=end, max_gap=gap,
@@ -284,9 +336,9 @@ def _radiation(out: dict[str, Any], verdicts: dict[str, Verdict], agent: thr.Age
         dose_usv = series.integral() / 3600.0
         if args.unmonitored == "missing" and series.monitored() > 0:
             dose_usv *= series.span / series.monitored()
-    else:
-        inside = (times >= start) & (times < end) & np.isfinite(values)
-        dose_usv = float(np.sum(values[inside]))
+    else:   # a cumulative Hp(10) log: the rule of the daily record (sum of rises)
+        inside = (times >= start) & (times < end)
+        dose_usv = thr.cumulative_dose(values[inside]) or 0.0
     result = thr.dose_assessment([dose_usv / 1000.0], periods_per_year=args.periods_per_year)
     out["limits"] = {"effective_5y_avg_msv": rad.effective_5y_avg_msv,
                      "effective_single_year_msv": rad.effective_single_year_msv,

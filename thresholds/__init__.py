@@ -17,6 +17,15 @@ from thresholds.catalogue import (
     lookup,
     parse_catalogue,
 )
+from thresholds.dosefile import (
+    DoseFile,
+    FiveYears,
+    PeriodCheck,
+    PeriodResult,
+    YearDose,
+    dose_file,
+    period_investigation_level,
+)
 from thresholds.en689 import En689Result, en689_preliminary, en689_utl_test, u_threshold
 from thresholds.errors import CatalogueError, ThresholdsError, UnitError, UnknownAgent
 from thresholds.impulse import (
@@ -26,6 +35,8 @@ from thresholds.impulse import (
     impulse_shift,
     impulse_shift_series,
 )
+from thresholds.lod import Reported, is_below_lod, parse_result
+from thresholds.mixture import MixtureResult, MixtureTerm, mixture_assessment
 from thresholds.noise import (
     ImpulseResult,
     ShiftNoise,
@@ -41,7 +52,13 @@ from thresholds.noise import (
     shift_noise,
 )
 from thresholds.point import PointMetrics, assess_point
-from thresholds.radiation import DoseAssessment, dose_assessment, investigation_level
+from thresholds.radiation import (
+    DoseAssessment,
+    cumulative_dose,
+    dose_assessment,
+    investigation_level,
+    radiation_limits,
+)
 from thresholds.series import StepSeries
 from thresholds.setpoints import PROFILES, SetPoints, setpoints
 from thresholds.shortterm import (
@@ -88,23 +105,28 @@ from thresholds.week import WeekNoise, WeekTWA, week_noise, week_twa
 __all__ = [
     "DEFAULT_IMPULSE_THRESHOLD_DB", "DEFAULT_MIN_COVERAGE", "PE_RULES", "PROFILES",
     "STANDARD_REFERENCE", "STRICTEST_PEAK_DB",
-    "Agent", "Catalogue", "CatalogueError", "DoseAssessment", "En689Result", "Excursion",
+    "Agent", "Catalogue", "CatalogueError", "DoseAssessment", "DoseFile", "En689Result",
+    "Excursion", "FiveYears",
     "ImpulseResult", "ImpulseShift",
-    "Interval", "Limits", "MacResult", "NoiseLimits", "PeakResult", "PointMetrics",
-    "RadiationLimits",
-    "ReferenceConditions", "SetPoints", "ShiftNoise", "ShiftTWA", "Source", "StelResult",
+    "Interval", "Limits", "MacResult", "MixtureResult", "MixtureTerm", "NoiseLimits",
+    "PeakResult", "PeriodCheck",
+    "PeriodResult", "PointMetrics", "RadiationLimits",
+    "ReferenceConditions", "Reported", "SetPoints", "ShiftNoise", "ShiftTWA", "Source",
+    "StelResult",
     "StepSeries", "ThresholdsError", "UnitError", "UnknownAgent", "Verdict", "WeekNoise",
-    "WeekTWA",
-    "assess_point", "canonical_unit", "catalogue", "db_mean", "db_sum", "dose_assessment",
+    "WeekTWA", "YearDose",
+    "assess_point", "canonical_unit", "catalogue", "cumulative_dose", "db_mean", "db_sum",
+    "dose_assessment", "dose_file",
     "en689_preliminary", "en689_utl_test", "evidence_verdict", "impulse_assessment",
     "impulse_peak_limit", "impulse_shift", "impulse_shift_series", "investigation_level",
-    "job_twa", "laeq", "laeq_of_periods",
+    "is_below_lod", "job_twa", "laeq", "laeq_of_periods",
     "lex_8h", "lex_w", "lookup", "mac_exceedances", "mac_exceedances_series",
-    "mgm3_to_ppm", "mixture_index",
+    "mgm3_to_ppm", "mixture_assessment", "mixture_index",
     "msv_to_usv", "noise_dose_percent", "noise_grade", "noise_projected_dose",
-    "normalise_unit", "parse_catalogue", "peak_excursions", "peak_excursions_per_shift",
-    "peak_excursions_series",
-    "ppm_to_mgm3",
+    "normalise_unit", "parse_catalogue", "parse_result", "peak_excursions",
+    "peak_excursions_per_shift",
+    "peak_excursions_series", "period_investigation_level",
+    "ppm_to_mgm3", "radiation_limits",
     "reduction_factor_day", "reduction_factor_week", "rolling_twa", "setpoints",
     "shift_noise", "shift_twa", "shift_twa_series", "stel_max", "stel_max_series",
     "to_canonical", "twa_verdict", "u_threshold",

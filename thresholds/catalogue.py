@@ -193,6 +193,15 @@ class Agent(_Frozen):
             raise ValueError("noise: required for, and only for, kind noise")
         if (self.kind == "radiation") != (self.radiation is not None):
             raise ValueError("radiation: required for, and only for, kind radiation")
+        # MISSION: every limit cites its standard, table (or clause) and printed row
+        for where, src in (("source", self.source),
+                           *((f"amendments[{i}].source", a.source)
+                             for i, a in enumerate(self.amendments)),
+                           *((f"variants[{i}].source", v.source)
+                             for i, v in enumerate(self.variants))):
+            if not src.row or not (src.table or src.clause):
+                raise ValueError(f"{where}: must name the standard's table or clause and "
+                                 "its row")
         return self
 
     @property

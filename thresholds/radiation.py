@@ -17,12 +17,29 @@ from thresholds.catalogue import RadiationLimits, catalogue
 from thresholds.types import ArrayLike, FloatArray, Verdict
 
 
-def _radiation_limits(limits: RadiationLimits | None) -> RadiationLimits:
+def radiation_limits(limits: RadiationLimits | None = None) -> RadiationLimits:
+    """``limits``, or the catalogue's (GB 18871-2002 annex B1.1.1, GBZ 128-2019)."""
     if limits is not None:
         return limits
     row = catalogue().get("ionising-radiation").radiation
     assert row is not None  # the catalogue validates kind radiation has a radiation block
     return row
+
+
+def cumulative_dose(readings: ArrayLike) -> float | None:
+    """The dose a cumulative Hp(10) log (an electronic dosimeter's running total) shows over
+    its readings: the sum of its rises between consecutive valid readings (NaN skipped).
+
+    A fall is a reset of the counter: it adds nothing and counting starts again from the
+    reading after it (the dose between the last reading before a reset and the reset is not
+    seen, so the figure is a lower bound then). One rule for the daily record and ``occmon
+    assess``. ``None`` with fewer than two valid readings (no rise can be seen).
+    """
+    v = np.asarray(readings, dtype=np.float64)
+    good = v[np.isfinite(v)]
+    if good.size < 2:
+        return None
+    return float(np.clip(np.diff(good), 0.0, None).sum())
 
 
 @dataclass(frozen=True)
@@ -46,7 +63,7 @@ def investigation_level(periods_per_year: int, limits: RadiationLimits | None = 
     """GBZ 128: 5 mSv/y shared equally among the monitoring periods of a year."""
     if not 1 <= periods_per_year <= 366:
         raise ValueError(f"periods per year must be in 1..366, got {periods_per_year}")
-    return _radiation_limits(limits).investigation_msv_per_year / periods_per_year
+    return radiation_limits(limits).investigation_msv_per_year / periods_per_year
 
 
 def dose_assessment(period_msv: ArrayLike, *, periods_per_year: int = 12,
@@ -59,7 +76,7 @@ def dose_assessment(period_msv: ArrayLike, *, periods_per_year: int = 12,
     otherwise ``insufficient`` if any period is unmonitored (the target is 100 % monitoring),
     else pass. ``lens_msv`` etc. are annual organ doses for the latest year, if measured.
     """
-    lim = _radiation_limits(limits)
+    lim = radiation_limits(limits)
     d = np.asarray(period_msv, dtype=np.float64)
     if d.ndim != 1:
         raise ValueError("period doses must be 1-D")

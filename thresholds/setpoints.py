@@ -5,8 +5,9 @@ Two profiles a site can choose:
 * ``GBZ/T 223`` (GBZ/T 223-2009, detection-alarm devices in workplaces): pre-alarm (预报) =
   1/2 MAC or 1/2 PC-STEL; alarm (警报) = MAC or PC-STEL. For an agent with only a PC-TWA the
   standard refers to the abolished excursion value; occmon uses the GBZ 2.1-2019 peak-exposure
-  threshold 3 x PC-TWA as alarm and half of it as pre-alarm (an inference). High alarm (高报)
-  is the employer's to set; occmon's default is 2 x alarm, labelled as such.
+  threshold 3 x PC-TWA as alarm and half of it as pre-alarm (an inference; docs/alarms.md says
+  what follows from it). A dust's PC-TWA is the measured fraction's (``fraction``). High alarm
+  (高报) is the employer's to set; occmon's default is 2 x alarm, labelled as such.
 * ``GB/T 50493`` (GB/T 50493-2019 cl. 5.5.2, petrochemical): toxic level 1 <= 100 % OEL,
   level 2 <= 200 % OEL; combustible 25 / 50 %LEL; oxygen deficiency 19.5 %vol, enrichment
   23.5 %vol. Toxic-and-flammable gases are alarmed on toxicity.
@@ -51,7 +52,21 @@ def _oel(agent: Agent) -> tuple[float, str]:
     raise ValueError(f"agent {agent.id!r} has no occupational exposure limit")
 
 
-def _gbzt223(agent: Agent) -> SetPoints:
+def _dust_twa(agent: Agent, fraction: str | None) -> tuple[float | None, str]:
+    """A dust's PC-TWA for the fraction measured (GBZ 2.1-2019 Table 2): a respirable-dust
+    monitor is alarmed on the respirable limit, never on the (higher) total-dust one."""
+    lim = agent.limits()
+    if fraction == "respirable":
+        if lim.pc_twa_respirable is None:
+            raise ValueError(f"agent {agent.id!r} has no respirable-dust PC-TWA "
+                             "(GBZ 2.1-2019 Table 2); measure total dust or override")
+        return lim.pc_twa_respirable, "PC-TWA (respirable dust)"
+    if fraction not in (None, "total"):
+        raise ValueError(f"dust fraction must be 'total' or 'respirable', got {fraction!r}")
+    return lim.pc_twa_total, "PC-TWA (total dust)"
+
+
+def _gbzt223(agent: Agent, fraction: str | None = None) -> SetPoints:
     if agent.kind not in ("chemical", "dust"):
         raise ValueError(f"GBZ/T 223 set-points apply to airborne agents, not {agent.kind}")
     lim = agent.limits()
@@ -66,11 +81,13 @@ def _gbzt223(agent: Agent) -> SetPoints:
             {"pre_alarm": f"GBZ/T 223-2009: 1/2 {name} = {ceiling / 2:g} ({name} from {cite})",
              "alarm": f"GBZ/T 223-2009: {name} = {ceiling:g} ({cite})",
              "high_alarm": employer})
-    twa = lim.pc_twa if lim.pc_twa is not None else lim.pc_twa_total
+    if agent.kind == "dust":
+        twa, which = _dust_twa(agent, fraction)
+    else:
+        twa, which = lim.pc_twa, "PC-TWA"
     if twa is None:
         raise ValueError(f"agent {agent.id!r} has no MAC, PC-STEL or PC-TWA; "
                          "use profile 'GB/T 50493' (%LEL / %vol)")
-    which = "PC-TWA" if lim.pc_twa is not None else "PC-TWA (total dust)"
     inference = (f"occmon inference: GBZ/T 223-2009 refers to the abolished excursion value; "
                  f"GBZ 2.1-2019 cl. 3 peak-exposure threshold 3 x {which} = {3 * twa:g}")
     return SetPoints(
@@ -80,7 +97,7 @@ def _gbzt223(agent: Agent) -> SetPoints:
          "high_alarm": employer})
 
 
-def _gbt50493(agent: Agent) -> SetPoints:
+def _gbt50493(agent: Agent, fraction: str | None = None) -> SetPoints:
     unit = canonical_unit(agent)
     clause = "GB/T 50493-2019 cl. 5.5.2"
     if unit == "%vol":
@@ -92,7 +109,13 @@ def _gbt50493(agent: Agent) -> SetPoints:
         return SetPoints(25.0, 50.0, None, "%LEL", "GB/T 50493",
                          {"pre_alarm": f"{clause}: combustible level 1 <= 25 %LEL",
                           "alarm": f"{clause}: combustible level 2 <= 50 %LEL"})
-    oel, text = _oel(agent)
+    if agent.kind == "dust":
+        value, name = _dust_twa(agent, fraction)
+        assert value is not None   # a dust row always has a total-dust PC-TWA
+        lim = agent.limits()
+        oel, text = value, f"{name} {value:g} mg/m3 ({'; '.join(lim.sources)}, {lim.edition})"
+    else:
+        oel, text = _oel(agent)
     return SetPoints(
         oel, 2 * oel, None, "mg/m3", "GB/T 50493",
         {"pre_alarm": f"{clause}: toxic level 1 <= 100 % OEL; OEL = {text}",
@@ -101,13 +124,16 @@ def _gbt50493(agent: Agent) -> SetPoints:
 
 
 def setpoints(agent: Agent, profile: str = "GBZ/T 223",
-              overrides: Mapping[str, float] | None = None) -> SetPoints:
+              overrides: Mapping[str, float] | None = None,
+              fraction: str | None = None) -> SetPoints:
     """Derive the set-points of ``profile`` for ``agent``; ``overrides`` replaces any of
-    pre_alarm / alarm / high_alarm / low_alarm and records "override" in its derivation."""
+    pre_alarm / alarm / high_alarm / low_alarm and records "override" in its derivation.
+    ``fraction`` ("total" | "respirable", dusts only) picks the dust limit the monitor
+    measures against: a respirable-dust point follows the respirable PC-TWA."""
     if profile == "GBZ/T 223":
-        sp = _gbzt223(agent)
+        sp = _gbzt223(agent, fraction)
     elif profile == "GB/T 50493":
-        sp = _gbt50493(agent)
+        sp = _gbt50493(agent, fraction)
     else:
         raise ValueError(f"unknown set-point profile {profile!r}; one of {PROFILES}")
     if not overrides:

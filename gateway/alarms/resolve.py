@@ -31,10 +31,11 @@ class SiteSetPoints:
 
 
 def _setpoints(agent: thresholds.Agent, entry: PointAlarm, profile: str,
-               unit: str) -> SetPointsLike | None:
+               unit: str, fraction: str | None = None) -> SetPointsLike | None:
     overrides = entry.overrides()
     try:
-        return thresholds.setpoints(agent, profile=profile, overrides=overrides or None)
+        return thresholds.setpoints(agent, profile=profile, overrides=overrides or None,
+                                    fraction=fraction if agent.kind == "dust" else None)
     except ValueError:
         if not overrides:
             return None
@@ -75,7 +76,7 @@ def point_specs(site: SiteConfig, alarms: AlarmsConfig | None = None) -> list[Po
             poll, polls = device.expire_after, 1
         else:
             poll, polls = device.poll_interval, alarms.stale_after_polls
-        sp = _setpoints(agent, entry, entry.profile or alarms.profile, unit)
+        sp = _setpoints(agent, entry, entry.profile or alarms.profile, unit, point.fraction)
         specs.append(PointSpec(
             point=point.id, unit=unit, poll_interval=poll, setpoints=sp,
             deadband_pct=entry.deadband_pct if entry.deadband_pct is not None

@@ -3,9 +3,10 @@
 Every figure comes from ``thresholds``: ``shift_twa``/``twa_verdict`` per shift (RF on the
 shift's working hours), ``stel_max``, ``mac_exceedances``, ``peak_excursions`` and
 ``impulse_shift`` per shift (the working day: GBZ 2.1-2019 cl. 3, GBZ 2.2-2007 Table 10),
-``shift_noise``, ``investigation_level``. This module picks which apply to the agent, over
-which window, and shapes the results as JSON content (rounded, so a recomputation gives
-byte-identical content and stays idempotent). docs/records.md, "Methods", lists the choices.
+``shift_noise``, ``investigation_level``, ``cumulative_dose``. This module picks which
+apply to the agent, over which window, and shapes the results as JSON content (rounded, so
+a recomputation gives byte-identical content and stays idempotent). docs/records.md,
+"Methods", lists the choices.
 
 Each quantity's step series is built once per point (``Readings``) and every window (the
 day, each shift) takes a slice of it for the ``*_series`` forms of the metrics, instead of
@@ -116,6 +117,8 @@ class Outcome:
     verdicts: dict[str, str] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
     means: dict[str, float] = field(default_factory=dict)  # shift name -> TW mean or LAeq
+    # shift name -> (its C_TWA, the reduction factor applied): the mixtures' input, not content
+    twas: dict[str, tuple[thresholds.ShiftTWA, float]] = field(default_factory=dict)
 
 
 def _event(kind: str, metric: str, start: float, end: float, peak: float, limit: float,
@@ -157,6 +160,7 @@ def _chemical(spec: PointSpec, readings: Readings, win: Window, twa_wins: Sequen
             # the reduction factor counts the hours worked (a shift's breaks are not)
             rf = thresholds.reduction_factor_day(w.working_hours) if w.hours <= 24 else 1.0
             verdict = thresholds.twa_verdict(st, pc_twa, rf)
+            out.twas[w.name] = (st, rf)
             twas.append(st.c_twa)
             lowers.append(st.c_twa_lower)
             out.verdicts[f"twa:{w.name}"] = verdict
@@ -298,22 +302,36 @@ def _impulses(readings: Readings, twa_wins: Sequence[Window], min_cov: float,
 
 def _radiation(readings: Readings, win: Window, min_cov: float, out: Outcome,
                cover: float) -> None:
-    """The day's Hp(10) against the GBZ 128 investigation level shared over 365 daily periods
-    (an occmon policy for a daily check; the statutory period is 1-3 months)."""
+    """The day's Hp(10) (``thresholds.cumulative_dose``: the sum of the cumulative log's
+    rises) with two different uses, never confused:
+
+    - the GBZ 128 **investigation level** shared over 365 daily periods (an occmon policy for
+      a daily check; the statutory period is 1-3 months): above it, the record carries
+      ``investigate: true`` and an empty ``investigation_follow_up`` for the outcome. It is
+      not a limit: no exceedance, no 超标;
+    - the **limits** (GB 18871-2002 B1.1.1) are annual and 5-yearly, judged on a worker's
+      period results (``occmon assess --periods``). A day can only prove one broken: a single
+      day's dose over the single-year limit (50 mSv) is over it for the year, so ``dose``
+      fails and an exceedance is raised; otherwise the day passes (no limit broken by it)."""
     v = readings.raw("hp10", win)[1]
-    good = v[np.isfinite(v)]
-    # a cumulative reading: the day's dose is the sum of its rises (a reset starts again)
-    dose = float(np.clip(np.diff(good), 0.0, None).sum()) if good.size > 1 else None
-    limit_usv = thresholds.investigation_level(365) * 1000.0
+    dose = thresholds.cumulative_dose(v)
+    rad = thresholds.radiation_limits()
+    level_usv = thresholds.investigation_level(365) * 1000.0
+    annual_usv = rad.effective_single_year_msv * 1000.0
+    investigate = dose is not None and dose > level_usv
     out.fields["dose_usv"] = num(dose, 3)
-    out.fields["dose_limit_usv"] = num(limit_usv, 3)
+    out.fields["investigation_level_usv"] = num(level_usv, 3)
+    out.fields["investigate"] = investigate
+    out.fields["investigation_follow_up"] = None   # the investigation's outcome, recorded later
+    out.fields["annual_limit_usv"] = num(annual_usv, 3)
     rates = readings.raw("dose_rate", win)[1]
     rgood = rates[np.isfinite(rates)]
     out.fields["dose_rate_max"] = num(float(rgood.max()), 3) if rgood.size else None
-    over = dose is not None and dose > limit_usv
+    over = dose is not None and dose > annual_usv
     out.verdicts["dose"] = thresholds.evidence_verdict(over, cover, min_cov)
     if over and dose is not None:
-        out.events.append(_event("dose", "hp10", win.start, win.end, dose, limit_usv))
+        out.events.append(_event("dose", "hp10", win.start, win.end, dose, annual_usv,
+                                 limit_name="GB 18871-2002 B1.1.1 single-year 50 mSv"))
 
 
 def analyze(spec: PointSpec, series: Mapping[str, Series] | Readings, win: Window,

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ingest.daily import jobs
+from ingest.daily import jobs, mixtures
 from ingest.daily.analyze import Outcome, Readings, Series, analyze, verdict_fields
 from ingest.daily.closing import require_ended
 from ingest.daily.spec import PointSpec, instruments_on, specs
@@ -186,6 +186,7 @@ def compute_day(conn: sqlite3.Connection, config: SiteConfig, day: dt.date,
         drafts += d
         events += e
         by_point[spec.point.id] = (spec, outcome)
+    mixtures.add_to_records(config, by_point, shifts, drafts)
     plans = jobs.plan(config, {p: spec for p, (spec, _) in by_point.items()})
     drafts += jobs.job_drafts(config, day, plans, {p: o for p, (_, o) in by_point.items()},
                               shifts)

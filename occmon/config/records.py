@@ -15,6 +15,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+import thresholds
+
 Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 DEFAULT_CLOSE_GRACE_MIN = 15.0
@@ -122,6 +124,39 @@ class Push(_Strict):
     timeout_s: float = Field(default=10.0, gt=0, le=120)
 
 
+class MixtureGroup(_Strict):
+    """Agents with the same health effect (target organ), judged together on each shift:
+    sum(C_TWA_i / PC-TWA_i) <= 1 (GBZ 2.1-2019 appendix A). Which agents share an effect is
+    the site's (its hygienist's) call, so occmon takes no group by default."""
+
+    id: Slug
+    name: str = Field(min_length=1, description="e.g. 苯系物 (苯、甲苯、二甲苯)")
+    effect: str = Field(min_length=1, description="the shared health effect, e.g. 中枢神经抑制")
+    agents: list[str] = Field(min_length=2, description="catalogue ids, names or CAS; each "
+                              "with a PC-TWA (or a dust PC-TWA)")
+    points: list[Slug] = Field(
+        default_factory=list, description="the points measuring them at one place; empty: "
+        "each area is one place, with its points whose agent is in the group")
+
+    @field_validator("agents")
+    @classmethod
+    def _known_agents(cls, value: list[str]) -> list[str]:
+        ids = []
+        for name in value:
+            try:
+                agent = thresholds.lookup(name)
+            except thresholds.UnknownAgent as exc:
+                raise ValueError(f"agents: {exc}") from None
+            lim = agent.limits()
+            if lim.pc_twa is None and lim.pc_twa_total is None:
+                raise ValueError(f"agents: {agent.id!r} has no PC-TWA; a mixture is judged "
+                                 "on C_TWA / PC-TWA (MAC-only agents are judged alone)")
+            ids.append(agent.id)
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"agents: an agent is listed twice ({ids})")
+        return ids
+
+
 class RecordsConfig(_Strict):
     shifts: list[Shift] = Field(default_factory=list)
     jobs: list[Job] = Field(default_factory=list)
@@ -134,6 +169,9 @@ class RecordsConfig(_Strict):
     min_coverage: float = Field(default=0.75, gt=0, le=1)
     signers: list[str] = Field(default_factory=list, description="who may sign a day")
     push: Push | None = None
+    mixtures: list[MixtureGroup] = Field(
+        default_factory=list, description="agents with the same health effect, judged "
+        "together: sum(C_i / L_i) <= 1 per shift (GBZ 2.1-2019 appendix A)")
 
     @field_validator("close_after")
     @classmethod

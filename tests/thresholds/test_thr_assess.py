@@ -129,15 +129,16 @@ def test_utc_times_and_shift_start(tmp_path: Path) -> None:
 
 
 def test_radiation_dose(tmp_path: Path) -> None:
-    # 8 h at 2.5 uSv/h = 20 uSv = 0.02 mSv; 0.05 uSv a minute x 480 = 24 uSv.
+    # 8 h at 2.5 uSv/h = 20 uSv = 0.02 mSv; a cumulative Hp(10) log rising 0.05 uSv a minute
+    # from 0.05 to 24.0 uSv: 479 rises x 0.05 = 23.95 uSv (the daily record's rule).
     rate = write_csv(tmp_path, "rate.csv", 480, lambda i: 2.5)
     out = assess("--agent", "radiation", "--unit", "uSv/h", "--max-gap", "60", str(rate))
     assert out["dose_msv"] == pytest.approx(0.02)
     assert out["verdicts"] == {"dose": "pass"}
     assert out["limits"]["investigation_level_msv"] == pytest.approx(5 / 12, abs=1e-6)
-    inc = write_csv(tmp_path, "inc.csv", 480, lambda i: 0.05)
+    inc = write_csv(tmp_path, "inc.csv", 480, lambda i: 0.05 * (i + 1))
     assert assess("--agent", "radiation", "--unit", "uSv", str(inc))["dose_msv"] == \
-        pytest.approx(0.024)
+        pytest.approx(0.02395)
 
 
 @pytest.mark.parametrize(("args", "content", "message"), [

@@ -156,7 +156,7 @@ agents:
     mac: 1
     highly_toxic: false
     confidence: H
-    source: {standard: GBZ 2.1-2019, edition: "2019"}
+    source: {standard: GBZ 2.1-2019, edition: "2019", table: "表1 (Table 1)", row: 测试气}
 """
 
 
