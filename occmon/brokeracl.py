@@ -40,7 +40,9 @@ ROLE_RULES: dict[Role, tuple[tuple[Access, str], ...]] = {
         ("write", "~/status/gateway"),
         ("write", "~/status/device/#"),
         ("write", "~/commands/result"),
+        ("write", "~/annunciator"),  # its own system alarms, when ingest (the notifier) is down
         ("read", "~/commands/request"),
+        ("read", "~/status/ingest"),  # ingest's heartbeat: a dead ingest is a system alarm
         # + read on every vendor device's topic (the MQTT intake), added in grants()
     ),
     "ingest": (
@@ -53,6 +55,8 @@ ROLE_RULES: dict[Role, tuple[tuple[Access, str], ...]] = {
         ("write", "~/commands/request"),
         ("read", "~/commands/result"),
         ("write", "~/status/api"),
+        ("read", "~/status/gateway"),  # heartbeats: /healthz judges gateway and ingest
+        ("read", "~/status/ingest"),
     ),
     "notifier": (
         ("write", "~/annunciator"),

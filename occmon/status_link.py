@@ -19,6 +19,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from occmon import heartbeat, topics
+from occmon.config.mqttauth import login
 from occmon.config.schema import SiteConfig
 
 log = logging.getLogger(__name__)
@@ -38,8 +39,9 @@ class StatusLink:
         client = mqtt.Client(CallbackAPIVersion.VERSION2,
                              client_id=f"{prefix}-{component}-status-{self.site}",
                              clean_session=True, protocol=mqtt.MQTTv311)
-        if broker and broker.username:
-            client.username_pw_set(broker.username, broker.password)
+        account = login(broker, component)  # type: ignore[arg-type]  # gateway|ingest|api
+        if account["username"]:
+            client.username_pw_set(account["username"], account["password"])
         client.will_set(self.topic, heartbeat.offline_payload(self.site, component), 1, True)
         client.reconnect_delay_set(1, 5)
         client.on_connect = self._on_connect

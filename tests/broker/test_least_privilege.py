@@ -50,7 +50,7 @@ CASES = [
     (GATEWAY, f"{R}/status/gateway", True, True),
     (GATEWAY, f"{R}/commands/result", False, True),
     (GATEWAY, f"{R}/commands/request", False, False),
-    (GATEWAY, f"{R}/annunciator", False, False),
+    (GATEWAY, f"{R}/annunciator", False, True),  # its own system alarms when ingest is down
     (GATEWAY, WGAS_TOPIC, False, False),  # cannot speak for a device
     # ingest: annunciator pushes and its heartbeat
     (INGEST, f"{R}/annunciator", False, True),
