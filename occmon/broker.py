@@ -117,8 +117,27 @@ class TopicRulesPlugin(BaseTopicPlugin):  # type: ignore[misc]
         return allowed
 
 
+class _Snapshots(dict[str, list[tuple[Session, int]]]):
+    """amqtt's subscription table, walked over a copy.
+
+    amqtt's broadcast walks this table and awaits the topic-rules check at each matching
+    filter; a SUBSCRIBE handled meanwhile added a key, the walk died with "dictionary
+    changed size during iteration" and the message never reached the subscribers left.
+    """
+
+    def items(self) -> Any:
+        return list(super().items())
+
+
 class GuardedBroker(Broker):  # type: ignore[misc]  # amqtt is untyped
-    """amqtt's broker with retained messages checked like every other delivery."""
+    """amqtt's broker with retained messages checked like every other delivery, and a
+    subscription table that a broadcast may walk while clients subscribe."""
+
+    _subscriptions: dict[str, list[tuple[Session, int]]]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._subscriptions = _Snapshots(self._subscriptions)
 
     async def _publish_retained_messages_for_subscription(
             self, subscription: tuple[str, int], session: Session) -> None:
