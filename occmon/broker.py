@@ -117,8 +117,22 @@ class TopicRulesPlugin(BaseTopicPlugin):  # type: ignore[misc]
         return allowed
 
 
+class _Subscriptions(dict[str, list[tuple[Session, int]]]):
+    """amqtt's subscription table, iterated on a snapshot: its broadcast loops over
+    ``items()`` across awaits, and a client subscribing meanwhile raised "dictionary changed
+    size during iteration", which lost that message for every subscriber (seen at every
+    ``occmon run`` start, as the API subscribed while the gateway published)."""
+
+    def items(self) -> list[tuple[str, list[tuple[Session, int]]]]:  # type: ignore[override]
+        return list(super().items())
+
+
 class GuardedBroker(Broker):  # type: ignore[misc]  # amqtt is untyped
     """amqtt's broker with retained messages checked like every other delivery."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._subscriptions = _Subscriptions()
 
     async def _publish_retained_messages_for_subscription(
             self, subscription: tuple[str, int], session: Session) -> None:

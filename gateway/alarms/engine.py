@@ -177,6 +177,10 @@ class AlarmEngine:
                 sample.point, f"sample of {sample.point!r} at {sample.time} is older than the "
                 f"last one at {p.last_time}")
         good = sample.quality is not Quality.BAD and sample.value is not None
+        if (not good and sample.reason == Reason.DEVICE_OFFLINE
+                and p.fault.start_grace(sample.time)):
+            p.fault.tick(sample.time)  # a device that never answered: judged stale, not now
+            return []
         p.last_time = sample.time
         p.fault.sample(good, sample.reason, sample.time)
         p.overdue_sample = sample.reason == Reason.CALIBRATION_OVERDUE

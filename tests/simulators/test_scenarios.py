@@ -68,10 +68,14 @@ def test_a_running_fan_vents_the_leak() -> None:
     assert leak.value("gp1-h2s", 0.0, 700.0, vented_since=0.0) == 0.0
 
 
-def test_dust_surge_multiplies_both_fractions_at_the_first_dust_area() -> None:
+def test_dust_surge_adds_to_both_fractions_at_the_first_dust_area_at_any_hour() -> None:
     surge = plan(get_scenario("dust-surge"), SENSORS, DEVICES)
     assert set(surge.excursions) == {"d1-total", "d1-resp"}
-    assert surge.value("d1-total", 2.0, 1000.0) == pytest.approx(16.0)
+    # at the top (60 s + 300 s rise < 1000 s < 60 + 300 + 1800 s): 14 and 5 mg/m3 added
+    assert surge.value("d1-total", 2.0, 1000.0) == pytest.approx(16.0)  # noon: 2 + 14
+    assert surge.value("d1-total", 0.3, 1000.0) == pytest.approx(14.3)  # night: 0.3 + 14
+    assert surge.value("d1-resp", 0.15, 1000.0) == pytest.approx(5.15)
+    assert 14.3 > 3 * 4.0 and 5.15 > 3 * 1.5  # above 3x PC-TWA even at night
     assert surge.value("d1-total", 2.0, 30.0) == pytest.approx(2.0)
 
 
