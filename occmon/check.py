@@ -160,9 +160,11 @@ def check_file(path: Path) -> tuple[SiteConfig | None, list[ConfigProblem]]:
     problems = _agent_problems(config, path) + check_modbus(config, path)
     problems += check_safety(config, path) + _job_problems(config, path)
     if not problems:  # these resolve agents and devices the checks above vouch for
-        problems += _unit_problems(config, path)
+        units = _unit_problems(config, path)
+        problems += units
         if config.simulation is not None:
-            problems += simulation_problems(config, path)
+            wrong = {p.key.removesuffix(".unit") for p in units}  # said once, as a unit
+            problems += [p for p in simulation_problems(config, path) if p.key not in wrong]
     return (None if problems else config), problems
 
 
