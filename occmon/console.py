@@ -9,10 +9,10 @@ means the event reached the record, which is what an operator will later be show
 
 Lines carry the site's local time of the event::
 
-    10:41:07 ALARM  raised     desulf-h2s-1 alarm 10.4 mg/m3 (set-point 10): ...
-    10:41:07 FAN    started    desulf-exhaust: desulf-h2s-1 at alarm
-    10:41:17 FAN    FAILURE    desulf-exhaust: fan-1 no running feedback within 10 s
-    00:30:02 EXCEED STEL       desulf-h2s-1 2026-03-02 15-min 14.2 mg/m3 > 10 (1.4x)
+    08:02:41 ALARM  raised         desulf-h2s-w1: 24.0119 mg/m3 reached high_alarm set-p...
+    08:02:41 FAN    started        desulf-exhaust: desulf-h2s-w1 at high_alarm
+    08:02:43 FAN    confirmed      desulf-exhaust: fan-1 reports running
+    14:03:49 EXCEED mac            desulf-h2s-1 2026-12-02: 10.3 > 10 (1x)
 """
 
 from __future__ import annotations
@@ -43,21 +43,19 @@ FAN_EVENTS = {"started", "confirmed", "standby-started", "stopped", "ventilation
               "awaiting-reset"}
 
 
-def _num(value: Any) -> str:
+def _num(value: Any) -> str:  # 3 significant figures: what a glance needs
     return f"{value:.3g}" if isinstance(value, int | float) else "-"
 
 
 def alarm_line(body: dict[str, Any], tz: ZoneInfo) -> str:
-    """One alarm event as a terminal line."""
+    """One alarm event as a terminal line: the engine's cause says point, value, level and
+    set-point ("desulf-h2s-1: 11.2 mg/m3 rose to alarm (set-point 10 mg/m3, ...)")."""
     event = str(body.get("event", ""))
-    what = str(body.get("level") or body.get("reason") or body.get("kind") or "")
-    figure = ""
-    if body.get("value") is not None and body.get("kind") == "process":
-        figure = f" {_num(body['value'])} {body.get('unit', '')}"
-        if body.get("setpoint") is not None:
-            figure += f" (set-point {_num(body['setpoint'])})"
-    return (f"{_clock(body.get('time'), tz)} ALARM  {event:<14} {body.get('point') or ''} "
-            f"{what}{figure}: {body.get('cause', '')}").rstrip()
+    cause = str(body.get("cause", ""))
+    source = str(body.get("point") or body.get("alarm_id") or "")
+    if source and not cause.startswith(source):
+        cause = f"{body.get('alarm_id', source)}: {cause}"
+    return f"{_clock(body.get('time'), tz)} ALARM  {event:<14} {cause}".rstrip()
 
 
 def fan_line(body: dict[str, Any], tz: ZoneInfo) -> str:

@@ -161,8 +161,9 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("normal-day", "an ordinary day: shift pattern, drift and noise only"),
         Scenario(
             "h2s-leak",
-            "H2S at the first H2S area rises from 60 s over 10 min to ~35 ppm (10 ppm at "
-            "~270 s), holds 15 min, falls over 15 min; decays with tau 300 s once a fan runs",
+            "H2S at the first H2S area rises from 60 s over 10 min by 35 ppm (alarm = MAC "
+            "10 mg/m3 at ~228 s, high alarm 20 mg/m3 at ~317 s), holds 15 min, falls over "
+            "15 min; decays with tau 300 s once a fan runs",
             (H2S_LEAK,),
         ),
         Scenario(

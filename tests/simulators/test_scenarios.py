@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from simulators.scenarios import (
@@ -105,3 +107,22 @@ def test_selectors_without_match_are_skipped_but_unknown_ids_fail() -> None:
 def test_excursion_needs_peak_or_factor() -> None:
     with pytest.raises(ScenarioError, match="exactly one of peak or factor"):
         Excursion(("h2s",), 0.0, 1.0, 1.0, 1.0)
+
+
+def test_the_leak_reaches_the_levels_the_readme_names_when_it_says() -> None:
+    """simulators/README.md: pre-alarm at ~171 s, alarm (MAC) at ~228 s, high alarm at
+    ~317 s over a 0.4 ppm production level, H2S 34.08 g/mol at 24.04 L/mol."""
+    leak = plan(get_scenario("h2s-leak"), SENSORS, DEVICES)
+    mg_per_ppm = 34.08 / 24.04
+    sensor = next(iter(leak.excursions))
+
+    def first(level_mg: float) -> int:
+        return next(t for t in range(3000) if leak.value(sensor, 0.4, t) * mg_per_ppm >= level_mg)
+
+    readme = (Path(__file__).resolve().parents[2] / "simulators" / "README.md").read_text()
+    for level, said in ((5.0, 171), (10.0, 228), (20.0, 317)):  # GBZ/T 223 for H2S
+        assert abs(first(level) - said) <= 2, (level, first(level))
+        assert f"~{said} s" in readme
+    top = max(leak.value(sensor, 0.4, t) for t in range(3000))
+    assert top == pytest.approx(35.4)  # 0.4 + 35 ppm
+    assert "~35.4 ppm = 50 mg/m3" in readme and round(top * mg_per_ppm) == 50
