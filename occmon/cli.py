@@ -112,7 +112,13 @@ def main(argv: list[str] | None = None) -> int:
     if not args or args[0] in ("-h", "--help") or args[0] not in COMMANDS:
         print(USAGE, file=sys.stderr if args and args[0] not in ("-h", "--help") else sys.stdout)
         return 0 if args and args[0] in ("-h", "--help") else 2
-    return COMMANDS[args[0]](args[1:])
+    from occmon.config import ConfigError
+
+    try:
+        return COMMANDS[args[0]](args[1:])
+    except (ConfigError, OSError) as exc:  # the edge: a config or environment problem is
+        print(f"occmon {args[0]}: {exc}", file=sys.stderr)  # one line, never a traceback
+        return 2
 
 
 if __name__ == "__main__":
