@@ -93,8 +93,15 @@ class Console:
         self.lines = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._conn = self._connect()
-        self._alarm_id, self._vent_id, self._exceed_id = self._watermarks()
+        self._alarm_id = self._vent_id = self._exceed_id = 0
+        self._conn: sqlite3.Connection | None = None
+        try:
+            self._conn = self._connect()
+            self._alarm_id, self._vent_id, self._exceed_id = self._watermarks()
+        except sqlite3.Error as exc:  # the run goes on; only its terminal lines are lost
+            log.warning("console: cannot read the store %s (%s); no event lines", self.path,
+                        exc)
+            self._conn = None
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False,
@@ -103,6 +110,7 @@ class Console:
         return conn
 
     def _max(self, table: str, column: str = "id") -> int:
+        assert self._conn is not None
         try:
             row = self._conn.execute(f"SELECT COALESCE(MAX({column}), 0) FROM {table}")
             return int(row.fetchone()[0])
@@ -114,6 +122,8 @@ class Console:
                 self._max("exceedances", "rowid"))
 
     def start(self) -> None:
+        if self._conn is None:
+            return
         self._thread = threading.Thread(target=self._run, name="occmon-console", daemon=True)
         self._thread.start()
 
@@ -121,8 +131,9 @@ class Console:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=2.0)
-        with contextlib.suppress(Exception):
-            self._conn.close()
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
 
     def _run(self) -> None:
         while not self._stop.wait(self.poll):
@@ -135,6 +146,8 @@ class Console:
 
     def drain(self) -> int:
         """Print every record written since the last call, oldest first; the line count."""
+        if self._conn is None:
+            return 0
         lines: list[tuple[float, str]] = []
         for record in AlarmQueries(self._conn).after(self._alarm_id):
             self._alarm_id = record.id
@@ -158,6 +171,7 @@ class Console:
         return len(lines)
 
     def _rows(self, sql: str, after: int) -> list[tuple[Any, ...]]:
+        assert self._conn is not None
         try:
             return self._conn.execute(sql, (after,)).fetchall()
         except sqlite3.OperationalError:

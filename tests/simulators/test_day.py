@@ -111,6 +111,9 @@ def test_a_leak_at_the_chosen_hour_is_the_days_one_exceedance(tmp_path: Path) ->
     assert made.returncode == 0, made.stderr
     assert occmon("records", "close", str(config), "--date", DAY, cwd=tmp_path
                   ).returncode == 0
+    again = occmon("simulate", "--day", DAY, str(config), cwd=tmp_path)
+    assert again.returncode == 2  # its records are in the ledger: never overwritten
+    assert again.stderr.startswith(f"occmon simulate --day: {DAY} is already closed in ")
     got = records(tmp_path / "occmon.db")
     failed = {k for k, r in got.items() if r["verdict"] != "pass"}
     # the leak is at the desulf unit's H2S points, in the day shift (08:00-16:00)
