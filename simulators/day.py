@@ -1,7 +1,8 @@
 """A whole simulated day of every sensor, as arrays: what ``occmon simulate --day`` stores.
 
-The same signals and scenarios as the live plant (``baselines``, ``scenarios``), sampled
-at the rate each device would give: a Modbus device at its ``poll_interval``, an MQTT
+The same signals and scenarios as the live plant (``baselines``, ``scenarios``), with the
+working day moved to start with the site's day shift (``records.shifts``), sampled at the
+rate each device would give: a Modbus device at its ``poll_interval``, an MQTT
 device every ``MQTT_STEP_S``. The scenario starts at the chosen local time of the day
 (its effect times count from there). Pure: no I/O, no clock.
 
@@ -34,6 +35,7 @@ from simulators.baselines import (
 )
 from simulators.fan import DEFAULT_SPIN_UP_S
 from simulators.scenarios import DeviceInfo, Excursion, Plan, Scenario, SensorInfo, plan
+from simulators.signals import SHIFT_START_H
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -48,6 +50,16 @@ class SensorDay:
     unit: str
     times: FloatArray
     values: FloatArray
+
+
+def pattern_offset(config: SiteConfig) -> float:
+    """Seconds to move the simulators' working day (production from SHIFT_START_H, the
+    dosimeters worn for its 8 h) so that it starts with the site's day shift: the
+    ``records.shifts`` entry starting between 05:00 and 11:00, else the first one."""
+    shifts = config.records.shifts if config.records else []
+    starts = [int(s.start[:2]) + int(s.start[3:]) / 60.0 for s in shifts]
+    daytime = [h for h in starts if 5.0 <= h <= 11.0] or starts
+    return (daytime[0] - SHIFT_START_H) * 3600.0 if daytime else 0.0
 
 
 def day_bounds(day: dt.date, tz: ZoneInfo) -> tuple[float, float]:
@@ -87,6 +99,7 @@ def simulate_day(
     devices = [DeviceInfo(d.id, d.protocol, False) for d in config.devices]
     resolved = plan(scenario, infos, devices)
     vented = _vent_start(config, resolved, specs, (start, end, t0), seed, tz)
+    shift = pattern_offset(config)
     for sensor in config.sensors:
         spec = specs[sensor.id]
         device = config.device(sensor.device)
@@ -95,7 +108,8 @@ def simulate_day(
         times = times[_alive(resolved, sensor.device, times - t0)]
         signal = base_signal(seed, spec, tz)
         factor = unit_factor(spec, signal.unit, ref)
-        values = _with_scenario(resolved, sensor.id, signal.series(times), times - t0, vented)
+        values = _with_scenario(resolved, sensor.id, signal.series(times - shift),
+                                times - t0, vented)
         yield SensorDay(sensor.id, spec.unit or signal.unit, times, values * factor)
 
 
@@ -144,7 +158,7 @@ def _vent_start(config: SiteConfig, resolved: Plan, specs: dict[str, SensorSpec]
         times = np.arange(max(start, t0 + window[0]), min(end, t0 + window[1]), 1.0)
         if not times.size:
             continue
-        base = signal.series(times)
+        base = signal.series(times - pattern_offset(config))
         for t, b in zip(times, base, strict=True):
             if resolved.value(sensor, float(b), float(t - t0)) * per_signal >= mac:
                 at = float(t - t0) + on_delay + DEFAULT_SPIN_UP_S  # alarm, then the fan

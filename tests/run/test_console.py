@@ -59,3 +59,25 @@ def test_one_line_per_alarm_change_and_fan_action_in_site_time(tmp_path: Path) -
     assert console.drain() == 0  # each record once
     console.stop()
     store.close()
+
+
+def test_an_exceedance_of_a_closed_day_is_one_line(tmp_path: Path) -> None:
+    from ingest.daily.close import close_day
+    from occmon.model import Quality, Reading
+
+    config = load(ROOT / "examples" / "demo-plant.yaml")
+    path = tmp_path / "occmon.db"
+    config = config.model_copy(update={"store": config.store.model_copy(update={"path": path})})
+    store = SqliteStore(path)
+    out = io.StringIO()
+    console = Console(config, out)
+    # H2S at 14.2 mg/m3 for 20 s at 14:03:49 on 2026-12-01: over the MAC of 10 mg/m3
+    store.write_readings([
+        Reading("desulf-h2s-1", "h2s", T + i, 14.2, "mg/m3", Quality.GOOD, "concentration",
+                None, "gp1-h2s", "gas-panel-1", 10.0, "ppm") for i in range(20)])
+    store.close()
+    close_day(path, config, dt.date(2026, 12, 1), now=T + 3 * 86400)
+    console.drain()
+    exceed = [line for line in out.getvalue().splitlines() if " EXCEED " in line]
+    assert exceed == ["14:03:49 EXCEED mac            desulf-h2s-1 2026-12-01: 14.2 > 10 (1.4x)"]
+    console.stop()

@@ -139,3 +139,33 @@ def test_a_day_that_has_not_ended_is_refused_in_one_line(tmp_path: Path) -> None
     assert result.returncode == 2
     assert result.stderr.startswith("occmon simulate --day: 2099-01-01 has not ended yet")
     assert not (tmp_path / "occmon.db").exists()
+
+
+def test_the_working_day_follows_the_sites_day_shift() -> None:
+    import datetime as dt
+
+    from occmon.config import parse, read_yaml
+    from simulators.day import pattern_offset, simulate_day
+    from simulators.scenarios import get_scenario
+
+    data, _ = read_yaml(DEMO)
+    data["records"]["shifts"] = [{"name": "早班", "start": "07:00", "hours": 8},
+                                 {"name": "晚班", "start": "15:00", "hours": 8},
+                                 {"name": "夜班", "start": "23:00", "hours": 8}]
+    early, problems = parse(data, DEMO)
+    assert early is not None, problems
+    demo = load(DEMO)
+    assert pattern_offset(demo) == 0.0  # 白班 08:00: the simulators' own day
+    assert pattern_offset(early) == -3600.0
+
+    def dust_07_to_08(config: Any) -> float:
+        day = next(s for s in simulate_day(config, dt.date(2026, 12, 1),
+                                           get_scenario("normal-day"), seed=7)
+                   if s.sensor == "d1-total")
+        hour = (day.times - day.times[0]) // 3600
+        return float(day.values[hour == 7].mean())
+
+    # 07:00-08:00 is production (2.0 mg/m3) where the day shift starts at 07:00, start-up
+    # (activity 0.35: 0.3 + 1.7 x 0.35 = 0.9 mg/m3) where it starts at 08:00
+    assert dust_07_to_08(early) == pytest.approx(2.0, rel=0.3)
+    assert dust_07_to_08(demo) == pytest.approx(0.9, rel=0.3)
