@@ -24,7 +24,10 @@ def test_a_normal_day_raises_no_alarm_and_starts_no_fan_in_its_first_minute(
         # a minute of real time is an hour of the simulated plant (speed 60)
         run.wait_rows("SELECT 1 FROM readings WHERE point = 'desulf-h2s-1' LIMIT 1", 20)
         time.sleep(60)
-        alarms = run.rows("SELECT alarm_id, event, body FROM alarm_events")
+        # (a calibration-due warning is not an alarm: the demo's instruments fall due in
+        # 2027, and the warning then says so once, which is right)
+        alarms = run.rows("SELECT alarm_id, event, body FROM alarm_events "
+                          "WHERE event != 'warning'")
         fans = run.rows("SELECT unit, event, body FROM ventilation_log")
         polled = run.rows("SELECT COUNT(*) FROM readings WHERE point = 'desulf-h2s-1' "
                           "AND quality = 'good'")
