@@ -7,6 +7,7 @@ asks each driver to check what only it knows (register names in device profiles)
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import thresholds
 from occmon.config import ConfigProblem, SiteConfig, parse, read_yaml
@@ -37,6 +38,88 @@ def _agent_problems(config: SiteConfig, file: Path) -> list[ConfigProblem]:
                     f"use one of {sorted(QUANTITIES)}",
                 )
             )
+    return problems
+
+
+def _unit_problems(config: SiteConfig, file: Path) -> list[ConfigProblem]:
+    """A sensor's unit must convert to its quantity's canonical unit for the point's agent
+    (ppm of a dust, dB(A) of a gas): otherwise the gateway fails on the first value."""
+    from gateway.app import site_reference
+    from gateway.normalise import Binding
+
+    reference = site_reference(config)
+    problems = []
+    for i, sensor in enumerate(config.sensors):
+        if sensor.unit is None or sensor.quantity not in QUANTITIES:
+            continue
+        try:
+            point = config.point(sensor.point)
+            agent = thresholds.lookup(point.agent)
+        except (KeyError, ValueError):
+            continue  # reported by the reference and agent checks
+        binding = Binding(sensor, point, agent, reference)
+        try:
+            binding.converter(sensor.unit)
+        except ValueError as exc:
+            problems.append(ConfigProblem(
+                file, f"sensors[{i}].unit",
+                f"sensor {sensor.id!r}: {exc}",
+                f"give the unit the instrument reports its {sensor.quantity} in, one that "
+                f"converts to {binding.canonical_unit} for {point.agent!r}"))
+    return problems
+
+
+def simulation_problems(config: SiteConfig, file: Path) -> list[ConfigProblem]:
+    """What stops the simulated plant of ``occmon run`` (config ``simulation:`` or
+    ``--scenario``): two simulated Modbus devices on one port (one server per port), a
+    simulated device on the broker's or the API's port, an MQTT device topic with
+    wildcards, a sensor the simulators cannot produce."""
+    from occmon.config.schema import ModbusTcpDevice, MqttDevice
+    from simulators.baselines import SensorSpec, SignalError, base_signal, unit_factor
+    from simulators.plant import is_loopback
+
+    problems: list[ConfigProblem] = []
+    taken: dict[int, str] = {}
+    if config.broker is None:
+        taken[config.embedded_broker.port] = "the embedded broker"
+    if config.api.port:
+        taken[config.api.port] = "the API"
+    for i, device in enumerate(config.devices):
+        if isinstance(device, ModbusTcpDevice) and is_loopback(device.host):
+            other = taken.get(device.port)
+            if other is not None:
+                problems.append(ConfigProblem(
+                    file, f"devices[{i}].port",
+                    f"simulated device {device.id!r} would listen on port {device.port}, "
+                    f"which {other} already uses",
+                    "give every simulated device its own free port"))
+            else:
+                taken[device.port] = f"simulated device {device.id!r}"
+        elif isinstance(device, MqttDevice) and any(ch in device.topic for ch in "+#"):
+            problems.append(ConfigProblem(
+                file, f"devices[{i}].topic",
+                f"device {device.id!r}: topic {device.topic!r} has wildcards; a simulated "
+                "device needs a concrete topic to publish on",
+                "give the topic the device publishes on, without + or #"))
+    simulated = {d.id for d in config.devices
+                 if isinstance(d, MqttDevice)
+                 or (isinstance(d, ModbusTcpDevice) and is_loopback(d.host))}
+    tz = ZoneInfo(config.site.timezone)
+    for i, sensor in enumerate(config.sensors):
+        if sensor.device not in simulated:
+            continue
+        try:
+            point = config.point(sensor.point)
+        except KeyError:
+            continue
+        spec = SensorSpec(point.agent, sensor.quantity, point.fraction, sensor.unit,
+                          sensor.device, False)
+        try:
+            unit_factor(spec, base_signal(1, spec, tz).unit)
+        except SignalError as exc:
+            problems.append(ConfigProblem(
+                file, f"sensors[{i}]", f"sensor {sensor.id!r}: {exc}",
+                "simulate it with a unit the simulators give, or do not simulate this site"))
     return problems
 
 
@@ -76,6 +159,12 @@ def check_file(path: Path) -> tuple[SiteConfig | None, list[ConfigProblem]]:
         return None, problems
     problems = _agent_problems(config, path) + check_modbus(config, path)
     problems += check_safety(config, path) + _job_problems(config, path)
+    if not problems:  # these resolve agents and devices the checks above vouch for
+        units = _unit_problems(config, path)
+        problems += units
+        if config.simulation is not None:
+            wrong = {p.key.removesuffix(".unit") for p in units}  # said once, as a unit
+            problems += [p for p in simulation_problems(config, path) if p.key not in wrong]
     return (None if problems else config), problems
 
 

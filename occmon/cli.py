@@ -15,6 +15,7 @@ commands:
   ingest CONFIG         the ingest worker alone
   api CONFIG            the API alone
   simulate CONFIG       the simulated plant alone (--scenario, --speed, --seed, --list)
+  simulate --day DATE CONFIG   one whole simulated day into the store (--scenario, --at)
   config check CONFIG   every problem of a site config, with file, key and fix (exit 2)
   assess ...            exposure assessment of a CSV from a portable instrument
   dashboards build|push Grafana boards from the site config; upload them to Grafana
@@ -40,6 +41,10 @@ def _component(name: str) -> Callable[[list[str]], int]:
 
 
 def _simulate(argv: list[str]) -> int:
+    if any(a == "--day" or a.startswith("--day=") for a in argv):
+        from occmon.simday import main as day_main  # a whole day into the store
+
+        return day_main(argv)
     from simulators.cli import main
 
     return main(argv)
@@ -107,7 +112,13 @@ def main(argv: list[str] | None = None) -> int:
     if not args or args[0] in ("-h", "--help") or args[0] not in COMMANDS:
         print(USAGE, file=sys.stderr if args and args[0] not in ("-h", "--help") else sys.stdout)
         return 0 if args and args[0] in ("-h", "--help") else 2
-    return COMMANDS[args[0]](args[1:])
+    from occmon.config import ConfigError
+
+    try:
+        return COMMANDS[args[0]](args[1:])
+    except (ConfigError, OSError) as exc:  # the edge: a config or environment problem is
+        print(f"occmon {args[0]}: {exc}", file=sys.stderr)  # one line, never a traceback
+        return 2
 
 
 if __name__ == "__main__":

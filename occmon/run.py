@@ -1,8 +1,14 @@
 """``occmon run``: the whole system on one box, in one process, stopped cleanly by Ctrl-C.
 
 Start order follows the data: broker, then ingest (so nothing published is missed), then
-the gateway, then the simulated plant, then the API. Stop order is the reverse, each step
-bounded, so Ctrl-C ends everything within a few seconds.
+the simulated plant, waiting until each simulated device accepts connections (a gateway
+polling a simulator that is not listening yet would raise sensor-fault alarms and start
+the accident fans fail-safe on an ordinary day), then the gateway, then the API. Stop order
+is the reverse, each step bounded, so Ctrl-C ends everything within a few seconds.
+
+Every port the run will listen on is tried before anything starts, so a second
+``occmon run`` says so in one line instead of half-starting. The terminal shows one line per
+alarm, fan action and exceedance (``occmon.console``); ``-q`` leaves only the banner.
 """
 
 from __future__ import annotations
@@ -10,8 +16,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import logging
 import signal
+import socket
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -96,8 +104,53 @@ def _simulation(config: SiteConfig, options: Options) -> Simulation | None:
     )
 
 
-async def start_system(config: SiteConfig, options: Options) -> tuple[System, str]:
-    """Start every part; return the running system and the banner that says where to look."""
+class StartProblem(Exception):
+    """The system cannot start here as configured (a port in use, a simulator that cannot
+    listen): said in one line, exit 2, no traceback."""
+
+
+def listen_ports(config: SiteConfig, options: Options) -> list[tuple[str, int, str]]:
+    """(host, port, what) of every socket ``occmon run`` will listen on."""
+    out: list[tuple[str, int, str]] = []
+    if config.broker is None:
+        out.append((config.embedded_broker.host, config.embedded_broker.port, "embedded broker"))
+    api_port = config.api.port if options.api_port is None else options.api_port
+    if api_port:
+        out.append((config.api.host, api_port, "API"))
+    if _simulation(config, options) is not None:
+        from simulators.plant import is_loopback
+
+        for device in config.devices:
+            host, port = getattr(device, "host", None), getattr(device, "port", None)
+            if isinstance(host, str) and isinstance(port, int) and is_loopback(host):
+                out.append((host, port, f"simulated device {device.id!r}"))
+    return out
+
+
+def check_ports(ports: list[tuple[str, int, str]]) -> None:
+    """Raise StartProblem for the first port another process holds. Bound as the servers
+    bind (SO_REUSEADDR), so a port merely in TIME_WAIT after a restart is not refused."""
+    for host, port, what in ports:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((host, port))
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    raise StartProblem(f"port {port} is in use: is occmon already running? "
+                                       f"(wanted by the {what} on {host})") from None
+                raise StartProblem(f"cannot listen on {host}:{port} ({what}): "
+                                   f"{exc.strerror or exc}") from None
+
+
+async def start_system(
+    config: SiteConfig,
+    options: Options,
+    on_ingest: Callable[[SiteConfig], None] | None = None,
+) -> tuple[System, str]:
+    """Start every part; return the running system and the banner that says where to look.
+
+    ``on_ingest`` runs once ingest has opened the store, before any device is polled."""
     from api.app import create_app
     from api.heartbeats import ComponentWatch
     from gateway.app import Gateway
@@ -120,10 +173,8 @@ async def start_system(config: SiteConfig, options: Options) -> tuple[System, st
         ingest = Ingest(config, broker_host=host, broker_port=port, close_days=True)
         ingest.start()
         system.stops.append(("ingest", lambda: asyncio.to_thread(ingest.stop)))
-
-        gateway = Gateway(config, options.config_file, broker_host=host, broker_port=port)
-        await gateway.start()
-        system.stops.append(("gateway", gateway.stop))
+        if on_ingest is not None:
+            on_ingest(config)  # the store exists now: the console takes its watermarks
 
         sim = _simulation(config, options)
         if sim is not None:
@@ -136,9 +187,15 @@ async def start_system(config: SiteConfig, options: Options) -> tuple[System, st
                 seed=sim.seed,
                 broker_host=host,
                 broker_port=port,
+                profile_search=(options.config_file.parent,),
             )
             await plant.start()
             system.stops.append(("simulated plant", plant.stop))
+            await plant.wait_listening()  # before the gateway's first poll
+
+        gateway = Gateway(config, options.config_file, broker_host=host, broker_port=port)
+        await gateway.start()
+        system.stops.append(("gateway", gateway.stop))
 
         api_port = config.api.port if options.api_port is None else options.api_port
         watch = ComponentWatch(config, config.store.path, host=host, port=port)
@@ -195,15 +252,26 @@ async def _serve(config: SiteConfig, options: Options, started: asyncio.Event | 
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    system, banner = await start_system(config, options)
-    if not options.quiet:
-        print(banner, flush=True)
+    from occmon.console import Console
+
+    console: list[Console] = []
+
+    def watch(running: SiteConfig) -> None:
+        if not options.quiet:
+            console.append(Console(running, sys.stdout))
+
+    system, banner = await start_system(config, options, watch)
+    print(banner, flush=True)
+    for c in console:
+        c.start()
     if started is not None:
         started.set()
     try:
         await stop.wait()
     finally:
         print("stopping ...", flush=True)
+        for c in console:
+            c.stop()
         await system.stop()
         print("stopped", flush=True)
 
@@ -221,6 +289,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--speed", type=float, help="simulated seconds per real second")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--api-port", type=int, help="0 picks a free port")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="print only the banner, not a line per alarm and fan action")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
@@ -232,13 +302,36 @@ def main(argv: list[str]) -> int:
     except (ConfigError, MissingPassword) as exc:
         print(exc, file=sys.stderr)
         return 2
-    options = Options(args.config, args.scenario, args.speed, args.seed, args.api_port)
+    options = Options(args.config, args.scenario, args.speed, args.seed, args.api_port,
+                      args.quiet)
+    from simulators.baselines import SignalError
+    from simulators.plant import SimulationError
+    from simulators.scenarios import ScenarioError, get_scenario
+
     try:
+        if options.scenario is not None:
+            get_scenario(options.scenario)  # ScenarioError names the known ones
+        _check_simulation(config, options)
+        check_ports(listen_ports(config, options))
         asyncio.run(_serve(config, options, None))
-    except (OSError, MissingPassword) as exc:  # a simulated device's password, say
+    except (StartProblem, ConfigError, SimulationError, ScenarioError, SignalError,
+            MissingPassword, OSError) as exc:
+        # a configuration or environment problem met while starting (a port taken after
+        # the check, a simulated device's password): one line, exit 2, no traceback
         print(f"occmon run: {exc}", file=sys.stderr)
-        return 1
+        return 2
     return 0
+
+
+def _check_simulation(config: SiteConfig, options: Options) -> None:
+    """A ``--scenario`` on a config without ``simulation:``: the checks ``config check``
+    runs only for configs that simulate."""
+    if config.simulation is None and _simulation(config, options) is not None:
+        from occmon.check import simulation_problems
+
+        problems = simulation_problems(config, options.config_file)
+        if problems:
+            raise ConfigError(problems)
 
 
 def component_main(name: str, argv: list[str]) -> int:

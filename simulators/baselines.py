@@ -6,7 +6,8 @@ plausible and stays below the limits unless a scenario says otherwise:
 - H2S at a desulfurisation pump house: a few tenths of a ppm (MAC 10 mg/m3 ~ 7 ppm);
 - NH3 at a tank farm: a few ppm (PC-TWA 20 mg/m3 ~ 28 ppm);
 - cement mill walkway: total dust 1-3 mg/m3, respirable 0.5-1 (PC-TWA 4 / 1.5);
-- cement mill noise: LAeq 86-92 dB(A), LCpeak 110-125 dB(C);
+- cement mill walkway with the mill enclosed (the noise control GBZ 1 asks for): LAeq
+  81-85 dB(A) in production, LCpeak 105-118 dB(C), so an ordinary day passes LEX,8h 85;
 - a patrol worker's dosimeter: a little lower and more variable than the fixed meter;
 - an industrial radiographer: a few uSv Hp(10) over a shift, in bursts during exposures.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import tzinfo
 
+import thresholds
 from occmon.quantities import QUANTITIES
 from simulators.signals import (
     DoseRate,
@@ -94,8 +96,8 @@ def sound(seed: int, spec: SensorSpec, tz: tzinfo) -> Sound:
     rng = source_key(seed, f"{spec.source}/noise")
     key = int(rng.integers(0, 2**63))
     if spec.personal:
-        return Sound("dB(A)", 87.0, 55.0, 2.5, tz, key, Drift.seeded(rng, 1.5), worn=True)
-    return Sound("dB(A)", 89.0, 62.0, 1.0, tz, key, Drift.seeded(rng, 1.2))
+        return Sound("dB(A)", 82.0, 55.0, 2.5, tz, key, Drift.seeded(rng, 1.5), worn=True)
+    return Sound("dB(A)", 83.0, 62.0, 1.0, tz, key, Drift.seeded(rng, 1.2))
 
 
 def dose_rate(seed: int, spec: SensorSpec, tz: tzinfo) -> DoseRate:
@@ -139,14 +141,37 @@ def base_signal(seed: int, spec: SensorSpec, tz: tzinfo) -> Signal:
     )
 
 
-def unit_factor(spec: SensorSpec, signal_unit: str) -> float:
-    """Multiply a signal value by this to express it in the sensor's configured unit."""
+def site_reference(temperature_c: float, pressure_kpa: float) -> thresholds.ReferenceConditions:
+    """The reference conditions the gateway converts ppm with (gateway.app.site_reference):
+    the standard's 24.04 L/mol at 20 C / 101.3 kPa, else the ideal-gas molar volume."""
+    standard = thresholds.STANDARD_REFERENCE
+    if (temperature_c, pressure_kpa) == (standard.temperature_c, standard.pressure_kpa):
+        return standard
+    return thresholds.ReferenceConditions.ideal(temperature_c, pressure_kpa)
+
+
+def unit_factor(
+    spec: SensorSpec,
+    signal_unit: str,
+    reference: thresholds.ReferenceConditions = thresholds.STANDARD_REFERENCE,
+) -> float:
+    """Multiply a signal value by this to express it in the sensor's configured unit.
+
+    A gas sensor set to mg/m3 (or ug/m3) gets the ppm signal converted at the site's
+    reference conditions, so the gateway converting it back finds the same level."""
     unit = spec.unit or signal_unit
     if unit == signal_unit:
         return 1.0
     known = QUANTITIES.get(spec.quantity)
     if spec.quantity != "concentration" and known is not None and unit in known.factors:
         return 1.0 / known.factors[unit]
+    if spec.quantity == "concentration":
+        try:
+            agent = thresholds.lookup(spec.agent)
+            return float(thresholds.to_canonical(1.0, signal_unit, agent, reference)
+                         / thresholds.to_canonical(1.0, unit, agent, reference))
+        except (thresholds.UnitError, thresholds.UnknownAgent):
+            pass
     raise SignalError(
         f"the simulator gives {spec.quantity} of {spec.agent!r} in {signal_unit}, "
         f"and cannot give {unit!r}; set the sensor's unit to {signal_unit}"

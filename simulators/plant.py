@@ -25,7 +25,13 @@ from zoneinfo import ZoneInfo
 from gateway.modbus.profile import Profile, ProfileError, load_profile
 from occmon.config.mqttauth import device_login
 from occmon.config.schema import ModbusTcpDevice, MqttDevice, Sensor, SiteConfig
-from simulators.baselines import SensorSpec, base_signal, gas_family, unit_factor
+from simulators.baselines import (
+    SensorSpec,
+    base_signal,
+    gas_family,
+    site_reference,
+    unit_factor,
+)
 from simulators.fan import DEFAULT_SPIN_UP_S, Fan
 from simulators.image import Bound, ImageError, RegisterImage, check_bindings, fill
 from simulators.modbus import ModbusDeviceServer, Mode, WriteHandler
@@ -140,8 +146,10 @@ class SimulatedPlant:
             else sensor.quantity
         )
         info = SensorInfo(sensor.id, sensor.device, point.area, family)
+        ref = self.config.reference
         try:
-            factor = unit_factor(spec, signal.unit)
+            factor = unit_factor(spec, signal.unit,
+                                 site_reference(ref.temperature_c, ref.pressure_kpa))
         except ValueError as exc:
             raise SimulationError(f"sensor {sensor.id!r}: {exc}") from None
         return SimSensor(sensor, info, signal, factor)
@@ -273,6 +281,39 @@ class SimulatedPlant:
             await self.stop()
             raise
         self._task = asyncio.create_task(self._run(), name="simulated-plant")
+
+    def endpoints(self) -> dict[str, tuple[str, int]]:
+        """device id -> the (host, port) its simulated Modbus server listens on."""
+        return {
+            device_id: (self.listen if self.listen is not None else d.config.host, d.config.port)
+            for device_id, d in self.modbus.items()
+        }
+
+    async def wait_listening(self, timeout: float = 5.0) -> None:
+        """Return once every simulated Modbus device that is up accepts a TCP connection,
+        so a gateway started next never polls a simulator that is not there yet (which
+        would be a false sensor-fault alarm and a fail-safe fan start). Raises
+        SimulationError naming the first device still refusing after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        for device_id, (host, port) in self.endpoints().items():
+            if self._mode(device_id) != "up":
+                continue  # a scenario's outage from the start: refusing is the point
+            target = "127.0.0.1" if host in ("0.0.0.0", "") else host
+            while True:
+                try:
+                    _reader, writer = await asyncio.wait_for(
+                        asyncio.open_connection(target, port), 0.5)
+                except (OSError, TimeoutError) as exc:
+                    if time.monotonic() >= deadline:
+                        raise SimulationError(
+                            f"simulated device {device_id!r} does not accept connections on "
+                            f"{target}:{port} after {timeout:g} s ({exc})") from None
+                    await asyncio.sleep(0.05)
+                    continue
+                writer.close()
+                with contextlib.suppress(OSError):
+                    await writer.wait_closed()
+                break
 
     async def stop(self) -> None:
         """Stop every server, publisher and the tick task (well within 2 s)."""

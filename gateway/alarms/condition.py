@@ -146,6 +146,14 @@ class FaultDetector:
         self.last_good = at_most(self.last_good, time)
         self.good_since = at_most(self.good_since, time)
 
+    def start_grace(self, time: float) -> bool:
+        """Start-up grace (docs/alarms.md, "Start-up"): the sensor has never given a good
+        sample and ``stale_after`` has not passed since supervision started. Only then is a
+        device-offline sample left to the staleness rule instead of faulting at once; once
+        a sample was good, every bad one faults at once."""
+        start = self.started if self.started is not None else time
+        return self.last_good is None and time - start < self.stale_after
+
     def evaluate(self, time: float) -> tuple[bool, str | None]:
         """Update and return (faulted, reason)."""
         present = self.bad_reason if self.bad_reason is not None else (

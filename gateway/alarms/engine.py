@@ -193,6 +193,10 @@ class AlarmEngine:
             self.counters["late-sample"] += 1  # stored by the caller, never evaluated here
             return []
         good = sample.quality is not Quality.BAD and sample.value is not None
+        if (not good and sample.reason == Reason.DEVICE_OFFLINE
+                and p.fault.start_grace(sample.time)):
+            p.fault.tick(sample.time)  # a device that never answered: judged stale, not now
+            return []
         p.last_time = sample.time
         p.fault.sample(good, sample.reason, sample.time)
         p.overdue_sample = sample.reason == Reason.CALIBRATION_OVERDUE

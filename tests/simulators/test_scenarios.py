@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from simulators.scenarios import (
@@ -68,10 +70,14 @@ def test_a_running_fan_vents_the_leak() -> None:
     assert leak.value("gp1-h2s", 0.0, 700.0, vented_since=0.0) == 0.0
 
 
-def test_dust_surge_multiplies_both_fractions_at_the_first_dust_area() -> None:
+def test_dust_surge_adds_to_both_fractions_at_the_first_dust_area_at_any_hour() -> None:
     surge = plan(get_scenario("dust-surge"), SENSORS, DEVICES)
     assert set(surge.excursions) == {"d1-total", "d1-resp"}
-    assert surge.value("d1-total", 2.0, 1000.0) == pytest.approx(16.0)
+    # at the top (60 s + 300 s rise < 1000 s < 60 + 300 + 1800 s): 14 and 5 mg/m3 added
+    assert surge.value("d1-total", 2.0, 1000.0) == pytest.approx(16.0)  # noon: 2 + 14
+    assert surge.value("d1-total", 0.3, 1000.0) == pytest.approx(14.3)  # night: 0.3 + 14
+    assert surge.value("d1-resp", 0.15, 1000.0) == pytest.approx(5.15)
+    assert 14.3 > 3 * 4.0 and 5.15 > 3 * 1.5  # above 3x PC-TWA even at night
     assert surge.value("d1-total", 2.0, 30.0) == pytest.approx(2.0)
 
 
@@ -101,3 +107,22 @@ def test_selectors_without_match_are_skipped_but_unknown_ids_fail() -> None:
 def test_excursion_needs_peak_or_factor() -> None:
     with pytest.raises(ScenarioError, match="exactly one of peak or factor"):
         Excursion(("h2s",), 0.0, 1.0, 1.0, 1.0)
+
+
+def test_the_leak_reaches_the_levels_the_readme_names_when_it_says() -> None:
+    """simulators/README.md: pre-alarm at ~171 s, alarm (MAC) at ~228 s, high alarm at
+    ~317 s over a 0.4 ppm production level, H2S 34.08 g/mol at 24.04 L/mol."""
+    leak = plan(get_scenario("h2s-leak"), SENSORS, DEVICES)
+    mg_per_ppm = 34.08 / 24.04
+    sensor = next(iter(leak.excursions))
+
+    def first(level_mg: float) -> int:
+        return next(t for t in range(3000) if leak.value(sensor, 0.4, t) * mg_per_ppm >= level_mg)
+
+    readme = (Path(__file__).resolve().parents[2] / "simulators" / "README.md").read_text()
+    for level, said in ((5.0, 171), (10.0, 228), (20.0, 317)):  # GBZ/T 223 for H2S
+        assert abs(first(level) - said) <= 2, (level, first(level))
+        assert f"~{said} s" in readme
+    top = max(leak.value(sensor, 0.4, t) for t in range(3000))
+    assert top == pytest.approx(35.4)  # 0.4 + 35 ppm
+    assert "~35.4 ppm = 50 mg/m3" in readme and round(top * mg_per_ppm) == 50

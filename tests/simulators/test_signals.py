@@ -87,8 +87,8 @@ def test_mill_noise_and_peak() -> None:
     laeq = base_signal(7, SensorSpec("noise", "laeq", None, "dB(A)", "slm-1", False), TZ)
     peak = base_signal(7, SensorSpec("noise", "lcpeak", None, "dB(C)", "slm-1", False), TZ)
     shift = at_hours(8.5, 10.0)
-    assert 86.0 <= laeq.series(shift).mean() <= 92.0
-    assert 110.0 <= peak.series(shift).mean() <= 125.0
+    assert 80.0 <= laeq.series(shift).mean() <= 86.0  # enclosed mill: under LEX,8h 85
+    assert 105.0 <= peak.series(shift).mean() <= 118.0
     assert np.all(peak.series(shift) > laeq.series(shift) + 10.0)  # same meter: correlated
 
 
@@ -98,7 +98,7 @@ def test_personal_noise_dose_accumulates_over_the_shift_and_resets() -> None:
     values = dose.series(shift)
     assert values[0] == pytest.approx(0.0, abs=1.0)
     assert np.all(np.diff(values) >= 0.0)
-    assert 30.0 < values[-1] < 600.0  # LEX,8h around 85-90 dB(A)
+    assert 20.0 < values[-1] < 100.0  # LEX,8h around 80-85 dB(A): under the 100 % dose
     after = dose.series(np.array([MIDNIGHT + 20 * 3600, MIDNIGHT + 86400 + 8.1 * 3600]))
     assert after[0] == pytest.approx(dose.series(np.array([MIDNIGHT + 16 * 3600]))[0], rel=1e-6)
     assert after[1] < 10.0  # the next shift starts again from zero
@@ -120,8 +120,12 @@ def test_radiographer_dose_a_few_usv_per_shift_in_bursts() -> None:
 def test_unit_factor() -> None:
     rate = SensorSpec("ionising-radiation", "dose_rate", None, "mSv/h", "rd", True)
     assert unit_factor(rate, "uSv/h") == pytest.approx(1e-3)
+    # A gas sensor in mg/m3: the ppm signal at 20 C / 101.3 kPa, H2S 34.08 g/mol over the
+    # standard's 24.04 L/mol (the gateway converts it back with the same factor).
     gas = SensorSpec("h2s", "concentration", None, "mg/m3", "g", False)
-    with pytest.raises(SignalError, match="set the sensor's unit to ppm"):
-        unit_factor(gas, "ppm")
+    assert unit_factor(gas, "ppm") == pytest.approx(34.08 / 24.04, rel=1e-3)
+    dust = SensorSpec("cement-dust", "concentration", "total", "ppm", "d", False)
+    with pytest.raises(SignalError, match="set the sensor's unit to mg/m3"):
+        unit_factor(dust, "mg/m3")
     with pytest.raises(SignalError, match="quantity 'colour'"):
         base_signal(1, SensorSpec("h2s", "colour", None, None, "g", False), TZ)

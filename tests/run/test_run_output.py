@@ -1,0 +1,96 @@
+"""What a newcomer sees of ``occmon run`` (``make run``): a clean start, the leak starting
+the fan because of the gas alarm, one terminal line per alarm and fan action, ``-q``."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.run.support import after_banner, demo_config, occmon_run
+
+NOISE = re.compile(r"Traceback|WARNING|ERROR|Exception")
+
+
+@pytest.mark.slow
+def test_a_normal_day_raises_no_alarm_and_starts_no_fan_in_its_first_minute(
+        tmp_path: Path) -> None:
+    with occmon_run(tmp_path, "--scenario", "normal-day") as run:
+        run.wait_output("Press Ctrl-C to stop.", 30)
+        # a minute of real time is an hour of the simulated plant (speed 60)
+        run.wait_rows("SELECT 1 FROM readings WHERE point = 'desulf-h2s-1' LIMIT 1", 20)
+        time.sleep(60)
+        # (a calibration-due warning is not an alarm: the demo's instruments fall due in
+        # 2027, and the warning then says so once, which is right)
+        alarms = run.rows("SELECT alarm_id, event, body FROM alarm_events "
+                          "WHERE event != 'warning'")
+        fans = run.rows("SELECT unit, event, body FROM ventilation_log")
+        polled = run.rows("SELECT COUNT(*) FROM readings WHERE point = 'desulf-h2s-1' "
+                          "AND quality = 'good'")
+        assert run.stop() == 0
+    assert alarms == [], alarms  # no sensor fault from polling before the simulators listen
+    assert fans == [], fans  # so no fail-safe start either
+    assert polled[0][0] >= 50  # it did poll: about one reading a second
+    assert after_banner(run.stdout()) == []  # the banner, and nothing else
+    assert not NOISE.search(run.stderr() + run.stdout()), run.stderr()
+
+
+@pytest.mark.slow
+def test_the_leak_starts_the_fan_because_of_the_gas_alarm_and_the_terminal_says_so(
+        tmp_path: Path) -> None:
+    with occmon_run(tmp_path, "--scenario", "h2s-leak", "--speed", "60") as run:
+        started = run.wait_rows(
+            "SELECT time, body FROM ventilation_log WHERE event = 'started' ORDER BY id", 60)
+        run.wait_output("FAN    started", 10)
+        faults = run.rows("SELECT alarm_id FROM alarm_events WHERE event = 'fault-raised'")
+        raised = run.rows("SELECT time, point, level FROM alarm_events WHERE kind = 'process' "
+                          "AND event IN ('raised', 'escalated') ORDER BY id")
+        assert run.stop() == 0
+    at, body = started[0]
+    cause = json.loads(body)["cause"]
+    # the interlock started the fan for a gas level of a desulf H2S point, not a fault
+    assert re.fullmatch(r"desulf-h2s-(1|w1) at (alarm|high_alarm)(; .*)?", cause), cause
+    assert faults == []
+    point = cause.split(" ")[0]
+    trigger = [r for r in raised if r[1] == point and r[2] in ("alarm", "high_alarm")]
+    assert trigger and trigger[0][0] <= at  # the gas alarm came first
+    lines = after_banner(run.stdout())
+    assert any(re.match(rf"\d\d:\d\d:\d\d ALARM  (raised|escalated) +{point}: [\d.]+ mg/m3 "
+                        r"(reached|rose to) (alarm|high_alarm)", line) for line in lines), lines
+    assert any(re.match(rf"\d\d:\d\d:\d\d FAN    started +desulf-exhaust: {point} at ", line)
+               for line in lines), lines
+    assert not NOISE.search(run.stderr()), run.stderr()
+
+
+@pytest.mark.slow
+def test_quiet_prints_the_banner_only(tmp_path: Path) -> None:
+    with occmon_run(tmp_path, "--scenario", "h2s-leak", "-q") as run:
+        run.wait_rows("SELECT 1 FROM ventilation_log WHERE event = 'started'", 60)
+        time.sleep(1.0)  # a console would have printed by now (it polls every 0.2 s)
+        assert run.stop() == 0
+    assert "Press Ctrl-C to stop." in run.stdout()
+    assert after_banner(run.stdout()) == []
+
+
+def test_a_port_in_use_is_one_line_before_anything_starts(tmp_path: Path) -> None:
+    config, api_port = demo_config(tmp_path)
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", api_port))
+    holder.listen()
+    try:
+        import subprocess
+        import sys
+
+        result = subprocess.run([sys.executable, "-m", "occmon.cli", "run", str(config)],
+                                cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    finally:
+        holder.close()
+    assert result.returncode == 2
+    assert result.stderr == (f"occmon run: port {api_port} is in use: is occmon already "
+                             "running? (wanted by the API on 127.0.0.1)\n")
+    assert "occmon is running" not in result.stdout  # nothing was started
+    assert not (tmp_path / "occmon.db").exists()
