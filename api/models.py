@@ -26,6 +26,35 @@ class DeviceStatusOut(BaseModel):
     reason: str | None
 
 
+class LimitOut(BaseModel):
+    """An occupational exposure limit that applies to a quantity, with where it is printed."""
+
+    kind: str = Field(description="MAC, PC-TWA, PC-STEL, PC-TWA (total dust), LEX,8h, ...",
+                      examples=["MAC"])
+    value: float = Field(examples=[10.0])
+    unit: str = Field(examples=["mg/m3"])
+    source: str = Field(description="standard, table and row",
+                        examples=["GBZ 2.1-2019 表1 (Table 1) 硫化氢"])
+    edition: str = Field(examples=["2019"])
+    confidence: str = Field(description="H, or verify: a figure still to be checked")
+
+
+class SetPointsOut(BaseModel):
+    """The alarm set-points the gateway's engine uses for this quantity (canonical unit)."""
+
+    pre_alarm: float | None = Field(description="预报", examples=[5.0])
+    alarm: float | None = Field(description="警报", examples=[10.0])
+    high_alarm: float | None = Field(description="高报", examples=[20.0])
+    low_alarm: float | None = Field(description="oxygen deficiency only")
+    unit: str
+    profile: str = Field(description="GBZ/T 223, GB/T 50493, or site")
+    derivation: dict[str, str] = Field(description="per set-point: where its value comes from")
+
+
+LEVEL_DOC = ("what the floor sees: normal, pre-alarm, alarm, high, fault (bad value or sensor "
+             "fault), offline (stale or no value: never shown as live)")
+
+
 class LatestReading(BaseModel):
     quantity: str
     unit: str
@@ -37,6 +66,28 @@ class LatestReading(BaseModel):
     stale: bool = Field(description="older than the device's expiry window: not a live value")
     stale_after_s: float
     devices: list[str]
+    limits: list[LimitOut] = Field(default_factory=list,
+                                   description="the catalogue's limits for this quantity")
+    setpoints: SetPointsOut | None = Field(
+        default=None, description="null: the gateway raises no level alarm on this quantity")
+    level: str = Field(default="offline", description=LEVEL_DOC)
+    alarm_level: str | None = Field(
+        default=None, description="the gateway's current alarm level of the point "
+                                  "(pre_alarm, alarm, high_alarm; null: none)")
+
+
+class DayVerdict(BaseModel):
+    """The day's record of a point so far: provisional while the day is open."""
+
+    day: str
+    verdict: str = Field(description="合格, 超标 or 数据不足")
+    verdict_en: str = Field(description="pass, fail or insufficient")
+    provisional: bool = Field(description="true while the day is open (computed on demand)")
+    coverage_pct: float | None
+    max: float | None
+    c_twa: float | None = None
+    failed: list[str] = Field(default_factory=list, description="which checks failed")
+    exceedances: list[str] = Field(default_factory=list)
 
 
 class PointOut(BaseModel):
@@ -49,6 +100,11 @@ class PointOut(BaseModel):
     fraction: str | None
     devices: list[DeviceStatusOut]
     quantities: list[LatestReading]
+    personal: bool = Field(default=False, description="measures a named worker's dose "
+                           "(e.g. Hp(10)); hidden from the public board unless the site "
+                           "opts in (api.board_personal)")
+    faulted: bool = Field(default=False, description="the gateway reports a sensor fault")
+    today: DayVerdict | None = Field(default=None, description="the day's verdict so far")
 
 
 class ReadingOut(BaseModel):

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
 
+import thresholds
+from api import limits
 from api.freshness import feeding_devices, is_stale, quantities_of, stale_after
 from api.models import (
+    DayVerdict,
     DeadLetterOut,
     DeviceStatusOut,
     LatestReading,
@@ -64,8 +68,26 @@ def latest_out(
     )
 
 
-def point_out(config: SiteConfig, point: Point, store: StoreReader, now: float) -> PointOut:
+def judged(config: SiteConfig, point: Point, latest: LatestReading,
+           state: dict[str, Any] | None) -> LatestReading:
+    """``latest`` with its limits, set-points and levels (``state``: the gateway's snapshot)."""
+    agent = thresholds.lookup(point.agent)
+    sp = limits.setpoints_of(config, point, latest.quantity)
+    alarmed = sp is not None and state is not None
+    engine_level = str(state.get("level")) if alarmed and state and state.get("level") else None
+    faulted = bool(state and state.get("faulted")) and (
+        limits.judged_quantity(config, point.id) == latest.quantity)
+    return latest.model_copy(update={
+        "limits": limits.limits_of(agent, latest.quantity), "setpoints": sp,
+        "alarm_level": engine_level,
+        "level": limits.display_level(latest, sp, engine_level, faulted)})
+
+
+def point_out(config: SiteConfig, point: Point, store: StoreReader, now: float,
+              today: DayVerdict | None = None) -> PointOut:
+    """A point as the floor should read it: each latest value against its limits."""
     states = {s.device: s for s in store.device_states()}
+    snapshot = store.alarms().point_states().get(point.id)
     area = next(a for a in config.areas if a.id == point.area)
     return PointOut(
         id=point.id,
@@ -77,9 +99,13 @@ def point_out(config: SiteConfig, point: Point, store: StoreReader, now: float) 
         fraction=point.fraction,
         devices=[device_out(config, d, states.get(d)) for d in feeding_devices(config, point.id)],
         quantities=[
-            latest_out(config, point.id, q, store.latest(point.id, q), now)
+            judged(config, point, latest_out(config, point.id, q, store.latest(point.id, q), now),
+                   snapshot)
             for q in quantities_of(config, point.id)
         ],
+        personal=limits.is_personal(config, point.id),
+        faulted=bool(snapshot and snapshot.get("faulted")),
+        today=today,
     )
 
 
