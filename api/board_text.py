@@ -77,6 +77,12 @@ TODO: Final[dict[str, dict[str, str]]] = {
     },
 }
 
+DRIVE: Final[dict[str, dict[str, str]]] = {
+    "zh": {"running": "运行", "starting": "启动中", "stopped": "停止", "failed": "故障"},
+    "en": {"running": "running", "starting": "starting", "stopped": "stopped",
+           "failed": "FAILED"},
+}
+
 VERDICT_EN: Final[dict[str, str]] = {"合格": "pass", "超标": "fail", "数据不足": "insufficient"}
 
 

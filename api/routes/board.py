@@ -25,7 +25,7 @@ from fastapi.responses import HTMLResponse
 import thresholds
 from api import curve
 from api.alarm_models import AlarmOut, UnitOut, alarm_out, unit_out
-from api.board_text import LEVEL, SETPOINT, TEXT, TODO, VERDICT_EN, age_text
+from api.board_text import DRIVE, LEVEL, SETPOINT, TEXT, TODO, VERDICT_EN, age_text
 from api.deps import Config, Store
 from api.limits import ENGINE_LEVEL
 from api.models import LatestReading, PointOut
@@ -92,6 +92,9 @@ def alarm_section(alarms: list[AlarmOut], lang: str, tz: dt.tzinfo) -> str:
     for a in ranked:
         level = _alarm_level(a)
         where = _name(a.point_name, lang) or f"{a.point} {t['unconfigured']}"
+        if a.source == "ventilation-unit":  # {unit}:{primary|standby}:ventilation-failure
+            fan = a.alarm_id.split(":")[1] if a.alarm_id.count(":") >= 2 else ""
+            where += f" · {t[fan]}" if fan in ("primary", "standby") else ""
         agent = _name(a.agent_name, lang)
         area = _name(a.area_name, lang)
         state = (t["unacked"] if a.state == "active-unacknowledged"
@@ -211,9 +214,10 @@ def ventilation_section(config: SiteConfig, units: list[UnitOut], lang: str) -> 
             key, cls = "vent_idle", "vent-idle"
         name = names.get(u.unit)
         title = _name(name, lang) if name else u.unit
-        fans = f'{t["primary"]} {esc(u.primary or "-")}'
+        drive = DRIVE[lang]
+        fans = f'{t["primary"]} {esc(drive.get(u.primary or "", u.primary or "-"))}'
         if u.standby is not None:
-            fans += f' · {t["standby"]} {esc(u.standby)}'
+            fans += f' · {t["standby"]} {esc(drive.get(u.standby, u.standby))}'
         items.append(f'<li class="unit {cls}" data-unit="{esc(u.unit)}"><b>{esc(title)}</b> '
                      f'<span class="vstate">{t[key]}</span> '
                      f'<span class="muted">{fans}</span></li>')
