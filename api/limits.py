@@ -27,15 +27,18 @@ _CHEMICAL = (("mac", "MAC"), ("pc_stel", "PC-STEL"), ("pc_twa", "PC-TWA"),
              ("pc_twa_respirable", "PC-TWA (respirable dust)"))
 
 
-def limits_of(agent: thresholds.Agent, quantity: str) -> list[LimitOut]:
-    """The catalogue's limits that apply to ``quantity`` of ``agent``, each with its source."""
+def limits_of(agent: thresholds.Agent, quantity: str,
+              fraction: str | None = None) -> list[LimitOut]:
+    """The catalogue's limits that apply to ``quantity`` of ``agent``, each with its source;
+    a dust point's ``fraction`` (total / respirable) picks the limit of what it measures."""
     if quantity == "concentration" and agent.kind in ("chemical", "dust"):
         lim = agent.limits()
         source = "; ".join(lim.sources)
+        other = {"total": "pc_twa_respirable", "respirable": "pc_twa_total"}.get(fraction or "")
         return [LimitOut(kind=name, value=float(value), unit="mg/m3", source=source,
                          edition=lim.edition, confidence=lim.confidence)
                 for field, name in _CHEMICAL
-                if (value := getattr(lim, field)) is not None]
+                if field != other and (value := getattr(lim, field)) is not None]
     if agent.noise is not None and quantity in ("laeq", "lcpeak", "noise_dose"):
         src = agent.source.cite()
         noise = agent.noise

@@ -78,7 +78,7 @@ def judged(config: SiteConfig, point: Point, latest: LatestReading,
     faulted = bool(state and state.get("faulted")) and (
         limits.judged_quantity(config, point.id) == latest.quantity)
     return latest.model_copy(update={
-        "limits": limits.limits_of(agent, latest.quantity), "setpoints": sp,
+        "limits": limits.limits_of(agent, latest.quantity, point.fraction), "setpoints": sp,
         "alarm_level": engine_level,
         "level": limits.display_level(latest, sp, engine_level, faulted)})
 

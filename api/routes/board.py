@@ -27,7 +27,7 @@ from api import curve
 from api.alarm_models import AlarmOut, UnitOut, alarm_out, unit_out
 from api.board_text import DRIVE, LEVEL, SETPOINT, TEXT, TODO, VERDICT_EN, age_text
 from api.deps import Config, Store
-from api.limits import ENGINE_LEVEL
+from api.limits import ENGINE_LEVEL, is_personal
 from api.models import LatestReading, PointOut
 from api.records_deps import Lang, Records
 from api.today import Today, todays, verdict_out
@@ -280,11 +280,9 @@ def board(request: Request, config: Config, store: Store, records: Records,
     now = time.time()
     tz = zone(config.site.timezone)
     day = todays(request, config, records, now)
-    chosen = [p for p in config.points
-              if config.api.board_personal or not any(
-                  s.point == p.id and s.quantity == "hp10" for s in config.sensors)]
+    chosen = [p for p in config.points  # a named worker's dose only if the site opts in
+              if config.api.board_personal or not is_personal(config, p.id)]
     points = [point_out(config, p, store, now) for p in chosen]
-    points = [p for p in points if config.api.board_personal or not p.personal]
     shown_points = {p.id for p in points}
     alarms = [alarm_out(r, config) for r in store.alarms().current() if r.state in OPEN_ALARM]
     alarms = [a for a in alarms if a.point in shown_points or a.source != "point"]
