@@ -72,8 +72,8 @@ class LatestReading(BaseModel):
         default=None, description="null: the gateway raises no level alarm on this quantity")
     level: str = Field(default="offline", description=LEVEL_DOC)
     alarm_level: str | None = Field(
-        default=None, description="the gateway's current alarm level of the point "
-                                  "(pre_alarm, alarm, high_alarm; null: none)")
+        default=None, description="the level of the point's active gas alarm as the gateway "
+                                  "raised it (pre_alarm, alarm, high_alarm; null: none)")
 
 
 class DayVerdict(BaseModel):
@@ -103,7 +103,8 @@ class PointOut(BaseModel):
     personal: bool = Field(default=False, description="measures a named worker's dose "
                            "(e.g. Hp(10)); hidden from the public board unless the site "
                            "opts in (api.board_personal)")
-    faulted: bool = Field(default=False, description="the gateway reports a sensor fault")
+    faulted: bool = Field(default=False, description="the gateway's sensor-fault alarm of "
+                          "the point is active")
     today: DayVerdict | None = Field(default=None, description="the day's verdict so far")
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from typing import Any
+from dataclasses import dataclass
 
 import thresholds
 from api import limits
@@ -68,26 +68,43 @@ def latest_out(
     )
 
 
+ACTIVE = ("active-unacknowledged", "active-acknowledged")
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayView:
+    """What the gateway's alarms say of a point now, from the (reconciled) alarm record."""
+
+    level: str | None  # pre_alarm / alarm / high_alarm while the process alarm is active
+    faulted: bool
+
+
+def gateway_view(store: StoreReader, point: str) -> GatewayView:
+    """Two indexed look-ups: the latest event of ``{point}:process`` and ``{point}:fault``."""
+    alarms = store.alarms()
+    process, fault = alarms.latest(f"{point}:process"), alarms.latest(f"{point}:fault")
+    level = process.level if process is not None and process.state in ACTIVE else None
+    return GatewayView(level, fault is not None and fault.state in ACTIVE)
+
+
 def judged(config: SiteConfig, point: Point, latest: LatestReading,
-           state: dict[str, Any] | None) -> LatestReading:
-    """``latest`` with its limits, set-points and levels (``state``: the gateway's snapshot)."""
+           view: GatewayView) -> LatestReading:
+    """``latest`` with its limits, set-points and levels as the floor should read them."""
     agent = thresholds.lookup(point.agent)
     sp = limits.setpoints_of(config, point, latest.quantity)
-    alarmed = sp is not None and state is not None
-    engine_level = str(state.get("level")) if alarmed and state and state.get("level") else None
-    faulted = bool(state and state.get("faulted")) and (
-        limits.judged_quantity(config, point.id) == latest.quantity)
+    judged_here = limits.judged_quantity(config, point.id) == latest.quantity
+    engine_level = view.level if sp is not None and judged_here else None
     return latest.model_copy(update={
         "limits": limits.limits_of(agent, latest.quantity, point.fraction), "setpoints": sp,
         "alarm_level": engine_level,
-        "level": limits.display_level(latest, sp, engine_level, faulted)})
+        "level": limits.display_level(latest, sp, engine_level, view.faulted and judged_here)})
 
 
 def point_out(config: SiteConfig, point: Point, store: StoreReader, now: float,
               today: DayVerdict | None = None) -> PointOut:
     """A point as the floor should read it: each latest value against its limits."""
     states = {s.device: s for s in store.device_states()}
-    snapshot = store.alarms().point_states().get(point.id)
+    view = gateway_view(store, point.id)
     area = next(a for a in config.areas if a.id == point.area)
     return PointOut(
         id=point.id,
@@ -100,11 +117,11 @@ def point_out(config: SiteConfig, point: Point, store: StoreReader, now: float,
         devices=[device_out(config, d, states.get(d)) for d in feeding_devices(config, point.id)],
         quantities=[
             judged(config, point, latest_out(config, point.id, q, store.latest(point.id, q), now),
-                   snapshot)
+                   view)
             for q in quantities_of(config, point.id)
         ],
         personal=limits.is_personal(config, point.id),
-        faulted=bool(snapshot and snapshot.get("faulted")),
+        faulted=view.faulted,
         today=today,
     )
 

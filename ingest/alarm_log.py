@@ -240,14 +240,6 @@ class AlarmQueries:
         ).fetchall()
         return {r.unit: r for r in map(_vent, rows)}
 
-    def point_states(self) -> dict[str, dict[str, Any]]:
-        """The latest retained ``state/{point}`` the gateway published, per point."""
-        rows = self._conn.execute(
-            "SELECT body FROM events WHERE id IN (SELECT MAX(id) FROM events "
-            "WHERE kind = 'state' GROUP BY json_extract(body, '$.point'))").fetchall()
-        found = (json.loads(r[0]) for r in rows)
-        return {str(b.get("point")): b for b in found if isinstance(b, dict)}
-
     def deliveries(self, limit: int = 100) -> list[DeliveryRow]:
         rows = self._conn.execute(
             "SELECT id, time, channel, kind, target, alarm_ids, grp, step, status, attempt, "
