@@ -83,6 +83,14 @@ DRIVE: Final[dict[str, dict[str, str]]] = {
            "failed": "FAILED"},
 }
 
+# exceedance types (ingest/daily/analyze.py) as the limit they broke
+EXCEEDANCE: Final[dict[str, dict[str, str]]] = {
+    "zh": {"mac": "超MAC", "stel": "超PC-STEL", "twa": "超PC-TWA", "peak": "峰接触超限 (peak)",
+           "noise": "噪声超限"},
+    "en": {"mac": "over MAC", "stel": "over PC-STEL", "twa": "over PC-TWA",
+           "peak": "peak excursion", "noise": "noise over LEX,8h"},
+}
+
 VERDICT_EN: Final[dict[str, str]] = {"合格": "pass", "超标": "fail", "数据不足": "insufficient"}
 
 

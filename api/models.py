@@ -56,6 +56,9 @@ LEVEL_DOC = ("what the floor sees: normal, pre-alarm, alarm, high, fault (bad va
 
 
 class LatestReading(BaseModel):
+    """A quantity's latest value judged as the floor reads it: against its limits and the
+    alarm set-points, with a display level (a stale value is never live)."""
+
     quantity: str
     unit: str
     value: float | None
@@ -63,7 +66,8 @@ class LatestReading(BaseModel):
     reason: str | None
     time: str | None = Field(description="time of the reading (RFC 3339 UTC)")
     age_s: float | None
-    stale: bool = Field(description="older than the device's expiry window: not a live value")
+    stale: bool = Field(description="older than the device's expiry window, or every device "
+                        "feeding it is reported offline: not a live value")
     stale_after_s: float
     devices: list[str]
     limits: list[LimitOut] = Field(default_factory=list,
@@ -91,6 +95,9 @@ class DayVerdict(BaseModel):
 
 
 class PointOut(BaseModel):
+    """A monitoring point (监测点): where it is, what feeds it, its latest values against
+    their limits, and the day's verdict so far."""
+
     id: str
     name: Names
     area: str

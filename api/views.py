@@ -88,8 +88,13 @@ def gateway_view(store: StoreReader, point: str) -> GatewayView:
 
 
 def judged(config: SiteConfig, point: Point, latest: LatestReading,
-           view: GatewayView) -> LatestReading:
-    """``latest`` with its limits, set-points and levels as the floor should read them."""
+           view: GatewayView, offline: set[str] | None = None) -> LatestReading:
+    """``latest`` with its limits, set-points and levels as the floor should read them.
+
+    ``offline``: devices reported offline; when every device feeding the quantity is, the
+    value is offline even before it has aged past its expiry window."""
+    if offline and latest.devices and all(d in offline for d in latest.devices):
+        latest = latest.model_copy(update={"stale": True})
     agent = thresholds.lookup(point.agent)
     sp = limits.setpoints_of(config, point, latest.quantity)
     judged_here = limits.judged_quantity(config, point.id) == latest.quantity
@@ -117,7 +122,7 @@ def point_out(config: SiteConfig, point: Point, store: StoreReader, now: float,
         devices=[device_out(config, d, states.get(d)) for d in feeding_devices(config, point.id)],
         quantities=[
             judged(config, point, latest_out(config, point.id, q, store.latest(point.id, q), now),
-                   view)
+                   view, {d for d, st in states.items() if not st.online})
             for q in quantities_of(config, point.id)
         ],
         personal=limits.is_personal(config, point.id),

@@ -25,7 +25,16 @@ from fastapi.responses import HTMLResponse
 import thresholds
 from api import curve
 from api.alarm_models import AlarmOut, UnitOut, alarm_out, unit_out
-from api.board_text import DRIVE, LEVEL, SETPOINT, TEXT, TODO, VERDICT_EN, age_text
+from api.board_text import (
+    DRIVE,
+    EXCEEDANCE,
+    LEVEL,
+    SETPOINT,
+    TEXT,
+    TODO,
+    VERDICT_EN,
+    age_text,
+)
 from api.deps import Config, Store
 from api.limits import ENGINE_LEVEL, is_personal
 from api.models import LatestReading, PointOut
@@ -263,9 +272,10 @@ def open_section(stored: list[dict[str, Any]], today: Today, shown_points: set[s
         mark = f' <span class="prov">{t["provisional"]}</span>' if provisional else ""
         start = str(e.get("start_local", ""))[:16].replace("T", " ")
         name = _name(names.get(e["point"]), lang) or e["point"]
+        kind = EXCEEDANCE[lang].get(e["type"], e["type"])
         items.append(
             f'<li data-id="{esc(e["id"])}" data-point="{esc(e["point"])}"><b>{esc(name)}</b> '
-            f'<span class="etype">{esc(e["type"])}</span>{mark} <span class="muted">{esc(start)}'
+            f'<span class="etype">{esc(kind)}</span>{mark} <span class="muted">{esc(start)}'
             f'</span> {t["peak"]} <b>{shown(e["peak"])}</b> / {t["limit"]} {shown(e["limit"])} '
             f'({shown(e["ratio"])} {t["times"]}) <span class="estatus">{esc(status)}</span></li>')
     body = "".join(items) or f"<li>{t['none']}</li>"
@@ -306,6 +316,6 @@ def board(request: Request, config: Config, store: Store, records: Records,
         verdict_section=verdict_section(day, shown_points, lang),
         open_section=open_section(query.open_exceedances(records.conn), day, shown_points,
                                   names, lang),
-        footer_lines="",
+        footer_lines="",  # one <p> per line (e.g. the ledger head), under the sections
         refresh_s=REFRESH_S, refresh_ms=REFRESH_S * 1000,
     ))

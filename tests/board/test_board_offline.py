@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from api.app import create_app
+from ingest.records import DeviceState
 from ingest.store import SqliteStore
 from occmon.model import Quality, Reading
 from tests.api.serve import serve
@@ -95,3 +96,24 @@ def test_board_names_no_external_url(tmp_path: Path) -> None:
     assert not re.search(r"(?:https?:)?//[a-z0-9]", html, re.I), \
         re.findall(r".{20}//.{20}", html)
     assert "<svg" in html  # the day curves are inline
+
+
+def test_device_reported_offline_is_offline_before_its_value_ages(tmp_path: Path) -> None:
+    config = site_config(tmp_path)
+    now = time.time()
+    store = SqliteStore(config.store.path)
+    try:
+        store.write_readings([Reading(point="pump-h2s", agent="h2s", time=now - 3, value=0.4,
+                                      unit="mg/m3", quality=Quality.GOOD, sensor="g1",
+                                      device="gas-1")])
+        store.write_device_status([DeviceState("gas-1", False, now - 1, "lwt", "plant-a")])
+    finally:
+        store.close()
+    with serve(create_app(config, config.store.path)) as url:
+        page = httpx.get(url + "/board").text
+        api = httpx.get(url + "/api/v1/points", headers={"X-API-Key": OFFICER_KEY}).json()
+    q = next(p for p in api if p["id"] == "pump-h2s")["quantities"][0]
+    assert q["age_s"] < q["stale_after_s"]  # young, but its only device is offline
+    assert q["level"] == "offline" and q["stale"] is True
+    status = card(parse(page), "pump-h2s").with_class("status")[0].text
+    assert status.startswith("离线 · ") and status.endswith("秒前") and "实时" not in status
