@@ -21,7 +21,8 @@ DisplayLevel = Literal["normal", "pre-alarm", "alarm", "high", "fault", "offline
 RANK: dict[str, int] = {"normal": 0, "pre-alarm": 1, "alarm": 2, "high": 3}
 ENGINE_LEVEL: dict[str, DisplayLevel] = {"pre_alarm": "pre-alarm", "alarm": "alarm",
                                          "high_alarm": "high"}
-PERSONAL = frozenset({"hp10"})  # a named worker's dose: personal data, not a plant value
+# a named worker's dose (dosimeter Hp(10), personal noise dosimeter): personal data
+PERSONAL = frozenset({"hp10", "noise_dose"})
 _CHEMICAL = (("mac", "MAC"), ("pc_stel", "PC-STEL"), ("pc_twa", "PC-TWA"),
              ("pc_twa_total", "PC-TWA (total dust)"),
              ("pc_twa_respirable", "PC-TWA (respirable dust)"))

@@ -108,8 +108,8 @@ class PointOut(BaseModel):
     devices: list[DeviceStatusOut]
     quantities: list[LatestReading]
     personal: bool = Field(default=False, description="measures a named worker's dose "
-                           "(e.g. Hp(10)); hidden from the public board unless the site "
-                           "opts in (api.board_personal)")
+                           "(Hp(10), personal noise dose); hidden from the public board "
+                           "unless the site opts in (api.board_personal)")
     faulted: bool = Field(default=False, description="the gateway's sensor-fault alarm of "
                           "the point is active")
     today: DayVerdict | None = Field(default=None, description="the day's verdict so far")
