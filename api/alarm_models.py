@@ -6,7 +6,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
+import thresholds
 from ingest.store import AlarmRecord, VentilationRecord
+from occmon.config.schema import SiteConfig
 from occmon.model import iso_utc
 
 # Who and why go into the alarm record and the ventilation log: blank is no answer.
@@ -17,11 +19,26 @@ ResolveCode = Literal["real-release", "false-alarm", "sensor-fault", "test-or-ca
                       "maintenance", "other"]
 
 
-class AlarmOut(BaseModel):
-    """An alarm as of its latest recorded event."""
+class PlaceNames(BaseModel):
+    zh: str
+    en: str
 
-    alarm_id: str
-    point: str
+
+class AlarmOut(BaseModel):
+    """An alarm as of its latest recorded event, with where it is and what it measures."""
+
+    alarm_id: str = Field(examples=["desulf-h2s-1:process"])
+    point: str = Field(description="the point, or the ventilation unit of an external alarm")
+    source: Literal["point", "ventilation-unit", "other"] = Field(
+        default="point", description="what ``point`` names")
+    point_name: PlaceNames | None = Field(default=None, description="the point's (or unit's) "
+                                          "name; null if not in the site configuration")
+    area: str | None = Field(default=None, examples=["desulf"])
+    area_name: PlaceNames | None = None
+    agent: str | None = Field(default=None, description="catalogue id, e.g. h2s",
+                              examples=["h2s"])
+    agent_name: PlaceNames | None = Field(default=None, examples=[{"zh": "硫化氢",
+                                                                   "en": "hydrogen sulfide"}])
     kind: str
     state: str
     active: bool
@@ -34,6 +51,8 @@ class AlarmOut(BaseModel):
     time: str
     cause: str
     event_id: str
+    reason: str | None = Field(default=None, description="why ingest closed it (e.g. "
+                               "gateway-restarted: the gateway no longer has it open)")
 
 
 class AlarmEventOut(BaseModel):
@@ -112,9 +131,14 @@ class CommandResult(BaseModel):
 
 
 class UnitOut(BaseModel):
+    """An accident-ventilation unit as of its latest log line (nulls: nothing logged yet)."""
+
     unit: str
-    state: str | None
-    ventilating: bool | None
+    state: str | None = Field(description="demand state: idle, active, hold, await-reset, "
+                              "manual-on, manual-off")
+    ventilating: bool | None = Field(description="a fan confirms it runs (running feedback); "
+                                     "never true while both fans have failed")
+    demanded: bool | None = Field(default=None, description="the unit wants air moved")
     primary: str | None
     standby: str | None
     failure: bool | None
@@ -136,14 +160,38 @@ class VentilationLogOut(BaseModel):
     body: dict[str, Any]
 
 
-def alarm_out(r: AlarmRecord) -> AlarmOut:
+def _where(config: SiteConfig, point: str) -> dict[str, Any]:
+    """Names, area and agent of an alarm's point (or its ventilation unit)."""
+    areas = {a.id: a.name for a in config.areas}
+    for p in config.points:
+        if p.id == point:
+            agent = thresholds.lookup(p.agent)
+            area = areas.get(p.area)
+            return {"source": "point", "point_name": PlaceNames(zh=p.name.zh, en=p.name.en),
+                    "area": p.area,
+                    "area_name": PlaceNames(zh=area.zh, en=area.en) if area else None,
+                    "agent": agent.id, "agent_name": PlaceNames(zh=agent.zh, en=agent.en)}
+    for u in config.ventilation.units if config.ventilation else []:
+        if u.id == point:
+            first = next(iter(u.areas), None)
+            area = areas.get(first) if first else None
+            name = (PlaceNames(zh=u.name.zh, en=u.name.en) if u.name
+                    else PlaceNames(zh=f"事故通风 {u.id}", en=f"accident ventilation {u.id}"))
+            return {"source": "ventilation-unit", "point_name": name, "area": first,
+                    "area_name": PlaceNames(zh=area.zh, en=area.en) if area else None}
+    return {"source": "other"}
+
+
+def alarm_out(r: AlarmRecord, config: SiteConfig) -> AlarmOut:
     b = r.body
     active = r.state in ("active-unacknowledged", "active-acknowledged")
+    reason = b.get("reason") if r.event == "closed" else None
     return AlarmOut(alarm_id=r.alarm_id, point=r.point, kind=r.kind, state=r.state,
                     active=active, level=r.level, value=b.get("value"),
                     setpoint=b.get("setpoint"), unit=str(b.get("unit", "")),
                     occurrence=r.occurrence, last_event=r.event, time=iso_utc(r.time),
-                    cause=str(b.get("cause", "")), event_id=r.event_id)
+                    cause=str(b.get("cause", "")), event_id=r.event_id,
+                    reason=str(reason) if reason else None, **_where(config, r.point))
 
 
 def event_out(r: AlarmRecord) -> AlarmEventOut:
@@ -161,7 +209,11 @@ def log_out(r: VentilationRecord) -> VentilationLogOut:
 def unit_out(unit: str, r: VentilationRecord | None) -> UnitOut:
     snap: dict[str, Any] = (r.body.get("snapshot") or {}) if r else {}
     hold = snap.get("hold_until")
-    return UnitOut(unit=unit, state=snap.get("state"), ventilating=snap.get("ventilating"),
+    running = "running" in (snap.get("primary"), snap.get("standby"))
+    ventilating = bool(snap.get("ventilating")) and running if snap else None
+    demanded = snap.get("demanded")
+    return UnitOut(unit=unit, state=snap.get("state"), ventilating=ventilating,
+                   demanded=bool(demanded) if demanded is not None else None,
                    primary=snap.get("primary"), standby=snap.get("standby"),
                    failure=snap.get("failure"),
                    hold_until=iso_utc(hold) if isinstance(hold, int | float) else None,

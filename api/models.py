@@ -55,7 +55,39 @@ class DeviceStatusOut(BaseModel):
     reason: str | None
 
 
+class LimitOut(BaseModel):
+    """An occupational exposure limit that applies to a quantity, with where it is printed."""
+
+    kind: str = Field(description="MAC, PC-TWA, PC-STEL, PC-TWA (total dust), LEX,8h, ...",
+                      examples=["MAC"])
+    value: float = Field(examples=[10.0])
+    unit: str = Field(examples=["mg/m3"])
+    source: str = Field(description="standard, table and row",
+                        examples=["GBZ 2.1-2019 表1 (Table 1) 硫化氢"])
+    edition: str = Field(examples=["2019"])
+    confidence: str = Field(description="H, or verify: a figure still to be checked")
+
+
+class SetPointsOut(BaseModel):
+    """The alarm set-points the gateway's engine uses for this quantity (canonical unit)."""
+
+    pre_alarm: float | None = Field(description="预报", examples=[5.0])
+    alarm: float | None = Field(description="警报", examples=[10.0])
+    high_alarm: float | None = Field(description="高报", examples=[20.0])
+    low_alarm: float | None = Field(description="oxygen deficiency only")
+    unit: str
+    profile: str = Field(description="GBZ/T 223, GB/T 50493, or site")
+    derivation: dict[str, str] = Field(description="per set-point: where its value comes from")
+
+
+LEVEL_DOC = ("what the floor sees: normal, pre-alarm, alarm, high, fault (bad value or sensor "
+             "fault), offline (stale or no value: never shown as live)")
+
+
 class LatestReading(BaseModel):
+    """A quantity's latest value judged as the floor reads it: against its limits and the
+    alarm set-points, with a display level (a stale value is never live)."""
+
     quantity: str
     unit: str
     value: float | None
@@ -63,12 +95,38 @@ class LatestReading(BaseModel):
     reason: str | None
     time: str | None = Field(description="time of the reading (RFC 3339 UTC)")
     age_s: float | None
-    stale: bool = Field(description="older than the device's expiry window: not a live value")
+    stale: bool = Field(description="older than the device's expiry window, or every device "
+                        "feeding it is reported offline: not a live value")
     stale_after_s: float
     devices: list[str]
+    limits: list[LimitOut] = Field(default_factory=list,
+                                   description="the catalogue's limits for this quantity")
+    setpoints: SetPointsOut | None = Field(
+        default=None, description="null: the gateway raises no level alarm on this quantity")
+    level: str = Field(default="offline", description=LEVEL_DOC)
+    alarm_level: str | None = Field(
+        default=None, description="the level of the point's active gas alarm as the gateway "
+                                  "raised it (pre_alarm, alarm, high_alarm; null: none)")
+
+
+class DayVerdict(BaseModel):
+    """The day's record of a point so far: provisional while the day is open."""
+
+    day: str
+    verdict: str = Field(description="合格, 超标 or 数据不足")
+    verdict_en: str = Field(description="pass, fail or insufficient")
+    provisional: bool = Field(description="true while the day is open (computed on demand)")
+    coverage_pct: float | None
+    max: float | None
+    c_twa: float | None = None
+    failed: list[str] = Field(default_factory=list, description="which checks failed")
+    exceedances: list[str] = Field(default_factory=list)
 
 
 class PointOut(BaseModel):
+    """A monitoring point (监测点): where it is, what feeds it, its latest values against
+    their limits, and the day's verdict so far."""
+
     id: str
     name: Names
     area: str
@@ -78,6 +136,12 @@ class PointOut(BaseModel):
     fraction: str | None
     devices: list[DeviceStatusOut]
     quantities: list[LatestReading]
+    personal: bool = Field(default=False, description="measures a named worker's dose "
+                           "(Hp(10), personal noise dose); hidden from the public board "
+                           "unless the site opts in (api.board_personal)")
+    faulted: bool = Field(default=False, description="the gateway's sensor-fault alarm of "
+                          "the point is active")
+    today: DayVerdict | None = Field(default=None, description="the day's verdict so far")
 
 
 class ReadingOut(BaseModel):

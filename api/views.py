@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 
+import thresholds
+from api import limits
 from api.freshness import feeding_devices, is_stale, quantities_of, stale_after
 from api.models import (
+    DayVerdict,
     DeadLetterOut,
     DeviceStatusOut,
     LatestReading,
@@ -64,8 +68,48 @@ def latest_out(
     )
 
 
-def point_out(config: SiteConfig, point: Point, store: StoreReader, now: float) -> PointOut:
+ACTIVE = ("active-unacknowledged", "active-acknowledged")
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayView:
+    """What the gateway's alarms say of a point now, from the (reconciled) alarm record."""
+
+    level: str | None  # pre_alarm / alarm / high_alarm while the process alarm is active
+    faulted: bool
+
+
+def gateway_view(store: StoreReader, point: str) -> GatewayView:
+    """Two indexed look-ups: the latest event of ``{point}:process`` and ``{point}:fault``."""
+    alarms = store.alarms()
+    process, fault = alarms.latest(f"{point}:process"), alarms.latest(f"{point}:fault")
+    level = process.level if process is not None and process.state in ACTIVE else None
+    return GatewayView(level, fault is not None and fault.state in ACTIVE)
+
+
+def judged(config: SiteConfig, point: Point, latest: LatestReading,
+           view: GatewayView, offline: set[str] | None = None) -> LatestReading:
+    """``latest`` with its limits, set-points and levels as the floor should read them.
+
+    ``offline``: devices reported offline; when every device feeding the quantity is, the
+    value is offline even before it has aged past its expiry window."""
+    if offline and latest.devices and all(d in offline for d in latest.devices):
+        latest = latest.model_copy(update={"stale": True})
+    agent = thresholds.lookup(point.agent)
+    sp = limits.setpoints_of(config, point, latest.quantity)
+    judged_here = limits.judged_quantity(config, point.id) == latest.quantity
+    engine_level = view.level if sp is not None and judged_here else None
+    return latest.model_copy(update={
+        "limits": limits.limits_of(agent, latest.quantity, point.fraction), "setpoints": sp,
+        "alarm_level": engine_level,
+        "level": limits.display_level(latest, sp, engine_level, view.faulted and judged_here)})
+
+
+def point_out(config: SiteConfig, point: Point, store: StoreReader, now: float,
+              today: DayVerdict | None = None) -> PointOut:
+    """A point as the floor should read it: each latest value against its limits."""
     states = {s.device: s for s in store.device_states()}
+    view = gateway_view(store, point.id)
     area = next(a for a in config.areas if a.id == point.area)
     return PointOut(
         id=point.id,
@@ -77,9 +121,13 @@ def point_out(config: SiteConfig, point: Point, store: StoreReader, now: float) 
         fraction=point.fraction,
         devices=[device_out(config, d, states.get(d)) for d in feeding_devices(config, point.id)],
         quantities=[
-            latest_out(config, point.id, q, store.latest(point.id, q), now)
+            judged(config, point, latest_out(config, point.id, q, store.latest(point.id, q), now),
+                   view, {d for d, st in states.items() if not st.online})
             for q in quantities_of(config, point.id)
         ],
+        personal=limits.is_personal(config, point.id),
+        faulted=view.faulted,
+        today=today,
     )
 
 

@@ -17,7 +17,11 @@ from typing import Any
 from ingest.records import Event
 from ingest.where import where
 
-ALARM_KINDS = ("alarm", "ventilation")
+# ``state`` (the gateway's retained ``state/{point}``) goes through ``record`` too: it is
+# the truth the alarm record is reconciled on (``reconcile``).
+ALARM_KINDS = ("alarm", "ventilation", "state")
+OPEN_STATES = ("active-unacknowledged", "active-acknowledged", "cleared-unacknowledged",
+               "shelved", "out-of-service")
 
 INSERT_ALARM = """
 INSERT OR IGNORE INTO alarm_events (event_id, alarm_id, point, kind, event, level, state,
@@ -46,6 +50,9 @@ def record(conn: sqlite3.Connection, event: Event) -> bool:
     An event without an id (an older gateway) is always new.
     """
     body = event.body
+    if event.kind == "state":
+        reconcile(conn, event)
+        return True
     event_id = body.get("id")
     if not isinstance(event_id, str) or not event_id:
         return True
@@ -61,6 +68,54 @@ def record(conn: sqlite3.Connection, event: Event) -> bool:
             str(body.get("state", "")), str(body.get("priority", "log")), event.time,
             event.site, _json(body)))
     return cursor.rowcount > 0
+
+
+def reconcile(conn: sqlite3.Connection, state: Event) -> list[str]:
+    """Close the recorded alarms of a point that the gateway's snapshot no longer has open.
+
+    The gateway owns alarm state; its retained ``state/{point}`` lists each alarm of the
+    point as the engine has it now. A recorded alarm still open (not ``normal``) whose
+    latest event is older than the snapshot while the snapshot has it normal or not at all
+    is closed by a ``closed`` event written here (``reason`` ``gateway-restarted`` when the
+    snapshot is the one a starting gateway publishes, else ``gateway-state``), so the list
+    equals the gateway's and every listed alarm can be acknowledged. A snapshot older than
+    the latest event (e.g. a retained one delivered late) changes nothing. Returns the ids
+    of the alarms closed.
+    """
+    body = state.body
+    point = str(body.get("point", ""))
+    alarms = body.get("alarms")
+    if not point or not isinstance(alarms, list):
+        return []
+    held = {str(a.get("alarm_id")): str(a.get("state", "")) for a in alarms
+            if isinstance(a, dict)}
+    reason = "gateway-restarted" if body.get("startup") else "gateway-state"
+    closed: list[str] = []
+    rows = conn.execute(
+        f"SELECT {_ALARM_COLS} FROM alarm_events WHERE id IN "
+        "(SELECT id FROM alarm_events a WHERE a.point = ? AND a.event_id = "
+        " (SELECT MAX(event_id) FROM alarm_events b WHERE b.alarm_id = a.alarm_id))",
+        (point,)).fetchall()
+    for row in map(_alarm, rows):
+        if row.state == "normal" or held.get(row.alarm_id, "normal") != "normal":
+            continue
+        if not row.time < state.time:
+            continue  # the snapshot is not newer than what we recorded: trust the record
+        top = conn.execute("SELECT MAX(event_id) FROM alarm_events").fetchone()[0]
+        event_id = f"{top}~{row.alarm_id}"  # sorts after every event recorded so far
+        doc = {"v": 1, "site": state.site, "id": event_id, "event": "closed",
+               "alarm_id": row.alarm_id, "point": row.point, "kind": row.kind, "level": None,
+               "value": None, "setpoint": row.body.get("setpoint"),
+               "unit": row.body.get("unit", ""), "time": state.time, "state": "normal",
+               "occurrence": row.occurrence, "reason": reason, "was": row.state,
+               "source": "ingest",
+               "cause": f"{row.alarm_id}: closed ({reason}): the gateway's current state of "
+                        f"{point} no longer has it open (it was {row.state})"}
+        conn.execute(INSERT_ALARM, (
+            event_id, row.alarm_id, row.point, row.kind, "closed", None, "normal",
+            row.occurrence, state.time, None, state.site, _json(doc)))
+        closed.append(row.alarm_id)
+    return closed
 
 
 @dataclass(frozen=True, slots=True)

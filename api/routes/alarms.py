@@ -33,7 +33,7 @@ from api.alarm_models import (
 )
 from api.auth import Who
 from api.commands import GatewayCommands, get_commands
-from api.deps import Store
+from api.deps import Config, Store
 from api.errors import error
 from api.timeparams import TIME, check_limit, check_range, parse_iso, unprocessable
 from ingest.store import StoreReader
@@ -49,10 +49,14 @@ MAX_ROW_ID = 2**63 - 1  # SQLite's largest rowid: a Last-Event-ID beyond it name
 @router.get("", response_model=list[AlarmOut])
 def active_alarms(
     store: Store,
+    config: Config,
     state: str | None = Query(default=None, description="only this state (e.g. "
                               "active-unacknowledged, shelved); 'all' includes normal"),
 ) -> list[AlarmOut]:
-    """Alarms that are not normal (the operator's list), newest first."""
+    """Alarms that are not normal (the operator's list), newest first, each with its point's
+    name, area and agent. The list follows the gateway: an alarm its current state no longer
+    has open is closed by ingest (``last_event`` closed, ``reason`` gateway-restarted), so
+    every listed alarm can be acknowledged."""
     current = store.alarms().current()
     if state == "all":
         chosen = current
@@ -60,7 +64,7 @@ def active_alarms(
         chosen = [r for r in current if r.state == state]
     else:
         chosen = [r for r in current if r.state != "normal"]
-    return [alarm_out(r) for r in chosen]
+    return [alarm_out(r, config) for r in chosen]
 
 
 @router.get("/history", response_model=AlarmHistory)
@@ -130,7 +134,7 @@ def alarm_stream(
 
 
 @router.get("/{alarm_id}", response_model=AlarmDetail)
-def one_alarm(alarm_id: str, store: Store,
+def one_alarm(alarm_id: str, store: Store, config: Config,
               limit: int = Query(default=50, description="recent events, 1..10000")) -> AlarmDetail:
     check_limit(limit)
     queries = store.alarms()
@@ -138,7 +142,7 @@ def one_alarm(alarm_id: str, store: Store,
     if latest is None:
         raise error(404, "unknown-alarm", f"no recorded events of alarm {alarm_id!r}")
     events = queries.history(alarm_id=alarm_id, limit=limit)
-    return AlarmDetail(alarm=alarm_out(latest), events=[event_out(r) for r in events])
+    return AlarmDetail(alarm=alarm_out(latest, config), events=[event_out(r) for r in events])
 
 
 def _result(result: dict[str, Any]) -> CommandResult:

@@ -1,7 +1,13 @@
 """The notice board (职业卫生公告栏): a public page for the workplace and phones.
 
-Latest result per point (stale values marked, never shown as live), today's verdicts, and the
-open exceedances. Chinese by default, ``?lang=en`` for English; it reloads itself.
+What the floor must see first comes first: active alarms in red with what to do, then each
+point's live value beside its limit and set-points, coloured by level (an offline or stale
+sensor says 离线/offline with its age, never 实时), the accident-ventilation units (running
+only on fan feedback), today's verdicts and the open exceedances (provisional while the day
+is open), each point with a small day curve and its limit line. Chinese by default,
+``?lang=en`` for English; it reloads itself; no external asset (plants run offline).
+Personal-monitoring points (a named worker's dose) are left off unless the site opts in
+(``api.board_personal``).
 """
 
 from __future__ import annotations
@@ -10,7 +16,6 @@ import datetime as dt
 import html
 import sqlite3
 import time
-from collections.abc import Sequence
 from importlib.resources import files
 from string import Template
 from typing import Any
@@ -19,34 +24,33 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 import thresholds
+from api import curve
+from api.alarm_models import AlarmOut, UnitOut, alarm_out, unit_out
+from api.board_text import (
+    DRIVE,
+    EXCEEDANCE,
+    LEVEL,
+    SETPOINT,
+    TEXT,
+    TODO,
+    VERDICT_EN,
+    age_text,
+)
 from api.deps import Config, Store
-from api.records_deps import Lang, Records, today
+from api.limits import ENGINE_LEVEL, is_personal
+from api.models import LatestReading, PointOut
+from api.records_deps import Lang, Records
+from api.today import Today, todays, verdict_out
 from api.views import point_out
 from ingest.daily import query, rectify
-from ingest.daily.close import compute_day
-from ingest.daily.windows import zone
+from ingest.daily.windows import day_window, zone
 from occmon import ledger
+from occmon.config.schema import SiteConfig
 
 router = APIRouter(tags=["notice board"])
 REFRESH_S = 60
-VERDICT_TTL_S = 60.0
-
-TEXT = {
-    "zh": {"title": "职业卫生公告栏", "updated": "更新于", "switch": "English",
-           "latest": "各监测点最新结果", "verdicts": "今日结论", "open": "未闭环超标事件",
-           "latest_head": ("监测点", "危害因素", "数值", "单位", "时间", "状态"),
-           "verdict_head": ("监测点", "危害因素", "结论", "覆盖率%", "最大值"),
-           "open_head": ("监测点", "类型", "开始", "峰值", "限值", "倍数", "整改状态"),
-           "stale": "数据过期", "live": "实时", "none": "无"},
-    "en": {"title": "Occupational health notice board", "updated": "updated",
-           "switch": "中文", "latest": "Latest result per point", "verdicts": "Today's verdicts",
-           "open": "Open exceedances",
-           "latest_head": ("point", "agent", "value", "unit", "time", "status"),
-           "verdict_head": ("point", "agent", "verdict", "coverage %", "max"),
-           "open_head": ("point", "type", "start", "peak", "limit", "ratio", "status"),
-           "stale": "stale", "live": "live", "none": "none"},
-}
-VERDICT_EN = {"合格": "pass", "超标": "fail", "数据不足": "insufficient"}
+OPEN_ALARM = ("active-unacknowledged", "active-acknowledged", "cleared-unacknowledged",
+              "shelved", "out-of-service")
 
 
 def shown(value: float) -> str:
@@ -55,78 +59,266 @@ def shown(value: float) -> str:
     return f"{value:.1f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
-def _cells(values: Sequence[str], tag: str = "td") -> str:
-    return "".join(f"<{tag}>{html.escape(v)}</{tag}>" for v in values)
+def esc(text: Any) -> str:
+    return html.escape(str(text))
 
 
-def _todays(request: Request, config: Any, store: Records, now: float) -> list[dict[str, Any]]:
-    """Today's day records, computed on demand and kept for a minute."""
-    day = today(config, now)
-    cache = getattr(request.app.state, "board_cache", None)
-    if cache and cache[0] == day and now - cache[1] < VERDICT_TTL_S:
-        rows: list[dict[str, Any]] = cache[2]
-        return rows
-    rows = [d.content for d in compute_day(store.conn, config, day).drafts
-            if d.kind == "daily-record" and d.shift == ""]
-    request.app.state.board_cache = (day, now, rows)
-    return rows
+def _local(t: float | str | None, tz: dt.tzinfo, fmt: str = "%H:%M:%S") -> str:
+    if t is None:
+        return "-"
+    if isinstance(t, str):
+        return dt.datetime.fromisoformat(t.replace("Z", "+00:00")).astimezone(tz).strftime(fmt)
+    return dt.datetime.fromtimestamp(t, tz).strftime(fmt)
+
+
+def _name(names: Any, lang: str) -> str:
+    if names is None:
+        return ""
+    return str(names.zh if lang == "zh" else names.en) if hasattr(names, "zh") else str(
+        names.get(lang, ""))
+
+
+# -- alarms ---------------------------------------------------------------------------------
+def _alarm_level(a: AlarmOut) -> str:
+    if a.kind == "fault":
+        return "fault"
+    return ENGINE_LEVEL.get(a.level or "", "alarm")
+
+
+def _todo(a: AlarmOut, lang: str) -> str:
+    if a.source == "ventilation-unit":
+        return TODO[lang]["ventilation"]
+    level = _alarm_level(a)
+    return TODO[lang].get(level, TODO[lang]["other"])
+
+
+def alarm_section(alarms: list[AlarmOut], lang: str, tz: dt.tzinfo) -> str:
+    t = TEXT[lang]
+    if not alarms:
+        return (f'<section id="alarms" class="alarms quiet"><h2>{t["alarms"]}</h2>'
+                f'<p class="ok">{t["no_alarms"]}</p></section>')
+    ranked = sorted(alarms, key=lambda a: (-_rank(_alarm_level(a)), a.state != OPEN_ALARM[0],
+                                           a.time), reverse=False)
+    items = []
+    for a in ranked:
+        level = _alarm_level(a)
+        where = _name(a.point_name, lang) or f"{a.point} {t['unconfigured']}"
+        if a.source == "ventilation-unit":  # {unit}:{primary|standby}:ventilation-failure
+            fan = a.alarm_id.split(":")[1] if a.alarm_id.count(":") >= 2 else ""
+            where += f" · {t[fan]}" if fan in ("primary", "standby") else ""
+        agent = _name(a.agent_name, lang)
+        area = _name(a.area_name, lang)
+        state = (t["unacked"] if a.state == "active-unacknowledged"
+                 else t["latched"] if a.state == "cleared-unacknowledged" else a.state)
+        figure = ""
+        if a.value is not None:
+            figure = f"{shown(a.value)} {esc(a.unit)}"
+            if a.setpoint is not None:
+                figure += f" ≥ {shown(a.setpoint)}"
+        items.append(
+            f'<li class="alarm lvl-{level}" data-alarm="{esc(a.alarm_id)}" data-level="{level}">'
+            f'<div class="a-head"><span class="badge">{esc(LEVEL[lang][level])}</span> '
+            f'<b>{esc(where)}</b> <span class="agent">{esc(agent)}</span></div>'
+            f'<div class="a-fig">{figure} <span class="muted">{esc(area)} · {t["since"]} '
+            f'{_local(a.time, tz)} · {esc(state)}</span></div>'
+            f'<div class="todo">{esc(_todo(a, lang))}</div></li>')
+    return (f'<section id="alarms" class="alarms"><h2>{t["alarms"]} ({len(items)})</h2>'
+            f'<ul>{"".join(items)}</ul></section>')
+
+
+def _rank(level: str) -> int:
+    return {"high": 5, "alarm": 4, "fault": 3, "pre-alarm": 2}.get(level, 1)
+
+
+# -- points ---------------------------------------------------------------------------------
+def _limits_line(q: LatestReading, lang: str) -> str:
+    t = TEXT[lang]
+    if not q.limits:
+        return ""
+    parts = [f'{esc(lim.kind)} <b class="lim">{shown(lim.value)}</b> {esc(lim.unit)}'
+             for lim in q.limits]
+    source = q.limits[0].source
+    ratio = ""
+    if q.value is not None and not q.stale and q.limits[0].value > 0:
+        ratio = f' · <b>{shown(q.value / q.limits[0].value)}</b> {t["times"]} {q.limits[0].kind}'
+    return (f'<div class="pt-limit">{t["limit"]} {" · ".join(parts)}{ratio} '
+            f'<span class="src">({esc(source)})</span></div>')
+
+
+def _setpoints_line(q: LatestReading, lang: str) -> str:
+    sp = q.setpoints
+    if sp is None:
+        return ""
+    names = SETPOINT[lang]
+    parts = [f"{names[f]} {shown(v)}" for f in ("low_alarm", "pre_alarm", "alarm", "high_alarm")
+             if (v := getattr(sp, f)) is not None]
+    return (f'<div class="pt-sp">{TEXT[lang]["setpoints"]} {" · ".join(parts)} '
+            f'{esc(sp.unit)} <span class="src">({esc(sp.profile)})</span></div>')
+
+
+def _status(q: LatestReading, lang: str, tz: dt.tzinfo) -> str:
+    t = TEXT[lang]
+    if q.level == "offline":
+        return (f'<span class="status offline">{t["offline"]} · '
+                f'{age_text(q.age_s, lang)}</span>')
+    word = LEVEL[lang]["fault"] if q.level == "fault" else t["live"]
+    return (f'<span class="status {"fault" if q.level == "fault" else "live"}">{word}</span>'
+            f' <span class="when">{_local(q.time, tz)}</span>')
+
+
+def point_cards(points: list[PointOut], curves: dict[tuple[str, str], str], lang: str,
+                tz: dt.tzinfo) -> str:
+    t = TEXT[lang]
+    cards = []
+    for p in points:
+        agent = thresholds.lookup(p.agent)
+        for q in p.quantities:
+            value = "-" if q.value is None else shown(q.value)  # offline: greyed, aged
+            cards.append(
+                f'<article class="pt lvl-{q.level}" data-point="{esc(p.id)}" '
+                f'data-quantity="{esc(q.quantity)}" data-level="{q.level}">'
+                f'<div class="pt-head"><span class="name">{esc(_name(p.name, lang))}</span> '
+                f'<span class="agent">{esc(agent.zh if lang == "zh" else agent.en)}</span>'
+                f'<span class="badge">{esc(LEVEL[lang][q.level])}</span></div>'
+                f'<div class="pt-value"><span class="value">{value}</span> '
+                f'<span class="unit">{esc(q.unit)}</span> {_status(q, lang, tz)}</div>'
+                f'{_limits_line(q, lang)}{_setpoints_line(q, lang)}'
+                f'{curves.get((p.id, q.quantity), "")}</article>')
+    body = "".join(cards) or f'<p>{t["none"]}</p>'
+    return (f'<section id="points"><h2>{t["points"]}</h2><div class="cards">{body}</div>'
+            f'<p class="muted small">{t["curve"]}</p></section>')
+
+
+def curves_of(config: SiteConfig, records: Records, points: list[PointOut], now: float,
+              lang: str) -> dict[tuple[str, str], str]:
+    tz = zone(config.site.timezone)
+    window = day_window(dt.datetime.fromtimestamp(now, tz).date(), tz)
+    out = {}
+    for p in points:
+        for q in p.quantities:
+            drawn = curve.day_curve(records.conn, p.id, q.quantity, window.start, window.end)
+            limit = q.limits[0] if q.limits else None
+            line = limit.value if limit else (q.setpoints.alarm if q.setpoints else None)
+            label = f"{_name(p.name, lang)} {q.quantity}"
+            text = f"{limit.kind} {shown(limit.value)} {limit.unit}" if limit else ""
+            out[(p.id, q.quantity)] = curve.svg(drawn, line, label=label, limit_label=text)
+    return out
+
+
+# -- ventilation, verdicts, exceedances -----------------------------------------------------
+def ventilation_section(config: SiteConfig, units: list[UnitOut], lang: str) -> str:
+    t = TEXT[lang]
+    if not units:
+        return ""
+    names = {u.id: u.name for u in config.ventilation.units} if config.ventilation else {}
+    items = []
+    for u in units:
+        if u.ventilating:
+            key, cls = "vent_running", "vent-running"
+        elif u.failure or (u.demanded and "failed" in (u.primary, u.standby)):
+            key, cls = "vent_failed", "vent-failed"
+        elif u.demanded:
+            key, cls = "vent_starting", "vent-starting"
+        elif u.state is None:
+            key, cls = "vent_unknown", "vent-unknown"
+        else:
+            key, cls = "vent_idle", "vent-idle"
+        name = names.get(u.unit)
+        title = _name(name, lang) if name else u.unit
+        drive = DRIVE[lang]
+        fans = f'{t["primary"]} {esc(drive.get(u.primary or "", u.primary or "-"))}'
+        if u.standby is not None:
+            fans += f' · {t["standby"]} {esc(drive.get(u.standby, u.standby))}'
+        items.append(f'<li class="unit {cls}" data-unit="{esc(u.unit)}"><b>{esc(title)}</b> '
+                     f'<span class="vstate">{t[key]}</span> '
+                     f'<span class="muted">{fans}</span></li>')
+    return (f'<section id="ventilation"><h2>{t["ventilation"]}</h2>'
+            f'<ul class="units">{"".join(items)}</ul></section>')
+
+
+def verdict_section(today: Today, shown_points: set[str], lang: str) -> str:
+    t = TEXT[lang]
+    items = []
+    for point, r in sorted(today.records.items()):
+        if point not in shown_points:
+            continue
+        v = verdict_out(r, today.provisional)
+        name = r["point_name"][lang]
+        agent = r["agent"][lang]
+        cov = "-" if v.coverage_pct is None else f"{v.coverage_pct:g}%"
+        top = "-" if v.max is None else f"{shown(v.max)} {esc(r.get('unit', ''))}"
+        mark = f' <span class="prov">{t["provisional"]}</span>' if v.provisional else ""
+        word = v.verdict if lang == "zh" else VERDICT_EN.get(v.verdict, v.verdict_en)
+        items.append(f'<li data-point="{esc(point)}"><b>{esc(name)}</b> '
+                     f'<span class="agent">{esc(agent)}</span> '
+                     f'<span class="verdict {esc(v.verdict)} {esc(v.verdict_en)}">'
+                     f'{esc(word)}</span>{mark} <span class="muted">{t["coverage"]} {cov} · '
+                     f'{t["max"]} {top}</span></li>')
+    body = "".join(items) or f"<li>{t['none']}</li>"
+    return (f'<section id="verdicts"><h2>{t["verdicts"]} {today.day.isoformat()}</h2>'
+            f'<ul class="rows">{body}</ul></section>')
+
+
+def open_section(stored: list[dict[str, Any]], today: Today, shown_points: set[str],
+                 names: dict[str, Any], lang: str) -> str:
+    t = TEXT[lang]
+    rows = [(e, False) for e in stored]
+    known = {e["id"] for e in stored}
+    rows += [(e, today.provisional) for e in today.exceedances if e["id"] not in known]
+    items = []
+    for e, provisional in rows:
+        if e["point"] not in shown_points:
+            continue
+        status = (rectify.STATUS_ZH.get(e.get("status", "open"), e.get("status", "open"))
+                  if lang == "zh" else e.get("status", "open"))
+        mark = f' <span class="prov">{t["provisional"]}</span>' if provisional else ""
+        start = str(e.get("start_local", ""))[:16].replace("T", " ")
+        name = _name(names.get(e["point"]), lang) or e["point"]
+        kind = EXCEEDANCE[lang].get(e["type"], e["type"])
+        items.append(
+            f'<li data-id="{esc(e["id"])}" data-point="{esc(e["point"])}"><b>{esc(name)}</b> '
+            f'<span class="etype">{esc(kind)}</span>{mark} <span class="muted">{esc(start)}'
+            f'</span> {t["peak"]} <b>{shown(e["peak"])}</b> / {t["limit"]} {shown(e["limit"])} '
+            f'({shown(e["ratio"])} {t["times"]}) <span class="estatus">{esc(status)}</span></li>')
+    body = "".join(items) or f"<li>{t['none']}</li>"
+    return (f'<section id="open"><h2>{t["open"]}</h2><ul class="rows">{body}</ul></section>')
 
 
 @router.get("/board", response_class=HTMLResponse)
 def board(request: Request, config: Config, store: Store, records: Records,
           lang: Lang = "zh") -> HTMLResponse:
-    """The public notice board (HTML)."""
+    """The public notice board (HTML, no external asset)."""
     t = TEXT[lang]
     now = time.time()
     tz = zone(config.site.timezone)
-    latest = []
-    for point in config.points:
-        out = point_out(config, point, store, now)
-        name = point.name.zh if lang == "zh" else point.name.en
-        agent = thresholds.lookup(point.agent)
-        agent_name = agent.zh if lang == "zh" else agent.en
-        for q in out.quantities:
-            value = "-" if q.value is None else shown(q.value)
-            when = (dt.datetime.fromisoformat(q.time.replace("Z", "+00:00")).astimezone(tz)
-                    .strftime("%H:%M:%S") if q.time else "-")
-            state = str(t["stale"] if q.stale else t["live"])
-            latest.append(
-                f'<tr data-point="{html.escape(point.id)}" data-quantity="{q.quantity}"'
-                f' class="{"stale" if q.stale else "live"}">'
-                f'{_cells([name, agent_name])}<td class="value">{value}</td>'
-                f'{_cells([q.unit, when, state])}</tr>')
-    verdict_rows = []
-    for r in _todays(request, config, records, now):
-        verdict = r["verdict"] if lang == "zh" else r["verdict_en"]
-        agent = r["agent"]["zh"] if lang == "zh" else r["agent"]["en"]
-        name = r["point_name"]["zh"] if lang == "zh" else r["point_name"]["en"]
-        cov = "-" if r.get("coverage_pct") is None else f"{r['coverage_pct']:g}"
-        top = "-" if r.get("max") is None else shown(r["max"])
-        verdict_rows.append(
-            f'<tr data-point="{html.escape(r["point"])}">{_cells([name, agent])}'
-            f'<td class="verdict {html.escape(r["verdict"])}">{html.escape(verdict)}</td>'
-            f'{_cells([cov, top])}</tr>')
-    open_rows = []
-    for e in query.open_exceedances(records.conn):
-        status = rectify.STATUS_ZH[e["status"]] if lang == "zh" else e["status"]
-        open_rows.append(f'<tr data-id="{html.escape(e["id"])}">' + _cells(
-            [e["point"], e["type"], e["start_local"], shown(e["peak"]), shown(e["limit"]),
-             shown(e["ratio"]), status]) + "</tr>")
-    empty = f'<tr><td colspan="7">{t["none"]}</td></tr>'
+    day = todays(request, config, records, now)
+    chosen = [p for p in config.points  # a named worker's dose only if the site opts in
+              if config.api.board_personal or not is_personal(config, p.id)]
+    points = [point_out(config, p, store, now) for p in chosen]
+    shown_points = {p.id for p in points}
+    alarms = [alarm_out(r, config) for r in store.alarms().current() if r.state in OPEN_ALARM]
+    alarms = [a for a in alarms if a.point in shown_points or a.source != "point"]
+    latest_units = store.alarms().units()
+    units = [unit_out(u.id, latest_units.get(u.id))
+             for u in (config.ventilation.units if config.ventilation else [])]
+    names = {p.id: p.name for p in points}
     page = Template(files("api").joinpath("templates/board.html").read_text("utf-8"))
     site = config.site.name.zh if lang == "zh" else config.site.name.en
     local_now = dt.datetime.fromtimestamp(now, tz)
     return HTMLResponse(page.substitute(
-        html_lang="zh-CN" if lang == "zh" else "en", title=f"{site} · {t['title']}",
+        html_lang="zh-CN" if lang == "zh" else "en", title=f"{esc(site)} · {t['title']}",
         updated_label=t["updated"], updated=local_now.strftime("%Y-%m-%d %H:%M:%S"),
         updated_iso=local_now.isoformat(timespec="seconds"),
         switch_href="/board?lang=en" if lang == "zh" else "/board?lang=zh",
-        switch_label=t["switch"], latest_heading=t["latest"],
-        latest_head=_cells(t["latest_head"], "th"), latest_rows="\n".join(latest) or empty,
-        verdict_heading=t["verdicts"], today=local_now.date().isoformat(),
-        verdict_head=_cells(t["verdict_head"], "th"),
-        verdict_rows="\n".join(verdict_rows) or empty, open_heading=t["open"],
-        open_head=_cells(t["open_head"], "th"), open_rows="\n".join(open_rows) or empty,
+        switch_label=t["switch"],
+        alarm_section=alarm_section(alarms, lang, tz),
+        points_section=point_cards(points, curves_of(config, records, points, now, lang),
+                                   lang, tz),
+        ventilation_section=ventilation_section(config, units, lang),
+        verdict_section=verdict_section(day, shown_points, lang),
+        open_section=open_section(query.open_exceedances(records.conn), day, shown_points,
+                                  names, lang),
+        footer_lines="",  # one <p> per line (e.g. the ledger head), under the sections
         refresh_s=REFRESH_S, refresh_ms=REFRESH_S * 1000,
         ledger_head=html.escape(_head(records, lang)),
     ))

@@ -6,10 +6,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 
 from api.auth import Officer
 from api.deps import Config
+from api.errors import error
 from api.records_deps import Records
 from ingest.daily import anchors, query
 from occmon.keys import ledger_signing_key, ledger_verify_key
@@ -34,8 +35,8 @@ def ledger_anchors(store: Records, config: Config) -> dict[str, Any]:
     the answer, and ``occmon records verify --anchor FILE`` catches a later truncation."""
     key = ledger_signing_key(config)
     if key is None:  # the state of the site, not an API fault: 409 like other refusals
-        raise HTTPException(409, f"no-ledger-key: no ledger key at "
-                                 f"{config.security.ledger_key}: run occmon keys init CONFIG")
+        raise error(409, "no-ledger-key", f"no ledger key at {config.security.ledger_key}: "
+                                          "run occmon keys init CONFIG")
     return anchors.export(store.conn, key, config.site.id, time.time())
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from api.deps import Config, Store
 from api.errors import error
 from api.models import PointOut, ReadingsPage
+from api.records_deps import Records
 from api.timeparams import (
     MAX_LIMIT,
     TIME,
@@ -19,6 +20,7 @@ from api.timeparams import (
     parse_iso,
     unprocessable,
 )
+from api.today import todays, verdict_out
 from api.views import point_out, reading_out
 from occmon.config.schema import Point, SiteConfig
 from occmon.model import iso_utc
@@ -35,16 +37,32 @@ def find_point(config: SiteConfig, point_id: str) -> Point:
                     f"point {point_id!r} is not in the site configuration") from None
 
 
-@router.get("", response_model=list[PointOut])
-def list_points(config: Config, store: Store) -> list[PointOut]:
-    """Every configured point with its latest reading per quantity and device status."""
+def _points(request: Request, config: SiteConfig, store: Store, records: Records,
+            chosen: list[Point]) -> list[PointOut]:
     now = time.time()
-    return [point_out(config, point, store, now) for point in config.points]
+    day = todays(request, config, records, now)
+    return [point_out(config, point, store, now,
+                      verdict_out(day.records[point.id], day.provisional)
+                      if point.id in day.records else None) for point in chosen]
+
+
+@router.get("", response_model=list[PointOut])
+def list_points(request: Request, config: Config, store: Store,
+                records: Records) -> list[PointOut]:
+    """Every configured point: per quantity the latest value against its limits (PC-TWA,
+    PC-STEL, MAC with their source) and the alarm set-points, its level (normal, pre-alarm,
+    alarm, high, fault, offline: a stale value is never live), the gateway's alarm level,
+    the devices feeding it, and the day's verdict so far (provisional while the day is open).
+    """
+    return _points(request, config, store, records, list(config.points))
 
 
 @router.get("/{point_id}", response_model=PointOut)
-def get_point(point_id: str, config: Config, store: Store) -> PointOut:
-    return point_out(config, find_point(config, point_id), store, time.time())
+def get_point(request: Request, point_id: str, config: Config, store: Store,
+              records: Records) -> PointOut:
+    """One point, as in the list."""
+    (out,) = _points(request, config, store, records, [find_point(config, point_id)])
+    return out
 
 
 @router.get("/{point_id}/readings", response_model=ReadingsPage)

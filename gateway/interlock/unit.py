@@ -64,12 +64,16 @@ class UnitSnapshot:
     coil_failures: int
     override_by: str | None
     points: dict[str, PointCondition] = field(default_factory=dict)
+    # the unit wants air moved (active, hold, awaiting reset, manual on); ``ventilating`` is
+    # only true while a fan confirms it runs (running feedback): a demand is not a fan.
+    demanded: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "unit": self.unit, "state": str(self.state),
             "zone": None if self.zone is None else str(self.zone),
-            "ventilating": self.ventilating, "primary": str(self.primary),
+            "ventilating": self.ventilating, "demanded": self.demanded,
+            "primary": str(self.primary),
             "standby": None if self.standby is None else str(self.standby),
             "failure": self.failure, "hold_until": self.hold_until,
             "annunciator": self.annunciator, "coil_failures": self.coil_failures,
@@ -110,11 +114,15 @@ class VentilationUnit:
         return found
 
     def snapshot(self) -> UnitSnapshot:
+        """``ventilating``: a fan's running feedback is confirmed now (drive ``running``),
+        never just because the unit demands air while both fans have failed."""
+        running = any(d.state is DriveState.RUNNING for d in self._drives())
         return UnitSnapshot(
-            self.id, self.state, self.zone, self.state in _VENTILATING, self._primary.state,
+            self.id, self.state, self.zone, running, self._primary.state,
             self._standby.state if self._standby else None,
             any(d.failure_active for d in self._drives()), self._hold_until, self._annunciator,
-            self._coils.failures, self._override_by, dict(self._conditions))
+            self._coils.failures, self._override_by, dict(self._conditions),
+            demanded=self.state in _VENTILATING)
 
     # -- the one entry point ------------------------------------------------------------------
     def handle(self, event: ev.Input) -> list[ev.Output]:

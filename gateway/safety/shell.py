@@ -32,7 +32,7 @@ from gateway.committer import Committer
 from gateway.driver import PolledDriver
 from gateway.modbus.device import ModbusDevice
 from gateway.queue import Entry
-from gateway.safety import wire
+from gateway.safety import states, wire
 from gateway.safety.commands import BadCommand, CommandListener, parse, result_payload
 from gateway.safety.fans import FanDriver, FanState, write_coil
 from gateway.safety.guard import AUDIT, CommandGuard, Refused
@@ -103,6 +103,9 @@ class Safety:
         return out
 
     async def start(self) -> None:
+        self._enqueue(states.state_entries(  # the fresh engine's truth: ingest reconciles
+            self.site, self.engine, [*self._alarm_points, *self.interlock.units],
+            self._clock(), startup=True))
         self._ticker = asyncio.create_task(self._tick_loop(), name="safety-tick")
         if self.listener is not None:
             self.listener.start()
@@ -231,10 +234,8 @@ class Safety:
             entries.append(wire.event_entry(self.site, wire.ALARM, body, self._ids.next()))
             bodies.append(body)
         self.counters["alarm.events"] += len(events)
-        snapshot = self.engine.snapshot()
-        for point in sorted({e.point for e in events if e.point in snapshot}):
-            state = snapshot[point]
-            entries.append(wire.state_entry(self.site, point, state.to_dict(), events[-1].time))
+        entries += states.state_entries(self.site, self.engine, {e.point for e in events},
+                                        events[-1].time)
         self._enqueue(entries)
         return bodies
 

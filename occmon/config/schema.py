@@ -90,6 +90,8 @@ class GatewaySettings(Strict):
 class ApiSettings(Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    board_personal: bool = Field(default=False, description="show personal-monitoring points "
+                                 "(a named worker's dose, e.g. Hp(10)) on the public /board")
 
 
 class Reference(Strict):

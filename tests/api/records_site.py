@@ -17,6 +17,7 @@ from ingest.daily.close import close_day
 from occmon.config.schema import SiteConfig
 from tests.api.serve import serve
 from tests.records.support import DAY, dust_day, local, site_config, site_doc, write
+from tests.safety.rig import command_keys
 from tests.servers import free_port
 
 
@@ -30,6 +31,7 @@ class RecordsSite:
 def records_site(tmp_path: Path) -> Iterator[RecordsSite]:
     doc = site_doc(tmp_path)
     doc["broker"] = {"host": "127.0.0.1", "port": free_port()}  # no broker there
+    doc["security"] = command_keys(tmp_path)  # signed commands: the gateway's absence answers
     config = site_config(tmp_path, doc)
     write(config, dust_day())
     close_day(config.store.path, config, DAY, now=local(DAY + dt.timedelta(days=1), 0, 30))

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import re
-import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -18,36 +14,26 @@ from api.routes.board import shown
 from ingest.daily.close import close_day
 from occmon.model import Quality, Reading
 from tests.api.serve import serve
+from tests.board.dom import Node, chromium, headless, parse
 from tests.records.support import DAY, OFFICER_KEY, TZ, dust_day, local, site_config, write
-
-
-def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium missing: apt-get install -y chromium")
-        pytest.skip("chromium missing: run scripts/ensure-servers (apt-get install -y chromium)")
-    return found
 
 
 def render(url: str, profile: Path) -> str:
     """The DOM after the page's scripts ran, as Chromium dumps it."""
-    done = subprocess.run(
-        [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", f"--user-data-dir={profile}", "--virtual-time-budget=2000",
-         "--dump-dom", url],
-        capture_output=True, text=True, timeout=90,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
+    return headless(profile, "--dump-dom", url)
 
 
-def cells(dom: str, table: str) -> dict[str, list[str]]:
-    body = dom.split(f'<table id="{table}">', 1)[1].split("</table>", 1)[0]
-    rows = re.findall(r'<tr data-(?:point|id)="([^"]+)"[^>]*>(.*?)</tr>', body, re.S)
-    return {key: [re.sub(r"<[^>]+>", "", c).strip()
-                  for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)] for key, row in rows}
+def card(root: Node, point: str) -> Node:
+    (found,) = root.find_all(lambda n: n.tag == "article" and n.attrs.get("data-point") == point)
+    return found
+
+
+def rows(root: Node, section: str) -> dict[str, Node]:
+    sec = root.by_id(section)
+    assert sec is not None, f"no section {section}"
+    return {n.attrs.get("data-id") or n.attrs["data-point"]: n
+            for n in sec.find_all(lambda n: n.tag == "li" and (
+                "data-point" in n.attrs or "data-id" in n.attrs))}
 
 
 def test_board_in_headless_chromium_shows_the_api_values(tmp_path: Path) -> None:
@@ -71,26 +57,33 @@ def test_board_in_headless_chromium_shows_the_api_values(tmp_path: Path) -> None
         dom_en = render(url + "/board?lang=en", tmp_path / "chromium")
 
     assert "职业卫生公告栏" in dom and "Occupational health notice board" in dom_en
-    latest = cells(dom, "latest")
+    root, root_en = parse(dom), parse(dom_en)
     api_h2s = next(p for p in points if p["id"] == "pump-h2s")["quantities"][0]
     assert api_h2s["value"] == 3.25 and api_h2s["stale"] is False
-    assert latest["pump-h2s"][2] == "3.25" and latest["pump-h2s"][5] == "实时"
-    assert latest["pump-h2s"][1] == "硫化氢"  # the catalogue's name, not the config's id
+    h2s = card(root, "pump-h2s")
+    assert h2s.with_class("value")[0].text == "3.25"
+    assert h2s.with_class("status")[0].text == "实时"
+    assert "lvl-normal" in h2s.classes  # 3.25 mg/m3 is under the 5 mg/m3 pre-alarm
+    assert "硫化氢" in h2s.with_class("agent")[0].text  # the catalogue's name, not the id
     api_dust = next(p for p in points if p["id"] == "mill-dust")["quantities"][0]
     assert api_dust["stale"] is True  # readings from 2026-05-12: never shown as live
-    assert latest["mill-dust"][2] == shown(api_dust["value"])
-    assert latest["mill-dust"][5] == "数据过期"
-    opened = cells(dom, "open")
+    dust = card(root, "mill-dust")
+    assert dust.with_class("value")[0].text == shown(api_dust["value"])
+    assert "lvl-offline" in dust.classes and "实时" not in dust.text
+    assert dust.with_class("status")[0].text.startswith("离线")
+    opened = rows(root, "open")
     (event,) = ex
-    assert opened[event["id"]][:2] == ["mill-dust", "peak"]
-    assert opened[event["id"]][3:6] == [shown(event["peak"]), shown(event["limit"]),
-                                        shown(event["ratio"])]
-    assert opened[event["id"]][6] == "待整改"
-    verdicts = cells(dom, "verdicts")
+    text = opened[event["id"]].text
+    assert "peak" in text and "待整改" in text
+    for figure in (shown(event["peak"]), shown(event["limit"]), shown(event["ratio"])):
+        assert figure in text
+    verdicts = rows(root, "verdicts")
     by_point = {r["point"]: r for r in today.json()["records"] if r["shift"] is None}
     for point, row in by_point.items():
-        assert verdicts[point][2] == row["verdict"]
-    assert cells(dom_en, "verdicts")["pump-h2s"][2] == by_point["pump-h2s"]["verdict_en"]
+        assert verdicts[point].with_class("verdict")[0].text == row["verdict"]
+        assert "临时" in verdicts[point].text  # today is open: provisional
+    verdict_en = rows(root_en, "verdicts")["pump-h2s"].with_class("verdict")[0].text
+    assert verdict_en == by_point["pump-h2s"]["verdict_en"]
     assert 'name="viewport"' in dom and "window.location.reload" in dom
 
 

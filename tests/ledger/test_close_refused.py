@@ -91,14 +91,16 @@ def test_api_refuses_to_close_or_sign_a_future_and_the_running_day(
     for name, day in _days(site).items():
         r = http.post(f"/api/v1/daily-records/{day}/close")
         assert r.status_code == 409, (name, r.text)
-        detail = r.json()["detail"]
+        assert r.json()["detail"]["code"] == "day-open"
+        detail = r.json()["detail"]["message"]
         assert detail.startswith("day-open:") and f"day {day} has not ended" in detail
         assert "Asia/Shanghai" in detail and "close_grace_min = 15 min" in detail
         s = http.post(f"/api/v1/daily-records/{day}/sign", json={"name": "王安全"})
-        assert s.status_code == 409 and s.json()["detail"].startswith("day-open:")
+        assert s.status_code == 409 and s.json()["detail"]["code"] == "day-open"
+        assert s.json()["detail"]["message"].startswith("day-open:")
     for bad_day in ("9999-12-31", "0001-01-01"):
         bad = http.post(f"/api/v1/daily-records/{bad_day}/close")
-        assert bad.status_code == 422 and "out of range" in bad.json()["detail"]
+        assert bad.status_code == 422 and bad.json()["detail"]["parameter"] == "day"
     assert http.get("/api/v1/days/9999-12-31").status_code == 422
     assert http.get("/api/v1/daily-records/report", params={"day": "1969-12-31"}
                     ).status_code == 422

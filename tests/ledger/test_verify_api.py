@@ -121,7 +121,7 @@ def test_without_a_ledger_key_anchors_are_refused_and_verify_warns(tmp_path: Pat
     with serve(create_app(site.config, site.db)) as url, \
             httpx.Client(base_url=url, headers={"X-API-Key": INSPECTOR_KEY}) as client:
         refused = client.get("/api/v1/ledger/anchors")
-        assert refused.status_code == 409 and "no-ledger-key" in refused.json()["detail"]
+        assert refused.status_code == 409 and refused.json()["detail"]["code"] == "no-ledger-key"
         report = client.get("/api/v1/ledger/verify").json()
         strict = client.get("/api/v1/ledger/verify", params={"require_signed": "true"}).json()
     assert report["ok"] is True and report["unsigned"] == 2
