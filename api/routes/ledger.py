@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 
 from api.auth import Officer
 from api.deps import Config
-from api.errors import error
+from api.errors import ErrorBody, error
 from api.records_deps import Records
 from ingest.daily import anchors, query
 from occmon.keys import ledger_signing_key, ledger_verify_key
@@ -29,7 +29,8 @@ def verify(store: Records, config: Config,
     return report.as_dict()
 
 
-@router.get("/ledger/anchors", response_model=None)
+@router.get("/ledger/anchors", response_model=None, responses={
+    409: {"model": ErrorBody, "description": "no-ledger-key: the site has no ledger key yet"}})
 def ledger_anchors(store: Records, config: Config) -> dict[str, Any]:
     """Every closed day's anchor and the head, signed now with the site's ledger key: keep
     the answer, and ``occmon records verify --anchor FILE`` catches a later truncation."""
