@@ -185,3 +185,20 @@ def test_repeated_requests_between_writes_reuse_one_computation(
     assert len(items(http, point="pump-h2s")) == 1
     wait_for(lambda: len(items(http, point="pump-h2s")) == 2)
     assert live._cache[path].live is not first
+
+
+def test_a_ledgered_exceedance_answers_iso_times_with_the_sites_offset(
+    config: SiteConfig, http: httpx.Client
+) -> None:
+    write(config, dust_day())  # 25 mg/m3 10:00-10:10: a peak excursion, closed below
+    close_day(config.store.path, config, DAY, now=local(DAY + dt.timedelta(days=1), 0, 30))
+    (ex,) = [e for e in items(http, type="peak")]
+    assert ex["provisional"] is False
+    assert ex["start"] == f"{DAY}T10:00:00.000+08:00"
+    before = time.time()
+    acted = http.post(f"/api/v1/exceedances/{ex['id']}/actions", headers=OFFICER,
+                      json={"who": "张班长", "what": "加强喷雾降尘"})
+    assert acted.status_code == 200, acted.text
+    (step,) = http.get(f"/api/v1/exceedances/{ex['id']}").json()["history"]
+    assert step["time"].endswith("+08:00")
+    assert before - 1 <= epoch(step["time"]) <= time.time() + 1
