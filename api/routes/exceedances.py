@@ -67,8 +67,11 @@ def agent_id(name: str | None, parameter: str = "agent") -> str | None:
     try:
         return thresholds.lookup(name).id
     except thresholds.UnknownAgent as exc:
-        raise unprocessable(f"{parameter}={name!r}: {exc} (give a catalogue id, CAS number, "
-                            "or Chinese or English name)", parameter) from None
+        shown = name if len(name) <= 64 else name[:64] + "..."  # never echo a huge value
+        hint = f"; did you mean: {', '.join(exc.suggestions)}" if exc.suggestions else ""
+        raise unprocessable(f"{parameter}={shown!r} names no agent of the catalogue{hint}: "
+                            "give its catalogue id, CAS number, or Chinese or English name "
+                            "(e.g. h2s, 7783-06-4, 硫化氢, hydrogen sulfide)", parameter) from None
 
 
 @router.get("", response_model=None, responses=CSV_TOO)

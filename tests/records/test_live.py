@@ -161,6 +161,10 @@ def test_agent_filters_take_id_cas_and_names_and_refuse_unknown_values(
     assert bad.json()["detail"]["code"] == "invalid-parameter"
     assert bad.json()["detail"]["parameter"] == "agent"
     assert "'unobtainium'" in bad.json()["detail"]["message"]
+    near = http.get("/api/v1/exceedances", params={"agent": "硫化"}).json()["detail"]
+    assert "did you mean: h2s" in near["message"]
+    huge = http.get("/api/v1/exceedances", params={"agent": "x" * 5000})
+    assert huge.status_code == 422 and len(huge.json()["detail"]["message"]) < 400
     for name, value in (("status", "bogus"), ("type", "bogus"), ("provisional", "maybe")):
         r = http.get("/api/v1/exceedances", params={name: value})
         assert r.status_code == 422, name
