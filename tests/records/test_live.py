@@ -206,3 +206,18 @@ def test_a_ledgered_exceedance_answers_iso_times_with_the_sites_offset(
     (step,) = http.get(f"/api/v1/exceedances/{ex['id']}").json()["history"]
     assert step["time"].endswith("+08:00")
     assert before - 1 <= epoch(step["time"]) <= time.time() + 1
+
+
+def test_the_boards_open_list_holds_the_ledgers_open_and_the_provisional_ones(
+    config: SiteConfig,
+) -> None:
+    from ingest.daily import live
+    from ingest.daily.store import RecordsStore
+
+    write(config, dust_day())
+    close_day(config.store.path, config, DAY, now=local(DAY + dt.timedelta(days=1), 0, 30))
+    write(config, h2s(OPEN, [(9, 0)], 20.0))
+    with RecordsStore(config.store.path, readonly=True) as store:
+        rows = live.open_exceedances(store.conn, store.path, config, time.time())
+    assert [(r["day"], r["type"], r["provisional"]) for r in rows] == [
+        (OPEN.isoformat(), "mac", True), (DAY.isoformat(), "peak", False)]
