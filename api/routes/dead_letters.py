@@ -15,7 +15,9 @@ router = APIRouter(prefix="/api/v1", tags=["dead letters"])
 @router.get("/dead-letters", response_model=DeadLetters)
 def list_dead_letters(
     store: Store,
-    code: str | None = Query(default=None, description="only this code, e.g. malformed-json"),
+    code: str | None = Query(default=None, description=(
+        "only this code, e.g. malformed-json; codes are an open set (the gateway forwards "
+        "its own), so an unknown one lists nothing rather than being refused")),
     limit: int = Query(default=100, description="most recent first, 1..10000"),
 ) -> DeadLetters:
     check_limit(limit)

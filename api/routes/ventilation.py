@@ -1,7 +1,8 @@
 """Accident ventilation: each unit's state, the ventilation log, manual override and reset.
 
 State and log come from the store (each ventilation event carries its unit's snapshot);
-override and reset are commands to the gateway, which runs the interlock.
+override and reset are commands to the gateway, which runs the interlock. Times in the
+events' bodies leave as ISO 8601 (``api.isotimes``), as every other time.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from api.alarm_models import (
 from api.auth import Who
 from api.commands import GatewayCommands, get_commands
 from api.deps import Config, Store
+from api.isotimes import iso_times
 from api.timeparams import check_limit
 
 router = APIRouter(prefix="/api/v1/ventilation", tags=["ventilation"])
@@ -45,18 +47,19 @@ def ventilation_log(
     cursor: str | None = Query(default=None, description="event id the last page ended with"),
 ) -> list[VentilationLogOut]:
     check_limit(limit)
-    return [log_out(r) for r in store.alarms().ventilation(unit=unit, limit=limit,
+    rows = [log_out(r) for r in store.alarms().ventilation(unit=unit, limit=limit,
                                                            before=cursor)]
+    return [r.model_copy(update={"body": iso_times(r.body)}) for r in rows]
 
 
 @router.post("/{unit}/override", response_model=CommandResult)
 def override(unit: str, who: Who, body: OverrideIn, commands: Commands) -> CommandResult:
     result = commands.send("override", who, unit=unit, mode=body.mode, user=body.user,
                            reason=body.reason)
-    return CommandResult(ok=True, events=list(result.get("events") or []))
+    return CommandResult(ok=True, events=iso_times(list(result.get("events") or [])))
 
 
 @router.post("/{unit}/reset", response_model=CommandResult)
 def reset(unit: str, who: Who, body: ResetIn, commands: Commands) -> CommandResult:
     result = commands.send("reset", who, unit=unit, user=body.user, comment=body.comment)
-    return CommandResult(ok=True, events=list(result.get("events") or []))
+    return CommandResult(ok=True, events=iso_times(list(result.get("events") or [])))

@@ -14,6 +14,8 @@ from typing import Any
 from ingest.where import where
 from occmon import ledger
 
+MAX_ROWS = 1_000_000  # "no limit" for the reads that merge the open days with the ledger
+
 
 @dataclass(frozen=True, slots=True)
 class Filters:
@@ -62,6 +64,12 @@ def exceedances(conn: sqlite3.Connection, f: Filters, *, limit: int = 100,
         "ORDER BY start DESC, rowid DESC LIMIT ? OFFSET ?", (*args, limit, offset)).fetchall()
     return total, [{**_body(c), "status": st, "seq": s, "status_seq": ss}
                    for st, s, ss, c in rows]
+
+
+def ids_since(conn: sqlite3.Connection, start: float) -> set[str]:
+    """Ids of the ledgered exceedances starting at or after ``start`` (an index range)."""
+    rows = conn.execute("SELECT id FROM exceedances WHERE start >= ?", (start,)).fetchall()
+    return {str(r[0]) for r in rows}
 
 
 def exceedance(conn: sqlite3.Connection, ex_id: str) -> dict[str, Any] | None:

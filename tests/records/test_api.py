@@ -188,8 +188,11 @@ def test_today_is_computed_on_demand_and_not_stored(http: httpx.Client, tmp_path
     assert day["closed"] is False and day["seq"] is None
     assert day["readings"] == 3 and day["max"] == 12.0 and day["verdict"] == "超标"  # > MAC 10
     assert http.get(f"/api/v1/days/{today}").json()["closed"] is False
-    stored = http.get("/api/v1/exceedances", params={"point": "pump-h2s"}).json()
-    assert stored["total"] == 0  # an open day's exceedances are not in the history yet
+    stored = http.get("/api/v1/exceedances", params={"point": "pump-h2s",
+                                                     "provisional": "false"}).json()
+    assert stored["total"] == 0  # an open day's exceedances are not in the ledger yet
+    shown = http.get("/api/v1/exceedances", params={"point": "pump-h2s"}).json()["items"]
+    assert [(e["type"], e["day"], e["provisional"]) for e in shown] == [("mac", today, True)]
 
 
 def test_day_report_html_and_pdf(http: httpx.Client, tmp_path: Path) -> None:
