@@ -42,7 +42,7 @@ from api.models import LatestReading, PointOut
 from api.records_deps import Lang, Records
 from api.today import Today, todays, verdict_out
 from api.views import point_out
-from ingest.daily import query, rectify
+from ingest.daily import live, rectify
 from ingest.daily.windows import day_window, zone
 from occmon import ledger
 from occmon.config.schema import SiteConfig
@@ -259,14 +259,14 @@ def verdict_section(today: Today, shown_points: set[str], lang: str) -> str:
             f'<ul class="rows">{body}</ul></section>')
 
 
-def open_section(stored: list[dict[str, Any]], today: Today, shown_points: set[str],
+def open_section(rows: list[dict[str, Any]], shown_points: set[str],
                  names: dict[str, Any], lang: str) -> str:
+    """``rows``: ``ingest.daily.live.open_exceedances``, the list ``/api/v1/exceedances``
+    reads too, so the board and the API never disagree."""
     t = TEXT[lang]
-    rows = [(e, False) for e in stored]
-    known = {e["id"] for e in stored}
-    rows += [(e, today.provisional) for e in today.exceedances if e["id"] not in known]
     items = []
-    for e, provisional in rows:
+    for e in rows:
+        provisional = bool(e.get("provisional"))
         if e["point"] not in shown_points:
             continue
         status = (rectify.STATUS_ZH.get(e.get("status", "open"), e.get("status", "open"))
@@ -316,8 +316,9 @@ def board(request: Request, config: Config, store: Store, records: Records,
                                    lang, tz),
         ventilation_section=ventilation_section(config, units, lang),
         verdict_section=verdict_section(day, shown_points, lang),
-        open_section=open_section(query.open_exceedances(records.conn), day, shown_points,
-                                  names, lang),
+        open_section=open_section(
+            live.open_exceedances(records.conn, records.path, config, now), shown_points,
+            names, lang),
         footer_lines="",  # one <p> per line (e.g. the ledger head), under the sections
         refresh_s=REFRESH_S, refresh_ms=REFRESH_S * 1000,
         ledger_head=html.escape(_head(records, lang)),
