@@ -130,7 +130,7 @@ def _report_parts(store: RecordsStore, config: SiteConfig, d: dt.date, now: floa
                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any] | None]:
     f = query.Filters(day_from=d.isoformat(), day_to=d.isoformat())
     rows = [r for r in records_between(store, config, f, d, d, now)
-            if r["kind"] == "daily-record"]
+            if r["kind"] in ("daily-record", "job-record")]
     closure = query.closure(store.conn, d.isoformat())
     if is_open(config, d, now):
         closure = None  # an early close (before the rule) does not stand for an open day
