@@ -17,7 +17,6 @@ import io
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -416,7 +415,8 @@ def pdf_story(sheet: Sheet) -> tuple[Any, list[Any], list[Any], bool]:
     buf = io.BytesIO()
     doc = SimpleDocTemplate(buf, pagesize=landscape(A4), leftMargin=12 * mm,
                             rightMargin=12 * mm, topMargin=12 * mm, bottomMargin=14 * mm,
-                            title=sheet.title, author="occmon")
+                            title=sheet.title, author="occmon", initialFontName=font,
+                            initialFontSize=8)
     esc = html.escape
     story: list[Any] = [Paragraph(esc(sheet.title), title_style)]
     if sheet.provisional:
@@ -428,7 +428,8 @@ def pdf_story(sheet: Sheet) -> tuple[Any, list[Any], list[Any], bool]:
         rows = sec.rows or [[sec.empty] + [""] * (len(sec.head) - 1)]
         data = [[Paragraph(esc(c), cell) for c in r] for r in [sec.head, *rows]]
         table = Table(data, colWidths=fit(sec.weights, doc.width), repeatRows=1)
-        style = [("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
+        style = [("FONT", (0, 0), (-1, -1), font, 6.5),
+                 ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
                  ("BACKGROUND", (0, 0), (-1, 0), colors.Color(0.92, 0.92, 0.92)),
                  ("VALIGN", (0, 0), (-1, -1), "TOP"),
                  ("LEFTPADDING", (0, 0), (-1, -1), 2), ("RIGHTPADDING", (0, 0), (-1, -1), 2),
@@ -448,13 +449,10 @@ def pdf_story(sheet: Sheet) -> tuple[Any, list[Any], list[Any], bool]:
 
 
 def to_pdf(sheet: Sheet) -> bytes:
-    from reportlab.pdfgen.canvas import Canvas
-
     doc, story, _tables, _embedded = pdf_story(sheet)
     font = story[0].style.fontName
     deco = page_decorations(font, sheet.footer,
                             WATERMARK[sheet.lang] if sheet.provisional else None)
-    doc.build(story, onFirstPage=deco, onLaterPages=deco,
-              canvasmaker=partial(Canvas, initialFontName=font))
+    doc.build(story, onFirstPage=deco, onLaterPages=deco)
     out: bytes = doc.filename.getvalue()
     return out

@@ -297,7 +297,8 @@ def pdf_parts(summary: Summary, sign: dict[str, Any] | None, lang: str = "zh",
     buf = io.BytesIO()
     doc = SimpleDocTemplate(buf, pagesize=landscape(A4), leftMargin=12 * mm,
                             rightMargin=12 * mm, topMargin=12 * mm, bottomMargin=14 * mm,
-                            title=_title(summary, lang), author="occmon")
+                            title=_title(summary, lang), author="occmon",
+                            initialFontName=font, initialFontSize=8)
     esc = html.escape
     head = [c[0] if zh else c[1] for c in COLUMNS]
     keep = (1, 2, 3, 4, 6, 7, 9, 10, 11, 12, 13, 14, 15)  # the printed columns
@@ -310,7 +311,8 @@ def pdf_parts(summary: Summary, sign: dict[str, Any] | None, lang: str = "zh",
                     + [""] * (len(keep) - 1))
     data = [[Paragraph(esc(c), cell) for c in r] for r in rows]
     table = Table(data, colWidths=fit(PRINT_WEIGHTS, doc.width), repeatRows=1)
-    style = [("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
+    style = [("FONT", (0, 0), (-1, -1), font, 7),
+             ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
              ("BACKGROUND", (0, 0), (-1, 0), colors.Color(0.92, 0.92, 0.92)),
              ("VALIGN", (0, 0), (-1, -1), "TOP")]
     if not summary.rows:
@@ -343,15 +345,10 @@ def pdf_parts(summary: Summary, sign: dict[str, Any] | None, lang: str = "zh",
 def to_pdf(summary: Summary, sign: dict[str, Any] | None, lang: str = "zh",
            provisional: bool = False) -> bytes:
     """The form as an A4 landscape PDF, font embedded; a running quarter is watermarked."""
-    from functools import partial
-
-    from reportlab.pdfgen.canvas import Canvas
-
     doc, story, _table = pdf_parts(summary, sign, lang, provisional)
     font = story[0].style.fontName
     mark = ("临时 季度未结束" if lang == "zh" else "PROVISIONAL") if provisional else None
     deco = page_decorations(font, f"occmon {summary.site_en} {summary.quarter}", mark)
-    doc.build(story, onFirstPage=deco, onLaterPages=deco,
-              canvasmaker=partial(Canvas, initialFontName=font))
+    doc.build(story, onFirstPage=deco, onLaterPages=deco)
     out: bytes = doc.filename.getvalue()
     return out
