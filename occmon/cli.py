@@ -19,7 +19,7 @@ commands:
   config check CONFIG   every problem of a site config, with file, key and fix (exit 2)
   assess ...            exposure assessment of a CSV from a portable instrument
   dashboards build|push Grafana boards from the site config; upload them to Grafana
-  records verify|close|sign|export   daily records and the tamper-evident ledger
+  records verify|close|sign|export|quarter   daily records and the tamper-evident ledger
   keys init CONFIG      the API's command-signing key pair, where security: says
   broker acl CONFIG --out DIR   Mosquitto ACL and password file, one account per role/device
 """

@@ -32,14 +32,14 @@ from occmon import signing
 
 Kind = Literal[
     "daily-record", "job-record", "exceedance", "action", "recheck", "close", "day-close",
-    "signature", "correction",
+    "signature", "correction", "quarter-summary",
 ]
 KINDS: tuple[str, ...] = (
     "daily-record", "job-record", "exceedance", "action", "recheck", "close", "day-close",
-    "signature", "correction",
+    "signature", "correction", "quarter-summary",
 )
 GENESIS = "0" * 64
-SEALED_KINDS: tuple[str, ...] = ("day-close", "signature")
+SEALED_KINDS: tuple[str, ...] = ("day-close", "signature", "quarter-summary")
 SEAL = "seal"  # the content member that carries an entry's seal; not part of what is sealed
 
 DDL = (

@@ -26,7 +26,7 @@ from api.records_deps import (
     today,
 )
 from api.timeparams import DAY, DayPath, unprocessable
-from ingest.daily import export, query
+from ingest.daily import export, quarter, query
 from ingest.daily.close import close_into, compute_day
 from ingest.daily.closing import DayOpen, DayOutOfRange, is_open, require_ended, window_of
 from ingest.daily.push import push_day
@@ -130,7 +130,7 @@ def _report_parts(store: RecordsStore, config: SiteConfig, d: dt.date, now: floa
                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any] | None]:
     f = query.Filters(day_from=d.isoformat(), day_to=d.isoformat())
     rows = [r for r in records_between(store, config, f, d, d, now)
-            if r["kind"] == "daily-record"]
+            if r["kind"] in ("daily-record", "job-record")]
     closure = query.closure(store.conn, d.isoformat())
     if is_open(config, d, now):
         closure = None  # an early close (before the rule) does not stand for an open day
@@ -164,6 +164,63 @@ def report(config: Config, store: Records, day: str = Query(description="YYYY-MM
     return HTMLResponse(export.report_html(site, d.isoformat(), rows, events, closure, lang,
                                            provisional=provisional,
                                            ledger_head=ledger.head(store.conn)))
+
+
+def _quarter_bounds(config: SiteConfig, text: str) -> tuple[dt.date, bool]:
+    """(last day, still running?) of a quarter; 422 for a bad or out-of-range one."""
+    try:
+        _first, last = quarter.parse_quarter(text)
+        return last, is_open(config, last, time.time())
+    except (quarter.BadQuarter, DayOutOfRange) as exc:
+        raise unprocessable(str(exc), "quarter") from None
+
+
+@router.get("/daily-records/quarters/{quarter_id}", response_model=None,
+            responses={200: {"content": {"text/csv": {"schema": {"type": "string"}},
+                                         "application/pdf": {}},
+                             "description": "CSV, or PDF with format=pdf"}})
+def quarter_summary(quarter_id: str, config: Config, store: Records,
+                    format: Literal["csv", "pdf"] = "csv", lang: Lang = "zh") -> Response:
+    """The quarterly summary of daily monitoring (Table 4-3) from the quarter's closed days;
+    it names its ledger entry when one was recorded over these very figures."""
+    _last, running = _quarter_bounds(config, quarter_id)
+    summary = quarter.summarise(store.conn, config.site.name.model_dump(), config.site.id,
+                                quarter_id)
+    sign = quarter.signature_of(store.conn, summary)
+    if format == "pdf":
+        pdf = quarter.to_pdf(summary, sign, lang, provisional=running)
+        return Response(pdf, media_type="application/pdf", headers={
+            "Content-Disposition": f'inline; filename="quarter-{summary.quarter}.pdf"'})
+    return csv_response(quarter.to_csv(summary, sign, lang), f"quarter-{summary.quarter}.csv")
+
+
+class QuarterSignIn(BaseModel):
+    prepared_by: str = Field(min_length=1, max_length=100, description="编制人")
+    reviewed_by: str = Field(min_length=1, max_length=100,
+                             description="审核人 (one of records.signers when set)")
+
+
+@router.post("/daily-records/quarters/{quarter_id}/sign", response_model=None)
+def quarter_sign(quarter_id: str, body: QuarterSignIn, config: Config, store: RecordsWriter,
+                 who: Officer) -> dict[str, Any]:
+    """Record the quarter's form in the ledger (a sealed ``quarter-summary`` entry over its
+    figures); 409 while the quarter runs; idempotent for the same figures and people."""
+    _last, running = _quarter_bounds(config, quarter_id)
+    signers = config.records.signers if config.records else []
+    if signers and body.reviewed_by not in signers:
+        raise error(403, "not-a-signer", f"{body.reviewed_by!r} is not one of the configured "
+                    "signers", "reviewed_by")
+    if running:
+        raise error(409, "quarter-open", f"{quarter_id} has not ended: it can be printed, "
+                    "not recorded")
+    with store.transaction() as conn:
+        summary = quarter.summarise(conn, config.site.name.model_dump(), config.site.id,
+                                    quarter_id)
+        sign, written = quarter.record(conn, summary, body.prepared_by, body.reviewed_by,
+                                       time.time(), ledger_signing_key(config))
+    return {"quarter": summary.quarter, "seq": sign["seq"], "entry_sha256": sign["sha256"],
+            "written": written, "figures_sha256": sign["figures_sha256"],
+            "closed_days": len(summary.closed_days), "key": who.name}
 
 
 @router.post("/daily-records/{day}/close", response_model=None)

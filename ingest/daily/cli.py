@@ -1,5 +1,5 @@
 """``occmon records``: verify the ledger, close or sign a day, export records and exceedances,
-export the ledger's signed anchors."""
+export the ledger's signed anchors, print (and record) the quarterly summary."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-from ingest.daily import anchors, export, query
+from ingest.daily import anchors, export, quarter, query
 from ingest.daily.close import close_day
-from ingest.daily.closing import DayOpen, require_ended
+from ingest.daily.closing import DayOpen, is_open, require_ended
 from ingest.daily.memory import keep_freed_memory
 from ingest.daily.push import push_day
 from ingest.daily.store import Conflict, RecordsStore
@@ -153,6 +154,55 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _quarter(args: argparse.Namespace) -> int:
+    """The quarterly form (Table 4-3) from the closed days; with --prepared-by and
+    --reviewed-by it is first recorded in the ledger (sealed), like a signed day."""
+    config = _config(args.config)
+    _first, last = quarter.parse_quarter(args.quarter)
+    path = _store(config, args.store)
+    if not path.exists():
+        print(f"occmon records quarter: store {path} does not exist", file=sys.stderr)
+        return 2
+    people = (args.prepared_by, args.reviewed_by)
+    if any(people) and not all(people):
+        print("occmon records quarter: give both --prepared-by and --reviewed-by",
+              file=sys.stderr)
+        return 2
+    signers = config.records.signers if config.records else []
+    if args.reviewed_by and signers and args.reviewed_by not in signers:
+        print(f"{args.reviewed_by!r} is not one of the configured signers {signers}",
+              file=sys.stderr)
+        return 2
+    now = time.time()
+    site = config.site.name.model_dump()
+    sign: dict[str, Any] | None
+    running = is_open(config, last, now)
+    if all(people):
+        if running:
+            print(f"occmon records quarter: {args.quarter} has not ended (its last day "
+                  f"{last} is open): it can be printed, not recorded", file=sys.stderr)
+            return 1
+        with RecordsStore(path) as store, store.transaction() as conn:
+            summary = quarter.summarise(conn, site, config.site.id, args.quarter)
+            sign, written = quarter.record(conn, summary, args.prepared_by, args.reviewed_by,
+                                           now, ledger_signing_key(config))
+        print(f"{summary.quarter}: {'recorded' if written else 'already recorded'} as ledger "
+              f"entry {sign['seq']} {sign['sha256']}", file=sys.stderr)
+    else:
+        with RecordsStore(path, readonly=True) as store:
+            summary = quarter.summarise(store.conn, site, config.site.id, args.quarter)
+            sign = quarter.signature_of(store.conn, summary)
+    if args.format == "csv":
+        data = quarter.to_csv(summary, sign, args.lang).encode("utf-8")
+    else:
+        data = quarter.to_pdf(summary, sign, args.lang, provisional=running)
+    if args.output:
+        Path(args.output).write_bytes(data)
+    else:
+        sys.stdout.buffer.write(data)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="occmon records",
                                 description="daily records, exceedances and their ledger")
@@ -191,7 +241,17 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--point")
     e.add_argument("--lang", choices=("zh", "en"), default="zh")
     e.add_argument("-o", "--output")
-    for sp in (v, c, s, e, ax):
+    q = sub.add_parser("quarter", help="the quarterly summary of daily monitoring (Table 4-3) "
+                       "from the closed days, CSV or PDF; recorded in the ledger when "
+                       "--prepared-by and --reviewed-by are given")
+    q.add_argument("config", type=Path)
+    q.add_argument("--quarter", required=True, help="YYYYQn, e.g. 2026Q1 (site local days)")
+    q.add_argument("--format", choices=("csv", "pdf"), default="csv")
+    q.add_argument("--lang", choices=("zh", "en"), default="zh")
+    q.add_argument("--prepared-by", help="编制人: who prepared the form")
+    q.add_argument("--reviewed-by", help="审核人: who reviewed it (one of records.signers)")
+    q.add_argument("-o", "--output", help="file to write (default: stdout)")
+    for sp in (v, c, s, e, ax, q):
         sp.add_argument("--store", type=Path, help="store file (default: the config's)")
     return p
 
@@ -202,7 +262,7 @@ def main(argv: list[str]) -> int:
         print("occmon records export records: --start is required", file=sys.stderr)
         return 2
     handlers = {"verify": _verify, "close": _close, "sign": _sign, "export": _export,
-                "anchor": _anchor_export}
+                "anchor": _anchor_export, "quarter": _quarter}
     try:
         return handlers[args.command](args)
     except ConfigError as exc:

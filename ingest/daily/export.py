@@ -1,5 +1,5 @@
-"""Records for the compliance file: CSV (zh or en headers), a printable HTML day report and
-its PDF (reportlab, with the CID font STSong-Light, so Chinese needs no font file).
+"""Records for the compliance file: CSV (zh or en headers), and the printable day report as
+HTML and PDF (rendered by ``ingest.daily.day_report``: A4 landscape, CJK font embedded).
 
 Pure rendering: dicts in, text or bytes out. Used by the API and ``occmon records export``.
 """
@@ -7,10 +7,11 @@ Pure rendering: dicts in, text or bytes out. Used by the API and ``occmon record
 from __future__ import annotations
 
 import csv
-import html
 import io
 from collections.abc import Callable, Sequence
 from typing import Any
+
+from ingest.daily import day_report
 
 Row = dict[str, Any]
 
@@ -112,28 +113,6 @@ def to_csv(rows: Sequence[Row], columns: Sequence[tuple[str, str, str, Callable[
     return "\ufeff" + buf.getvalue()  # BOM: Excel opens UTF-8 Chinese correctly
 
 
-REPORT_COLUMNS = ("point_name", "agent_zh", "shift", "unit", "readings", "coverage_pct", "max",
-                  "c_twa", "stel_max", "lex_8h", "verdict", "instrument", "status")
-PROVISIONAL = {"zh": "临时记录 (provisional): 当日尚未日结, 数据仍可能变化, 不可签署",
-               "en": "Provisional (临时): the day is not closed; figures may still change and "
-                     "it cannot be signed"}
-
-
-def report_table(records: Sequence[Row], lang: str) -> tuple[list[str], list[list[str]]]:
-    cols = [c for c in RECORD_COLUMNS if c[0] in REPORT_COLUMNS]
-    head = [zh if lang == "zh" else en for _, zh, en, _g in cols]
-    body = [[str(_text(get(r), lang)) for *_, get in cols] for r in records]
-    return head, body
-
-
-def _title(site: Row, day: str, lang: str, provisional: bool) -> str:
-    if lang == "zh":
-        mark = "（临时）" if provisional else ""
-        return f"{site['zh']} 职业病危害因素日常监测记录 {day}{mark}"
-    mark = " (provisional)" if provisional else ""
-    return f"{site['en']}: daily monitoring record {day}{mark}"
-
-
 def head_text(head: tuple[int, str] | None, lang: str) -> str:
     """The ledger's head as printed (seq and the first 12 hex of its hash): what a reader
     compares with an anchor kept elsewhere (docs/records.md, "Anchors")."""
@@ -143,80 +122,26 @@ def head_text(head: tuple[int, str] | None, lang: str) -> str:
     return f"{label}: seq {head[0]} {head[1][:12]}"
 
 
+def _sheet(site: Row, day: str, records: Sequence[Row], events: Sequence[Row],
+           closure: Row | None, lang: str, provisional: bool,
+           ledger_head: tuple[int, str] | None) -> day_report.Sheet:
+    return day_report.build(site, day, records, events, closure, lang, provisional=provisional,
+                            ledger_head=ledger_head, head_text=head_text(ledger_head, lang))
+
+
 def report_html(site: Row, day: str, records: Sequence[Row], events: Sequence[Row],
                 closure: Row | None, lang: str = "zh", *, provisional: bool = False,
                 ledger_head: tuple[int, str] | None = None) -> str:
-    """``provisional``: an open day computed on demand; titled and bannered 临时/provisional.
-    ``ledger_head``: the ledger's (seq, hash) when printed."""
-    zh = lang == "zh"
-    head, body = report_table(records, lang)
-    esc = html.escape
-    title = _title(site, day, lang, provisional)
-    banner = (f'<p class="provisional"><strong>{esc(PROVISIONAL[lang])}</strong></p>'
-              if provisional else "")
-    sign = ("未签署" if zh else "not signed")
-    if closure and closure.get("signed_by"):
-        sign = f"{closure['signed_by']} ({closure.get('signed_at_local', closure['signed_at'])})"
-    rows = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in body)
-    ev_rows = "".join(
-        f"<tr><td>{esc(e['id'])}</td><td>{esc(e['type'])}</td><td>{esc(e['start_local'])}</td>"
-        f"<td>{esc(e['end_local'])}</td><td>{e['peak']}</td><td>{e['limit']}</td>"
-        f"<td>{e['ratio']}</td><td>{esc(str(e.get('status', '')))}</td></tr>" for e in events)
-    seal = closure.get("close_sha256", "") if closure else ""
-    labels = (("超标事件", "签署", "日结哈希") if zh
-              else ("Exceedances", "Signed by", "Day-close hash"))
-    return f"""<!doctype html><html lang="{'zh-CN' if zh else 'en'}"><head><meta charset="utf-8">
-<title>{esc(title)}</title><style>
-body{{font-family:sans-serif;margin:1.5em}} table{{border-collapse:collapse;width:100%}}
-td,th{{border:1px solid #444;padding:2px 4px;font-size:11px}} @page{{size:A4 landscape}}
-.provisional{{border:2px solid #c00;padding:4px;color:#c00}}
-</style></head><body><h1>{esc(title)}</h1>{banner}
-<table><thead><tr>{''.join(f'<th>{esc(h)}</th>' for h in head)}</tr></thead>
-<tbody>{rows}</tbody></table>
-<h2>{labels[0]}</h2><table><tbody>{ev_rows}</tbody></table>
-<p>{labels[1]}: {esc(sign)}</p><p>{labels[2]}: <code>{esc(seal)}</code></p>
-{f'<p id="ledger-head">{esc(head_text(ledger_head, lang))}</p>' if ledger_head else ''}
-</body></html>"""
+    """The printable day report (``ingest.daily.day_report``). ``records``: the day's daily
+    and job records; ``provisional``: an open day computed on demand, titled, bannered and
+    watermarked 临时/provisional; ``ledger_head``: the ledger's (seq, hash) when printed."""
+    return day_report.to_html(_sheet(site, day, records, events, closure, lang, provisional,
+                                     ledger_head))
 
 
 def report_pdf(site: Row, day: str, records: Sequence[Row], events: Sequence[Row],
                closure: Row | None, lang: str = "zh", *, provisional: bool = False,
                ledger_head: tuple[int, str] | None = None) -> bytes:
-    from reportlab.lib import colors
-    from reportlab.lib.pagesizes import A4, landscape
-    from reportlab.lib.styles import getSampleStyleSheet
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
-
-    font = "STSong-Light"
-    if font not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(font))
-    styles = getSampleStyleSheet()
-    for style in styles.byName.values():
-        style.fontName = font
-    zh = lang == "zh"
-    head, body = report_table(records, lang)
-    buf = io.BytesIO()
-    doc = SimpleDocTemplate(buf, pagesize=landscape(A4), title=f"occmon {day}")
-    title = _title(site, day, lang, provisional)
-    table = Table([head, *body], repeatRows=1)
-    table.setStyle(TableStyle([("FONT", (0, 0), (-1, -1), font, 7),
-                               ("GRID", (0, 0), (-1, -1), 0.5, colors.grey)]))
-    story: list[Any] = [Paragraph(title, styles["Title"])]
-    if provisional:
-        story.append(Paragraph(PROVISIONAL[lang], styles["Heading3"]))
-    story += [table, Spacer(1, 12)]
-    for e in events:
-        story.append(Paragraph(f"{e['id']}: {e['type']} {e['start_local']} - {e['end_local']} "
-                               f"peak {e['peak']} limit {e['limit']} ratio {e['ratio']} "
-                               f"{e.get('status', '')}", styles["Normal"]))
-    signed = closure.get("signed_by") if closure else None
-    story.append(Paragraph(("签署: " if zh else "Signed by: ") + (signed or "-"),
-                           styles["Normal"]))
-    if closure:
-        story.append(Paragraph(f"sha256 {closure.get('close_sha256', '')}", styles["Normal"]))
-    if ledger_head is not None:
-        story.append(Paragraph(head_text(ledger_head, lang), styles["Normal"]))
-    doc.build(story)
-    return buf.getvalue()
+    """The same sheet as ``report_html`` as an A4 landscape PDF with its CJK font embedded."""
+    return day_report.to_pdf(_sheet(site, day, records, events, closure, lang, provisional,
+                                    ledger_head))
