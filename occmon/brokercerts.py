@@ -137,8 +137,8 @@ def main(argv: Sequence[str]) -> int:
         parser.error("give at least one --host: the name the clients connect to (the "
                      "clients check that the broker's certificate names it)")
     out: Path = args.out
-    if (out / "ca.key").exists() and not args.force:
-        print(f"{out / 'ca.key'} exists: not replacing the CA (every client would need the "
+    if (out / "ca.crt").exists() and not args.force:
+        print(f"{out / 'ca.crt'} exists: not replacing the CA (every client would need the "
               "new ca.crt); pass --force to replace it", file=sys.stderr)
         return 1
     ca = make_ca()
