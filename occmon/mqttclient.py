@@ -18,6 +18,7 @@ from occmon.config.schema import Broker
 from occmon.config.tls import BrokerTls
 
 log = logging.getLogger("occmon.tls")
+_warned: set[str] = set()  # client ids already warned about insecure_skip_hostname
 
 
 class ClientOptions(TypedDict):
@@ -55,7 +56,9 @@ def apply(client: mqtt.Client, username: str | None = None, password: str | None
         client.username_pw_set(username, password)
     if tls is None:
         return
-    if tls.insecure_skip_hostname:
+    if tls.insecure_skip_hostname and _client_id(client) not in _warned:
+        # once per client and process: the publisher makes a new client at each reconnect
+        _warned.add(_client_id(client))
         log.warning("broker.tls.insecure_skip_hostname is set: client %s does NOT check that "
                     "the broker's certificate names the host it connects to; any holder of "
                     "a certificate of the CA can pose as the broker. Put the broker's "

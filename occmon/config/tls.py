@@ -21,7 +21,7 @@ import os
 import ssl
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 log = logging.getLogger("occmon.tls")
 
@@ -53,6 +53,9 @@ class BrokerTls(BaseModel):
         default=False, strict=True,  # an explicit YAML true, never a string that looks like one
         description="do not check that the broker's certificate names broker.host; "
         "anyone holding any certificate of the CA can then pose as the broker")
+    # built once, at load: a file moved or broken later cannot stop a client reconnecting
+    # (a new certificate takes a restart)
+    _context: ssl.SSLContext | None = PrivateAttr(default=None)
 
     @field_validator("ca_file", "cert_file", "key_file")
     @classmethod
@@ -79,7 +82,7 @@ class BrokerTls(BaseModel):
                              f"({exc}); give the CA that signed the broker's "
                              "certificate") from None
         try:
-            self._identify(context)
+            self._context = self._identify(context)
         except EncryptedKey:
             raise ValueError(f"key_file {self.key_file or self.cert_file} is encrypted; "
                              "give an unencrypted key readable only by the service user "
@@ -96,7 +99,9 @@ class BrokerTls(BaseModel):
     def context(self) -> ssl.SSLContext:
         """A client context: chain checked against ``ca_file``, host name checked unless
         opted out, TLS 1.2 or later, the client certificate loaded when given."""
-        return self._identify(self._verifying())
+        if self._context is None:
+            self._context = self._identify(self._verifying())
+        return self._context
 
     def _verifying(self) -> ssl.SSLContext:
         context = ssl.create_default_context(

@@ -237,3 +237,20 @@ def test_ingest_with_the_wrong_ca_stores_nothing_and_keeps_running(
         assert ingest.healthy()
     finally:
         ingest.stop()
+
+
+def test_files_removed_after_load_do_not_stop_a_reconnect(
+    tmp_path: Path, tls_broker: TlsBroker, pki: Pki
+) -> None:
+    """The context is built when the config loads: a later deploy that moves or breaks the
+    files cannot make a client's reconnect (a new paho client) raise."""
+    copies = {}
+    for key, source in (("ca_file", pki.ca), ("cert_file", pki.client[0]),
+                        ("key_file", pki.client[1])):
+        copies[key] = tmp_path / source.name
+        copies[key].write_bytes(source.read_bytes())
+    broker = tls_broker.broker(pki.tls(**copies))
+    for path in copies.values():
+        path.unlink()
+    assert try_connect(broker) == "connected"
+    assert try_connect(broker) == "connected"  # and again, as after a broker restart
