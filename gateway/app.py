@@ -28,8 +28,8 @@ from gateway.queue import Queue
 from gateway.safety import ObservedSink, Safety
 from occmon import topics
 from occmon.config import load
-from occmon.config.mqttauth import login
 from occmon.config.schema import MqttDevice, SiteConfig
+from occmon.mqttclient import options
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ class Gateway:
             publish_batch=settings.publish_batch,
             max_inflight=settings.max_inflight,
             keepalive=broker.keepalive if broker else 30,
-            **login(broker, "gateway"),
+            **options(broker, "gateway"),
         )
         # One committer for readings and safety events: one transaction per loop turn.
         self.committer = Committer(self.queue, on_commit=self.publisher.wake)
@@ -109,7 +109,7 @@ class Gateway:
                 host=broker_host,
                 port=broker_port,
                 client_id=f"{prefix}-gateway-intake-{self.site}",
-                **login(broker, "gateway"),
+                **options(broker, "gateway"),
                 keepalive=broker.keepalive if broker else 30,
                 trust=config.trust,
             )
