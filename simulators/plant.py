@@ -335,7 +335,8 @@ class SimulatedPlant:
     def _fill(self, device_id: str) -> None:
         device = self.modbus[device_id]
         bound = [
-            Bound(s.sensor.register_name or "", s.value, s.sensor.range) for s in device.sensors
+            Bound(s.sensor.register_name or "", s.value, s.sensor.range, s.sensor.unit)
+            for s in device.sensors
         ]
         try:
             fill(device.image, bound, fault=self._faults.get(device_id, False), fan=device.fan)
