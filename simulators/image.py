@@ -30,9 +30,15 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from gateway.modbus import states as st
 from gateway.modbus.codec import decode, encode, unscale
-from gateway.modbus.profile import BIT_KINDS, Profile, Register
+from gateway.modbus.profile import (
+    BIT_KINDS,
+    NORMAL,
+    Profile,
+    Register,
+    bit_range,
+    meaning_state,
+)
 from simulators.fan import Fan
 
 LOOP_FAULT_MA = 3.6  # NAMUR NE 43 failure signal
@@ -76,7 +82,7 @@ class RegisterImage:
 
     def __init__(self, profile: Profile) -> None:
         self.profile = profile
-        self.state = st.NORMAL  # the instrument's NE 107 state, e.g. check-function:bump-test
+        self.state = NORMAL  # the instrument's NE 107 state, e.g. check-function:bump-test
         self.beats = 0  # heartbeat counter, +1 per fill
         self.cells: dict[str, dict[int, int]] = {k: {} for k in KIND_OF_FUNCTION.values()}
         for reg in profile.registers:
@@ -149,11 +155,11 @@ def check_bindings(profile: Profile, device: str, registers: Sequence[str]) -> N
             raise ImageError(f"device {device!r}: register {name!r} is a {reg.kind}, not a value")
 
 
-def _status_word(reg: Register, flags: Mapping[str, bool], state: str = st.NORMAL,
+def _status_word(reg: Register, flags: Mapping[str, bool], state: str = NORMAL,
                  beats: int = 0) -> int:
     word = 0
     for bit, meaning in (reg.status_bits or {}).items():
-        if flags.get(meaning, False) or (state != st.NORMAL and st.meaning_state(meaning) == state):
+        if flags.get(meaning, False) or (state != NORMAL and meaning_state(meaning) == state):
             word |= 1 << bit
     for field in reg.state_fields:
         if field.heartbeat is not None:
@@ -161,10 +167,20 @@ def _status_word(reg: Register, flags: Mapping[str, bool], state: str = st.NORMA
         elif state in field.values.values():
             code = min(c for c, s in field.values.items() if s == state)
         else:
-            code = min((c for c, s in field.values.items() if s == st.NORMAL), default=0)
+            code = min((c for c, s in field.values.items() if s == NORMAL), default=0)
         word |= code << field.shift
     signed = reg.type.startswith("INT") and word >= 1 << (16 * reg.width - 1)
     return word - (1 << 16 * reg.width) if signed else word
+
+
+def _failure_state(profile: Profile) -> str | None:
+    """The first failure state the profile's status fields can say (XNX: instrument fault)."""
+    for reg in profile.registers:
+        for field in reg.state_fields:
+            for state in field.values.values():
+                if state.startswith("failure"):
+                    return state
+    return None
 
 
 def _unit_codes(image: RegisterImage, bound: Sequence[Bound]) -> dict[str, int]:
@@ -178,7 +194,7 @@ def _unit_codes(image: RegisterImage, bound: Sequence[Bound]) -> dict[str, int]:
         found = by_register.get(reg.name)
         wanted = found.unit if found is not None and found.unit else reg.unit
         codes = [c for c, u in source.values.items() if u == wanted] or sorted(source.values)
-        low, _ = st.bit_range(source.bits, 16)
+        low, _ = bit_range(source.bits, 16)
         out[source.register_name] = out.get(source.register_name, 0) | codes[0] << low
     return out
 
@@ -192,6 +208,8 @@ def fill(
     alarm_source = next((b for b in bound if b.range is not None), first)
     flags = {"fault": fault}
     state = image.state
+    if fault and state == NORMAL:  # a map without a fault bit says it as a failure state
+        state = _failure_state(image.profile) or state
     image.beats += 1
     units = _unit_codes(image, bound)
     inhibit = "inhibit" in state  # XNX 40003: "forced to zero during inhibit mode"

@@ -35,6 +35,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from gateway.modbus import states as st
 from gateway.modbus.codec import ByteOrder, DataType, register_count
+from gateway.modbus.states import NORMAL as NORMAL  # re-exported for the simulators
+from gateway.modbus.states import bit_range as bit_range
+from gateway.modbus.states import meaning_state as meaning_state
 
 RegisterKind = Literal["holding", "input", "coil", "discrete"]
 Role = Literal["value", "status", "command", "feedback", "fault"]
