@@ -155,7 +155,7 @@ class SimulatedPlant:
                 self.listen is not None or is_loopback(device.host)
             ):
                 try:
-                    profile = load_profile(device.profile, search)
+                    profile = load_profile(device.profile, search).with_base(device.base_address)
                 except ProfileError as exc:
                     raise SimulationError(f"device {device.id!r}: {exc}") from None
                 try:

@@ -291,7 +291,8 @@ class ModbusDevice:
             state = current[sensor]
             test = st.activity(state)
             running = self._test.get(sensor)
-            if running is not None and running[0] != test:
+            # one refused status read neither ends nor fails a bump test or calibration
+            if running is not None and running[0] != test and state != st.STATUS_UNREADABLE:
                 name, start, result = running
                 if result is None and st.category(state) == st.FAILURE:
                     result = "failed"
@@ -329,7 +330,7 @@ class ModbusDevice:
                 "points": sorted({b.binding.point.id for b in bound})}
 
     def _emit(self, body: dict[str, Any]) -> None:
-        self.counters[f"instrument-event.{body['event']}"] += 1
+        self.counters[f"instrument-event:{body['event']}"] += 1
         if self.on_event is None:
             return
         try:

@@ -42,6 +42,9 @@ STATE_PATTERN = re.compile(
 UNKNOWN_STATE = "failure:unknown-state"
 HEARTBEAT_STOPPED = "failure:heartbeat-stopped"
 CHECK_FUNCTION_TIMEOUT = "failure:check-function-timeout"  # profile's check_function_limit
+# the status register's read was refused (Modbus exception): the state is not known, so the
+# value must not pass as good (it may be test gas)
+STATUS_UNREADABLE = "failure:status-unreadable"
 # Check-function details that are an activity worth its own instrument event.
 ACTIVITIES: tuple[str, ...] = ("bump-test", "calibration")
 
@@ -161,7 +164,9 @@ class StateJudge:
             for f in fields:
                 raw = values.get(f.register)
                 if raw is None:
-                    continue  # refused by the device: its values are bad already
+                    if f.heartbeat is None:
+                        states.append(STATUS_UNREADABLE)
+                    continue
                 value = (int(raw) >> f.shift) & f.mask
                 if f.heartbeat is not None:
                     key = (f.register, f.shift, f.mask)

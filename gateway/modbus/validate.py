@@ -32,6 +32,13 @@ def load_profiles(
                 cache[device.profile] = exc
         found = cache[device.profile]
         if isinstance(found, Profile):
+            if device.base_address is not None and not any(
+                    isinstance(r.ref, str) for r in found.registers):
+                problems.append(ConfigProblem(
+                    config_file, f"devices[{index}].base_address",
+                    f"device {device.id!r}: profile {found.name!r} has no 'ref: base+N' "
+                    "registers, so base_address would move nothing",
+                    "remove base_address, or use a profile written against a base"))
             try:
                 profiles[device.id] = found.with_base(device.base_address)
             except ProfileError as exc:

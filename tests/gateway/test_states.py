@@ -326,3 +326,68 @@ def test_builtin_xnx_profile_cites_its_source() -> None:
     [field] = state.state_fields
     assert field.values[10] == "check-function:bump-test"
     assert field.default == st.UNKNOWN_STATE
+
+
+def test_config_check_moves_a_relocatable_map_and_refuses_a_useless_base(
+        tmp_path: Path) -> None:
+    import yaml
+
+    path = custom_site(tmp_path, yaml.safe_dump(RELOCATABLE), [{"id": "g", "register": "gas1",
+                                                                "unit": "ppm"}])
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["devices"][0]["base_address"] = 41000
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    config = load_plain(path)
+    assert validate.check(config, path) == []
+    [line] = address_lines(config, path)
+    assert line == ("device 'dev' (profile 'ultima', base 41000): status 41201 = holding 1200 "
+                    "(base+201); gas1 41207 = holding 1206 (base+207); gas2 41209 = holding "
+                    "1208 (base+209)")
+    (tmp_path / "custom.yaml").write_text(XNX_PROFILE, encoding="utf-8")
+    data["sensors"][0]["register"] = "gas"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    [problem] = validate.check(load_plain(path), path)
+    assert problem.key == "devices[0].base_address"
+    assert "would move nothing" in str(problem)
+
+
+def test_a_refused_status_read_makes_the_values_bad_not_good(tmp_path: Path) -> None:
+    """The state lives in its own request (40020, a gap away): an exception response for it
+    must not let test gas through as good, nor end the bump test."""
+    profile = """
+name: split
+registers:
+  - {name: gas, ref: 40001, type: FLOAT32, unit: ppm}
+  - name: state
+    ref: 40020
+    type: UINT16
+    role: status
+    states: [{bits: 0-7, default: "failure:unknown-state",
+              values: {1: normal, 10: "check-function:bump-test"}}]
+"""
+
+    async def body(dev: ModbusDevice, server: ModbusTestServer) -> tuple[list[Any], list[Any]]:
+        events: list[dict[str, Any]] = []
+        dev.on_event = events.append
+        out = []
+        await server.set(1, "holding", 19, [10])
+        out.append((await dev.poll(NOW))[0].reason)
+        await server.stop()  # restarted with the state register missing: exception 0x02
+        server.units = {1: {"holding": {0: F50}}}
+        await server.start()
+        out.append((await dev.poll(NOW + 1))[0].reason)
+        await server.stop()
+        server.units = {1: {"holding": {0: F50, 19: 1}}}
+        await server.start()
+        out.append((await dev.poll(NOW + 2))[0].reason)
+        return out, [(e["event"], e.get("state"), e.get("duration_s")) for e in events]
+
+    reasons, events = run(with_device(tmp_path, profile, [{"id": "g", "register": "gas"}],
+                                      {"holding": {0: F50, 19: 1}}, body))
+    assert reasons == ["check-function:bump-test", "failure:status-unreadable", None]
+    assert events == [
+        ("state-changed", "check-function:bump-test", 0.0),
+        ("state-changed", "failure:status-unreadable", 1.0),
+        ("state-changed", "normal", 1.0),
+        ("bump-test", None, 2.0),  # from NOW to NOW + 2: the refused read did not end it
+    ]
