@@ -45,6 +45,11 @@ from gateway.normalise import Binding, normalise
 from occmon.model import Reading, Reason, iso_utc
 
 EventHandler = Callable[[dict[str, Any]], None]
+# A status word that flaps must not flood the queue: state-changed events per device and
+# window beyond the budget are counted (instrument-event-suppressed), not sent; the
+# readings still carry every poll's state, and test intervals are always sent.
+STATE_EVENTS_PER_WINDOW = 30
+STATE_EVENT_WINDOW = 600.0  # s
 # bad (no value) for these categories; maintenance-required keeps the value, uncertain
 _BAD_CATEGORIES = frozenset({st.FAILURE, st.CHECK_FUNCTION, st.OUT_OF_SPEC})
 
@@ -188,6 +193,7 @@ class ModbusDevice:
         ])
         self._state: dict[str, tuple[str, float]] = {}  # sensor id -> (state, since)
         self._test: dict[str, tuple[str, float, str | None]] = {}  # -> (test, start, result)
+        self._window = (0.0, 0)  # (start, state-changed events) of the rate window
         self.on_event: EventHandler | None = None  # instrument events (gateway.instrument)
         # registers whose value can mean "fault": (name, fault input?, status fault bits)
         self._fault_sources = [
@@ -312,6 +318,13 @@ class ModbusDevice:
                 continue
             self._state[sensor] = (state, now)
             changes.setdefault((before[0], state, before[1]), []).append(b)
+        if changes:
+            if now - self._window[0] >= STATE_EVENT_WINDOW or now < self._window[0]:
+                self._window = (now, 0)
+            self._window = (self._window[0], self._window[1] + len(changes))
+            if self._window[1] > STATE_EVENTS_PER_WINDOW:  # a flapping status word
+                self.counters["instrument-event-suppressed"] += len(changes)
+                changes = {}
         for (previous, state, since), bound in changes.items():
             self._emit({"event": "state-changed", **self._who(bound), "state": state,
                         "category": st.category(state), "previous": previous,

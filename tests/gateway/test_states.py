@@ -391,3 +391,28 @@ registers:
         ("state-changed", "normal", 1.0),
         ("bump-test", None, 2.0),  # from NOW to NOW + 2: the refused read did not end it
     ]
+
+
+def test_a_flapping_state_word_is_rate_limited(tmp_path: Path) -> None:
+    from gateway.modbus.device import STATE_EVENTS_PER_WINDOW
+
+    async def body(xnx: ModbusDevice, server: ModbusTestServer) -> tuple[int, int, int]:
+        events: list[dict[str, Any]] = []
+        xnx.on_event = events.append
+        for n in range(40):  # inhibit / normal every poll, one second apart
+            await server.set(1, "holding", 6, [3 if n % 2 else 1])
+            await server.set(1, "holding", 7, [n])
+            await xnx.poll(NOW + n)
+        sent = len(events)
+        await server.set(1, "holding", 6, [1])  # back to normal, in a new window
+        await server.set(1, "holding", 7, [700])
+        await xnx.poll(NOW + 700)
+        assert (events[-1]["previous"], events[-1]["state"]) == ("check-function:inhibit",
+                                                                 "normal")
+        return sent, len(events), xnx.counters["instrument-event-suppressed"]
+
+    sent, after, suppressed = run(with_device(
+        tmp_path, XNX_PROFILE, [{"id": "h", "register": "gas", "range": [0, 100]}],
+        {"holding": {2: F50, 4: 0, 5: 0, 6: 1, 7: 0, 8: [0, 0], 10: 4}}, body))
+    # 39 changes (polls 1..39): the first 30 sent, 9 suppressed; then one in the new window
+    assert (sent, suppressed, after) == (STATE_EVENTS_PER_WINDOW, 39 - 30, 31)
