@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import thresholds
+from gateway import instrument
 from gateway.committer import Committer
 from gateway.health import GatewayHealth
 from gateway.modbus import build_drivers
@@ -94,6 +95,7 @@ class Gateway:
         self.committer = Committer(self.queue, on_commit=self.publisher.wake)
         self.sink = ObservedSink(self.committer, self.site)
         self.drivers = build_drivers(config, self.bindings, self.config_file, modbus_client_factory)
+        self.instrument_events = instrument.attach(self.drivers, self.committer, self.site)
         self.safety = Safety(  # leak alarms and accident ventilation (docs/alarms.md)
             config, self.committer, self.drivers,
             broker_host=broker_host, broker_port=broker_port,

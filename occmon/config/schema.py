@@ -163,6 +163,8 @@ class _Polled(Strict):
     poll_interval: float = Field(default=1.0, ge=0.05, le=3600)
     timeout: float = Field(default=1.0, gt=0, le=60)
     retries: int = Field(default=1, ge=0, le=10)
+    base_address: int | None = Field(default=None, ge=0, le=465536, description="moves a "
+                                     "relocatable profile: the vendor reference of 'base'")
 
 
 class ModbusTcpDevice(_Polled):
