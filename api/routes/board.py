@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse
 
 import thresholds
 from api.deps import Config, Store
+from api.freshness import status_text
 from api.records_deps import Lang, Records, today
 from api.views import point_out
 from ingest.daily import query, rectify
@@ -89,7 +90,7 @@ def board(request: Request, config: Config, store: Store, records: Records,
             value = "-" if q.value is None else shown(q.value)
             when = (dt.datetime.fromisoformat(q.time.replace("Z", "+00:00")).astimezone(tz)
                     .strftime("%H:%M:%S") if q.time else "-")
-            state = str(t["stale"] if q.stale else t["live"])
+            state = status_text(q.stale, q.age_s, lang)
             latest.append(
                 f'<tr data-point="{html.escape(point.id)}" data-quantity="{q.quantity}"'
                 f' class="{"stale" if q.stale else "live"}">'
