@@ -75,7 +75,7 @@ def latest_out(
         time=iso_utc(r.time),
         age_s=round(now - heard.time, 3) if heard is not None else None,
         stale=silent(r) or is_stale(r.time, now, window),
-        stale_after_s=window,
+        stale_after_s=round(window, 3),
         devices=devices,
     )
 
