@@ -131,7 +131,8 @@ class PointOut(BaseModel):
     name: Names
     area: str
     area_name: Names
-    agent: str
+    agent: str = Field(description="catalogue id (e.g. h2s), whatever spelling the site "
+                       "file uses", examples=["h2s"])
     job: str | None
     fraction: str | None
     devices: list[DeviceStatusOut]
@@ -152,7 +153,7 @@ class ReadingOut(BaseModel):
     unit: str
     quality: str
     reason: str | None
-    agent: str
+    agent: str = Field(description="catalogue id, e.g. h2s", examples=["h2s"])
     sensor: str
     device: str
     raw_value: float | None
