@@ -133,7 +133,8 @@ class PointOut(BaseModel):
     name: Names
     area: str
     area_name: Names
-    agent: str
+    agent: str = Field(description="catalogue id (e.g. h2s), whatever spelling the site "
+                       "file uses", examples=["h2s"])
     job: str | None
     fraction: str | None
     devices: list[DeviceStatusOut]
@@ -154,7 +155,7 @@ class ReadingOut(BaseModel):
     unit: str
     quality: str
     reason: str | None
-    agent: str
+    agent: str = Field(description="catalogue id, e.g. h2s", examples=["h2s"])
     sensor: str
     device: str
     raw_value: float | None

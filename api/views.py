@@ -31,6 +31,15 @@ from occmon.model import Reading, iso_utc
 from occmon.quantities import QUANTITIES
 
 
+def catalogue_id(agent: str) -> str:
+    """The catalogue id of a stored agent: an older ingest stored a reading's agent as the
+    site file spelled it (a CAS, a name); the API answers one id per agent everywhere."""
+    try:
+        return thresholds.lookup(agent).id
+    except thresholds.UnknownAgent:
+        return agent
+
+
 def device_out(config: SiteConfig, device: str, state: DeviceState | None) -> DeviceStatusOut:
     protocol = "gateway" if device == GATEWAY else config.device(device).protocol
     return DeviceStatusOut(
@@ -132,7 +141,7 @@ def point_out(config: SiteConfig, point: Point, store: StoreReader, now: float,
         name=Names(zh=point.name.zh, en=point.name.en),
         area=point.area,
         area_name=Names(zh=area.name.zh, en=area.name.en),
-        agent=point.agent,
+        agent=thresholds.lookup(point.agent).id,
         job=point.job,
         fraction=point.fraction,
         devices=[device_out(config, d, states.get(d)) for d in feeding_devices(config, point.id)],
@@ -158,7 +167,7 @@ def reading_out(stored: StoredReading) -> ReadingOut:
         unit=r.unit,
         quality=r.quality.value,
         reason=r.reason,
-        agent=r.agent,
+        agent=catalogue_id(r.agent),
         sensor=r.sensor,
         device=r.device,
         raw_value=r.raw_value,
