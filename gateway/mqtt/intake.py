@@ -68,6 +68,7 @@ from occmon.config.trust import TrustConfig
 from occmon.model import Quality, Reading, Reason
 from occmon.mqttclient import ClientOptions, apply
 from occmon.plausibility import Implausible, check_time
+from thresholds.lod import parse_result
 
 log = logging.getLogger(__name__)
 
@@ -346,11 +347,14 @@ class MqttIntake:
         problems = list(sample.problems)
         for binding in device.bindings:
             name = binding.sensor.field
-            if name is None or name not in sample.values:
+            if name is None or (name not in sample.values and name not in sample.below_lod):
                 continue
             unit = binding.sensor.unit or binding.canonical_unit
             try:
-                reading = normalise(binding, sample.values[name], moment, unit=unit)
+                if name in sample.below_lod:
+                    reading = below_lod(binding, sample.below_lod[name], moment, unit)
+                else:
+                    reading = normalise(binding, sample.values[name], moment, unit=unit)
                 if skewed and reading.quality is Quality.GOOD:
                     reading = dataclasses.replace(reading, quality=Quality.UNCERTAIN,
                                                   reason=str(Reason.CLOCK_SKEW))
@@ -456,3 +460,12 @@ class MqttIntake:
             if stale and self._sink is not None:
                 self._stats["stale"] += len(stale)
                 self._sink.readings(stale)
+
+
+def below_lod(binding: Binding, text: str, moment: float, unit: str) -> Reading:
+    """A field reported below the detection limit (``<0.05``, or ``ND`` with the sensor's
+    ``detection_limit``): LOD x 0.5 enters (thresholds.lod), uncertain, reason
+    ``below-lod``, the limit kept as the raw value. ValueError when no limit is known."""
+    reported = parse_result(text, binding.sensor.detection_limit)
+    reading = normalise(binding, reported.value, moment, unit=unit, uncertain=Reason.BELOW_LOD)
+    return dataclasses.replace(reading, raw_value=reported.lod, raw_unit=unit)

@@ -138,6 +138,9 @@ class Sensor(Strict):
         default=None, alias="register", description="Modbus: register name in the profile"
     )
     field: str | None = Field(default=None, description="MQTT: field name in the mapping")
+    detection_limit: float | None = Field(
+        default=None, gt=0, description="the instrument's limit of detection in its own unit: "
+        "a result sent as ND / <LOD enters as half of it (thresholds.lod)")
     quantity: str = Field(
         default="concentration", description="what the value measures (occmon.quantities)"
     )
