@@ -25,6 +25,7 @@ from ingest.records import Event
 from ingest.store import SqliteStore
 from occmon import keys
 from occmon.config.schema import SiteConfig
+from tests.api.epochs import epoch_numbers
 from tests.api.serve import serve
 from tests.records.support import (
     DAY,
@@ -46,18 +47,6 @@ DOCUMENTED_EPOCH = (
     re.compile(r"^/api/v1/ledger\.entries\[\d+\]\.(time|content\..*)$"),
     re.compile(r"^/api/v1/ledger/anchors\.(exported_at|head\.time|anchors\[\d+\]\.time)$"),
 )
-
-
-def epoch_numbers(value: Any, where: str) -> list[str]:
-    """JSON paths in ``value`` of numbers that look like epoch seconds."""
-    if isinstance(value, dict):
-        return [p for k, v in value.items() for p in epoch_numbers(v, f"{where}.{k}")]
-    if isinstance(value, list):
-        return [p for i, v in enumerate(value) for p in epoch_numbers(v, f"{where}[{i}]")]
-    if isinstance(value, int | float) and not isinstance(value, bool) \
-            and EPOCHS[0] <= value < EPOCHS[1]:
-        return [where]
-    return []
 
 
 def iso_without_offset(value: Any, where: str) -> list[str]:
@@ -159,10 +148,10 @@ def test_no_epoch_seconds_in_any_get_answer(tmp_path: Path) -> None:
 
     assert {"/api/v1/alarms/history", "/api/v1/days/2026-05-12", "/api/v1/ledger",
             "/api/v1/access-log", "/api/v1/daily-records"} <= set(answers)
-    epochs = [p for url, body in answers.items() for p in epoch_numbers(body, url)
+    epochs = [p for url, body in answers.items() for p in epoch_numbers(body, url, EPOCHS)
               if not any(d.match(p) for d in DOCUMENTED_EPOCH)]
     assert epochs == []
-    assert epoch_numbers(stream, "stream") == []
+    assert epoch_numbers(stream, "stream", EPOCHS) == []
     naive = [p for url, body in answers.items() for p in iso_without_offset(body, url)]
     assert naive == []
 
@@ -190,7 +179,8 @@ def test_no_epoch_seconds_in_any_get_answer(tmp_path: Path) -> None:
                                                                              abs=0.001)
         for e in ledger)
     for e in ledger:  # each epoch time of the hashed content has its ISO copy, by path
-        inside = [p.removeprefix("content.") for p in epoch_numbers(e["content"], "content")]
+        inside = [p.removeprefix("content.")
+                  for p in epoch_numbers(e["content"], "content", EPOCHS)]
         assert sorted(inside) == sorted(e["content_times"]), e["kind"]
     signature = next(e for e in ledger if e["kind"] == "signature")
     assert dt.datetime.fromisoformat(signature["content_times"]["signed_at"]).timestamp() \
