@@ -23,8 +23,8 @@ from fastapi.responses import JSONResponse, Response
 from api.auth import Officer, Principal, principal
 from api.deps import Config
 from api.errors import error
-from api.records_deps import Format, csv_response
-from api.timeparams import parse_day
+from api.records_deps import CSV_TOO, Format, csv_response
+from api.timeparams import DAY, parse_day
 from ingest.daily.windows import day_window, iso_local, zone
 from ingest.schema import connect
 from ingest.workers import attribution, registry
@@ -113,15 +113,20 @@ def _page(items: list[dict[str, Any]], limit: int, offset: int, format: str,
 
 
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+DayQuery = Annotated[str | None, Query(description="first day, YYYY-MM-DD (site local; "
+                                       "default today)", json_schema_extra=DAY)]
+LastDayQuery = Annotated[str | None, Query(description="last day, included (default: start)",
+                                           json_schema_extra=DAY)]
 Offset = Annotated[int, Query(ge=0, le=2**31)]
 
 
 # ----- workers -----
 
-@router.get("/workers", response_model=None)
+@router.get("/workers", response_model=None, responses=CSV_TOO)
 def list_workers(db: Db, job: str | None = None,
                  category: registry.Category | None = None,
-                 active_on: str | None = Query(default=None, description="YYYY-MM-DD"),
+                 active_on: str | None = Query(default=None, description="YYYY-MM-DD",
+                                               json_schema_extra=DAY),
                  limit: Limit = 100, offset: Offset = 0, format: Format = "json") -> Response:
     """Current workers (latest row of each), by employee number."""
     day = parse_day("active_on", active_on) if active_on else None
@@ -166,11 +171,9 @@ def _window(config: SiteConfig, start: str | None, end: str | None) -> tuple[flo
     return day_window(first, tz).start, day_window(last, tz).end
 
 
-@router.get("/workers/{employee}", response_model=None)
+@router.get("/workers/{employee}", response_model=None, responses=CSV_TOO)
 def worker_file(employee: str, db: Db, config: Config,
-                start: str | None = Query(default=None, description="first day, YYYY-MM-DD "
-                                          "(site local; default today)"),
-                end: str | None = Query(default=None, description="last day, included"),
+                start: DayQuery = None, end: LastDayQuery = None,
                 format: Format = "json") -> Response:
     """The worker, the assignments in the window (and the time with none), and per day:
     personal dose (Hp(10), uSv) and noise LEX,8h from the instruments they wore."""
@@ -199,9 +202,9 @@ def worker_file(employee: str, db: Db, config: Config,
         "history": [_worker_out(r) for r in registry.worker_history(db, employee)]})
 
 
-@router.get("/workers/{employee}/readings", response_model=None)
-def worker_readings(employee: str, db: Db, config: Config, start: str | None = None,
-                    end: str | None = None, format: Format = "json") -> Response:
+@router.get("/workers/{employee}/readings", response_model=None, responses=CSV_TOO)
+def worker_readings(employee: str, db: Db, config: Config, start: DayQuery = None,
+                    end: LastDayQuery = None, format: Format = "json") -> Response:
     """Every reading attributed to the worker in the window, with the assignment it came
     through (a reading at a handover is listed for both wearers)."""
     if registry.worker(db, employee) is None:
@@ -217,7 +220,7 @@ def worker_readings(employee: str, db: Db, config: Config, start: str | None = N
 
 # ----- instruments -----
 
-@router.get("/instruments", response_model=None)
+@router.get("/instruments", response_model=None, responses=CSV_TOO)
 def list_instruments(db: Db, type: registry.InstrumentType | None = None,
                      device: str | None = None, limit: Limit = 100, offset: Offset = 0,
                      format: Format = "json") -> Response:
@@ -248,7 +251,7 @@ def correct_instrument(serial: str, body: registry.InstrumentIn, db: Db, who: Of
         raise _refused(exc) from None
 
 
-@router.get("/instruments/{serial}/assignments", response_model=None)
+@router.get("/instruments/{serial}/assignments", response_model=None, responses=CSV_TOO)
 def instrument_assignments(serial: str, db: Db, config: Config, limit: Limit = 100,
                            offset: Offset = 0, format: Format = "json") -> Response:
     """Who wore the instrument, from the first assignment on (voided ones included)."""
@@ -261,7 +264,7 @@ def instrument_assignments(serial: str, db: Db, config: Config, limit: Limit = 1
 
 # ----- assignments -----
 
-@router.get("/assignments", response_model=None)
+@router.get("/assignments", response_model=None, responses=CSV_TOO)
 def list_assignments(db: Db, config: Config, worker: str | None = None,
                      instrument: str | None = None, limit: Limit = 100, offset: Offset = 0,
                      format: Format = "json") -> Response:
