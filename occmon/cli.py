@@ -22,6 +22,7 @@ commands:
   records verify|close|sign|export|quarter   daily records and the tamper-evident ledger
   keys init CONFIG      the API's command-signing key pair, where security: says
   broker acl CONFIG --out DIR   Mosquitto ACL and password file, one account per role/device
+  workers|instruments|assignments import|export CONFIG [FILE]   the registries as CSV
 """
 
 
@@ -92,6 +93,15 @@ def _broker(argv: list[str]) -> int:
     return main(argv[1:])
 
 
+def _registry(name: str) -> Callable[[list[str]], int]:
+    def command(argv: list[str]) -> int:
+        from ingest.workers.cli import main
+
+        return main(name, argv)
+
+    return command
+
+
 COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "run": _run,
     "gateway": _component("gateway"),
@@ -104,6 +114,9 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "records": _records,
     "keys": _keys,
     "broker": _broker,
+    "workers": _registry("workers"),
+    "instruments": _registry("instruments"),
+    "assignments": _registry("assignments"),
 }
 
 

@@ -21,6 +21,7 @@ from tests.api.serve import serve
 from tests.ingest.helpers import SITE, Publisher
 from tests.servers import Mosquitto, wait_for
 from tests.workers.site import (
+    INSPECTOR,
     OFFICER,
     STAFF,
     WORKER_A,
@@ -124,6 +125,10 @@ def test_a_dosimeter_moved_at_noon_gives_each_wearer_their_own_dose(
         assert other.json()["detail"]["code"] == "own-file-only"
         assert http.get("/api/v1/ledger", headers=WORKER_A).status_code == 403
         assert http.get("/api/v1/workers", headers=WORKER_A).status_code == 403
+        # inspectors read (logged by api.auth) and never write
+        assert http.get(f"/api/v1/workers/{B}", headers=INSPECTOR).status_code == 200
+        assert http.post("/api/v1/workers", json=worker_body("E1003", "王五"),
+                         headers=INSPECTOR).status_code == 403
         # staff keys run the plant, they do not read personal files
         assert http.get(f"/api/v1/workers/{A}", headers=STAFF).status_code == 403
         # personal data is not on the public board
@@ -136,3 +141,4 @@ def test_a_dosimeter_moved_at_noon_gives_each_wearer_their_own_dose(
         assert ("worker-a", f"/api/v1/workers/{B}", "refused") in seen
         assert ("demo-officer", f"/api/v1/workers/{B}", "allowed") in seen
         assert ("demo-staff", f"/api/v1/workers/{A}", "refused") in seen
+        assert ("demo-inspector", f"/api/v1/workers/{B}", "allowed") in seen
