@@ -123,6 +123,10 @@ def test_a_dosimeter_moved_at_noon_gives_each_wearer_their_own_dose(
         other = http.get(f"/api/v1/workers/{B}", headers=WORKER_A)
         assert other.status_code == 403
         assert other.json()["detail"]["code"] == "own-file-only"
+        for sneaky in (f"/api/v1/workers/{A}/../{B}", f"/api/v1/workers/{A}%2F..%2F{B}",
+                       f"/api/v1/workers/{A}/readings/../../{B}"):
+            r = http.get(sneaky, headers=WORKER_A)
+            assert r.status_code in (403, 404) and "李四" not in r.text, (sneaky, r.text)
         assert http.get("/api/v1/ledger", headers=WORKER_A).status_code == 403
         assert http.get("/api/v1/workers", headers=WORKER_A).status_code == 403
         # inspectors read (logged by api.auth) and never write
