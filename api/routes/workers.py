@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as FastPath
 from fastapi.responses import JSONResponse, Response
 
 from api.auth import Officer, Principal, principal
@@ -285,7 +286,7 @@ def create_assignment(body: registry.AssignmentIn, db: Db, who: Officer,
 
 
 @router.post("/assignments/{ident}/corrections", status_code=201, response_model=None)
-def correct_assignment(ident: int, body: registry.AssignmentIn,
+def correct_assignment(ident: Annotated[int, FastPath(ge=1, le=2**62)], body: registry.AssignmentIn,
                        db: Db, who: Officer, config: Config) -> dict[str, Any]:
     """Replace assignment ``ident`` (``void: true`` cancels it); ``reason`` required."""
     try:

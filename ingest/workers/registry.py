@@ -34,6 +34,8 @@ Sex = Literal["M", "F"]
 # GBZ 128 / GB 18871: 甲 (A, may exceed 6 mSv a year), 乙 (B); "none": not a radiation worker
 Category = Literal["A", "B", "none"]
 InstrumentType = Literal["TLD", "OSL", "EPD", "noise-dosimeter", "gas-detector"]
+EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)  # assignments are of working lives
+LATEST = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
 Position = Literal["chest", "collar", "waist", "wrist", "ear", "breathing-zone", "other"]
 
 
@@ -107,8 +109,12 @@ class AssignmentIn(BaseModel):
     @model_validator(mode="after")
     def _span(self) -> AssignmentIn:
         for name, at in (("start", self.start), ("end", self.end)):
-            if at is not None and at.tzinfo is None:
+            if at is None:
+                continue
+            if at.tzinfo is None:
                 raise ValueError(f"'{name}' needs a UTC offset, e.g. 2026-05-28T08:00:00+08:00")
+            if not EARLIEST <= at <= LATEST:
+                raise ValueError(f"'{name}' must lie in {EARLIEST.year}..{LATEST.year - 1}")
         if self.end is not None and self.end <= self.start:
             raise ValueError("'end' must be after 'start'")
         return self
