@@ -326,3 +326,29 @@ def put_assignment(conn: sqlite3.Connection, a: AssignmentIn, *, site: str, by: 
                "reason": a.reason, "corrects": corrects}
         return _insert(conn, "assignment", row, site=site, now=now,
                        ref=old["seq"] if old else None)
+
+
+def verify_rows(conn: sqlite3.Connection) -> list[str]:
+    """Each registry row against its ledger entry (run after ``ledger.verify`` has checked
+    the chain): a row edited, deleted or slipped in outside ``put_*`` is named."""
+    problems: list[str] = []
+    attested: dict[tuple[str, int], tuple[int, str]] = {}
+    for e in ledger.entries(conn):
+        if e.kind == "registry":
+            body = e.body()
+            attested[(str(body.get("registry")), int(body.get("row", 0)))] = (
+                e.seq, str(body.get("row_sha256")))
+    for name, cols in (("worker", WORKER_COLS), ("instrument", INSTRUMENT_COLS),
+                       ("assignment", ASSIGNMENT_COLS)):
+        table = TABLES[name][0]
+        rows = _rows(conn, f"SELECT {', '.join(cols)} FROM {table} ORDER BY id", (), cols)
+        for row in rows:
+            seq, digest = attested.pop((name, int(row["id"])), (0, ""))
+            hashed = sha256_text(canonical({k: v for k, v in row.items() if k != "seq"}))
+            if not seq:
+                problems.append(f"{table} row {row['id']}: no ledger entry attests it")
+            elif seq != row["seq"] or digest != hashed:
+                problems.append(f"{table} row {row['id']}: does not match ledger entry {seq}")
+    problems += [f"{TABLES[name][0]} row {ident}: attested by ledger entry {seq}, but missing"
+                 for (name, ident), (seq, _d) in attested.items()]
+    return problems

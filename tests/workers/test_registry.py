@@ -77,11 +77,15 @@ def test_a_correction_is_a_new_row_and_entry_and_the_ledger_holds_no_personal_da
     row = {k: v for k, v in registry.worker_history(conn, A)[0].items() if k != "seq"}
     assert entries[0].body()["row_sha256"] == sha256_text(canonical(row))
     assert all("张三" not in e.content and "1990" not in e.content for e in entries)
-    assert ledger.verify(conn).ok
-    # an edit of the stored row no longer matches its ledgered digest
+    assert ledger.verify(conn).ok and registry.verify_rows(conn) == []
+    # an edit of the stored row no longer matches its ledgered digest; a deletion is missed
     conn.execute("UPDATE worker_rows SET name = '王五' WHERE id = ?", (first["id"],))
     edited = {k: v for k, v in registry.worker_history(conn, A)[0].items() if k != "seq"}
     assert sha256_text(canonical(edited)) != entries[0].body()["row_sha256"]
+    conn.execute("DELETE FROM worker_rows WHERE id = ?", (second["id"],))
+    assert registry.verify_rows(conn) == [
+        f"worker_rows row {first['id']}: does not match ledger entry {first['seq']}",
+        f"worker_rows row {second['id']}: attested by ledger entry {second['seq']}, but missing"]
 
 
 def test_a_national_id_is_stored_only_as_a_salted_hash(
@@ -140,6 +144,7 @@ def test_noise_lex_8h_per_worker_from_their_own_intervals(
     store.close()
     _enter(conn, "ASV-2207", "noisedos-1", (A, t0, at(10).timestamp()),
            (B, at(10).timestamp(), at(12).timestamp()))
+    assert registry.verify_rows(conn) == []  # workers, instrument, assignments: all attested
     lo, hi = at(0).timestamp(), at(0).timestamp() + 86_400
     for employee, want in ((A, 91 + 10 * math.log10(0.25)), (B, 85 + 10 * math.log10(0.25))):
         personal = attribution.personal_readings(conn, site, employee, lo, hi)
