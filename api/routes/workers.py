@@ -34,6 +34,7 @@ from occmon.config.schema import SiteConfig
 
 MAX_PAGE = 1000
 MAX_DAYS = 92  # a worker file covers at most one quarter (GBZ 128's longest period)
+MAX_READING_DAYS = 7  # every reading, unpaged: a week of a 1 Hz noise dosimeter at most
 PRIVATE = ("id_hash",)  # never leaves the store
 
 
@@ -160,15 +161,16 @@ def correct_worker(employee: str, body: registry.WorkerIn, db: Db, who: Officer,
     return _worker_out(row)
 
 
-def _window(config: SiteConfig, start: str | None, end: str | None) -> tuple[float, float]:
+def _window(config: SiteConfig, start: str | None, end: str | None,
+            most: int = MAX_DAYS) -> tuple[float, float]:
     tz = zone(config.site.timezone)
     today = dt.datetime.now(tz).date()
     first = parse_day("start", start) if start else today
     last = parse_day("end", end) if end else first
     if last < first:
         raise error(422, "invalid-parameter", f"end {last} is before start {first}", "end")
-    if (last - first).days >= MAX_DAYS:
-        raise error(422, "invalid-parameter", f"at most {MAX_DAYS} days a file", "end")
+    if (last - first).days >= most:
+        raise error(422, "invalid-parameter", f"at most {most} days here", "end")
     return day_window(first, tz).start, day_window(last, tz).end
 
 
@@ -210,7 +212,7 @@ def worker_readings(employee: str, db: Db, config: Config, start: DayQuery = Non
     through (a reading at a handover is listed for both wearers)."""
     if registry.worker(db, employee) is None:
         raise error(404, "unknown-worker", f"no worker {employee!r}")
-    lo, hi = _window(config, start, end)
+    lo, hi = _window(config, start, end, MAX_READING_DAYS)
     personal = attribution.personal_readings(db, config, employee, lo, hi)
     rows = [{"assignment": w.assignment, "instrument": w.instrument, "point": r.point,
              "quantity": r.quantity, "time": _iso(r.time, config), "value": r.value,
