@@ -3,8 +3,9 @@
 officer: read, write, sign. staff: read, and acknowledge (a POST to a path ending in
 ``/ack`` or ``/acknowledge``). inspector: read-only, only the sites named on its key, and
 every request it makes goes into ``access_log`` (allowed or refused). A missing or unknown
-key is 401; a known key doing what its role may not is 403. ``/healthz``, the notice board
-and the API docs are public.
+key is 401; a known key doing what its role may not is 403. worker: reads only its own file
+(``/api/v1/workers/{its employee number}``), every request logged like an inspector's.
+``/healthz``, the notice board and the API docs are public.
 
 Keys are compared by SHA-256: the config holds digests (or env var names), never keys.
 """
@@ -33,6 +34,7 @@ PUBLIC_PATHS = ("/healthz", "/metrics", "/board", "/board.json", "/docs", "/docs
                 "/redoc", "/openapi.json")
 ACK_SUFFIXES = ("/ack", "/acknowledge")
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
+LOGGED_ROLES = ("inspector", "worker")  # every request of theirs goes to the access log
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,7 @@ class Principal:
     name: str
     role: str
     sites: tuple[str, ...] | None  # None: every site of this API
+    employee: str | None = None  # a worker key: the one worker file it may read
 
     def may_see(self, site: str) -> bool:
         return self.sites is None or site in self.sites
@@ -63,7 +66,8 @@ def keyring(config: SiteConfig) -> dict[str, Principal]:
                 continue
             hexdigest = digest(value)
         ring[hexdigest] = Principal(key.name, key.role,
-                                    tuple(key.sites) if key.sites is not None else None)
+                                    tuple(key.sites) if key.sites is not None else None,
+                                    key.employee)
     return ring
 
 
@@ -88,6 +92,14 @@ def _match(ring: dict[str, Principal], presented: str) -> Principal | None:
         if hmac.compare_digest(hexdigest, wanted):
             return principal
     return None
+
+
+def _own_file_only(who: Principal, method: str, path: str) -> tuple[str, str] | None:
+    """A worker key reads its own worker file and nothing else (no board data, no ledger)."""
+    own = f"/api/v1/workers/{who.employee}"
+    if method in READ_METHODS and (path == own or path.startswith(own + "/")):
+        return None
+    return "own-file-only", f"key {who.name!r} (worker) may read only {own}"
 
 
 def refusal(status: int, code: str, message: str, header: str | None = None) -> HTTPException:
@@ -117,13 +129,15 @@ def install(app: FastAPI, config: SiteConfig) -> None:
         problem: tuple[str, str] | None = None
         if not who.may_see(site):
             problem = "site-not-allowed", f"key {who.name!r} may not see site {site!r}"
+        elif who.role == "worker":
+            problem = _own_file_only(who, request.method, path)
         elif request.method not in READ_METHODS:
             if who.role == "inspector":
                 problem = "read-only", f"key {who.name!r} is an inspector's: read-only"
             elif who.role == "staff" and not path.rstrip("/").endswith(ACK_SUFFIXES):
                 problem = ("acknowledge-only",
                            f"key {who.name!r} (staff) may read and acknowledge only")
-        if who.role == "inspector":
+        if who.role in LOGGED_ROLES:
             _log_access(request.app.state.store_path, who, request,
                         "refused" if problem else "allowed")
         if problem is not None:

@@ -23,6 +23,7 @@ commands:
   keys init CONFIG      the API's command-signing key pair, where security: says
   broker acl CONFIG --out DIR   Mosquitto ACL and password file, one account per role/device
   broker certs --out DIR --host NAME   CA, broker and client certificates for MQTT over TLS
+  workers|instruments|assignments import|export CONFIG [FILE]   the registries as CSV
 """
 
 
@@ -99,6 +100,15 @@ def _broker(argv: list[str]) -> int:
     return main(argv[1:])
 
 
+def _registry(name: str) -> Callable[[list[str]], int]:
+    def command(argv: list[str]) -> int:
+        from ingest.workers.cli import main
+
+        return main(name, argv)
+
+    return command
+
+
 COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "run": _run,
     "gateway": _component("gateway"),
@@ -111,6 +121,9 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "records": _records,
     "keys": _keys,
     "broker": _broker,
+    "workers": _registry("workers"),
+    "instruments": _registry("instruments"),
+    "assignments": _registry("assignments"),
 }
 
 

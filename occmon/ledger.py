@@ -32,11 +32,11 @@ from occmon import signing
 
 Kind = Literal[
     "daily-record", "job-record", "exceedance", "action", "recheck", "close", "day-close",
-    "signature", "correction", "quarter-summary",
+    "signature", "correction", "quarter-summary", "registry",
 ]
 KINDS: tuple[str, ...] = (
     "daily-record", "job-record", "exceedance", "action", "recheck", "close", "day-close",
-    "signature", "correction", "quarter-summary",
+    "signature", "correction", "quarter-summary", "registry",
 )
 GENESIS = "0" * 64
 SEALED_KINDS: tuple[str, ...] = ("day-close", "signature", "quarter-summary")

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
-Role = Literal["officer", "staff", "inspector"]
+Role = Literal["officer", "staff", "inspector", "worker"]
 
 
 class ApiKey(BaseModel):
@@ -25,6 +25,9 @@ class ApiKey(BaseModel):
     sites: list[Slug] | None = Field(
         default=None, description="sites the key may see; required for inspectors"
     )
+    employee: Slug | None = Field(
+        default=None, description="worker keys: the employee number whose own file it reads"
+    )
 
     @model_validator(mode="after")
     def _one_secret(self) -> ApiKey:
@@ -32,6 +35,9 @@ class ApiKey(BaseModel):
             raise ValueError("give exactly one of 'sha256' (hex digest) or 'env' (variable name)")
         if self.role == "inspector" and not self.sites:
             raise ValueError("an inspector key needs 'sites': the sites it may see")
+        if (self.role == "worker") != (self.employee is not None):
+            raise ValueError("'employee' binds a worker key to its own file: give it for "
+                             "role worker, and only for role worker")
         return self
 
 

@@ -1,0 +1,132 @@
+"""``occmon workers|instruments|assignments import|export CONFIG [FILE]``: the registries as
+CSV, for the HR list and the dosimetry service's issue sheets.
+
+Import checks each row on its own: a bad row is reported with its line, field and error code
+and counted; the other rows go in (exit 1 if any row was refused, 0 otherwise). A row for an
+existing worker or instrument is a correction when it has a ``reason``, refused otherwise;
+an assignment row with ``corrects`` (an assignment id) corrects that assignment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sqlite3
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+from pydantic import ValidationError
+
+from ingest.schema import connect
+from ingest.workers import registry
+from ingest.workers.schema import migrate
+from occmon.config import load
+from occmon.config.schema import SiteConfig
+
+REGISTRIES = ("workers", "instruments", "assignments")
+EXPORT_COLUMNS = {
+    "workers": ("employee", "name", "sex", "birth_date", "job", "category", "joined", "left",
+                "national_id_on_file", "entered", "entered_by", "reason", "id", "seq"),
+    "instruments": ("serial", "type", "device", "quantities", "calibrated", "calibration_due",
+                    "entered", "entered_by", "reason", "id", "seq"),
+    "assignments": ("id", "instrument", "worker", "start", "end", "position", "void",
+                    "entered", "entered_by", "reason", "corrects", "seq"),
+}
+
+
+def _clean(row: dict[str, str | None]) -> dict[str, Any]:
+    """Empty cells are absent fields; ``quantities`` is ``|``-separated."""
+    out: dict[str, Any] = {k.strip(): v.strip() for k, v in row.items()
+                           if k and v is not None and v.strip() != ""}
+    if "quantities" in out:
+        out["quantities"] = [q for q in out["quantities"].split("|") if q]
+    return out
+
+
+def _put(name: str, conn: sqlite3.Connection, config: SiteConfig, row: dict[str, Any],
+         by: str) -> None:
+    now, site = time.time(), config.site.id
+    if name == "workers":
+        w = registry.WorkerIn.model_validate(row)
+        exists = registry.worker(conn, w.employee) is not None
+        registry.put_worker(conn, w, site=site, by=by, now=now, correct=exists and bool(w.reason))
+    elif name == "instruments":
+        i = registry.InstrumentIn.model_validate(row)
+        exists = registry.instrument(conn, i.serial) is not None
+        registry.put_instrument(conn, i, site=site, by=by, now=now,
+                                devices=[d.id for d in config.devices],
+                                correct=exists and bool(i.reason))
+    else:
+        corrects = int(row.pop("corrects")) if "corrects" in row else None
+        a = registry.AssignmentIn.model_validate(row)
+        registry.put_assignment(conn, a, site=site, by=by, now=now, corrects=corrects)
+
+
+def import_csv(name: str, conn: sqlite3.Connection, config: SiteConfig, source: TextIO,
+               by: str, report: Callable[[str], None]) -> tuple[int, int]:
+    """(rows entered, rows refused); each refusal reported as ``line N: code: message``."""
+    entered = refused = 0
+    for line, row in enumerate(csv.DictReader(source), start=2):
+        try:
+            _put(name, conn, config, _clean(row), by)
+            entered += 1
+        except ValidationError as exc:
+            refused += 1
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            report(f"line {line}: invalid-{name[:-1]}: {where}: {first['msg']}")
+        except (registry.RegistryError, ValueError) as exc:
+            refused += 1
+            code = exc.code if isinstance(exc, registry.RegistryError) else "invalid-value"
+            report(f"line {line}: {code}: {exc}")
+    return entered, refused
+
+
+def export_csv(name: str, conn: sqlite3.Connection, out: TextIO) -> int:
+    rows: list[dict[str, Any]]
+    if name == "workers":
+        rows = [{**r, "left": r["left_on"], "national_id_on_file": r["id_hash"] is not None}
+                for r in registry.workers(conn)]
+    elif name == "instruments":
+        rows = [{**r, "quantities": "|".join(r["quantities"])} for r in registry.instruments(conn)]
+    else:
+        rows = registry.assignments(conn, include_void=True)
+    writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS[name], extrasaction="ignore",
+                            lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return len(rows)
+
+
+def main(name: str, argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog=f"occmon {name}")
+    parser.add_argument("action", choices=("import", "export"))
+    parser.add_argument("config", type=Path)
+    parser.add_argument("file", nargs="?", type=Path, help="CSV (import: required; export: "
+                        "default stdout)")
+    parser.add_argument("--by", default="cli", help="who enters the rows (kept on each row)")
+    args = parser.parse_args(argv)
+    config = load(args.config)
+    conn = connect(Path(config.store.path))
+    try:
+        migrate(conn)
+        if args.action == "export":
+            if args.file is None:
+                export_csv(name, conn, sys.stdout)
+            else:
+                with args.file.open("w", encoding="utf-8", newline="") as out:
+                    n = export_csv(name, conn, out)
+                print(f"{n} {name} written to {args.file}", file=sys.stderr)
+            return 0
+        if args.file is None:
+            parser.error("import needs the CSV file")
+        with args.file.open(encoding="utf-8-sig", newline="") as source:
+            entered, refused = import_csv(name, conn, config, source, args.by,
+                                          lambda m: print(m, file=sys.stderr))
+        print(f"{entered} {name} entered, {refused} refused", file=sys.stderr)
+        return 1 if refused else 0
+    finally:
+        conn.close()

@@ -1,0 +1,103 @@
+"""The registries' tables and their own migrations, in the site store.
+
+Like ``ingest.schema``: each migration is a list of statements and a new table or column is
+a new entry at the end, never an edit. The version lives in its own row of
+``module_versions`` (module ``workers``), so these migrations never collide with the store's
+numbered ones. Every table is append-only: a correction is a new row whose ``corrects`` names
+the row it replaces; the current state is the rows nothing corrects.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from occmon import ledger
+
+MODULE = "workers"
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE worker_rows (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            employee TEXT NOT NULL,
+            name TEXT NOT NULL,
+            sex TEXT NOT NULL,
+            birth_date TEXT NOT NULL,
+            job TEXT NOT NULL,
+            category TEXT NOT NULL,
+            joined TEXT,
+            left_on TEXT,
+            id_hash TEXT,
+            entered REAL NOT NULL,
+            entered_by TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            corrects INTEGER REFERENCES worker_rows (id),
+            seq INTEGER NOT NULL DEFAULT 0
+        )""",
+        "CREATE INDEX worker_rows_by_employee ON worker_rows (employee, id)",
+        "CREATE UNIQUE INDEX worker_rows_corrected_once ON worker_rows (corrects)",
+        """CREATE TABLE instrument_rows (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            serial TEXT NOT NULL,
+            type TEXT NOT NULL,
+            device TEXT,
+            quantities TEXT NOT NULL,
+            calibrated TEXT,
+            calibration_due TEXT,
+            entered REAL NOT NULL,
+            entered_by TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            corrects INTEGER REFERENCES instrument_rows (id),
+            seq INTEGER NOT NULL DEFAULT 0
+        )""",
+        "CREATE INDEX instrument_rows_by_serial ON instrument_rows (serial, id)",
+        "CREATE UNIQUE INDEX instrument_rows_corrected_once ON instrument_rows (corrects)",
+        """CREATE TABLE assignment_rows (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            instrument TEXT NOT NULL,
+            worker TEXT NOT NULL,
+            start REAL NOT NULL,
+            end REAL,
+            position TEXT NOT NULL,
+            void INTEGER NOT NULL DEFAULT 0,
+            entered REAL NOT NULL,
+            entered_by TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            corrects INTEGER REFERENCES assignment_rows (id),
+            seq INTEGER NOT NULL DEFAULT 0
+        )""",
+        "CREATE INDEX assignment_rows_by_worker ON assignment_rows (worker, start)",
+        "CREATE INDEX assignment_rows_by_instrument ON assignment_rows (instrument, start)",
+        "CREATE UNIQUE INDEX assignment_rows_corrected_once ON assignment_rows (corrects)",
+    ),
+)
+VERSION = len(MIGRATIONS)
+
+
+class SchemaTooNew(RuntimeError):
+    """The registries were written by a newer occmon; refuse rather than corrupt them."""
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the registries to VERSION (and make sure the ledger exists) in one write
+    transaction on an autocommit connection (``ingest.schema.connect``); the version found."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS module_versions "
+                     "(module TEXT PRIMARY KEY, version INTEGER NOT NULL)")
+        row = conn.execute("SELECT version FROM module_versions WHERE module = ?",
+                           (MODULE,)).fetchone()
+        found = int(row[0]) if row else 0
+        if found > VERSION:
+            raise SchemaTooNew(f"workers schema {found} is newer than this occmon's ({VERSION})")
+        for statements in MIGRATIONS[found:]:
+            for statement in statements:
+                conn.execute(statement)
+        ledger.ensure(conn)
+        conn.execute("INSERT INTO module_versions (module, version) VALUES (?, ?) "
+                     "ON CONFLICT (module) DO UPDATE SET version = excluded.version",
+                     (MODULE, VERSION))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return found
