@@ -219,7 +219,12 @@ class DriveServer:
 
     async def start(self) -> None:
         blocks = [SimData(a, values=[0], datatype=DataType.REGISTERS) for a in self._addresses]
-        device = SimDevice(id=self.unit_id, simdata=([], [], blocks, []), action=self._action)
+        # pymodbus wants every table; the drive has only holding registers, so the others
+        # are placeholders the action refuses (exception 0x01), as an MD500 does for FC1.
+        bits = [SimData(0, values=[False], datatype=DataType.BITS)]
+        inputs = [SimData(0, values=[0], datatype=DataType.REGISTERS)]
+        device = SimDevice(id=self.unit_id, simdata=(bits, bits, blocks, inputs),
+                           action=self._action)
         server = ModbusTcpServer(device, address=(self.host, self.port))
         await server.serve_forever(background=True)
         self._server = server
@@ -246,6 +251,8 @@ class DriveServer:
                 return ExcCodes.ILLEGAL_FUNCTION
             for i, value in enumerate(set_values):
                 self.model.write(address + i, int(value) & 0xFFFF, now)
+        elif function_code in (FC_WRITE_SINGLE, FC_WRITE_MULTIPLE):
+            pass  # pymodbus calls again, without values, to build the write's answer
         elif function_code != FC_READ_HOLDING:
             return ExcCodes.ILLEGAL_FUNCTION
         elif not all(self.model.readable(a) for a in range(address, address + count)):
