@@ -30,8 +30,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from api.auth import Principal
 from occmon import roles, signing, topics
-from occmon.config.mqttauth import login
 from occmon.config.schema import SiteConfig
+from occmon.config.tls import BrokerTls
+from occmon.mqttclient import apply, options
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,8 @@ class GatewayCommands:
     """One paho client per API process; thread-safe ``send``."""
 
     def __init__(self, site: str, host: str, port: int, *, username: str | None = None,
-                 password: str | None = None, timeout: float = TIMEOUT) -> None:
+                 password: str | None = None, tls: BrokerTls | None = None,
+                 timeout: float = TIMEOUT) -> None:
         self.site, self.timeout = site, timeout
         self._host, self._port = host, port
         self._pending: dict[str, _Pending] = {}
@@ -132,8 +134,7 @@ class GatewayCommands:
         client = mqtt.Client(CallbackAPIVersion.VERSION2,
                              client_id=f"occmon-api-{site}-{uuid.uuid4().hex[:8]}",
                              clean_session=True, protocol=mqtt.MQTTv311)
-        if username:
-            client.username_pw_set(username, password)
+        apply(client, username, password, tls)  # login and TLS (occmon/mqttclient.py)
         client.reconnect_delay_set(1, 5)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -154,7 +155,7 @@ class GatewayCommands:
     def _for_broker(cls, config: SiteConfig) -> GatewayCommands:
         broker = config.broker
         if broker is not None:
-            return cls(config.site.id, broker.host, broker.port, **login(broker, "api"))
+            return cls(config.site.id, broker.host, broker.port, **options(broker, "api"))
         embedded = config.embedded_broker
         return cls(config.site.id, embedded.host, embedded.port)
 

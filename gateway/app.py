@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import thresholds
+from gateway import instrument
 from gateway.committer import Committer
 from gateway.health import GatewayHealth
 from gateway.modbus import build_drivers
@@ -28,8 +29,8 @@ from gateway.queue import Queue
 from gateway.safety import ObservedSink, Safety
 from occmon import topics
 from occmon.config import load
-from occmon.config.mqttauth import login
 from occmon.config.schema import MqttDevice, SiteConfig
+from occmon.mqttclient import options
 
 log = logging.getLogger(__name__)
 
@@ -88,12 +89,13 @@ class Gateway:
             publish_batch=settings.publish_batch,
             max_inflight=settings.max_inflight,
             keepalive=broker.keepalive if broker else 30,
-            **login(broker, "gateway"),
+            **options(broker, "gateway"),
         )
         # One committer for readings and safety events: one transaction per loop turn.
         self.committer = Committer(self.queue, on_commit=self.publisher.wake)
         self.sink = ObservedSink(self.committer, self.site)
         self.drivers = build_drivers(config, self.bindings, self.config_file, modbus_client_factory)
+        self.instrument_events = instrument.attach(self.drivers, self.committer, self.site)
         self.safety = Safety(  # leak alarms and accident ventilation (docs/alarms.md)
             config, self.committer, self.drivers,
             broker_host=broker_host, broker_port=broker_port,
@@ -109,7 +111,7 @@ class Gateway:
                 host=broker_host,
                 port=broker_port,
                 client_id=f"{prefix}-gateway-intake-{self.site}",
-                **login(broker, "gateway"),
+                **options(broker, "gateway"),
                 keepalive=broker.keepalive if broker else 30,
                 trust=config.trust,
             )

@@ -33,6 +33,7 @@ LOOP_HIGH_MA = 20.5
 
 _GOOD = Quality.GOOD
 _BAD = Quality.BAD
+_UNCERTAIN = Quality.UNCERTAIN
 _isfinite = math.isfinite
 
 Converter = Callable[[float], float]
@@ -94,16 +95,19 @@ def normalise(
     unit: str,
     loop_ma: float | None = None,
     fault: str | None = None,
+    uncertain: str | None = None,
 ) -> Reading:
     """Build the Reading for one sample.
 
     ``value`` is in ``unit``; pass ``loop_ma`` instead for a 4-20 mA input (scaled onto the
     sensor range). ``fault`` is a Reason already known from the wire (Modbus exception,
-    device status word) and makes the reading bad.
+    device status word, an instrument state) and makes the reading bad; ``uncertain`` is one
+    that keeps the value but makes a good reading uncertain (``maintenance-required``).
     """
     sensor = binding.sensor
     span = sensor.range
-    if fault is None and loop_ma is None and value is not None and _isfinite(value) and (
+    if fault is None and uncertain is None and loop_ma is None and value is not None and (
+        _isfinite(value)) and (
         span is None or span[0] <= value <= span[1]
     ):  # the common case: a good digital value
         canonical_value = binding.converter(unit)(value)
@@ -146,6 +150,8 @@ def normalise(
         canonical = binding.converter(unit)(value)
         if not plausible(sensor.quantity, canonical):
             canonical, quality, reason = None, _BAD, Reason.IMPLAUSIBLE
+        elif uncertain is not None:
+            quality, reason = _UNCERTAIN, uncertain
     return Reading(
         binding.point.id, binding.agent.id, time, canonical, binding.canonical_unit, quality,
         sensor.quantity, str(reason) if reason is not None else None, sensor.id,

@@ -43,6 +43,8 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from gateway.queue import Queue, Row
 from occmon import topics
+from occmon.config.tls import BrokerTls
+from occmon.mqttclient import ClientOptions, apply
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +127,7 @@ class Publisher:
         keepalive: int = 30,
         username: str | None = None,
         password: str | None = None,
+        tls: BrokerTls | None = None,
         min_backoff: float = 0.2,
         max_backoff: float = 10.0,
     ) -> None:
@@ -135,7 +138,7 @@ class Publisher:
         self.publish_batch = publish_batch
         self.max_inflight = max_inflight
         self.keepalive = keepalive
-        self._auth = (username, password)
+        self._auth = ClientOptions(username=username, password=password, tls=tls)
         self._backoff = (min_backoff, max_backoff)
         self._wakeup = asyncio.Event()
         self._stopping = False
@@ -213,8 +216,7 @@ class Publisher:
         client.max_inflight_messages_set(self.max_inflight + 8)
         client.max_queued_messages_set(0)
         client.connect_timeout = 2.0
-        if self._auth[0] is not None:
-            client.username_pw_set(*self._auth)
+        apply(client, **self._auth)  # login and TLS (occmon/mqttclient.py)
         client.will_set(
             topics.gateway_status(self.site), status_payload(self.site, False), 1, retain=True
         )

@@ -43,6 +43,7 @@ from ingest.tee import TeeSink
 from ingest.validate import Validator
 from occmon import topics
 from occmon.config.schema import SiteConfig
+from occmon.mqttclient import configure
 
 log = logging.getLogger("occmon.ingest")
 
@@ -128,8 +129,7 @@ class Ingest:
             protocol=mqtt.MQTTv311,
             manual_ack=True,
         )
-        if broker and (auth := broker.login("ingest"))[0]:
-            client.username_pw_set(*auth)
+        configure(client, broker, "ingest")  # login and TLS (occmon/mqttclient.py)
         client.reconnect_delay_set(min_delay=1, max_delay=5)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect

@@ -186,4 +186,8 @@ def main(argv: list[str]) -> int:
     )
     for line in job_lines(config):
         print(f"  {line}")
+    from gateway.modbus.validate import address_lines
+
+    for line in address_lines(config, args.file):  # vendor reference -> 0-based address
+        print(f"  {line}")
     return 0

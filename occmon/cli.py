@@ -22,6 +22,7 @@ commands:
   records verify|close|sign|export|quarter   daily records and the tamper-evident ledger
   keys init CONFIG      the API's command-signing key pair, where security: says
   broker acl CONFIG --out DIR   Mosquitto ACL and password file, one account per role/device
+  broker certs --out DIR --host NAME   CA, broker and client certificates for MQTT over TLS
 """
 
 
@@ -84,8 +85,14 @@ def _keys(argv: list[str]) -> int:
 
 
 def _broker(argv: list[str]) -> int:
+    if argv and argv[0] == "certs":  # the TLS listener's CA and certificates
+        from occmon.brokercerts import main as certs
+
+        return certs(argv[1:])
     if not argv or argv[0] != "acl":
-        print("usage: occmon broker acl CONFIG --out DIR [--acl-only]", file=sys.stderr)
+        print("usage: occmon broker acl CONFIG --out DIR [--acl-only]\n"
+              "       occmon broker certs --out DIR --host NAME [--host NAME ...]",
+              file=sys.stderr)
         return 2
     from occmon.brokeracl import main
 

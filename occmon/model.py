@@ -36,6 +36,13 @@ class Reason(StrEnum):
     CALIBRATION_OVERDUE = "calibration-overdue"  # value kept, but uncertain
     CLOCK_SKEW = "clock-skew"  # the sender's time was ahead: the receive time replaced it
     IMPLAUSIBLE = "implausible"  # outside physics (occmon.plausibility)
+    # Instrument states (NAMUR NE 107) a device reports; the reason is "<category>:<detail>",
+    # e.g. "check-function:bump-test" (gateway/modbus/states.py, gateway/modbus/README.md).
+    CHECK_FUNCTION = "check-function"  # inhibit, warm-up, bump test, calibration: not the air
+    MAINTENANCE_REQUIRED = "maintenance-required"  # value kept, but uncertain
+    OUT_OF_SPECIFICATION = "out-of-specification"  # overload, over range: no usable value
+    FAILURE = "failure"  # the instrument says it is broken (or its heartbeat stopped)
+    UNKNOWN_UNIT = "unknown-unit"  # the device reports a unit code or unit that cannot be used
 
 
 @dataclass(frozen=True, slots=True)

@@ -116,6 +116,7 @@ def write_day(config: SiteConfig, day: dt.date, store_path: Path, *, scenario: s
 
 def main(argv: list[str]) -> int:
     from occmon.config import load
+    from occmon.keys import ensure_for_run
     from simulators.scenarios import ScenarioError
 
     args = parser().parse_args(argv)
@@ -125,6 +126,9 @@ def main(argv: list[str]) -> int:
         seed = args.seed if args.seed is not None else (
             config.simulation.seed if config.simulation else 1)
         began = time.monotonic()
+        # a simulated plant is a one-box demo, like `occmon run`: the day it writes is closed
+        # and signed next, so the site's ledger keys must exist (made once, kept after)
+        ensure_for_run(config)
         written, sensors = write_day(config, args.day, path, scenario=args.scenario,
                                      at=args.at, seed=seed)
     except ConfigError as exc:

@@ -19,8 +19,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from occmon import heartbeat, topics
-from occmon.config.mqttauth import login
 from occmon.config.schema import SiteConfig
+from occmon.mqttclient import configure, role_of
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +39,7 @@ class StatusLink:
         client = mqtt.Client(CallbackAPIVersion.VERSION2,
                              client_id=f"{prefix}-{component}-status-{self.site}",
                              clean_session=True, protocol=mqtt.MQTTv311)
-        account = login(broker, component)  # type: ignore[arg-type]  # gateway|ingest|api
-        if account["username"]:
-            client.username_pw_set(account["username"], account["password"])
+        configure(client, broker, role_of(component))  # login and TLS (mqttclient.py)
         client.will_set(self.topic, heartbeat.offline_payload(self.site, component), 1, True)
         client.reconnect_delay_set(1, 5)
         client.on_connect = self._on_connect

@@ -15,6 +15,11 @@ Filling rules for one device (``fill``):
   thing, else stays 0;
 - status words set their ``fault``, ``pre-alarm`` and ``alarm`` bits (the detector's own
   relays at 10 % and 20 % of full scale, factory defaults, not occmon's set-points);
+- the device's instrument state (``RegisterImage.state``, an NE 107 state such as
+  ``check-function:bump-test``, default ``normal``) is written into every status field that
+  can say it: the enum code or the bit the profile maps to it; a heartbeat register or field
+  counts up on every fill; a detector in inhibit reads 0 (the XNX forces it);
+- a register a value takes its unit from holds the code of the sensor's unit;
 - a fan's command coil holds what the client wrote; feedback, fault and motor current come
   from the starter state machine (``fan.py``).
 """
@@ -26,7 +31,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from gateway.modbus.codec import decode, encode, unscale
-from gateway.modbus.profile import BIT_KINDS, Profile, Register
+from gateway.modbus.profile import (
+    BIT_KINDS,
+    NORMAL,
+    Profile,
+    Register,
+    bit_range,
+    meaning_state,
+)
 from simulators.fan import Fan
 
 LOOP_FAULT_MA = 3.6  # NAMUR NE 43 failure signal
@@ -55,6 +67,7 @@ class Bound:
     register: str
     value: float
     range: tuple[float, float] | None
+    unit: str | None = None  # the sensor's unit: picks the code of a unit_from register
 
 
 def loop_ma(value: float, span: tuple[float, float] | None) -> float:
@@ -69,6 +82,8 @@ class RegisterImage:
 
     def __init__(self, profile: Profile) -> None:
         self.profile = profile
+        self.state = NORMAL  # the instrument's NE 107 state, e.g. check-function:bump-test
+        self.beats = 0  # heartbeat counter, +1 per fill
         self.cells: dict[str, dict[int, int]] = {k: {} for k in KIND_OF_FUNCTION.values()}
         for reg in profile.registers:
             for i in range(reg.width):
@@ -140,12 +155,48 @@ def check_bindings(profile: Profile, device: str, registers: Sequence[str]) -> N
             raise ImageError(f"device {device!r}: register {name!r} is a {reg.kind}, not a value")
 
 
-def _status_word(reg: Register, flags: Mapping[str, bool]) -> int:
+def _status_word(reg: Register, flags: Mapping[str, bool], state: str = NORMAL,
+                 beats: int = 0) -> int:
     word = 0
     for bit, meaning in (reg.status_bits or {}).items():
-        if flags.get(meaning, False):
+        if flags.get(meaning, False) or (state != NORMAL and meaning_state(meaning) == state):
             word |= 1 << bit
-    return word
+    for field in reg.state_fields:
+        if field.heartbeat is not None:
+            code = beats & field.mask
+        elif state in field.values.values():
+            code = min(c for c, s in field.values.items() if s == state)
+        else:
+            code = min((c for c, s in field.values.items() if s == NORMAL), default=0)
+        word |= code << field.shift
+    signed = reg.type.startswith("INT") and word >= 1 << (16 * reg.width - 1)
+    return word - (1 << 16 * reg.width) if signed else word
+
+
+def _failure_state(profile: Profile) -> str | None:
+    """The first failure state the profile's status fields can say (XNX: instrument fault)."""
+    for reg in profile.registers:
+        for field in reg.state_fields:
+            for state in field.values.values():
+                if state.startswith("failure"):
+                    return state
+    return None
+
+
+def _unit_codes(image: RegisterImage, bound: Sequence[Bound]) -> dict[str, int]:
+    """Register name -> code of the unit of the value that takes its unit from it."""
+    out: dict[str, int] = {}
+    by_register = {b.register: b for b in bound}
+    for reg in image.profile.registers:
+        source = reg.unit_from
+        if source is None:
+            continue
+        found = by_register.get(reg.name)
+        wanted = found.unit if found is not None and found.unit else reg.unit
+        codes = [c for c, u in source.values.items() if u == wanted] or sorted(source.values)
+        low, _ = bit_range(source.bits, 16)
+        out[source.register_name] = out.get(source.register_name, 0) | codes[0] << low
+    return out
 
 
 def fill(
@@ -156,14 +207,26 @@ def fill(
     first = bound[0] if bound else None
     alarm_source = next((b for b in bound if b.range is not None), first)
     flags = {"fault": fault}
+    state = image.state
+    if fault and state == NORMAL:  # a map without a fault bit says it as a failure state
+        state = _failure_state(image.profile) or state
+    image.beats += 1
+    units = _unit_codes(image, bound)
+    inhibit = "inhibit" in state  # XNX 40003: "forced to zero during inhibit mode"
     if alarm_source is not None and alarm_source.range is not None:
         low, high = alarm_source.range
         value = alarm_source.value
         flags["pre-alarm"] = value >= low + PRE_ALARM_FS * (high - low)
         flags["alarm"] = value >= low + ALARM_FS * (high - low)
     for reg in image.profile.registers:
-        if reg.role == "status":
-            image.set(reg.name, _status_word(reg, flags))
+        if reg.role == "status" and reg.name in units:
+            image.set(reg.name, units[reg.name])
+        elif reg.role == "status":
+            if reg.type.startswith("FLOAT"):
+                continue  # a figure (days of sensor life), not a status word
+            image.set(reg.name, _status_word(reg, flags, state, image.beats))
+        elif inhibit and reg.signal is None and reg.unit_from is not None:
+            image.set(reg.name, 0.0)
         elif reg.role == "command":
             continue  # holds what the client wrote
         elif reg.role == "feedback":

@@ -163,7 +163,7 @@ class SimulatedPlant:
                 self.listen is not None or is_loopback(device.host)
             ):
                 try:
-                    profile = load_profile(device.profile, search)
+                    profile = load_profile(device.profile, search).with_base(device.base_address)
                 except ProfileError as exc:
                     raise SimulationError(f"device {device.id!r}: {exc}") from None
                 try:
@@ -376,7 +376,8 @@ class SimulatedPlant:
     def _fill(self, device_id: str) -> None:
         device = self.modbus[device_id]
         bound = [
-            Bound(s.sensor.register_name or "", s.value, s.sensor.range) for s in device.sensors
+            Bound(s.sensor.register_name or "", s.value, s.sensor.range, s.sensor.unit)
+            for s in device.sensors
         ]
         try:
             fill(device.image, bound, fault=self._faults.get(device_id, False), fan=device.fan)

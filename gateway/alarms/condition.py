@@ -141,6 +141,14 @@ class FaultDetector:
         if self.started is None:
             self.started = time
 
+    def hold(self, time: float) -> None:
+        """The instrument answers but is under test: not stale, and a fault neither starts
+        nor clears (``good_since`` and ``bad_reason`` stay as they were)."""
+        if self.started is None:
+            self.started = time
+        if self.last_good is not None:
+            self.last_good = time
+
     def rewind(self, time: float) -> None:
         self.started = at_most(self.started, time)
         self.last_good = at_most(self.last_good, time)

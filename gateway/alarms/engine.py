@@ -45,6 +45,7 @@ from gateway.alarms.states import Do, Trigger, transition
 from occmon.model import Quality, Reason
 
 _REASONS = {r.value for r in ResolveReason}
+_CHECK_FUNCTION = str(Reason.CHECK_FUNCTION)  # "check-function" or "check-function:<detail>"
 
 
 @dataclass(slots=True)
@@ -198,6 +199,12 @@ class AlarmEngine:
             p.fault.tick(sample.time)  # a device that never answered: judged stale, not now
             return []
         p.last_time = sample.time
+        if sample.reason is not None and sample.reason.startswith(_CHECK_FUNCTION):
+            # NE 107 check function (bump test, calibration, inhibit): the instrument answers
+            # but measures test gas, not the air. Neither a process value nor a fault: the
+            # point holds its level (an alarm already raised stays) and is not stale.
+            p.fault.hold(sample.time)
+            return self._evaluate(p, sample.time)
         p.fault.sample(good, sample.reason, sample.time)
         p.overdue_sample = sample.reason == Reason.CALIBRATION_OVERDUE
         if good and sample.value is not None:

@@ -32,7 +32,21 @@ def load_profiles(
                 cache[device.profile] = exc
         found = cache[device.profile]
         if isinstance(found, Profile):
-            profiles[device.id] = found
+            if device.base_address is not None and not any(
+                    isinstance(r.ref, str) for r in found.registers):
+                problems.append(ConfigProblem(
+                    config_file, f"devices[{index}].base_address",
+                    f"device {device.id!r}: profile {found.name!r} has no 'ref: base+N' "
+                    "registers, so base_address would move nothing",
+                    "remove base_address, or use a profile written against a base"))
+            try:
+                profiles[device.id] = found.with_base(device.base_address)
+            except ProfileError as exc:
+                problems += [ConfigProblem(config_file, f"devices[{index}].base_address",
+                                           f"device {device.id!r}: {message}",
+                                           "give the vendor reference the map starts from, "
+                                           "as the manual prints it (e.g. 40000)")
+                             for message in exc.problems]
             continue
         fix = (
             f"use a built-in profile ({', '.join(builtin_names())}) or a path to a profile "
@@ -110,7 +124,7 @@ def _check_sensor(
                 )
             )
         return out
-    if unit is None:
+    if unit is None and register.unit_from is None:
         out.append(
             ConfigProblem(
                 file, f"{key}.unit",
@@ -128,4 +142,23 @@ def _check_sensor(
                     f"use one of: {', '.join(sorted(accepted))}",
                 )
             )
+    return out
+
+
+def address_lines(config: SiteConfig, config_file: Path) -> list[str]:
+    """For ``occmon config check``: each register a profile gives by vendor reference, with
+    the 0-based address that goes on the wire (a map copied off by one is visible here)."""
+    profiles, _ = load_profiles(config, config_file)
+    out = []
+    for device in config.devices:
+        profile = profiles.get(device.id)
+        if profile is None:
+            continue
+        refs = [r for r in profile.registers if r.ref is not None]
+        if not refs:
+            continue
+        base = f", base {profile.base}" if profile.base is not None else ""
+        parts = [f"{r.name} {r.vendor} = {r.kind} {r.address}"
+                 + (f" ({r.ref})" if isinstance(r.ref, str) else "") for r in refs]
+        out.append(f"device {device.id!r} (profile {profile.name!r}{base}): " + "; ".join(parts))
     return out

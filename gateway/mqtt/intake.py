@@ -58,8 +58,10 @@ from gateway.mqtt.mapping import MappingError, extract
 from gateway.normalise import Binding, normalise
 from gateway.sink import DeadLetter
 from occmon.config.schema import MqttDevice
+from occmon.config.tls import BrokerTls
 from occmon.config.trust import TrustConfig
 from occmon.model import Quality, Reading, Reason
+from occmon.mqttclient import ClientOptions, apply
 from occmon.plausibility import Implausible, check_time
 
 log = logging.getLogger(__name__)
@@ -107,6 +109,7 @@ class MqttIntake:
         client_id: str,
         username: str | None = None,
         password: str | None = None,
+        tls: BrokerTls | None = None,
         keepalive: int = 30,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
@@ -131,7 +134,7 @@ class MqttIntake:
         self._rejects = Throttle(60.0, clock=monotonic, burst=dead_letter_burst)
         self._log = ThrottledLog(log, Throttle(60.0, clock=monotonic))
         self.client_id = client_id
-        self._auth = (username, password)
+        self._auth = ClientOptions(username=username, password=password, tls=tls)
         self._keepalive = keepalive
         self._clock, self._monotonic = clock, monotonic
         now = monotonic()
@@ -165,8 +168,7 @@ class MqttIntake:
             manual_ack=True,
         )
         client.reconnect_delay_set(1, 30)
-        if self._auth[0] is not None:
-            client.username_pw_set(*self._auth)
+        apply(client, **self._auth)  # login and TLS (occmon/mqttclient.py)
 
         def on_connect(c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
             if reason.is_failure:

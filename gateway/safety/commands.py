@@ -33,7 +33,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from gateway import alarms
 from gateway import interlock as il
 from occmon import topics
+from occmon.config.tls import BrokerTls
 from occmon.model import time_value
+from occmon.mqttclient import apply
 
 log = logging.getLogger(__name__)
 
@@ -111,13 +113,12 @@ class CommandListener:
 
     def __init__(self, site: str, handler: Handler, *, host: str, port: int, client_id: str,
                  username: str | None = None, password: str | None = None,
-                 keepalive: int = 30) -> None:
+                 tls: BrokerTls | None = None, keepalive: int = 30) -> None:
         self._site, self._handler = site, handler
         self._host, self._port, self._keepalive = host, port, keepalive
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
                              clean_session=True, protocol=mqtt.MQTTv311)
-        if username:
-            client.username_pw_set(username, password)
+        apply(client, username, password, tls)  # login and TLS (occmon/mqttclient.py)
         client.reconnect_delay_set(1, 5)
         client.on_connect = self._on_connect
         client.on_message = self._on_message

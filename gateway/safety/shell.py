@@ -37,10 +37,10 @@ from gateway.safety.commands import BadCommand, CommandListener, parse, result_p
 from gateway.safety.fans import FanDriver, FanState, write_coil, write_drive
 from gateway.safety.guard import AUDIT, CommandGuard, Refused
 from occmon.config.alarms import AlarmsConfig
-from occmon.config.mqttauth import login
 from occmon.config.schema import SiteConfig
 from occmon.config.ventilation import Drive, VentilationConfig
 from occmon.model import Reading
+from occmon.mqttclient import options
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ class Safety:
             self.listener = CommandListener(
                 self.site, self.command, host=broker_host, port=broker_port,
                 client_id=client_id or f"occmon-gateway-commands-{self.site}",
-                **login(broker, "gateway"),
+                **options(broker, "gateway"),
                 keepalive=broker.keepalive if broker else 30)
 
     # -- lifecycle ------------------------------------------------------------------------

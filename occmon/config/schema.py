@@ -23,6 +23,7 @@ from occmon.config.mqttauth import MqttAccounts, Role
 from occmon.config.notify import NotifyConfig
 from occmon.config.records import RecordsConfig
 from occmon.config.security import SecurityConfig
+from occmon.config.tls import BrokerTls
 from occmon.config.trust import TrustConfig
 from occmon.config.ventilation import VentilationConfig
 
@@ -57,6 +58,7 @@ class Broker(Strict):
     client_id_prefix: str = "occmon"
     keepalive: int = Field(default=30, ge=5, le=3600)
     accounts: MqttAccounts | None = None  # one login per role and vendor device (mqttauth.py)
+    tls: BrokerTls | None = None  # TLS to the broker for every occmon client (tls.py)
 
     def login(self, role: Role) -> tuple[str | None, str | None]:
         """(username, password) of ``role``: its own account, else the shared one."""
@@ -161,6 +163,8 @@ class _Polled(Strict):
     poll_interval: float = Field(default=1.0, ge=0.05, le=3600)
     timeout: float = Field(default=1.0, gt=0, le=60)
     retries: int = Field(default=1, ge=0, le=10)
+    base_address: int | None = Field(default=None, ge=0, le=465536, description="moves a "
+                                     "relocatable profile: the vendor reference of 'base'")
 
 
 class ModbusTcpDevice(_Polled):

@@ -109,7 +109,8 @@ def test_fan_feedback_is_read_and_command_written() -> None:
     assert after == {"running": 0, "fault": 1, "coil": 1}
 
 
-def test_status_fault_bit_makes_readings_bad_and_warm_up_does_not() -> None:
+def test_status_fault_bit_and_warm_up_make_readings_bad() -> None:
+    """Fault keeps its reason; warm-up is NE 107 check function (issue 16): not the air."""
     async def body(
         drivers: dict[str, ModbusDevice], servers: dict[str, ModbusTestServer]
     ) -> list[tuple[str, str | None]]:
@@ -123,7 +124,7 @@ def test_status_fault_bit_makes_readings_bad_and_warm_up_does_not() -> None:
 
     assert run(with_demo(DEMO_REGISTERS, body)) == [
         ("bad", "sensor-fault"),
-        ("good", None),
+        ("bad", "check-function:warm-up"),
         ("bad", "sensor-fault"),
     ]
 

@@ -14,8 +14,8 @@ DEMO_REGISTERS = {
 }
 
 
-def test_builtins_are_the_four_profiles() -> None:
-    assert builtin_names() == sorted(DEMO_REGISTERS)
+def test_builtins_are_the_demo_profiles_and_the_real_products() -> None:
+    assert builtin_names() == sorted([*DEMO_REGISTERS, "honeywell-xnx"])
 
 
 @pytest.mark.parametrize(("name", "registers"), sorted(DEMO_REGISTERS.items()))

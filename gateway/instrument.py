@@ -1,0 +1,49 @@
+"""Instrument events: state changes, bump tests and calibrations, on ``events/instrument``.
+
+A gas detector's bump test or calibration is part of its record (who tested it, when, and
+what followed), not a reading: the Modbus devices report each change of NE 107 state and
+each test interval when it ends (``gateway.modbus.device``), and this module commits them
+to the gateway's queue in the same transaction as the readings of that loop turn, so
+ingest stores them as events (kind ``instrument``) beside the readings they explain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from gateway.queue import Entry
+from gateway.safety import wire
+
+INSTRUMENT = "instrument"  # events/instrument
+
+
+class _Committer(Protocol):
+    def add(self, entries: list[Entry]) -> None: ...
+
+
+class _Emitter(Protocol):
+    on_event: Any
+
+
+class InstrumentEvents:
+    """Turns an event body into an ``events/instrument`` queue entry with a sortable id."""
+
+    def __init__(self, committer: _Committer, site: str) -> None:
+        self.committer = committer
+        self.site = site
+        self.ids = wire.EventIds()
+        self.sent = 0
+
+    def __call__(self, body: dict[str, Any]) -> None:
+        self.sent += 1
+        self.committer.add([wire.event_entry(self.site, INSTRUMENT, body, self.ids.next())])
+
+
+def attach(drivers: Iterable[object], committer: _Committer, site: str) -> InstrumentEvents:
+    """Give every driver that reports instrument events (``on_event``) the queue."""
+    events = InstrumentEvents(committer, site)
+    for driver in drivers:
+        if hasattr(driver, "on_event"):
+            driver.on_event = events
+    return events

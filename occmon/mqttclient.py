@@ -1,0 +1,70 @@
+"""The one place that configures an occmon paho client for the broker: login and TLS.
+
+Every occmon MQTT client (the gateway's publisher, command listener and vendor intake, the
+heartbeat links, ingest with its annunciator pushes, the API's command client) goes through
+``configure`` (it holds the config's ``Broker``) or ``apply`` (it was handed ``options``
+as keyword arguments), so a new client cannot forget TLS or log in with the wrong account.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TypedDict
+
+import paho.mqtt.client as mqtt
+
+from occmon.config.mqttauth import ROLES, Role, login
+from occmon.config.schema import Broker
+from occmon.config.tls import BrokerTls
+
+log = logging.getLogger("occmon.tls")
+_warned: set[str] = set()  # client ids already warned about insecure_skip_hostname
+
+
+class ClientOptions(TypedDict):
+    """Keyword arguments of every occmon MQTT client: ``Publisher(..., **options(b, role))``."""
+
+    username: str | None
+    password: str | None
+    tls: BrokerTls | None
+
+
+def options(broker: Broker | None, role: Role) -> ClientOptions:
+    """The login of ``role`` and the broker's TLS settings (none: the embedded broker)."""
+    auth = login(broker, role)
+    return ClientOptions(username=auth["username"], password=auth["password"],
+                         tls=broker.tls if broker is not None else None)
+
+
+def role_of(component: str) -> Role:
+    """The account of an occmon component (``gateway``, ``ingest``, ``api``)."""
+    for role in ROLES:
+        if role == component:
+            return role
+    raise ValueError(f"{component!r} is not an occmon role; use one of {', '.join(ROLES)}")
+
+
+def configure(client: mqtt.Client, broker: Broker | None, role: Role) -> None:
+    """Log ``client`` in as ``role`` and put it on TLS when the broker has ``tls``."""
+    apply(client, **options(broker, role))
+
+
+def apply(client: mqtt.Client, username: str | None = None, password: str | None = None,
+          tls: BrokerTls | None = None) -> None:
+    """``configure`` for a client that was handed ``options`` instead of the broker."""
+    if username:
+        client.username_pw_set(username, password)
+    if tls is None:
+        return
+    if tls.insecure_skip_hostname and _client_id(client) not in _warned:
+        # once per client and process: the publisher makes a new client at each reconnect
+        _warned.add(_client_id(client))
+        log.warning("broker.tls.insecure_skip_hostname is set: client %s does NOT check that "
+                    "the broker's certificate names the host it connects to; any holder of "
+                    "a certificate of the CA can pose as the broker. Put the broker's "
+                    "address in its certificate and remove the opt-out.", _client_id(client))
+    client.tls_set_context(tls.context())
+
+
+def _client_id(client: mqtt.Client) -> str:
+    return str(getattr(client, "_client_id", b"").decode(errors="replace")) or "(no id)"
