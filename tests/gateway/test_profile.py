@@ -15,7 +15,8 @@ DEMO_REGISTERS = {
 
 
 def test_builtins_are_the_demo_profiles_and_the_real_products() -> None:
-    assert builtin_names() == sorted([*DEMO_REGISTERS, "honeywell-xnx"])
+    assert builtin_names() == sorted([*DEMO_REGISTERS, "honeywell-xnx", "abb-acs580",
+                                    "inovance-md500"])
 
 
 @pytest.mark.parametrize(("name", "registers"), sorted(DEMO_REGISTERS.items()))
@@ -113,7 +114,7 @@ def test_load_by_path_relative_to_the_config_folder(tmp_path: Path) -> None:
 
 
 def test_unknown_builtin_lists_the_known_ones() -> None:
-    with pytest.raises(ProfileError, match=r"no built-in profile .*known: dust-monitor"):
+    with pytest.raises(ProfileError, match=r"no built-in profile .*known: abb-acs580, dust-monitor"):
         load_profile("gas-detektor")
 
 

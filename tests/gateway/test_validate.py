@@ -39,10 +39,11 @@ def test_demo_plant_has_no_modbus_problem() -> None:
         (GAS, {"register": "gas_ppm", "unit": "ppm"}, []),
         ("gas-detektor", {"register": "gas_ppm"},
          ["devices[0].profile: device 'd': profile 'gas-detektor': no built-in profile of that "
-          "name (known: dust-monitor, honeywell-xnx, sound-level-meter, toxic-gas-detector, "
-          "ventilation-fan) | use a built-in profile (dust-monitor, honeywell-xnx, "
-          "sound-level-meter, toxic-gas-detector, ventilation-fan) or a path to a profile "
-          "YAML, relative to this file"]),
+          "name (known: abb-acs580, dust-monitor, honeywell-xnx, inovance-md500, "
+          "sound-level-meter, toxic-gas-detector, ventilation-fan) | use a built-in profile "
+          "(abb-acs580, dust-monitor, honeywell-xnx, inovance-md500, sound-level-meter, "
+          "toxic-gas-detector, ventilation-fan) or a path to a profile YAML, relative to this "
+          "file"]),
         (GAS, {"register": "status", "unit": "ppm"},
          ["sensors[0].register: sensor 's': register 'status' of profile 'toxic-gas-detector' "
           "is a UINT16 status register, not a measured value | bind a value register: gas_ppm, "
