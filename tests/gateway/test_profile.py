@@ -114,7 +114,8 @@ def test_load_by_path_relative_to_the_config_folder(tmp_path: Path) -> None:
 
 
 def test_unknown_builtin_lists_the_known_ones() -> None:
-    with pytest.raises(ProfileError, match=r"no built-in profile .*known: abb-acs580, dust-monitor"):
+    with pytest.raises(ProfileError,
+                       match=r"no built-in profile .*known: abb-acs580, dust-monitor"):
         load_profile("gas-detektor")
 
 
