@@ -177,7 +177,9 @@ class Safety:
                                                       fault=bool(state.fault))))
         was_faulted = bool(before.fault) if before is not None else False
         if state.fault is not None and state.fault != was_faulted:
-            word = "starter fault (overload trip)" if state.fault else "starter fault cleared"
+            drive = state.device in self._drives
+            what, trip = ("drive fault", "tripped") if drive else ("starter fault", "overload trip")
+            word = f"{what} ({trip})" if state.fault else f"{what} cleared"
             self._enqueue([wire.event_entry(self.site, wire.VENTILATION, {
                 "event": "fan-fault", "unit": "", "device": state.device,
                 "fault": state.fault, "time": state.time, "state": "",

@@ -101,6 +101,8 @@ def test_a_drive_fault_is_a_ventilation_failure_and_the_md500_standby_starts(
         # the fault bit fails the fan at once, not after the feedback timeout
         assert raised.time - tripped_at < FEEDBACK_TIMEOUT
         assert "reports a fault" in raised.body["cause"], raised.body
+        fault = wait_for(lambda: _log(rig, "fan-fault"), 10, "the fan-fault event")[0]
+        assert fault.body["cause"] == "fan-1: drive fault (tripped)"
         wait_for(lambda: _log(rig, "standby-started"), 10, "the standby start")
         wait_for(lambda: standby.running, 10, "the MD500 running")
         # MD500: frequency setting 1000H = 100.00 %, then 2000H = 1 (forward run)
