@@ -7,9 +7,28 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 import thresholds
+from api.isotimes import TIME_KEYS, iso_times
 from ingest.store import AlarmRecord, VentilationRecord
 from occmon.config.schema import SiteConfig
 from occmon.model import iso_utc
+
+# alarm bodies and the gateway's alarm snapshot add these to the event time keys
+ALARM_TIME_KEYS = TIME_KEYS | {"raised_at", "shelved_until"}
+
+# the alarm states (gateway.alarms.actions.AlarmState; the API does not import the gateway,
+# tests/api/test_agents_enums.py holds the two lists equal), and "all" for the whole list
+AlarmStateName = Literal["normal", "active-unacknowledged", "active-acknowledged",
+                         "cleared-unacknowledged", "shelved", "out-of-service"]
+# the alarm event names (each gateway.alarms.actions event's ``name``) and ingest's "closed"
+AlarmEventName = Literal["raised", "escalated", "deescalated", "cleared", "acknowledged",
+                         "returned", "shelved", "unshelved", "out-of-service", "in-service",
+                         "resolved", "fault-raised", "fault-cleared", "warning", "closed"]
+
+
+def body_out(body: dict[str, Any]) -> dict[str, Any]:
+    """An alarm event body as the API answers it: its times ISO 8601 (stored as epoch)."""
+    out: dict[str, Any] = iso_times(body, ALARM_TIME_KEYS)
+    return out
 
 # Who and why go into the alarm record and the ventilation log: blank is no answer.
 Who = Annotated[str, Field(min_length=1, pattern=r"\S", description="the operator's name")]
@@ -56,6 +75,8 @@ class AlarmOut(BaseModel):
 
 
 class AlarmEventOut(BaseModel):
+    """One alarm event; ``body`` is the gateway's event with its times as ISO 8601."""
+
     event_id: str
     alarm_id: str
     point: str
@@ -197,7 +218,8 @@ def alarm_out(r: AlarmRecord, config: SiteConfig) -> AlarmOut:
 def event_out(r: AlarmRecord) -> AlarmEventOut:
     return AlarmEventOut(event_id=r.event_id, alarm_id=r.alarm_id, point=r.point,
                          event=r.event, state=r.state, level=r.level, time=iso_utc(r.time),
-                         user=r.user, cause=str(r.body.get("cause", "")), body=r.body)
+                         user=r.user, cause=str(r.body.get("cause", "")),
+                         body=body_out(r.body))
 
 
 def log_out(r: VentilationRecord) -> VentilationLogOut:

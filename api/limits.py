@@ -80,7 +80,7 @@ def setpoints_of(config: SiteConfig, point: Point, quantity: str) -> SetPointsOu
     overrides = entry.overrides()
     try:
         sp = thresholds.setpoints(agent, profile=entry.profile or alarms.profile,
-                                  overrides=overrides or None)
+                                  overrides=overrides or None, fraction=point.fraction)
     except ValueError:
         if not overrides:
             return None

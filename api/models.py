@@ -94,9 +94,11 @@ class LatestReading(BaseModel):
     quality: str
     reason: str | None
     time: str | None = Field(description="time of the reading (RFC 3339 UTC)")
-    age_s: float | None
-    stale: bool = Field(description="older than the device's expiry window, or every device "
-                        "feeding it is reported offline: not a live value")
+    age_s: float | None = Field(
+        description="seconds since the sensor last gave a value (a mark of silence is none)")
+    stale: bool = Field(description="silent for longer than the device's window, marked "
+                        "silent by the gateway, or every device feeding it reported offline: "
+                        "not a live value (the board: offline)")
     stale_after_s: float
     devices: list[str]
     limits: list[LimitOut] = Field(default_factory=list,
@@ -131,7 +133,8 @@ class PointOut(BaseModel):
     name: Names
     area: str
     area_name: Names
-    agent: str
+    agent: str = Field(description="catalogue id (e.g. h2s), whatever spelling the site "
+                       "file uses", examples=["h2s"])
     job: str | None
     fraction: str | None
     devices: list[DeviceStatusOut]
@@ -152,7 +155,7 @@ class ReadingOut(BaseModel):
     unit: str
     quality: str
     reason: str | None
-    agent: str
+    agent: str = Field(description="catalogue id, e.g. h2s", examples=["h2s"])
     sensor: str
     device: str
     raw_value: float | None

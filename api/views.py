@@ -7,7 +7,14 @@ from dataclasses import dataclass
 
 import thresholds
 from api import limits
-from api.freshness import feeding_devices, is_stale, quantities_of, stale_after
+from api.freshness import (
+    SILENT,
+    feeding_devices,
+    is_stale,
+    quantities_of,
+    silent,
+    stale_after,
+)
 from api.models import (
     DayVerdict,
     DeadLetterOut,
@@ -20,8 +27,17 @@ from api.models import (
 from ingest.records import GATEWAY, DeviceState
 from ingest.store import StoredDeadLetter, StoredReading, StoreReader
 from occmon.config.schema import Point, SiteConfig
-from occmon.model import iso_utc
+from occmon.model import Reading, iso_utc
 from occmon.quantities import QUANTITIES
+
+
+def catalogue_id(agent: str) -> str:
+    """The catalogue id of a stored agent: an older ingest stored a reading's agent as the
+    site file spelled it (a CAS, a name); the API answers one id per agent everywhere."""
+    try:
+        return thresholds.lookup(agent).id
+    except thresholds.UnknownAgent:
+        return agent
 
 
 def device_out(config: SiteConfig, device: str, state: DeviceState | None) -> DeviceStatusOut:
@@ -36,9 +52,13 @@ def device_out(config: SiteConfig, device: str, state: DeviceState | None) -> De
 
 
 def latest_out(
-    config: SiteConfig, point: str, quantity: str, stored: StoredReading | None, now: float
+    config: SiteConfig, point: str, quantity: str, stored: StoredReading | None, now: float,
+    *, store: StoreReader | None = None,
 ) -> LatestReading:
-    window = stale_after(config, point, quantity)
+    """The latest reading of one quantity, judged stale against ``now``: older than its
+    window, or the gateway's mark of silence. ``age_s`` is the age of the last value the
+    sensor gave (a mark of silence is not one); with ``store`` it is looked up, and learning
+    MQTT devices are judged on their learnt rate (``api.freshness``)."""
     devices = feeding_devices(config, point, quantity)
     if stored is None:
         return LatestReading(
@@ -50,10 +70,15 @@ def latest_out(
             time=None,
             age_s=None,
             stale=True,
-            stale_after_s=window,
+            stale_after_s=stale_after(config, point, quantity),
             devices=devices,
         )
     r = stored.reading
+    heard: Reading | None = r
+    if silent(r):
+        last = store.latest_heard(point, quantity, SILENT) if store is not None else None
+        heard = last.reading if last is not None else None
+    window = stale_after(config, point, quantity, store, heard.time if heard else None)
     return LatestReading(
         quantity=quantity,
         unit=r.unit,
@@ -61,9 +86,9 @@ def latest_out(
         quality=r.quality.value,
         reason=r.reason,
         time=iso_utc(r.time),
-        age_s=round(now - r.time, 3),
-        stale=is_stale(r.time, now, window),
-        stale_after_s=window,
+        age_s=round(now - heard.time, 3) if heard is not None else None,
+        stale=silent(r) or is_stale(r.time, now, window),
+        stale_after_s=round(window, 3),
         devices=devices,
     )
 
@@ -116,12 +141,13 @@ def point_out(config: SiteConfig, point: Point, store: StoreReader, now: float,
         name=Names(zh=point.name.zh, en=point.name.en),
         area=point.area,
         area_name=Names(zh=area.name.zh, en=area.name.en),
-        agent=point.agent,
+        agent=thresholds.lookup(point.agent).id,
         job=point.job,
         fraction=point.fraction,
         devices=[device_out(config, d, states.get(d)) for d in feeding_devices(config, point.id)],
         quantities=[
-            judged(config, point, latest_out(config, point.id, q, store.latest(point.id, q), now),
+            judged(config, point,
+                   latest_out(config, point.id, q, store.latest(point.id, q), now, store=store),
                    view, {d for d, st in states.items() if not st.online})
             for q in quantities_of(config, point.id)
         ],
@@ -141,7 +167,7 @@ def reading_out(stored: StoredReading) -> ReadingOut:
         unit=r.unit,
         quality=r.quality.value,
         reason=r.reason,
-        agent=r.agent,
+        agent=catalogue_id(r.agent),
         sensor=r.sensor,
         device=r.device,
         raw_value=r.raw_value,

@@ -114,6 +114,7 @@ class Gateway:
                 **options(broker, "gateway"),
                 keepalive=broker.keepalive if broker else 30,
                 trust=config.trust,
+                stale_after_polls=config.gateway.stale_after_polls,
             )
         self._tasks: list[asyncio.Task[None]] = []
         # heartbeat on status/gateway, system alarms, /metrics (gateway/health.py)

@@ -118,11 +118,11 @@ def _readings(
                     "point-mismatch",
                     f"reading of point {item.point!r} published on the topic of point {point!r}",
                 )
-            check.reading(item, received)
+            stored = check.reading(item, received)
         except PayloadError as exc:
             rejected.setdefault(exc.code, []).append((i, f"readings[{i}] ({item.point}): {exc}"))
             continue
-        good.append(item)
+        good.append(stored)
     out = Outcome(readings=good, counts=Counter({"readings": len(good)}))
     if rejected:
         whole = not good and len(rejected) == 1 and len(items) <= LETTER_READINGS

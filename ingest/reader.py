@@ -115,6 +115,18 @@ class StoreReader:
         )
         return _stored(rows[0]) if rows else None
 
+    def latest_heard(self, point: str, quantity: str,
+                     silent: tuple[str, ...]) -> StoredReading | None:
+        """The latest reading that is not a mark of silence (a BAD reading whose reason is
+        in ``silent``): what the sensor last said, for the age of a silent point."""
+        marks = ", ".join("?" for _ in silent) or "NULL"
+        rows = self._all(
+            f"SELECT {_COLUMNS} FROM readings WHERE point = ? AND quantity = ? "
+            f"AND NOT (quality = 'bad' AND reason IN ({marks})) ORDER BY time DESC LIMIT 1",
+            (point, quantity, *silent),
+        )
+        return _stored(rows[0]) if rows else None
+
     def readings(
         self,
         point: str,

@@ -12,7 +12,7 @@ before it can reach the store, the exposure figures or the public board:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import thresholds
 from occmon.config.schema import SiteConfig
@@ -65,8 +65,11 @@ class Validator:
         }
         return cls(config.site.id, config.trust, rules)
 
-    def reading(self, reading: Reading, received: float) -> None:
-        """Raise ``PayloadError`` with the specific code if the reading must not be stored."""
+    def reading(self, reading: Reading, received: float) -> Reading:
+        """The reading to store, its agent the catalogue id (a reading naming the point's
+        agent as the site file spells it, a CAS or a name, is stored under the id, so every
+        reading of an agent has one id); raise ``PayloadError`` with the specific code if it
+        must not be stored."""
         rule = self.points.get(reading.point)
         if rule is None:
             raise PayloadError("unknown-point", f"point {reading.point!r} is not in the site "
@@ -87,6 +90,9 @@ class Validator:
             check_time(reading.time, received, self.trust)
         except Implausible as exc:
             raise PayloadError(exc.code, str(exc)) from None
+        if reading.agent != rule.agent:
+            return replace(reading, agent=rule.agent)
+        return reading
 
     def time(self, time: float, received: float) -> None:
         """Raise ``PayloadError`` (``clock-skew``, ``too-old``) for a time outside the window."""

@@ -36,6 +36,7 @@ class Reason(StrEnum):
     CALIBRATION_OVERDUE = "calibration-overdue"  # value kept, but uncertain
     CLOCK_SKEW = "clock-skew"  # the sender's time was ahead: the receive time replaced it
     IMPLAUSIBLE = "implausible"  # outside physics (occmon.plausibility)
+    BELOW_LOD = "below-lod"  # reported below the detection limit: LOD x 0.5 (thresholds.lod)
     # Instrument states (NAMUR NE 107) a device reports; the reason is "<category>:<detail>",
     # e.g. "check-function:bump-test" (gateway/modbus/states.py, gateway/modbus/README.md).
     CHECK_FUNCTION = "check-function"  # inhibit, warm-up, bump test, calibration: not the air

@@ -13,8 +13,9 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from occmon.model import Quality, Reading, iso_utc, parse_time
+from occmon.model import Quality, Reading, Reason, iso_utc, parse_time
 from occmon.quantities import QUANTITIES
+from thresholds.lod import Reported, is_below_lod, parse_result
 
 VERSION = 1
 _isfinite = math.isfinite
@@ -144,8 +145,13 @@ def _reading(doc: Any, where: str) -> Reading:
     if not isinstance(quantity, str) or quantity not in QUANTITIES:
         raise PayloadError("bad-quantity", f"{where}: quantity {quantity!r} is not known")
     value = doc.get("value")
+    below: Reported | None = None
     if value is not None and not (type(value) is float and _isfinite(value)):  # fast path
-        value = _finite(_field(doc, "value", (int, float), where), f"{where}: value")
+        if type(value) is str:  # "<0.05", "ND": a result below the detection limit
+            below = _below_lod(value, doc.get("raw"), where)
+            value = below.value
+        else:
+            value = _finite(_field(doc, "value", (int, float), where), f"{where}: value")
     try:
         moment = parse_time(time_text)
     except (ValueError, OverflowError) as exc:
@@ -175,6 +181,10 @@ def _reading(doc: Any, where: str) -> Reading:
                 raw_value = None  # raw is what the instrument said: informative only
         if type(raw_unit) is not str:
             raw_unit = None
+    if below is not None:  # recorded as below-LOD: uncertain, the limit kept as raw
+        if quality is Quality.GOOD:
+            quality, reason = Quality.UNCERTAIN, Reason.BELOW_LOD.value
+        raw_value, raw_unit = below.lod, unit
     try:
         # Positional: a keyword call to the frozen Reading's __init__ costs ~25 % more.
         return Reading(point, agent, moment, value, unit, quality, quantity, reason,
@@ -231,6 +241,22 @@ def check_shape(payload: bytes) -> None:
     if nesting_depth_over(payload, MAX_DEPTH):
         raise PayloadError("too-deep", f"payload nests arrays/objects more than {MAX_DEPTH} "
                                        f"levels deep")
+
+
+def _below_lod(text: str, raw: Any, where: str) -> Reported:
+    """A below-detection ``value`` (``thresholds.lod``): ``"<0.05"`` carries its limit;
+    ``"ND"`` / ``"<LOD"`` take it from ``raw.value``. Enters the figures as LOD x 0.5."""
+    limit = raw.get("value") if type(raw) is dict else None
+    lod_given = float(limit) if isinstance(limit, int | float) and not isinstance(
+        limit, bool) else None
+    if not is_below_lod(text):
+        raise PayloadError("wrong-type", f"{where}: field 'value' must be a number or a "
+                                         f"below-detection result like '<0.05', got {text!r}")
+    try:
+        return parse_result(text, lod_given)
+    except ValueError as exc:
+        raise PayloadError("lod-unknown", f"{where}: {exc} (send raw.value as the limit)"
+                           ) from None
 
 
 def json_object(payload: bytes) -> dict[str, Any]:

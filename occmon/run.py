@@ -34,6 +34,7 @@ from occmon.config.schema import Simulation
 
 log = logging.getLogger("occmon")
 STOP_STEP_TIMEOUT = 1.5
+FAILURE_CHECK_S = 1.0  # how often `occmon run` looks for a part that died for good
 
 
 @dataclass
@@ -51,6 +52,15 @@ class System:
     """The running parts, each with its stop coroutine, stopped in reverse order."""
 
     stops: list[tuple[str, Callable[[], Awaitable[None]]]] = field(default_factory=list)
+    # why a part died for good (crash-only: the process then exits non-zero for a restart)
+    failures: list[Callable[[], str | None]] = field(default_factory=list)
+
+    def failure(self) -> str | None:
+        for check in self.failures:
+            why = check()
+            if why is not None:
+                return why
+        return None
 
     async def stop(self) -> None:
         for name, stop in reversed(self.stops):
@@ -172,6 +182,7 @@ async def start_system(
 
         ingest = Ingest(config, broker_host=host, broker_port=port, close_days=True)
         ingest.start()
+        system.failures.append(lambda: ingest.failure)
         system.stops.append(("ingest", lambda: asyncio.to_thread(ingest.stop)))
         if on_ingest is not None:
             on_ingest(config)  # the store exists now: the console takes its watermarks
@@ -246,7 +257,7 @@ async def start_system(
     return system, banner
 
 
-async def _serve(config: SiteConfig, options: Options, started: asyncio.Event | None) -> None:
+async def _serve(config: SiteConfig, options: Options, started: asyncio.Event | None) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -266,14 +277,22 @@ async def _serve(config: SiteConfig, options: Options, started: asyncio.Event | 
         c.start()
     if started is not None:
         started.set()
+    failure: str | None = None
     try:
-        await stop.wait()
+        while failure is None and not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), FAILURE_CHECK_S)
+            failure = system.failure()
     finally:
+        if failure is not None:  # crash-only: a supervisor (systemd, compose) restarts us
+            print(f"occmon run: {failure}; stopping with exit status 1", file=sys.stderr,
+                  flush=True)
         print("stopping ...", flush=True)
         for c in console:
             c.stop()
         await system.stop()
         print("stopped", flush=True)
+    return 0 if failure is None else 1
 
 
 def _parser(prog: str) -> argparse.ArgumentParser:
@@ -313,14 +332,14 @@ def main(argv: list[str]) -> int:
             get_scenario(options.scenario)  # ScenarioError names the known ones
         _check_simulation(config, options)
         check_ports(listen_ports(config, options))
-        asyncio.run(_serve(config, options, None))
+        status = asyncio.run(_serve(config, options, None))
     except (StartProblem, ConfigError, SimulationError, ScenarioError, SignalError,
             MissingPassword, OSError) as exc:
         # a configuration or environment problem met while starting (a port taken after
         # the check, a simulated device's password): one line, exit 2, no traceback
         print(f"occmon run: {exc}", file=sys.stderr)
         return 2
-    return 0
+    return status
 
 
 def _check_simulation(config: SiteConfig, options: Options) -> None:

@@ -154,6 +154,7 @@ DUST_SURGE_TOTAL = Excursion(
 DUST_SURGE_RESPIRABLE = Excursion(
     ("dust/respirable",), start=60.0, rise=300.0, hold=1800.0, fall=600.0, peak=5.0
 )
+DEAD_FROM, DEAD_UNTIL = 600.0, 9000.0  # dead-sensor's silence, simulated seconds
 
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
@@ -176,10 +177,14 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             "dead-sensor",
             "the first Modbus sensor device closes its port and the first MQTT device stops "
-            "publishing from 120 s to 1800 s",
+            "publishing from 600 s to 9000 s",
+            # Long enough to show silence as a fault at the demo's speed 60: by 600 s (10 real
+            # s) the gateway has learnt the MQTT device's rate (2 s: offline after 6 s), and
+            # the 140 real s of silence outlast even the default window (3 x 40 s) the API
+            # alone or an un-learnt device is judged on (docs/alarms.md, "Silence").
             (
-                DeadDevice("first-modbus-sensor", start=120.0, end=1800.0),
-                DeadDevice("first-mqtt", start=120.0, end=1800.0),
+                DeadDevice("first-modbus-sensor", start=DEAD_FROM, end=DEAD_UNTIL),
+                DeadDevice("first-mqtt", start=DEAD_FROM, end=DEAD_UNTIL),
             ),
         ),
         Scenario(

@@ -118,3 +118,29 @@ def test_occmon_run_refuses_a_bad_config_with_file_key_and_fix(tmp_path: Path) -
     )
     assert result.returncode == 2
     assert f"{bad}: devices[0].port: Input should be less than or equal to 65535" in result.stderr
+
+
+CRASHING_WRITER = """
+import sys, time
+import ingest.subscriber as subscriber
+
+def boom(self):  # a bug outside one message's handling: the writer thread dies
+    time.sleep(2.0)
+    raise RuntimeError("a bug in the writer loop")
+
+subscriber.Ingest._write_until_stopped = boom
+from occmon.cli import main
+sys.exit(main(["run", sys.argv[1], "-q"]))
+"""
+
+
+@pytest.mark.slow
+def test_occmon_run_exits_non_zero_when_ingest_dies_for_good(tmp_path: Path) -> None:
+    """Crash-only (ingest/README.md): a dead writer thread is never a silent stop; the whole
+    one-box process exits 1 so its supervisor restarts it, and says why."""
+    config, _api_port = demo_on_free_ports(tmp_path)
+    done = subprocess.run([sys.executable, "-c", CRASHING_WRITER, str(config)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "ingest writer thread died: RuntimeError: a bug in the writer loop" in done.stderr
+    assert "stopping with exit status 1" in done.stderr

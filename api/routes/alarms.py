@@ -12,16 +12,19 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from api.alarm_models import (
+    ALARM_TIME_KEYS,
     Acknowledge,
     AlarmDetail,
+    AlarmEventName,
     AlarmHistory,
     AlarmOut,
+    AlarmStateName,
     CommandResult,
     InServiceIn,
     OutOfServiceIn,
@@ -35,6 +38,7 @@ from api.auth import Who
 from api.commands import GatewayCommands, get_commands
 from api.deps import Config, Store
 from api.errors import error
+from api.isotimes import iso_times
 from api.timeparams import TIME, check_limit, check_range, parse_iso, unprocessable
 from ingest.store import StoreReader
 
@@ -50,8 +54,9 @@ MAX_ROW_ID = 2**63 - 1  # SQLite's largest rowid: a Last-Event-ID beyond it name
 def active_alarms(
     store: Store,
     config: Config,
-    state: str | None = Query(default=None, description="only this state (e.g. "
-                              "active-unacknowledged, shelved); 'all' includes normal"),
+    state: Annotated[Literal[AlarmStateName, "all"] | None, Query(
+        description="only this state (e.g. active-unacknowledged, shelved); 'all' includes "
+        "normal; another value is a 422")] = None,
 ) -> list[AlarmOut]:
     """Alarms that are not normal (the operator's list), newest first, each with its point's
     name, area and agent. The list follows the gateway: an alarm its current state no longer
@@ -72,7 +77,8 @@ def alarm_history(
     store: Store,
     alarm_id: str | None = None,
     point: str | None = None,
-    event: str | None = Query(default=None, description="e.g. raised, acknowledged"),
+    event: Annotated[AlarmEventName | None, Query(
+        description="e.g. raised, acknowledged; another value is a 422")] = None,
     start: str | None = Query(default=None, description="ISO 8601, inclusive",
                               json_schema_extra=TIME),
     end: str | None = Query(default=None, description="ISO 8601, exclusive",
@@ -146,7 +152,8 @@ def one_alarm(alarm_id: str, store: Store, config: Config,
 
 
 def _result(result: dict[str, Any]) -> CommandResult:
-    return CommandResult(ok=True, events=list(result.get("events") or []))
+    return CommandResult(ok=True, events=iso_times(list(result.get("events") or []),
+                                                    ALARM_TIME_KEYS))
 
 
 @router.post("/{alarm_id}/acknowledge", response_model=CommandResult)

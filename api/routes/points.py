@@ -72,7 +72,9 @@ def get_readings(
     store: Store,
     start: str = Query(description="ISO 8601 with offset, inclusive", json_schema_extra=TIME),
     end: str = Query(description="ISO 8601 with offset, exclusive", json_schema_extra=TIME),
-    quantity: str | None = Query(default=None, description="e.g. concentration, laeq"),
+    quantity: str | None = Query(default=None, description="e.g. concentration, laeq; "
+                                 "another value is a 422 naming it",
+                                 json_schema_extra={"enum": list(QUANTITIES)}),
     limit: int = Query(default=1000, description=f"rows per page, 1..{MAX_LIMIT}"),
     cursor: str | None = Query(default=None, description="the 'next' of the previous page"),
 ) -> ReadingsPage:

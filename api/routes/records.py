@@ -25,6 +25,7 @@ from api.records_deps import (
     parse_day,
     today,
 )
+from api.routes.exceedances import agent_id, at_offset
 from api.timeparams import DAY, DayPath, unprocessable
 from ingest.daily import export, quarter, query
 from ingest.daily.close import close_into, compute_day
@@ -76,6 +77,24 @@ def records_between(store: RecordsStore, config: SiteConfig, f: query.Filters,
     return rows
 
 
+def local_times(row: dict[str, Any], config: SiteConfig, *names: str) -> dict[str, Any]:
+    """``row`` with its top-level ``names`` (epoch seconds, or None) as ISO 8601 with the
+    site's offset, like the exceedances and ``closable_from`` (a copy)."""
+    return {k: (at_offset(float(v), config)
+                if k in names and isinstance(v, int | float) and not isinstance(v, bool)
+                else v) for k, v in row.items()}
+
+
+def _record_out(row: dict[str, Any], config: SiteConfig) -> dict[str, Any]:
+    """A record as the JSON answer carries it: the times of its alarms as ISO 8601 with the
+    site's offset (the ledgered content and the CSV keep epoch seconds)."""
+    alarms = row.get("alarms")
+    if not isinstance(alarms, list):
+        return row
+    return {**row, "alarms": [local_times(a, config, "time") if isinstance(a, dict) else a
+                              for a in alarms]}
+
+
 @router.get("/daily-records", response_model=None, responses=CSV_TOO)
 def daily_records(
     config: Config, store: Records,
@@ -83,7 +102,9 @@ def daily_records(
     end: str | None = Query(default=None, description="last day, inclusive; default start",
                             json_schema_extra=DAY),
     site: str | None = None, area: str | None = None, point: str | None = None,
-    agent: str | None = None,
+    agent: str | None = Query(default=None, description="catalogue id, CAS number, or "
+                              "Chinese or English name, e.g. h2s, 7783-06-4, 硫化氢; an "
+                              "unknown agent is a 422"),
     format: Format = "json",
     lang: Lang = "zh",
 ) -> dict[str, Any] | Response:
@@ -95,7 +116,7 @@ def daily_records(
     if (last - first).days >= MAX_DAYS:
         raise unprocessable(f"start {start!r} .. end {end!r} spans {(last - first).days + 1} "
                             f"days: at most {MAX_DAYS} per request", "end")
-    f = query.Filters(area=area, point=point, agent=agent, day_from=first.isoformat(),
+    f = query.Filters(area=area, point=point, agent=agent_id(agent), day_from=first.isoformat(),
                       day_to=last.isoformat())
     rows = (records_between(store, config, f, first, last, time.time())
             if check_site(config, site) else [])
@@ -103,14 +124,16 @@ def daily_records(
         return csv_response(export.to_csv(rows, export.RECORD_COLUMNS, lang),
                             f"daily-records-{first}-{last}.csv")
     return {"site": config.site.id, "start": first.isoformat(), "end": last.isoformat(),
-            "count": len(rows), "records": rows,
+            "count": len(rows), "records": [_record_out(r, config) for r in rows],
             "provisional_days": sorted({r["day"] for r in rows if r["provisional"]})}
 
 
 @router.get("/days/{day}", response_model=None)
 def day_status(day: DayPath, config: Config, store: Records) -> dict[str, Any]:
     """Whether a day is closed and signed, with its day-close hash and push deliveries;
-    ``open`` while the closing rule refuses it (its records are provisional until closed)."""
+    ``open`` while the closing rule refuses it (its records are provisional until closed).
+    Times (``closable_from``, ``closure.closed_at``/``signed_at``, each delivery's ``time``)
+    are ISO 8601 with the site's offset."""
     parsed = parse_day("day", day)
     d = parsed.isoformat()
     closure = query.closure(store.conn, d)
@@ -123,7 +146,10 @@ def day_status(day: DayPath, config: Config, store: Records) -> dict[str, Any]:
     return {"day": d, "site": config.site.id, "closed": closure is not None,
             "open": window.is_open(now), "provisional": window.is_open(now) or closure is None,
             "closable_from": iso_local(window.closable_from, tz),
-            "closure": closure, "deliveries": query.deliveries(store.conn, d)}
+            "closure": (local_times(closure, config, "closed_at", "signed_at")
+                        if closure else None),
+            "deliveries": [local_times(row, config, "time")
+                           for row in query.deliveries(store.conn, d)]}
 
 
 def _report_parts(store: RecordsStore, config: SiteConfig, d: dt.date, now: float

@@ -122,6 +122,7 @@ class FaultDetector:
     good_since: float | None = None
     faulted: bool = False
     reason: str | None = None
+    marked_at: float | None = None  # time of the last bad sample
 
     def stale(self, time: float) -> bool:
         reference = self.last_good if self.last_good is not None else self.started
@@ -136,6 +137,7 @@ class FaultDetector:
                 self.good_since = time
         else:
             self.bad_reason, self.good_since = reason or "bad-quality", None
+            self.marked_at = time
 
     def tick(self, time: float) -> None:
         if self.started is None:
@@ -172,6 +174,14 @@ class FaultDetector:
                 time - self.good_since >= self.off_delay):
             self.faulted, self.reason = False, None
         return self.faulted, self.reason
+
+    def marked_silent(self) -> float | None:
+        """Seconds from the last good sample to the driver's BAD ``stale`` mark, when that
+        mark is the fault (the driver judged the silence on the device's own interval,
+        which may be shorter than this point's ``stale_after``); else None."""
+        if self.bad_reason != "stale" or self.last_good is None or self.marked_at is None:
+            return None
+        return self.marked_at - self.last_good
 
     def fresh(self, time: float) -> bool:
         """The last value may be assumed to hold at ``time``: it was good and is not stale."""

@@ -297,6 +297,9 @@ class AlarmEngine:
 
     @staticmethod
     def _fault_cause(p: _Point, reason: str | None) -> str:
+        silent = p.fault.marked_silent()
+        if reason == "stale" and silent is not None:  # the driver marked its device silent
+            return f"{p.spec.point}: its device fell silent: no reading for {silent:.3g} s"
         if reason == "stale":
             return (f"{p.spec.point}: no good reading for {p.spec.stale_after:g} s "
                     f"({p.spec.stale_after_polls} poll intervals)")

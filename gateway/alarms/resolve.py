@@ -53,6 +53,30 @@ def _calibration_due(site: SiteConfig, point: str) -> float | None:
     return min(dues) if dues else None
 
 
+def stale_after_polls(site: SiteConfig, alarms: AlarmsConfig) -> int:
+    """Missed intervals that make a point stale: ``alarms.stale_after_polls`` when the alarms
+    section sets it, else ``gateway.stale_after_polls`` (the one the API and records use)."""
+    if "stale_after_polls" in alarms.model_fields_set:
+        return alarms.stale_after_polls
+    return site.gateway.stale_after_polls
+
+
+def expected_interval(site: SiteConfig, alarms: AlarmsConfig, device_id: str) -> tuple[float, int]:
+    """(expected interval, intervals of silence before stale) of a device's points.
+
+    Modbus: the poll interval. MQTT: the configured ``interval``, else the default (the
+    intake marks sensors stale sooner when it has learnt a faster rate, and the engine
+    faults on those BAD ``stale`` readings at once: this is the backstop). An MQTT
+    ``expire_after`` given outright is the whole window (one "interval").
+    """
+    device = site.device(device_id)
+    if isinstance(device, MqttDevice):
+        if device.expire_after is not None:
+            return device.expire_after, 1
+        return device.expected_interval, stale_after_polls(site, alarms)
+    return device.poll_interval, stale_after_polls(site, alarms)
+
+
 def point_specs(site: SiteConfig, alarms: AlarmsConfig | None = None) -> list[PointSpec]:
     """One spec per point that has a sensor; raises ValueError naming a bad override."""
     alarms = alarms or AlarmsConfig()
@@ -71,11 +95,7 @@ def point_specs(site: SiteConfig, alarms: AlarmsConfig | None = None) -> list[Po
         quantity = first.quantity
         unit = (thresholds.canonical_unit(agent) if quantity == "concentration"
                 else QUANTITIES[quantity].unit)
-        device = site.device(first.device)
-        if isinstance(device, MqttDevice):  # pushed: judged on its expiry window
-            poll, polls = device.expire_after, 1
-        else:
-            poll, polls = device.poll_interval, alarms.stale_after_polls
+        poll, polls = expected_interval(site, alarms, first.device)
         sp = _setpoints(agent, entry, entry.profile or alarms.profile, unit, point.fraction)
         specs.append(PointSpec(
             point=point.id, unit=unit, poll_interval=poll, setpoints=sp,

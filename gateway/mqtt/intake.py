@@ -6,9 +6,13 @@ broker. The PUBACK to the sensor is held (``manual_ack``) until the sink has com
 the message became, so a gateway killed mid-message gets it again instead of losing it.
 
 Every message becomes readings, a dead letter with a reason, or both (good fields of a
-message with a bad field still count). A device silent for ``expire_after`` goes offline,
-and each sensor without a good value for that long gets a BAD ``stale`` reading (repeated
-every ``expire_after``), so the gap is explicit in the store.
+message with a bad field still count).
+
+Silence is a fault: a device silent for ``stale_after_polls`` expected intervals (its
+``interval``, else learnt from its rate, else 40 s: ``occmon.cadence``; or its
+``expire_after`` given outright) goes offline, and each sensor without a value for that
+long gets a BAD ``stale`` reading (repeated every window), so the gap is explicit in the
+store and the alarm engine raises a fault alarm on it at once.
 
 Time: each sample's time is judged against the gateway's clock at arrival
 (``occmon.plausibility.check_time`` with ``SiteConfig.trust``). A time ahead by more than
@@ -57,12 +61,14 @@ from gateway.logthrottle import Throttle, ThrottledLog
 from gateway.mqtt.mapping import MappingError, extract
 from gateway.normalise import Binding, normalise
 from gateway.sink import DeadLetter
+from occmon.cadence import Cadence
 from occmon.config.schema import MqttDevice
 from occmon.config.tls import BrokerTls
 from occmon.config.trust import TrustConfig
 from occmon.model import Quality, Reading, Reason
 from occmon.mqttclient import ClientOptions, apply
 from occmon.plausibility import Implausible, check_time
+from thresholds.lod import parse_result
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +93,7 @@ class _Device:
     config: MqttDevice
     bindings: list[Binding]
     last_message: float  # monotonic
+    cadence: Cadence
     online: bool | None = None
     last_good: dict[str, float] = field(default_factory=dict)  # sensor id -> monotonic
     stale_marked: dict[str, float] = field(default_factory=dict)  # sensor id -> monotonic
@@ -118,8 +125,10 @@ class MqttIntake:
         drain_batch: int = DRAIN_BATCH,
         drain_budget: float = DRAIN_BUDGET,
         dead_letter_burst: int = DEAD_LETTER_BURST,
+        stale_after_polls: int = 3,
     ) -> None:
         self.host, self.port = host, port
+        self._polls = stale_after_polls
         self.trust = trust or TrustConfig()
         self._max_pending = max_pending
         self._drain_batch = max(1, drain_batch)
@@ -139,7 +148,8 @@ class MqttIntake:
         self._clock, self._monotonic = clock, monotonic
         now = monotonic()
         self._devices = [
-            _Device(d, [b for b in bindings if b.sensor.device == d.id], now) for d in devices
+            _Device(d, [b for b in bindings if b.sensor.device == d.id], now, Cadence(d))
+            for d in devices
         ]
         self._stats: Counter[str] = Counter()
         self._sink: Sink | None = None
@@ -208,6 +218,10 @@ class MqttIntake:
 
     def counters(self) -> dict[str, int]:
         return {f"mqtt.{k}": v for k, v in self._stats.items()}
+
+    def windows(self) -> dict[str, float]:
+        """Seconds of silence after which each device is offline, as judged now."""
+        return {d.id: d.cadence.window(self._polls) for d in self._devices}
 
     @property
     def pending(self) -> int:
@@ -327,15 +341,20 @@ class MqttIntake:
             self._stats["clock_skew"] += 1
             self._log.warning((device.id, Reason.CLOCK_SKEW),
                               "mqtt intake: device %s: %s; arrival time used", device.id, exc)
+        device.cadence.observe(moment, timed=device.config.mapping.time is not None
+                               and not skewed)
         readings: list[Reading] = []
         problems = list(sample.problems)
         for binding in device.bindings:
             name = binding.sensor.field
-            if name is None or name not in sample.values:
+            if name is None or (name not in sample.values and name not in sample.below_lod):
                 continue
             unit = binding.sensor.unit or binding.canonical_unit
             try:
-                reading = normalise(binding, sample.values[name], moment, unit=unit)
+                if name in sample.below_lod:
+                    reading = below_lod(binding, sample.below_lod[name], moment, unit)
+                else:
+                    reading = normalise(binding, sample.values[name], moment, unit=unit)
                 if skewed and reading.quality is Quality.GOOD:
                     reading = dataclasses.replace(reading, quality=Quality.UNCERTAIN,
                                                   reason=str(Reason.CLOCK_SKEW))
@@ -412,19 +431,20 @@ class MqttIntake:
     async def _watch(self) -> None:
         if not self._devices:
             return
-        period = max(0.05, min(min(d.config.expire_after for d in self._devices) / 4, 5.0))
         while True:
+            # a tenth of the shortest window: a silence is marked within 10 % of it
+            period = max(0.05, min(min(self.windows().values()) / 10, 5.0))
             await asyncio.sleep(period)
             self.check_expiry()
             self._summarise_rejects()
             self._report_overflow(final=not self._draining)
 
     def check_expiry(self) -> None:
-        """Offline devices and stale sensors past ``expire_after``; called by the watchdog."""
+        """Offline devices and stale sensors past their window; called by the watchdog."""
         now = self._monotonic()
         wall = self._clock()
         for device in self._devices:
-            expire = device.config.expire_after
+            expire = device.cadence.window(self._polls)
             if device.online is not False and now - device.last_message > expire:
                 device.online = False
                 self._stats["offline"] += 1
@@ -440,3 +460,12 @@ class MqttIntake:
             if stale and self._sink is not None:
                 self._stats["stale"] += len(stale)
                 self._sink.readings(stale)
+
+
+def below_lod(binding: Binding, text: str, moment: float, unit: str) -> Reading:
+    """A field reported below the detection limit (``<0.05``, or ``ND`` with the sensor's
+    ``detection_limit``): LOD x 0.5 enters (thresholds.lod), uncertain, reason
+    ``below-lod``, the limit kept as the raw value. ValueError when no limit is known."""
+    reported = parse_result(text, binding.sensor.detection_limit)
+    reading = normalise(binding, reported.value, moment, unit=unit, uncertain=Reason.BELOW_LOD)
+    return dataclasses.replace(reading, raw_value=reported.lod, raw_unit=unit)

@@ -15,6 +15,7 @@ from typing import Any
 
 from occmon.config.schema import MqttMapping
 from occmon.model import parse_time
+from thresholds.lod import is_below_lod
 
 # Codes, stable: they are counter keys and dead-letter reasons.
 MALFORMED_JSON = "malformed-json"
@@ -53,6 +54,8 @@ class Sample:
     time: float
     values: dict[str, float]
     problems: list[FieldProblem] = field(default_factory=list)
+    # field -> a below-detection result as reported ("<0.05", "ND"): thresholds.lod
+    below_lod: dict[str, str] = field(default_factory=dict)
 
 
 def lookup(doc: Any, path: str) -> Any:
@@ -110,11 +113,14 @@ def extract(payload: bytes, mapping: MqttMapping, arrival: float) -> Sample:
             raise MappingError(MISSING_FIELD, f"time field {mapping.time!r} is missing")
         moment = parse_sample_time(raw_time, mapping.time_format, mapping.time)
     values: dict[str, float] = {}
+    below_lod: dict[str, str] = {}
     problems: list[FieldProblem] = []
     for name, path in mapping.fields.items():
         value = lookup(doc, path)
         if value is MISSING:
             problems.append(FieldProblem(name, MISSING_FIELD, f"field {name!r} ({path}) missing"))
+        elif isinstance(value, str) and is_below_lod(value):
+            below_lod[name] = value
         elif not _number(value):
             problems.append(
                 FieldProblem(
@@ -127,4 +133,4 @@ def extract(payload: bytes, mapping: MqttMapping, arrival: float) -> Sample:
             problems.append(FieldProblem(name, NOT_A_NUMBER, f"field {name!r} ({path}) is {value}"))
         else:
             values[name] = float(value)
-    return Sample(moment, values, problems)
+    return Sample(moment, values, problems, below_lod)

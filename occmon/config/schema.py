@@ -138,6 +138,9 @@ class Sensor(Strict):
         default=None, alias="register", description="Modbus: register name in the profile"
     )
     field: str | None = Field(default=None, description="MQTT: field name in the mapping")
+    detection_limit: float | None = Field(
+        default=None, gt=0, description="the instrument's limit of detection in its own unit: "
+        "a result sent as ND / <LOD enters as half of it (thresholds.lod)")
     quantity: str = Field(
         default="concentration", description="what the value measures (occmon.quantities)"
     )
@@ -190,12 +193,38 @@ class MqttMapping(Strict):
     time_format: Literal["iso8601", "epoch_s", "epoch_ms"] = "iso8601"
 
 
+# An MQTT device's expected interval when none is configured and none learnt yet: 40 s,
+# so ``gateway.stale_after_polls`` (3) intervals make the 120 s ``expire_after`` of before.
+DEFAULT_MQTT_INTERVAL = 40.0
+
+
 class MqttDevice(Strict):
+    """A device that pushes its own JSON. Silence is judged like a missed poll: the device is
+    stale after ``gateway.stale_after_polls`` expected intervals (docs/alarms.md)."""
+
     id: Slug
     protocol: Literal["mqtt"]
     topic: str = Field(min_length=1, description="subscription, wildcards allowed")
     mapping: MqttMapping
-    expire_after: float = Field(default=120.0, gt=0, le=86400)
+    interval: float | None = Field(
+        default=None, gt=0, le=3600,
+        description="s between the device's messages; absent: learnt from its observed rate "
+                    f"(never longer than {DEFAULT_MQTT_INTERVAL:g} s)")
+    expire_after: float | None = Field(
+        default=None, gt=0, le=86400,
+        description="s of silence before stale, given outright (overrides interval x "
+                    "gateway.stale_after_polls; learning then does not shorten it)")
+
+    @property
+    def expected_interval(self) -> float:
+        """The configured interval, else the default (the intake may learn a shorter one)."""
+        return self.interval if self.interval is not None else DEFAULT_MQTT_INTERVAL
+
+    def silence_window(self, polls: int) -> float:
+        """Seconds of silence after which this device's values are stale."""
+        if self.expire_after is not None:
+            return self.expire_after
+        return self.expected_interval * polls
 
 
 Device = Annotated[
@@ -251,12 +280,13 @@ class SiteConfig(Strict):
         raise KeyError(device_id)
 
     def expiry(self, device_id: str) -> float:
-        """Seconds a reading of this device stays current: its MQTT ``expire_after``, or
-        ``gateway.stale_after_polls`` poll intervals. The API's staleness and the daily
+        """Seconds a reading of this device stays current: ``gateway.stale_after_polls``
+        expected intervals (Modbus: the poll interval; MQTT: ``interval``, else the default),
+        or an MQTT ``expire_after`` given outright. The API's staleness and the daily
         records' hold between readings both use it."""
         device = self.device(device_id)
         if isinstance(device, MqttDevice):
-            return device.expire_after
+            return device.silence_window(self.gateway.stale_after_polls)
         return device.poll_interval * self.gateway.stale_after_polls
 
     def sensors_of(self, device_id: str) -> list[Sensor]:

@@ -6,27 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from typing import Any
 
 import httpx
 
 from ingest.records import DeadLetter, DeviceState, Event
 from ingest.store import SqliteStore
+from tests.api.epochs import epoch_numbers
 from tests.ingest.helpers import SITE, reading
-
-EPOCHS = (1e9, 1e10)  # 2001-09-09 .. 2286-11-20: a number there under any key is a time
-
-
-def epoch_numbers(value: Any, where: str = "") -> list[str]:
-    """Where in ``value`` a number looks like epoch seconds (``where`` is a JSON path)."""
-    if isinstance(value, dict):
-        return [p for k, v in value.items() for p in epoch_numbers(v, f"{where}.{k}")]
-    if isinstance(value, list):
-        return [p for i, v in enumerate(value) for p in epoch_numbers(v, f"{where}[{i}]")]
-    if isinstance(value, int | float) and not isinstance(value, bool) \
-            and EPOCHS[0] <= value < EPOCHS[1]:
-        return [where]
-    return []
 
 
 def has_offset(text: str) -> bool:

@@ -44,13 +44,14 @@ def fill(directory: Path) -> Path:
     """Write a file until the filesystem refuses another byte (ENOSPC)."""
     filler = directory / "filler"
     chunk = b"\0" * 65536
-    with filler.open("wb") as out:
-        try:
-            while True:
-                out.write(chunk)
-                out.flush()
-        except OSError:
-            pass
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:  # unbuffered: a buffered file's close would raise ENOSPC again on its last flush
+        while True:
+            os.write(fd, chunk)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
     return filler
 
 

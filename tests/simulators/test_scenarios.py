@@ -84,10 +84,11 @@ def test_dust_surge_adds_to_both_fractions_at_the_first_dust_area_at_any_hour() 
 def test_dead_sensor_targets_and_window() -> None:
     dead = plan(get_scenario("dead-sensor"), SENSORS, DEVICES)
     assert set(dead.outages) == {"gas-panel-1", "wgas-1"}
-    assert dead.outage("gas-panel-1", 119.0) is None
-    outage = dead.outage("gas-panel-1", 120.0)
+    assert dead.outage("gas-panel-1", 599.0) is None
+    outage = dead.outage("gas-panel-1", 600.0)
     assert outage is not None and outage.mode == "closed"
-    assert dead.outage("gas-panel-1", 1800.0) is None
+    assert dead.outage("wgas-1", 8999.0) is not None
+    assert dead.outage("gas-panel-1", 9000.0) is None
     assert dead.outage("dust-1", 500.0) is None
 
 
