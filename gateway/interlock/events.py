@@ -1,8 +1,11 @@
 """What a ventilation unit is fed, and what it returns: commands and logged events.
 
 Inputs and outputs are frozen dataclasses; ``time`` is an argument (epoch seconds). The only
-command is ``WriteCoil``: the shell writes the coil (Modbus FC5), reads it back, and answers
-with a ``CoilResult``; it polls the fan's running input and feeds ``Feedback``.
+command is ``WriteCoil`` (alias ``FanCommand``), transport-neutral: "switch this named command
+output on or off". The shell carries it out for the device at hand: a coil (Modbus FC5 and an
+FC1 read-back) or a drive's control word (the configured FC6 value sequence, each step
+confirmed from the status word), and answers with a ``CoilResult``; it polls the fan's
+running feedback (an input, or a status-word test) and feeds ``Feedback``.
 """
 
 from __future__ import annotations
@@ -27,9 +30,13 @@ class ZoneAlarm:
 
 @dataclass(frozen=True, slots=True)
 class Feedback:
+    """A poll of a fan. ``fault``: the starter or drive reports a trip, so the fan will not
+    run whatever it is told: a ventilation failure now, not after the feedback timeout."""
+
     device: str
     running: bool
     time: float
+    fault: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +79,8 @@ Input = ZoneAlarm | Feedback | CoilResult | Tick | ManualOverride | OperatorRese
 # -- outputs -----------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class WriteCoil:
-    """The one command: set ``coil`` (a register name of the device's profile) to ``value``."""
+    """The one command: switch the command output ``coil`` (a register name of the device's
+    profile: a coil, or a drive's control word) on (``value`` True: run) or off."""
 
     unit: str
     device: str
@@ -204,5 +212,7 @@ class AnnunciatorChanged(UnitEvent):
     name: ClassVar[str] = "annunciator"
     on: bool
 
+
+FanCommand = WriteCoil  # the transport-neutral name: a coil or a drive's control word
 
 Output = WriteCoil | UnitEvent

@@ -140,6 +140,7 @@ class DriveTrigger(StrEnum):
     FEEDBACK_OFF = "feedback-off"
     TIMEOUT = "timeout"  # no running feedback within feedback_timeout
     RETRY = "retry"  # back-off elapsed while failed
+    FAULT = "fault"  # the starter or drive reports a trip: it will not run
 
 
 class DriveDo(StrEnum):
@@ -170,6 +171,10 @@ DRIVE: dict[tuple[DriveState, DriveTrigger], DriveStep] = {
     # feedback dropped while running: re-write the coil and give it the timeout again
     (S.RUNNING, T.FEEDBACK_OFF): DriveStep(S.STARTING, (A.LOST, A.WRITE_ON, A.ARM_TIMEOUT)),
     (S.RUNNING, T.STOP): DriveStep(S.STOPPED, (A.WRITE_OFF,)),
+    # a reported trip is a failure at once (no need to wait out the timeout); the command
+    # is re-written with back-off (a drive's reset steps run first while it shows fault)
+    (S.STARTING, T.FAULT): DriveStep(S.FAILED, (A.FAIL, A.WRITE_ON, A.ARM_RETRY)),
+    (S.RUNNING, T.FAULT): DriveStep(S.FAILED, (A.LOST, A.FAIL, A.WRITE_ON, A.ARM_RETRY)),
     (S.FAILED, T.FEEDBACK_ON): DriveStep(S.RUNNING, (A.RECOVER, A.CONFIRMED)),
     (S.FAILED, T.RETRY): DriveStep(S.FAILED, (A.WRITE_ON, A.ARM_RETRY)),
     (S.FAILED, T.STOP): DriveStep(S.STOPPED, (A.RECOVER, A.WRITE_OFF)),

@@ -135,9 +135,11 @@ class VentilationUnit:
         elif isinstance(event, ev.Feedback):
             for drive in self._drives():
                 if drive.config.device == event.device:
-                    trigger = (DriveTrigger.FEEDBACK_ON if event.running
+                    trigger = (DriveTrigger.FAULT if event.fault and not event.running
+                               else DriveTrigger.FEEDBACK_ON if event.running
                                else DriveTrigger.FEEDBACK_OFF)
-                    word = "running" if event.running else "not running"
+                    word = ("in fault" if trigger is DriveTrigger.FAULT
+                            else "running" if event.running else "not running")
                     out += self._drive(drive, trigger, event.time,
                                        f"{drive.config.device} reports {word}")
         elif isinstance(event, ev.CoilResult):
@@ -290,8 +292,11 @@ class VentilationUnit:
         standby = self._standby if drive.fan == "primary" else None
         then = ("starting standby fan " + standby.config.device if standby
                 else "no standby fan to start" if drive.fan == "primary" else "no further fan")
-        text = (f"{drive.config.device}: no running feedback within "
-                f"{self.config.feedback_timeout:g} s of the run command ({cause}); {then}")
+        why = ("reports a fault (a tripped starter or drive will not run)"
+               if cause.endswith("in fault") else
+               f"no running feedback within {self.config.feedback_timeout:g} s of the run "
+               f"command ({cause})")
+        text = f"{drive.config.device}: {why}; {then}"
         out: list[ev.Output] = [ev.VentilationFailureAlarm(
             unit=self.id, time=time, state=str(self.state), cause=text, fan=drive.fan,
             device=drive.config.device, alarm_id=self._failure_id(drive), active=True)]

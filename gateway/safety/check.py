@@ -2,8 +2,10 @@
 
 Cross-references only the whole file can resolve: alarm overrides name known points with
 sensors; each ventilation unit binds known points or areas; its fan and standby are Modbus
-devices whose profile has the named command coil and feedback/fault inputs; the annunciator
-coil is a command coil; set-points resolve for every alarmed point.
+devices whose profile has the named command coil and feedback/fault inputs, or, for a fan
+behind a drive (``drive:``), a holding command register for every step and a polled 16-bit
+status word for every test (running, fault, step confirmations); the annunciator coil is a
+command coil; set-points resolve for every alarmed point.
 """
 
 from __future__ import annotations
@@ -16,9 +18,13 @@ from gateway.modbus.profile import Profile
 from gateway.modbus.validate import load_profiles
 from occmon.config import ConfigProblem, SiteConfig
 from occmon.config.alarms import AlarmsConfig
-from occmon.config.ventilation import bound_points
+from occmon.config.ventilation import Fan, bound_points
 
 FAN_PROFILE_FIX = "use a device with the ventilation-fan profile (or one with the same roles)"
+DRIVE_FIX = ("use the drive's profile (abb-acs580, inovance-md500, ...) and its register "
+             "names")
+WORD_TYPES = ("UINT16", "INT16")
+POLLED_ROLES = ("status", "feedback", "fault")
 
 
 def _register_problem(file: Path, key: str, device: str, profile: Profile, name: str,
@@ -34,6 +40,49 @@ def _register_problem(file: Path, key: str, device: str, profile: Profile, name:
             f"{register.role!r}; needs a {' or '.join(kinds)} with role {role!r}",
             FAN_PROFILE_FIX)]
     return []
+
+
+def _is_word_command(profile: Profile, name: str) -> bool:
+    try:
+        register = profile.register(name)
+    except KeyError:
+        return False
+    return register.kind == "holding" and register.role == "command"
+
+
+def _word_problem(file: Path, key: str, device: str, profile: Profile, name: str,
+                  roles: tuple[str, ...], what: str) -> list[ConfigProblem]:
+    """``name`` must be a 16-bit holding/input register of one of ``roles``."""
+    try:
+        register = profile.register(name)
+    except KeyError:
+        return [ConfigProblem(file, key, f"device {device!r}: profile {profile.name!r} has no "
+                              f"register {name!r}", f"use one of {profile.names}")]
+    kinds = ("holding",) if roles == ("command",) else ("holding", "input")
+    if register.kind not in kinds or register.role not in roles or (
+            register.type not in WORD_TYPES):
+        return [ConfigProblem(
+            file, key, f"device {device!r}: register {name!r} is a {register.type} "
+            f"{register.kind} with role {register.role!r}; {what} needs a 16-bit "
+            f"{' or '.join(kinds)} register with role {' or '.join(roles)}", DRIVE_FIX)]
+    return []
+
+
+def _drive_problems(file: Path, key: str, fan: Fan, profile: Profile) -> list[ConfigProblem]:
+    """A drive fan: every register its sequences write and its tests read."""
+    drive = fan.drive
+    assert drive is not None
+    out = _word_problem(file, f"{key}.run_command", fan.device, profile, fan.run_command,
+                        ("command",), "a drive's control word")
+    for name, steps in (("run", drive.run), ("stop", drive.stop), ("reset", drive.reset)):
+        for i, step in enumerate(steps):
+            if step.target is not None:
+                out += _word_problem(file, f"{key}.drive.{name}[{i}].target", fan.device,
+                                     profile, step.target, ("command",), "a step's target")
+    for where, test in drive.tests():
+        out += _word_problem(file, f"{key}.drive.{where}.word", fan.device, profile, test.word,
+                             POLLED_ROLES, "a status test (polled with the device)")
+    return out
 
 
 def _agents_known(config: SiteConfig) -> bool:
@@ -85,6 +134,16 @@ def check(config: SiteConfig, file: Path) -> list[ConfigProblem]:
                 problems.append(ConfigProblem(file, f"{key}.device",
                                               f"device {fan.device!r} is not a Modbus device",
                                               FAN_PROFILE_FIX))
+                continue
+            if fan.drive is not None:
+                problems += _drive_problems(file, key, fan, profile)
+                continue
+            if _is_word_command(profile, fan.run_command):
+                problems.append(ConfigProblem(
+                    file, f"{key}.run_command", f"device {fan.device!r}: {fan.run_command!r} "
+                    "is a register, not a coil: a drive fan needs the values to write and the "
+                    "status word that confirms running", "add drive: with run, stop and "
+                    "running (docs/alarms.md, fans behind drives)"))
                 continue
             problems += _register_problem(file, f"{key}.run_command", fan.device, profile,
                                           fan.run_command, ("coil",), "command")

@@ -34,11 +34,11 @@ from gateway.modbus.device import ModbusDevice
 from gateway.queue import Entry
 from gateway.safety import states, wire
 from gateway.safety.commands import BadCommand, CommandListener, parse, result_payload
-from gateway.safety.fans import FanDriver, FanState, write_coil
+from gateway.safety.fans import FanDriver, FanState, write_coil, write_drive
 from gateway.safety.guard import AUDIT, CommandGuard, Refused
 from occmon.config.alarms import AlarmsConfig
 from occmon.config.schema import SiteConfig
-from occmon.config.ventilation import VentilationConfig
+from occmon.config.ventilation import Drive, VentilationConfig
 from occmon.model import Reading
 from occmon.mqttclient import options
 
@@ -67,10 +67,13 @@ class Safety:
         self._bound = {p for u in self.interlock.units.values() for p in u.points}
         self._devices = {d.device_id: d for d in drivers}
         self._fans: dict[str, tuple[str, str | None]] = {}  # device -> (running, fault) names
+        self._drives: dict[str, Drive] = {}  # device -> its control-word sequences (VFD fans)
         for unit in (config.ventilation.units if config.ventilation else []):
             for fan in (unit.fan, unit.standby):
                 if fan is not None:
                     self._fans[fan.device] = (fan.running, fan.fault)
+                    if fan.drive is not None:
+                        self._drives[fan.device] = fan.drive
         self._ids = wire.EventIds()
         self.guard = CommandGuard.from_config(config)  # signed operator commands only
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -97,7 +100,8 @@ class Safety:
             names = self._fans.get(driver.device_id)
             device = self._devices.get(driver.device_id)
             if names is not None and device is not None:
-                out.append(FanDriver(device, names[0], names[1], self.fan_state))
+                out.append(FanDriver(device, names[0], names[1], self.fan_state,
+                                     self._drives.get(driver.device_id)))
             else:
                 out.append(driver)
         return out
@@ -169,10 +173,13 @@ class Safety:
         """A poll of a fan: its running input is the interlock's feedback."""
         before = self._fan_state.get(state.device)
         self._fan_state[state.device] = state
-        self._apply(self.interlock.handle(il.Feedback(state.device, state.running, state.time)))
+        self._apply(self.interlock.handle(il.Feedback(state.device, state.running, state.time,
+                                                      fault=bool(state.fault))))
         was_faulted = bool(before.fault) if before is not None else False
         if state.fault is not None and state.fault != was_faulted:
-            word = "starter fault (overload trip)" if state.fault else "starter fault cleared"
+            drive = state.device in self._drives
+            what, trip = ("drive fault", "tripped") if drive else ("starter fault", "overload trip")
+            word = f"{what} ({trip})" if state.fault else f"{what} cleared"
             self._enqueue([wire.event_entry(self.site, wire.VENTILATION, {
                 "event": "fan-fault", "unit": "", "device": state.device,
                 "fault": state.fault, "time": state.time, "state": "",
@@ -271,6 +278,9 @@ class Safety:
             result = il.CoilResult(command.device, command.coil, command.value, False,
                                    self._clock(), f"no Modbus device {command.device!r}")
             self.counters["coil-write-failed.unknown-device"] += 1
+        elif command.device in self._drives and command.purpose != "annunciator":
+            result = await write_drive(device, self._drives[command.device], command,
+                                       self._clock, self.counters, marks)
         else:
             result = await write_coil(device, command, self._clock, self.counters, marks)
         self.writes.append((command.device, command.coil, command.value, started,

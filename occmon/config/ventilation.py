@@ -14,6 +14,11 @@ where a large toxic release can occur indoors. Defaults, and why:
 * ``fault_policy`` start: a sensor in fault cannot prove the air is clean (fail-safe).
 * ``reset`` auto: sites that want a person to confirm the room is safe choose ``operator``.
 * coil writes that fail are retried after 2 s, doubling to at most 60 s, for ever.
+
+A fan behind a variable-frequency drive has no coils: ``drive:`` says which control-word
+values start and stop it (each step optionally confirmed by a status-word test before the
+next is written) and which status-word test means running and fault. The drive's own
+register names come from its profile (``abb-acs580``, ``inovance-md500``).
 """
 
 from __future__ import annotations
@@ -36,13 +41,95 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+WORD_MAX = 0xFFFF
+STEP_TIMEOUT_S = 3.0
+
+
+class WordTest(_Strict):
+    """A test of one 16-bit word the drive reports: one ``bit`` set (or clear, with
+    ``set: false``), or the word equal to one of ``values``, or ``nonzero`` (a fault code).
+
+    Why three forms: the ABB Drives profile reports states as bits of a status word, the
+    Inovance MD500 as a value (3000H: 1 forward run, 2 reverse run, 3 stop) and its fault as
+    a code (8000H: 0 = none)."""
+
+    word: str = Field(min_length=1, description="a holding or input register name")
+    bit: int | None = Field(default=None, ge=0, le=15)
+    set: bool = True
+    values: list[int] | None = Field(default=None, min_length=1)
+    nonzero: bool = False
+
+    @model_validator(mode="after")
+    def _one_form(self) -> WordTest:
+        forms = [self.bit is not None, self.values is not None, self.nonzero]
+        if sum(forms) != 1:
+            raise ValueError(f"test of {self.word!r}: give exactly one of bit, values or "
+                             "nonzero: true")
+        bad = [v for v in self.values or [] if not 0 <= v <= WORD_MAX]
+        if bad:
+            raise ValueError(f"test of {self.word!r}: values {bad} do not fit 16 bits "
+                             "(0..65535)")
+        return self
+
+    def holds(self, word: int) -> bool:
+        if self.bit is not None:
+            return bool(word >> self.bit & 1) == self.set
+        if self.values is not None:
+            return word in self.values
+        return word != 0
+
+    def describe(self) -> str:
+        if self.bit is not None:
+            return f"{self.word} bit {self.bit} = {int(self.set)}"
+        if self.values is not None:
+            return f"{self.word} in {self.values}"
+        return f"{self.word} != 0"
+
+
+class DriveStep(_Strict):
+    """One control-word write; ``confirm``: the status test that must hold before the next
+    step (or, for the last step, before the write counts as done)."""
+
+    value: int = Field(ge=0, le=WORD_MAX, description="the 16-bit word written (FC6)")
+    target: str | None = Field(default=None, description="another command register (e.g. "
+                                                        "the speed reference); default: the "
+                                                        "fan's run_command")
+    confirm: WordTest | None = None
+
+
+class Drive(_Strict):
+    """A fan behind a VFD: the command register is written with a value sequence."""
+
+    run: list[DriveStep] = Field(min_length=1, description="written in order to start")
+    stop: list[DriveStep] = Field(min_length=1, description="written in order to stop")
+    reset: list[DriveStep] = Field(
+        default_factory=list, description="written before ``run`` while ``fault`` holds")
+    running: WordTest = Field(description="the running feedback (required: a drive fan "
+                                          "without one could never be confirmed)")
+    fault: WordTest | None = None
+    read_back: bool = Field(default=True, description="read the command register back after "
+                                                      "each write (false: write-only, MD500)")
+    step_timeout: float = Field(default=STEP_TIMEOUT_S, gt=0, le=60)
+
+    def tests(self) -> list[tuple[str, WordTest]]:
+        """Every status test with its key below ``drive`` (for config check)."""
+        out = [("running", self.running)] + ([("fault", self.fault)] if self.fault else [])
+        for name, steps in (("run", self.run), ("stop", self.stop), ("reset", self.reset)):
+            out += [(f"{name}[{i}].confirm", s.confirm) for i, s in enumerate(steps)
+                    if s.confirm is not None]
+        return out
+
+
 class Fan(_Strict):
-    """A fan behind a ``ventilation-fan`` profile device: register names from that profile."""
+    """A fan behind a ``ventilation-fan`` profile device (register names from that profile),
+    or behind a drive (``drive:``; ``run_command`` is then the control-word register)."""
 
     device: Slug
-    run_command: str = Field(default="run_command", description="coil: 1 = run")
+    run_command: str = Field(default="run_command", description="coil: 1 = run; or the "
+                                                                "drive's command register")
     running: str = Field(default="running", description="discrete input: 1 = running")
     fault: str | None = Field(default="fault", description="discrete input: 1 = starter fault")
+    drive: Drive | None = None
 
 
 class Annunciator(_Strict):

@@ -16,7 +16,7 @@ DEMO_REGISTERS = {
 REAL_PRODUCTS = [
     "honeywell-xnx", "honeywell-sensepoint-xcd", "honeywell-midas", "msa-ultima-x",
     "draeger-polytron-8000", "honeywell-raeguard-3", "oldham-itrans-2", "oldham-itrans-2-vol",
-    "sick-visic100sf",
+    "sick-visic100sf", "abb-acs580", "inovance-md500",
 ]
 
 

@@ -32,6 +32,8 @@ from tests.servers import free_port
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "real-instruments.yaml"
 DEMO_PROFILES = {"toxic-gas-detector", "dust-monitor", "sound-level-meter", "ventilation-fan"}
+# fan drives (no measured value): served and tested in tests/safety/test_drive*.py
+DRIVE_PROFILES = {"abb-acs580", "inovance-md500"}
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ REAL: dict[str, list[Binding]] = {
 
 
 def test_every_shipped_profile_is_a_demo_map_or_a_real_product_tested_here() -> None:
-    assert set(builtin_names()) == DEMO_PROFILES | set(REAL)
+    assert set(builtin_names()) == DEMO_PROFILES | set(REAL) | DRIVE_PROFILES
 
 
 def test_real_profiles_cite_their_manual() -> None:

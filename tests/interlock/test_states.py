@@ -81,6 +81,9 @@ DRIVE_ROWS = [
     (S.FAILED, T.STOP, S.STOPPED, (A.RECOVER, A.WRITE_OFF)),
     (S.RUNNING, T.STOP, S.STOPPED, (A.WRITE_OFF,)),
     (S.STARTING, T.STOP, S.STOPPED, (A.WRITE_OFF,)),
+    # a reported trip fails the drive at once, without waiting out the timeout
+    (S.STARTING, T.FAULT, S.FAILED, (A.FAIL, A.WRITE_ON, A.ARM_RETRY)),
+    (S.RUNNING, T.FAULT, S.FAILED, (A.LOST, A.FAIL, A.WRITE_ON, A.ARM_RETRY)),
 ]
 
 
@@ -93,7 +96,7 @@ def test_drive_row(state: DriveState, trigger: DriveTrigger, next_state: DriveSt
 
 @pytest.mark.parametrize(("state", "trigger"), [
     (S.STOPPED, T.FEEDBACK_ON), (S.STOPPED, T.TIMEOUT), (S.RUNNING, T.RUN),
-    (S.RUNNING, T.TIMEOUT), (S.STARTING, T.RUN),
+    (S.RUNNING, T.TIMEOUT), (S.STARTING, T.RUN), (S.STOPPED, T.FAULT), (S.FAILED, T.FAULT),
 ])
 def test_drive_ignores_what_does_not_apply(state: DriveState, trigger: DriveTrigger) -> None:
     assert drive_step(state, trigger) is None
