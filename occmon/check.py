@@ -66,6 +66,7 @@ def job_lines(config: SiteConfig) -> list[str]:
 def check_file(path: Path) -> tuple[SiteConfig | None, list[ConfigProblem]]:
     """All problems of one config file; the config is returned only when there are none."""
     from gateway.modbus.validate import check as check_modbus
+    from gateway.opcua.validate import check as check_opcua
     from gateway.safety.check import check as check_safety
 
     data, problems = read_yaml(path)
@@ -76,6 +77,7 @@ def check_file(path: Path) -> tuple[SiteConfig | None, list[ConfigProblem]]:
         return None, problems
     problems = _agent_problems(config, path) + check_modbus(config, path)
     problems += check_safety(config, path) + _job_problems(config, path)
+    problems += check_opcua(config, path)
     return (None if problems else config), problems
 
 

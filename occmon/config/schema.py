@@ -21,6 +21,7 @@ from occmon.config.dead_letters import DeadLetterSettings
 from occmon.config.health import HealthConfig
 from occmon.config.mqttauth import MqttAccounts, Role
 from occmon.config.notify import NotifyConfig
+from occmon.config.opcua import OpcUaDevice
 from occmon.config.records import RecordsConfig
 from occmon.config.security import SecurityConfig
 from occmon.config.trust import TrustConfig
@@ -193,7 +194,7 @@ class MqttDevice(Strict):
 
 
 Device = Annotated[
-    ModbusTcpDevice | ModbusRtuDevice | MqttDevice, Field(discriminator="protocol")
+    ModbusTcpDevice | ModbusRtuDevice | MqttDevice | OpcUaDevice, Field(discriminator="protocol")
 ]
 
 
@@ -238,7 +239,9 @@ class SiteConfig(Strict):
                 return point
         raise KeyError(point_id)
 
-    def device(self, device_id: str) -> ModbusTcpDevice | ModbusRtuDevice | MqttDevice:
+    def device(
+        self, device_id: str
+    ) -> ModbusTcpDevice | ModbusRtuDevice | MqttDevice | OpcUaDevice:
         for device in self.devices:
             if device.id == device_id:
                 return device

@@ -1,0 +1,121 @@
+"""A real asyncua OPC UA server for the tests: its own thread and event loop, a free port,
+a ``GasPanel`` object with one Double variable per detector (``ns=2;s=GasPanel.<name>``)
+and a String one, ``Label``.
+
+``stop()`` and ``start()`` may be called again and again: the server comes back on the same
+port with a fresh address space (a restarted panel has forgotten every subscription).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
+from typing import Any
+
+from asyncua import Server, ua
+
+from tests.servers import free_port
+
+NAMESPACE = "urn:occmon:test:gas-panel"
+
+
+def node_id(name: str) -> str:
+    return f"ns=2;s=GasPanel.{name}"
+
+
+class OpcUaServer:
+    def __init__(self, names: tuple[str, ...] = ("H2S", "CO"), port: int | None = None) -> None:
+        self.names = names
+        self.port = port or free_port()
+        self.endpoint = f"opc.tcp://127.0.0.1:{self.port}/occmon/"
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: Any = None
+        self._nodes: dict[str, ua.NodeId] = {}
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        loop = self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=loop.run_forever, name="opcua-server",
+                                        daemon=True)
+        self._thread.start()
+        self._call(self._start())
+
+    def stop(self) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        try:
+            self._call(self._server.stop())
+            self._call(self._cancel_rest())
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(5)
+            loop.close()
+            self._loop = self._thread = self._server = None
+
+    async def _start(self) -> None:
+        server = Server()
+        await server.init()
+        server.set_endpoint(self.endpoint)
+        server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        index = await server.register_namespace(NAMESPACE)
+        assert index == 2
+        panel = await server.nodes.objects.add_object(ua.NodeId("GasPanel", index), "GasPanel")
+        for name in self.names:
+            variable = await panel.add_variable(
+                ua.NodeId(f"GasPanel.{name}", index), name, ua.Variant(0.0, ua.VariantType.Double))
+            self._nodes[name] = variable.nodeid
+        label = await panel.add_variable(  # a text value where a number belongs
+            ua.NodeId("GasPanel.Label", index), "Label", ua.Variant("", ua.VariantType.String))
+        self._nodes["Label"] = label.nodeid
+        await server.start()
+        self._server = server
+
+    @staticmethod
+    async def _cancel_rest() -> None:
+        """End what the server left running (per-connection tasks), as a process exit would."""
+        rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in rest:
+            task.cancel()
+        await asyncio.gather(*rest, return_exceptions=True)
+
+    def _call(self, coro: Any, timeout: float = 10.0) -> Any:
+        assert self._loop is not None
+        future: Future[Any] = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        return future.result(timeout)
+
+    # -- the panel's values ----------------------------------------------------------------
+
+    def set(
+        self,
+        name: str,
+        value: Any,
+        *,
+        status: int = ua.StatusCodes.Good,
+        source: dt.datetime | None = None,
+        variant: ua.VariantType = ua.VariantType.Double,
+    ) -> None:
+        """Write a detector's value as the panel would: value, status code, source time."""
+        data = ua.DataValue(
+            ua.Variant(value, variant) if value is not None else ua.Variant(),
+            StatusCode=ua.StatusCode(status),
+            SourceTimestamp=source or dt.datetime.now(dt.UTC),
+            ServerTimestamp=dt.datetime.now(dt.UTC),
+        )
+        self._call(self._server.write_attribute_value(self._nodes[name], data))
+
+
+@contextmanager
+def running_opcua(names: tuple[str, ...] = ("H2S", "CO")) -> Iterator[OpcUaServer]:
+    server = OpcUaServer(names)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
