@@ -74,7 +74,9 @@ class _Device:
     hub: OpcUaHub
     held: dict[str, Reading] = field(default_factory=dict)  # sensor id -> last reading
     online_since: float | None = None  # monotonic; None while offline
-    offline_sent: float = 0.0  # wall time of the last BAD device-offline batch
+    # wall time of the last BAD device-offline batch; None until the hub reports offline (a
+    # gateway starting up says nothing about a device it has not tried yet)
+    offline_sent: float | None = None
 
     @property
     def id(self) -> str:
@@ -276,7 +278,7 @@ class OpcUaIntake:
         interval = device.config.publishing_interval
         now = self._clock()
         if device.online_since is None:
-            if now - device.offline_sent >= interval:
+            if device.offline_sent is not None and now - device.offline_sent >= interval:
                 self._offline_readings(device, now)
             return
         online_for = self._monotonic() - device.online_since

@@ -51,6 +51,7 @@ def test_a_changed_value_flows_with_its_source_time(panel: OpcUaServer) -> None:
     assert first.unit == "mg/m3" and first.raw_unit == "ppm"
     assert abs(first.time - taken.timestamp()) < 1e-3
     assert [s.online for s in sink.statuses] == [True]
+    assert not [r for r in sink.got if r.quality is Quality.BAD]  # no fault at start-up
 
 
 def test_a_bad_status_is_a_bad_reading_that_is_never_shown_live(panel: OpcUaServer) -> None:
