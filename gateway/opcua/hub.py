@@ -28,9 +28,12 @@ from typing import Any, Protocol
 
 from asyncua import ua
 from asyncua.client.client import Client
+from asyncua.crypto import uacrypto
 from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 from asyncua.ua.uaerrors import UaStatusCodeError
+from cryptography import x509
 
+from gateway.logthrottle import throttle_library
 from occmon.config.opcua import OpcUaDevice
 
 log = logging.getLogger(__name__)
@@ -38,6 +41,11 @@ log = logging.getLogger(__name__)
 BACKOFF_FIRST = 0.5  # s before the first reconnect attempt
 BACKOFF_MAX = 30.0  # s between attempts at most
 QUEUE_SIZE = 10  # samples the server keeps per node between two publishes
+
+# asyncua loggers that speak at every connect attempt or lost connection
+_CHATTY = ("asyncua.client.client", "asyncua.client.ua_client.UaClient",
+           "asyncua.client.ua_client.UASocketProtocol", "asyncua.client.ua_session.UaSession",
+           "asyncua.crypto.uacrypto", "asyncua.common.subscription")
 
 ClientFactory = Callable[[str, float], Client]
 
@@ -108,6 +116,8 @@ class OpcUaHub:
         library = logging.getLogger("asyncua")  # INFO is a line per publish: keep warnings
         if library.level == logging.NOTSET:
             library.setLevel(logging.WARNING)
+        for name in _CHATTY:  # what asyncua says at each attempt: once a minute
+            throttle_library(name)
         self._factory = client_factory
         self._clock = clock
         self._env = env if env is not None else os.environ
@@ -206,6 +216,13 @@ class OpcUaHub:
         assert security.certificate is not None and security.private_key is not None
         mode = (ua.MessageSecurityMode.Sign if security.mode == "Sign"
                 else ua.MessageSecurityMode.SignAndEncrypt)
+        # Servers check that the client's application URI is the one in its certificate.
+        certificate = await uacrypto.load_certificate(str(security.certificate))
+        with contextlib.suppress(x509.ExtensionNotFound):
+            names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+            uris = names.value.get_values_for_type(x509.UniformResourceIdentifier)
+            if uris:
+                client.application_uri = uris[0]
         await client.set_security(
             SecurityPolicyBasic256Sha256,
             certificate=str(security.certificate),

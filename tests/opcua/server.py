@@ -14,9 +14,19 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from asyncua import Server, ua
+from asyncua.crypto.cert_gen import (
+    dump_private_key_as_pem,
+    generate_private_key,
+    generate_self_signed_app_certificate,
+)
+from asyncua.crypto.permission_rules import User, UserRole
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from tests.servers import free_port
 
@@ -28,8 +38,19 @@ def node_id(name: str) -> str:
 
 
 class OpcUaServer:
-    def __init__(self, names: tuple[str, ...] = ("H2S", "CO"), port: int | None = None) -> None:
+    def __init__(
+        self,
+        names: tuple[str, ...] = ("H2S", "CO"),
+        port: int | None = None,
+        *,
+        certificate: tuple[Path, Path] | None = None,
+        users: dict[str, str] | None = None,
+    ) -> None:
+        """``certificate`` (cert, key): only Basic256Sha256 SignAndEncrypt is offered;
+        ``users``: only these username/password logins are accepted."""
         self.names = names
+        self.certificate = certificate
+        self.users = users
         self.port = port or free_port()
         self.endpoint = f"opc.tcp://127.0.0.1:{self.port}/occmon/"
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -60,10 +81,17 @@ class OpcUaServer:
             self._loop = self._thread = self._server = None
 
     async def _start(self) -> None:
-        server = Server()
+        server = Server(user_manager=_Users(self.users) if self.users is not None else None)
         await server.init()
         server.set_endpoint(self.endpoint)
-        server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        if self.certificate is None:
+            server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        else:
+            await server.load_certificate(str(self.certificate[0]))
+            await server.load_private_key(str(self.certificate[1]))
+            server.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
+        if self.users is not None:
+            server.set_security_IDs(["Username"])
         index = await server.register_namespace(NAMESPACE)
         assert index == 2
         panel = await server.nodes.objects.add_object(ua.NodeId("GasPanel", index), "GasPanel")
@@ -109,6 +137,32 @@ class OpcUaServer:
             ServerTimestamp=dt.datetime.now(dt.UTC),
         )
         self._call(self._server.write_attribute_value(self._nodes[name], data))
+
+
+class _Users:
+    """asyncua's user manager: these logins and no other (no anonymous session)."""
+
+    def __init__(self, users: dict[str, str]) -> None:
+        self.users = users
+
+    def get_user(self, _iserver: Any, username: str | None = None, password: str | None = None,
+                 certificate: Any = None) -> User | None:
+        if username is not None and self.users.get(username) == password:
+            return User(role=UserRole.User)
+        return None
+
+
+def make_certificate(folder: Path, name: str, uri: str) -> tuple[Path, Path]:
+    """A self-signed OPC UA application certificate (DER) and its key (PEM)."""
+    key = generate_private_key()
+    cert = generate_self_signed_app_certificate(
+        key, name, {"organizationName": "occmon tests"},
+        [x509.UniformResourceIdentifier(uri), x509.DNSName("localhost")],
+        [ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH])
+    cert_path, key_path = folder / f"{name}-cert.der", folder / f"{name}-key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.DER))
+    key_path.write_bytes(dump_private_key_as_pem(key))
+    return cert_path, key_path
 
 
 @contextmanager
