@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 BACKOFF_FIRST = 0.5  # s before the first reconnect attempt
 BACKOFF_MAX = 30.0  # s between attempts at most
+DISCONNECT_TIMEOUT = 0.5  # s for CloseSession: a hung server must not hold up a reconnect
 QUEUE_SIZE = 10  # samples the server keeps per node between two publishes
 
 # asyncua loggers that speak at every connect attempt or lost connection
@@ -79,6 +80,16 @@ def reason_of(exc: BaseException) -> str:
     if isinstance(exc, UaStatusCodeError):
         return f"opcua-bad:{type(exc).__name__}"
     return "connection-lost"
+
+
+def _close_transport(client: Client) -> None:
+    """Close the socket asyncua may leave open: when its session probe times out it marks
+    the client disconnected without closing the transport, and ``disconnect_socket`` then
+    does nothing (asyncua 2.1). One leaked socket per outage of a hung server adds up."""
+    protocol = getattr(client.uaclient, "protocol", None)
+    transport = getattr(protocol, "transport", None)
+    if transport is not None and not transport.is_closing():
+        transport.close()
 
 
 class _Handler:
@@ -175,9 +186,9 @@ class OpcUaHub:
             lost.set()
 
         client.connection_lost_callback = on_lost
-        await self._secure(client)
-        await client.connect()
-        try:
+        try:  # the socket is closed on every way out, a cancelled handshake included
+            await self._secure(client)
+            await client.connect()
             interval_ms = device.publishing_interval * 1000.0
             subscription = await client.create_subscription(interval_ms, _Handler(self, lost))
             nodes = [client.get_node(node) for node in self._fields]
@@ -199,8 +210,10 @@ class OpcUaHub:
             await lost.wait()
             raise ConnectionError("connection lost")
         finally:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(client.disconnect(), 1.0)
+            with contextlib.suppress(Exception):  # a polite close, if the server answers
+                await asyncio.wait_for(client.disconnect(), DISCONNECT_TIMEOUT)
+            client.disconnect_socket()  # and the socket closed whether it did or not
+            _close_transport(client)
 
     async def _secure(self, client: Client) -> None:
         device = self.device

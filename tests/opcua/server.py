@@ -67,7 +67,22 @@ class OpcUaServer:
         self._thread.start()
         self._call(self._start())
 
+    def freeze(self) -> None:
+        """Hang the server: its loop stops, its sockets stay open and nothing answers (a
+        panel that locked up, a cable pulled on the far side of a switch)."""
+        assert self._loop is not None and self._thread is not None
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+
+    def thaw(self) -> None:
+        assert self._loop is not None
+        self._thread = threading.Thread(target=self._loop.run_forever, name="opcua-server",
+                                        daemon=True)
+        self._thread.start()
+
     def stop(self) -> None:
+        if self._thread is not None and not self._thread.is_alive():
+            self.thaw()
         loop, thread = self._loop, self._thread
         if loop is None or thread is None:
             return

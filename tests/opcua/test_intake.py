@@ -175,3 +175,29 @@ def test_a_restarted_server_gets_its_subscription_back(own_panel: OpcUaServer) -
     assert offline.device == "gas-panel-1" and offline.reason == "connection-lost"
     eight = next(r for r in sink.of("p1-h2s") if r.raw_value == 8.0)
     assert eight.quality is Quality.GOOD
+
+
+def test_a_server_that_hangs_with_its_socket_open_is_offline_within_seconds(
+        own_panel: OpcUaServer) -> None:
+    times: dict[str, float] = {}
+
+    async def body(_: OpcUaIntake, sink: RecordingSink) -> None:
+        await asyncio.to_thread(own_panel.set, "CO", 11.0)
+        assert await until(lambda: any(r.raw_value == 11.0 for r in sink.of("p1-co")))
+        await asyncio.to_thread(own_panel.freeze)
+        times["frozen"] = time.monotonic()
+        assert await until(lambda: [s.online for s in sink.statuses] == [True, False], 10)
+        times["offline"] = time.monotonic()
+        await asyncio.to_thread(own_panel.thaw)
+        assert await until(lambda: [s.online for s in sink.statuses] == [True, False, True],
+                           15)
+        await asyncio.to_thread(own_panel.set, "CO", 12.0)
+        assert await until(lambda: any(r.raw_value == 12.0 for r in sink.of("p1-co")))
+
+    sink = run(own_panel, body, backoff_max=0.5)
+    assert times["offline"] - times["frozen"] < 5.0  # asyncua probes the session each second
+    offline_at = next(s.time for s in sink.statuses if not s.online)
+    # never a good value stamped after the device went offline until it was back
+    back_at = [s.time for s in sink.statuses if s.online][1]
+    assert not [r for r in sink.got if offline_at <= r.time < back_at
+                and r.quality is Quality.GOOD]

@@ -36,7 +36,7 @@ def _run(server: OpcUaServer, folder: Path, env: dict[str, str], *,
     if pinned is not None:
         security["server_certificate"] = str(folder / pinned)
     config = panel_site(server.endpoint, security=security, username="occmon-gateway",
-                        password_env="PANEL_PASSWORD")
+                        password_env="PANEL_PASSWORD", timeout=1.0)
     sink = RecordingSink()
 
     async def main() -> None:
