@@ -64,6 +64,7 @@ from occmon.plausibility import Implausible, check_time
 log = logging.getLogger(__name__)
 
 DEAD_LETTER_BURST = 20  # full dead letters per (device, code) per minute; the rest counted
+MAX_VALUE_TEXT = 200  # characters of a rejected value kept in its dead letter
 STALE_AFTER = 2.0  # publishing intervals online without a first value -> BAD ``stale``
 
 
@@ -318,7 +319,8 @@ class OpcUaIntake:
 def _describe(value: ua.DataValue) -> bytes:
     """The data change as JSON for a dead letter: what the server sent, readable."""
     doc: dict[str, Any] = {
-        "value": repr(value.Value.Value) if value.Value is not None else None,
+        # bounded: a server may send a megabyte of text where a number belongs
+        "value": repr(value.Value.Value)[:MAX_VALUE_TEXT] if value.Value is not None else None,
         "status": status_name(value.StatusCode.value) if value.StatusCode is not None else None,
     }
     for key, moment in (("source_time", value.SourceTimestamp),

@@ -117,12 +117,16 @@ def test_text_where_a_number_belongs_is_bad_and_dead_lettered(panel: OpcUaServer
     nodes = {"h2s": "ns=2;s=GasPanel.H2S", "co": "ns=2;s=GasPanel.Label"}
 
     async def body(_: OpcUaIntake, sink: RecordingSink) -> None:
-        await asyncio.to_thread(panel.set, "Label", "ERR", variant=ua.VariantType.String)
-        assert await until(lambda: any(x.reason == "wrong-type" for x in sink.letters))
+        await asyncio.to_thread(panel.set, "Label", "ERR" * 100_000,
+                                variant=ua.VariantType.String)
+        assert await until(lambda: any(x.reason == "wrong-type" and b"ERRERR" in x.payload
+                                       for x in sink.letters))
 
     sink = run(panel, body, nodes=nodes)
     last = sink.of("p1-co")[-1]
     assert last.quality is Quality.BAD and last.reason == "wrong-type"
+    letter = next(x for x in sink.letters if b"ERRERR" in x.payload)
+    assert len(letter.payload) < 1000 and len(letter.message) < 200  # 300 kB sent
 
 
 def test_an_unchanged_value_is_repeated_each_publishing_interval(panel: OpcUaServer) -> None:
