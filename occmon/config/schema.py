@@ -134,7 +134,8 @@ class Sensor(Strict):
     register_name: str | None = Field(
         default=None, alias="register", description="Modbus: register name in the profile"
     )
-    field: str | None = Field(default=None, description="MQTT: field name in the mapping")
+    field: str | None = Field(
+        default=None, description="MQTT: field name in the mapping; OPC UA: a name in nodes")
     quantity: str = Field(
         default="concentration", description="what the value measures (occmon.quantities)"
     )
@@ -147,7 +148,7 @@ class Sensor(Strict):
     @model_validator(mode="after")
     def _one_source(self) -> Sensor:
         if (self.register_name is None) == (self.field is None):
-            raise ValueError("give exactly one of 'register' (Modbus) or 'field' (MQTT)")
+            raise ValueError("give exactly one of 'register' (Modbus) or 'field' (MQTT, OPC UA)")
         if self.range is not None and not self.range[0] < self.range[1]:
             raise ValueError("range must be [low, high] with low < high")
         return self
