@@ -95,12 +95,13 @@ def _close_transport(client: Client) -> None:
 class _Handler:
     """asyncua's subscription handler: data changes and the subscription's own status."""
 
-    def __init__(self, hub: OpcUaHub, lost: asyncio.Event) -> None:
+    def __init__(self, hub: OpcUaHub, lost: asyncio.Event, session: int) -> None:
         self.hub = hub
         self.lost = lost
+        self.session = session
 
     def datachange_notification(self, node: Any, _val: Any, data: Any) -> None:
-        self.hub.notified(node.nodeid, data.monitored_item.Value)
+        self.hub.notified(node.nodeid, data.monitored_item.Value, self.session)
 
     def status_change_notification(self, status: Any) -> None:
         code = getattr(status, "Status", None)
@@ -142,6 +143,7 @@ class OpcUaHub:
         self.online = False
         self._down_since: float | None = None
         self._attempts = 0
+        self._session_no = 0  # data changes count only from the current session
 
     @property
     def id(self) -> str:
@@ -172,7 +174,9 @@ class OpcUaHub:
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._backoff[1])
 
-    def notified(self, node: ua.NodeId, value: ua.DataValue) -> None:
+    def notified(self, node: ua.NodeId, value: ua.DataValue, session: int) -> None:
+        if session != self._session_no:
+            return  # dispatched late from a session already given up: not vouched for
         arrival = self._clock()
         for name in self._fields.get(node, ()):
             self.owner.changed(self.id, name, value, arrival)
@@ -181,6 +185,8 @@ class OpcUaHub:
         device = self.device
         client = self._factory(device.endpoint, device.timeout)
         lost = asyncio.Event()
+        self._session_no += 1
+        session = self._session_no
 
         async def on_lost(_exc: Exception) -> None:
             lost.set()
@@ -190,7 +196,8 @@ class OpcUaHub:
             await self._secure(client)
             await client.connect()
             interval_ms = device.publishing_interval * 1000.0
-            subscription = await client.create_subscription(interval_ms, _Handler(self, lost))
+            handler = _Handler(self, lost, session)
+            subscription = await client.create_subscription(interval_ms, handler)
             nodes = [client.get_node(node) for node in self._fields]
             results = await subscription.subscribe_data_change(
                 nodes, queuesize=QUEUE_SIZE, sampling_interval=ua.Double(interval_ms))
@@ -210,6 +217,7 @@ class OpcUaHub:
             await lost.wait()
             raise ConnectionError("connection lost")
         finally:
+            self._session_no += 1  # what this session's tasks still dispatch is dropped
             with contextlib.suppress(Exception):  # a polite close, if the server answers
                 await asyncio.wait_for(client.disconnect(), DISCONNECT_TIMEOUT)
             client.disconnect_socket()  # and the socket closed whether it did or not

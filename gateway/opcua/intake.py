@@ -188,7 +188,7 @@ class OpcUaIntake:
             self._sink.status(DeviceStatus(device_id, online, now, reason))
         if online:
             device.online_since = self._monotonic()
-            return
+            return  # (held was emptied when it went offline: only new values repeat)
         self._stats["offline"] += 1
         device.online_since = None
         device.held.clear()  # never repeat a value the server no longer vouches for
