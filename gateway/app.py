@@ -23,6 +23,7 @@ from gateway.health import GatewayHealth
 from gateway.modbus import build_drivers
 from gateway.mqtt.intake import MqttIntake
 from gateway.normalise import Binding
+from gateway.opcua import OpcUaIntake
 from gateway.polling import run_polled
 from gateway.publisher import Publisher
 from gateway.queue import Queue
@@ -116,6 +117,7 @@ class Gateway:
                 trust=config.trust,
                 stale_after_polls=config.gateway.stale_after_polls,
             )
+        self.opcua = OpcUaIntake.for_site(config, self.bindings)  # OPC UA (gateway/opcua/)
         self._tasks: list[asyncio.Task[None]] = []
         # heartbeat on status/gateway, system alarms, /metrics (gateway/health.py)
         self.health = GatewayHealth(self, broker_host=broker_host, broker_port=broker_port)
@@ -131,6 +133,7 @@ class Gateway:
             self._tasks.append(asyncio.create_task(task, name=f"poll-{driver.device_id}"))
         if self.intake is not None:
             await self.intake.start(self.sink)
+        await self.opcua.start(self.sink)
         log.info(
             "gateway %s: %d polled devices, %d MQTT devices, queue %s (%d rows pending)",
             self.site,
@@ -149,6 +152,7 @@ class Gateway:
         if self.intake is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.intake.stop(), 0.5)
+        await self.opcua.stop()
         await asyncio.gather(*self._tasks[1:], return_exceptions=True)
         await self.safety.stop()
         for driver in self.drivers:
@@ -168,6 +172,7 @@ class Gateway:
         if self.intake is not None:
             out.update(self.intake.counters())
         out.update(self.safety.counter_values())
+        out.update(self.opcua.counters())
         out["sink.buffered"] = self.sink.buffered
         out["sink.failed_commits"] = self.sink.failed_commits
         for driver in self.drivers:

@@ -149,6 +149,7 @@ def job_lines(config: SiteConfig) -> list[str]:
 def check_file(path: Path) -> tuple[SiteConfig | None, list[ConfigProblem]]:
     """All problems of one config file; the config is returned only when there are none."""
     from gateway.modbus.validate import check as check_modbus
+    from gateway.opcua.validate import check as check_opcua
     from gateway.safety.check import check as check_safety
 
     data, problems = read_yaml(path)
@@ -159,6 +160,7 @@ def check_file(path: Path) -> tuple[SiteConfig | None, list[ConfigProblem]]:
         return None, problems
     problems = _agent_problems(config, path) + check_modbus(config, path)
     problems += check_safety(config, path) + _job_problems(config, path)
+    problems += check_opcua(config, path)
     if not problems:  # these resolve agents and devices the checks above vouch for
         units = _unit_problems(config, path)
         problems += units

@@ -21,6 +21,7 @@ from occmon.config.dead_letters import DeadLetterSettings
 from occmon.config.health import HealthConfig
 from occmon.config.mqttauth import MqttAccounts, Role
 from occmon.config.notify import NotifyConfig
+from occmon.config.opcua import OpcUaDevice
 from occmon.config.records import RecordsConfig
 from occmon.config.security import SecurityConfig
 from occmon.config.tls import BrokerTls
@@ -137,7 +138,8 @@ class Sensor(Strict):
     register_name: str | None = Field(
         default=None, alias="register", description="Modbus: register name in the profile"
     )
-    field: str | None = Field(default=None, description="MQTT: field name in the mapping")
+    field: str | None = Field(
+        default=None, description="MQTT: field name in the mapping; OPC UA: a name in nodes")
     detection_limit: float | None = Field(
         default=None, gt=0, description="the instrument's limit of detection in its own unit: "
         "a result sent as ND / <LOD enters as half of it (thresholds.lod)")
@@ -153,7 +155,7 @@ class Sensor(Strict):
     @model_validator(mode="after")
     def _one_source(self) -> Sensor:
         if (self.register_name is None) == (self.field is None):
-            raise ValueError("give exactly one of 'register' (Modbus) or 'field' (MQTT)")
+            raise ValueError("give exactly one of 'register' (Modbus) or 'field' (MQTT, OPC UA)")
         if self.range is not None and not self.range[0] < self.range[1]:
             raise ValueError("range must be [low, high] with low < high")
         return self
@@ -228,7 +230,7 @@ class MqttDevice(Strict):
 
 
 Device = Annotated[
-    ModbusTcpDevice | ModbusRtuDevice | MqttDevice, Field(discriminator="protocol")
+    ModbusTcpDevice | ModbusRtuDevice | MqttDevice | OpcUaDevice, Field(discriminator="protocol")
 ]
 
 
@@ -273,7 +275,9 @@ class SiteConfig(Strict):
                 return point
         raise KeyError(point_id)
 
-    def device(self, device_id: str) -> ModbusTcpDevice | ModbusRtuDevice | MqttDevice:
+    def device(
+        self, device_id: str
+    ) -> ModbusTcpDevice | ModbusRtuDevice | MqttDevice | OpcUaDevice:
         for device in self.devices:
             if device.id == device_id:
                 return device

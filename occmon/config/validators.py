@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from occmon.config.opcua import OpcUaDevice, sensor_problems
 from occmon.config.problems import ConfigProblem
 from occmon.config.schema import MqttDevice, SiteConfig
 
@@ -76,6 +77,8 @@ def check_references(config: SiteConfig, file: Path) -> list[ConfigProblem]:
                     "use a device id from 'devices' or add the device",
                 )
             )
+        elif isinstance(device, OpcUaDevice):
+            problems += sensor_problems(file, i, sensor, device)
         elif isinstance(device, MqttDevice):
             if sensor.field is None:
                 problems.append(
