@@ -19,6 +19,7 @@ from occmon.config.alarms import AlarmsConfig
 from occmon.config.auth import AuthConfig
 from occmon.config.dead_letters import DeadLetterSettings
 from occmon.config.health import HealthConfig
+from occmon.config.modbus_links import ModbusDtuDevice, ModbusRtuTcpDevice, PolledModbus
 from occmon.config.mqttauth import MqttAccounts, Role
 from occmon.config.notify import NotifyConfig
 from occmon.config.records import RecordsConfig
@@ -154,13 +155,7 @@ class Sensor(Strict):
         return self
 
 
-class _Polled(Strict):
-    id: Slug
-    profile: str = Field(min_length=1, description="device profile name or path")
-    unit_id: int = Field(default=1, ge=0, le=247)
-    poll_interval: float = Field(default=1.0, ge=0.05, le=3600)
-    timeout: float = Field(default=1.0, gt=0, le=60)
-    retries: int = Field(default=1, ge=0, le=10)
+_Polled = PolledModbus  # unit id, interval, timeout, connection pacing (modbus_links.py)
 
 
 class ModbusTcpDevice(_Polled):
@@ -194,9 +189,8 @@ class MqttDevice(Strict):
     expire_after: float = Field(default=120.0, gt=0, le=86400)
 
 
-Device = Annotated[
-    ModbusTcpDevice | ModbusRtuDevice | MqttDevice, Field(discriminator="protocol")
-]
+AnyDevice = ModbusTcpDevice | ModbusRtuDevice | MqttDevice | ModbusRtuTcpDevice | ModbusDtuDevice
+Device = Annotated[AnyDevice, Field(discriminator="protocol")]
 
 
 class Simulation(Strict):
@@ -240,7 +234,7 @@ class SiteConfig(Strict):
                 return point
         raise KeyError(point_id)
 
-    def device(self, device_id: str) -> ModbusTcpDevice | ModbusRtuDevice | MqttDevice:
+    def device(self, device_id: str) -> AnyDevice:
         for device in self.devices:
             if device.id == device_id:
                 return device
