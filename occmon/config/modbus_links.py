@@ -21,7 +21,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 _DeviceId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 
@@ -72,6 +72,17 @@ class ModbusDtuDevice(PolledModbus):
         default=10.0, gt=0, le=300,
         description="seconds a new connection has to send its registration packet")
 
+    @field_validator("peer")
+    @classmethod
+    def _an_address(cls, peer: str | None) -> str | None:
+        if peer is not None:
+            try:
+                ipaddress.ip_address(peer)
+            except ValueError:
+                raise ValueError(f"{peer!r} is not an IP address (a DTU known by its address "
+                                 "needs a fixed IP, e.g. on a private APN)") from None
+        return peer
+
     @model_validator(mode="after")
     def _one_identity(self) -> ModbusDtuDevice:
         given = [k for k in ("registration", "registration_hex", "peer")
@@ -79,11 +90,6 @@ class ModbusDtuDevice(PolledModbus):
         if len(given) != 1:
             raise ValueError("give exactly one of 'registration', 'registration_hex' or "
                              f"'peer' to identify the DTU (got {given or 'none'})")
-        if self.peer is not None:
-            try:
-                ipaddress.ip_address(self.peer)
-            except ValueError:
-                raise ValueError(f"peer {self.peer!r} is not an IP address") from None
         return self
 
     @property
