@@ -18,7 +18,10 @@ One dead unit never costs the others their polls (a shared bus, whatever the lin
 - a unit that does not answer is *silent*, not a transport failure: it gets its own failure
   count and back-off (its polls during the back-off fail at once, without the wire), and
   while it is failing its requests queue behind those of the answering units
-  (``BusLock`` background class). The connection stays open: closing it because one slave
+  (``BusLock`` background class), and only one such request is let through per spell of
+  the same length (a silent unit's timeout is followed by as much time for everyone else,
+  so three dead units probed together cannot hold the bus over the next poll round).
+  The connection stays open: closing it because one slave
   is dead would cut every other unit off (the trap of a gateway that resets the port);
 - the connection is closed and re-dialled only when the transport failed: refused, reset,
   a lost serial port, or every unit on it silent for a while (a half-open TCP socket);
@@ -58,6 +61,8 @@ SILENT_PER_UNIT = 3  # unanswered requests in a row, per unit seen, before a re-
 NEVER = 1 << 30  # pymodbus's no-response limit, switched off
 BACKOFF_INITIAL = 0.5  # seconds before the first reconnect attempt
 BACKOFF_CAP = 30.0
+UNIT_BACKOFF_INITIAL = 1.0  # seconds before a silent unit is asked again, doubling
+UNIT_BACKOFF_CAP = 60.0  # a dead detector is looked for once a minute at most
 _READ_CALLS = {  # register kind -> the client's read method (FC1-FC4)
     "coil": "read_coils",
     "discrete": "read_discrete_inputs",
@@ -190,6 +195,8 @@ class ModbusHub:
         backoff_cap: float = BACKOFF_CAP,
         inter_request_delay: float = 0.0,
         delay_after_connect: float = 0.0,
+        unit_backoff_initial: float = UNIT_BACKOFF_INITIAL,
+        unit_backoff_cap: float = UNIT_BACKOFF_CAP,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.name = name
@@ -207,6 +214,8 @@ class ModbusHub:
         self._next_attempt = 0.0
         self._down_reason: str | None = None  # set while in an outage (logged once)
         self.units: dict[int, UnitHealth] = {}
+        self._unit_backoff = (unit_backoff_initial, unit_backoff_cap)
+        self._probes_quiet_until = 0.0  # no failing unit is asked before this time
         self._holder: asyncio.Task[Any] | None = None  # the task keeping the bus, if any
         self._keeper: asyncio.Handle | None = None  # lets the bus go at the end of the step
         self._silent = 0  # unanswered requests in a row, whichever unit they were for
@@ -247,16 +256,22 @@ class ModbusHub:
         unit = self.units.get(unit_id)
         if unit is None:
             unit = self.units[unit_id] = UnitHealth()
-        if unit.failures and self._monotonic() < unit.next_attempt:
-            self.counters["unit-backoff"] += 1  # the wire is not touched
-            raise HubOffline("timeout", f"unit {unit_id} silent; waiting to ask again")
+        probing = unit.failures > 0
+        if probing:
+            self._may_probe(unit, unit_id)
+            # Polls due at the same moment wake in one loop turn, in whatever order they
+            # went to sleep; let the others take or queue for the bus first.
+            await asyncio.sleep(0)
         task = asyncio.current_task()
         if self._keeper is not None and self._holder is task:
             self._keeper.cancel()  # the same poll goes on: it still has the bus
             self._keeper = None
         else:
-            await self._lock.acquire(background=unit.failures > 0)
+            await self._lock.acquire(background=probing)
+        started = self._monotonic()
         try:
+            if probing:
+                self._may_probe(unit, unit_id)  # another probe may have run while queued
             client = await self._connected()
             await self._pace()
             call = getattr(client, _READ_CALLS[request.kind])
@@ -265,6 +280,10 @@ class ModbusHub:
         except BaseException:
             self._lock.release()
             raise
+        finally:
+            if probing:  # as long again for the others before the next probe
+                now = self._monotonic()
+                self._probes_quiet_until = max(self._probes_quiet_until, now + now - started)
         self._holder = task  # keep the bus for this task's next request, if it comes now
         self._keeper = asyncio.get_running_loop().call_soon(self._let_go)
         if response.isError():
@@ -277,6 +296,13 @@ class ModbusHub:
             self.counters["short-response"] += 1
             raise HubOffline("short-response", f"{len(registers)} of {request.count} registers")
         return registers
+
+    def _may_probe(self, unit: UnitHealth, unit_id: int) -> None:
+        """HubOffline at once (the wire untouched) while a silent unit must wait its turn."""
+        now = self._monotonic()
+        if now < unit.next_attempt or now < self._probes_quiet_until:
+            self.counters["unit-backoff"] += 1
+            raise HubOffline("timeout", f"unit {unit_id} silent; waiting to ask again")
 
     def _let_go(self) -> None:
         """The unit that kept the bus did not ask again at once: the next in line gets it."""
@@ -383,7 +409,8 @@ class ModbusHub:
         no unit at all has answered for a while (then the transport itself is suspect)."""
         unit = self.units.setdefault(unit_id, UnitHealth())
         unit.failures += 1
-        delay = min(self._backoff_cap, self._backoff_initial * 2 ** (unit.failures - 1))
+        initial, cap = self._unit_backoff
+        delay = min(cap, initial * 2 ** (unit.failures - 1))
         unit.next_attempt = self._monotonic() + delay
         self.counters["unit-silent"] += 1
         if unit.failures == 1:

@@ -22,6 +22,7 @@ outstanding (heartbeat packets, a late answer) are dropped before the next reque
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import Counter
 from collections.abc import Awaitable
@@ -105,6 +106,7 @@ class DtuListener:
         self._timeout = 10.0
         self.sessions: dict[str, DtuConnection] = {}
         self._pending: set[DtuConnection] = set()
+        self._registrations: dict[str, asyncio.Future[None]] = {}  # connects waiting
         self._server: asyncio.Server | None = None
         self._starting: asyncio.Lock | None = None
         self._users = 0
@@ -154,6 +156,17 @@ class DtuListener:
         connection = self.sessions.get(identity)
         return None if connection is None or connection.closed else connection
 
+    async def wait_session(self, identity: str, timeout: float) -> DtuConnection | None:
+        """The DTU's open socket, if it registers within ``timeout`` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while (found := self.session(identity)) is None and loop.time() < deadline:
+            waiter = self._registrations.setdefault(identity, loop.create_future())
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout_at(deadline):
+                    await asyncio.shield(waiter)
+        return found
+
     def _accepted(self, connection: DtuConnection) -> None:
         self.counters["dtu-accepted"] += 1
         identity = self._by_peer.get(connection.peer)
@@ -194,6 +207,9 @@ class DtuListener:
         old = self.sessions.get(identity)
         self.sessions[identity] = connection
         self.counters["dtu-registered"] += 1
+        waiter = self._registrations.pop(identity, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
         if old is not None and not old.closed:
             self.counters["dtu-replaced"] += 1
             self._log.warning(("replaced", identity), "DTU %s reconnected from %s; the old "
@@ -243,8 +259,9 @@ class DtuClient(ModbusClientMixin[Awaitable[Any]]):
                 and self.listener.session(self.identity) is connection)
 
     async def connect(self) -> bool:
+        """Take the DTU's socket, waiting up to one timeout for a DTU that is dialling."""
         await self.listener.start()
-        self._connection = self.listener.session(self.identity)
+        self._connection = await self.listener.wait_session(self.identity, self.timeout)
         if self._connection is None:
             raise ConnectionException(f"DTU {self.identity} has not dialled in to "
                                       f"{self.listener.host}:{self.listener.port}")
