@@ -24,7 +24,12 @@ from typing import Any
 import pytest
 
 from gateway.modbus import build_drivers
+from gateway.modbus.buslock import BusLock
+from gateway.modbus.codec import encode
+from gateway.modbus.hub import HubOffline, ModbusHub, default_client
+from gateway.modbus.plan import ReadRequest
 from gateway.polling import run_polled
+from occmon.config.schema import ModbusTcpDevice
 from tests.gateway.helpers import RecordingSink, bindings_for
 from tests.gateway.shared_bus_rig import LINKS, LIVE, SILENT, CountedPolls, bus, site
 
@@ -91,3 +96,55 @@ def test_inter_request_delay_keeps_the_line_quiet_between_requests() -> None:
     assert first >= 0.02  # the second request of a poll waited its gap
     for unit in LIVE:
         assert not counted[unit].failures and counted[unit].good >= 2
+
+
+def test_a_connection_on_which_no_unit_answers_is_dialled_again() -> None:
+    """One silent unit never closes the connection (above); but when no unit at all has
+    answered for three requests per unit seen, the socket itself is suspect (a half-open
+    TCP connection answers nothing) and is dialled again."""
+
+    async def main() -> tuple[int, int, list[int]]:
+        async with bus("tcp") as endpoint:
+            config = ModbusTcpDevice.model_validate({
+                "id": "probe", "protocol": "modbus-tcp", "profile": "toxic-gas-detector",
+                "timeout": 0.05, "retries": 0, **endpoint})
+            hub = ModbusHub("probe", lambda: default_client(config), call_timeout=1.0,
+                            unit_backoff_initial=0.0, unit_backoff_cap=0.0)
+            request = ReadRequest("holding", 0, 2, ())
+            try:
+                for _ in range(3):  # unit 7 is the only unit this hub has seen
+                    with pytest.raises(HubOffline):
+                        await hub.read(request, 7)
+                    await asyncio.sleep(0.12)  # past the spell after a silent request
+                redials = hub.counters["all-units-silent"]
+                assert 0 < hub.retry_in <= 0.5  # the usual reconnect back-off
+                await asyncio.sleep(hub.retry_in + 0.05)
+                words = await hub.read(request, 1)  # a new connection
+                return redials, hub.counters["connects"], words
+            finally:
+                await hub.close()
+
+    redials, connects, words = asyncio.run(main())
+    assert (redials, connects) == (1, 2)
+    assert words == encode(1.0, "FLOAT32", "ABCD")
+
+
+def test_a_failing_units_request_waits_behind_polls_and_writes() -> None:
+    async def main() -> list[str]:
+        lock = BusLock()
+        order: list[str] = []
+
+        async def take(name: str, **kind: bool) -> None:
+            async with lock.hold(**kind):
+                order.append(name)
+
+        await lock.acquire()  # a request on the wire
+        tasks = [asyncio.create_task(take("probe", background=True)),
+                 asyncio.create_task(take("poll")),
+                 asyncio.create_task(take("write", urgent=True))]
+        await asyncio.sleep(0)  # all three queued, the probe first
+        lock.release()
+        await asyncio.gather(*tasks)
+        return order
+
+    assert asyncio.run(main()) == ["write", "poll", "probe"]
