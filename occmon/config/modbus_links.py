@@ -58,8 +58,9 @@ class ModbusDtuDevice(PolledModbus):
 
     Exactly one of ``registration`` (the packet as text, e.g. the DTU's configured ID or
     IMEI), ``registration_hex`` (a binary packet, hex digits) or ``peer`` (the DTU's fixed
-    IP address) says which DTU it is. The registration is an identifier, not a secret: put
-    the listener on the private APN or behind a firewall.
+    IP address) says which DTU it is. The registration is an identifier, not a secret:
+    anyone who knows it could take the DTU's place, so put the listener on the private APN
+    or behind a firewall, and give ``peer_networks`` to refuse it from anywhere else.
     """
 
     protocol: Literal["modbus-dtu"]
@@ -68,6 +69,10 @@ class ModbusDtuDevice(PolledModbus):
     registration: str | None = Field(default=None, min_length=1, max_length=128)
     registration_hex: str | None = Field(default=None, pattern=r"^([0-9A-Fa-f]{2}){1,128}$")
     peer: str | None = Field(default=None, description="the DTU's IP address")
+    peer_networks: list[str] | None = Field(
+        default=None, min_length=1,
+        description="networks (CIDR) a DTU with this registration may connect from; "
+                    "a registration from elsewhere is refused")
     registration_timeout: float = Field(
         default=10.0, gt=0, le=300,
         description="seconds a new connection has to send its registration packet")
@@ -82,6 +87,26 @@ class ModbusDtuDevice(PolledModbus):
                 raise ValueError(f"{peer!r} is not an IP address (a DTU known by its address "
                                  "needs a fixed IP, e.g. on a private APN)") from None
         return peer
+
+    @field_validator("peer_networks")
+    @classmethod
+    def _networks(cls, networks: list[str] | None) -> list[str] | None:
+        for network in networks or []:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"{network!r} is not a network (e.g. 10.64.0.0/16)") from None
+        return networks
+
+    def admits(self, address: str) -> bool:
+        """Whether a DTU registering from ``address`` is within ``peer_networks``."""
+        if self.peer_networks is None:
+            return True
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in ipaddress.ip_network(n, strict=False) for n in self.peer_networks)
 
     @model_validator(mode="after")
     def _one_identity(self) -> ModbusDtuDevice:

@@ -67,6 +67,8 @@ def listener_of(driver: ModbusDevice) -> DtuListener:
 def dtu_site(listen: int, **identity: Any) -> Any:
     endpoint = {"listen_host": "127.0.0.1", "listen_port": listen,
                 **(identity or {"registration": REGISTRATION})}
+    if "registration" not in identity and "peer" not in identity:
+        endpoint.setdefault("registration", REGISTRATION)
     return site("dtu", endpoint, timeout=0.3, retries=0, registration_timeout=0.3)
 
 
@@ -245,6 +247,7 @@ def test_a_dtu_known_by_its_peer_address_needs_no_registration() -> None:
     ({"registration": None, "peer": "dtu.example"}, "devices[0].peer", "not an ip address"),
     ({"listen_port": None}, "devices[0].listen_port", "field required"),
     ({"inter_request_delay": -1}, "devices[0].inter_request_delay", "greater than"),
+    ({"peer_networks": ["10.64.0.0/33"]}, "devices[0].peer_networks", "not a network"),
 ])
 def test_dtu_config_errors_name_the_key(change: dict[str, Any], where: str,
                                         says: str) -> None:
@@ -271,3 +274,32 @@ def test_config_check_accepts_serial_server_and_dtu_devices(tmp_path: Path) -> N
     result = subprocess.run([sys.executable, "-m", "occmon.cli", "config", "check", str(file)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_registration_from_outside_the_dtus_networks_is_refused() -> None:
+    """Someone who learnt the DTU's ID connects from an address outside ``peer_networks``:
+    refused, counted, and the real DTU (inside) keeps being polled."""
+
+    async def body(drivers: list[ModbusDevice], listen: int,
+                   server: tuple[str, int]) -> tuple[bytes, int, float]:
+        with pytest.raises(DeviceOffline):
+            await drivers[0].poll(NOW)
+        dtu = DtuSimulator(("127.0.0.1", listen), server)
+        dtu.start()
+        try:
+            await poll_until_good(drivers[0])
+            # 127.0.0.2 is loopback too, but outside 127.0.0.1/32
+            reader, writer = await asyncio.open_connection("127.0.0.1", listen,
+                                                           local_addr=("127.0.0.2", 0))
+            writer.write(REGISTRATION.encode())
+            end = await asyncio.wait_for(reader.read(), 2)
+            writer.close()
+            listener = listener_of(drivers[0])
+            return end, listener.counters["dtu-wrong-network"], await poll_until_good(
+                drivers[1])
+        finally:
+            await dtu.stop()
+
+    end, refused, value = with_dtu(body, registration=REGISTRATION,
+                                   peer_networks=["127.0.0.1/32"])
+    assert (end, refused, value) == (b"", 1, 2.0)

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 MAX_PENDING = 64  # sockets waiting to register at once; more are closed at accept
 MAX_REGISTRATION = 256  # bytes an unidentified socket may send before it is closed
+MAX_BUFFER = 1024  # bytes kept from a registered DTU between reads (an RTU frame is <= 256)
 
 
 class DtuConnection(asyncio.Protocol):
@@ -64,6 +65,8 @@ class DtuConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
+        if len(self.buffer) > MAX_BUFFER:  # a chatty or hostile peer: keep the newest bytes
+            del self.buffer[:-MAX_BUFFER]
         if self.identity is None:
             self.listener._identify(self)
         elif self._arrived is not None and not self._arrived.done():
@@ -102,6 +105,7 @@ class DtuListener:
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
         self._by_packet: dict[bytes, str] = {}
+        self._admits: dict[str, ModbusDtuDevice] = {}  # identity -> its config
         self._by_peer: dict[str, str] = {}
         self._timeout = 10.0
         self.sessions: dict[str, DtuConnection] = {}
@@ -120,6 +124,7 @@ class DtuListener:
             self._by_packet[packet] = device.identity
         elif device.peer is not None:
             self._by_peer[device.peer] = device.identity
+        self._admits[device.identity] = device
         self._timeout = min(self._timeout, device.registration_timeout)
         self._users += 1
         return device.identity
@@ -188,6 +193,14 @@ class DtuListener:
         data = bytes(connection.buffer)
         for packet, identity in self._by_packet.items():
             if data.startswith(packet):
+                if not self._admits[identity].admits(connection.peer):
+                    self.counters["dtu-wrong-network"] += 1
+                    self._log.warning(("network", connection.peer), "DTU listener %s:%d: %s "
+                                      "registered as %s from outside its peer_networks; "
+                                      "closed", self.host, self.port, connection.peer,
+                                      identity)
+                    self._drop_pending(connection)
+                    return
                 del connection.buffer[: len(packet)]
                 self._registered(connection, identity)
                 return
