@@ -5,6 +5,10 @@ serialised. With a plain FIFO lock, the write that starts an accident-ventilatio
 would wait behind every poll already queued on the bus: on a 9,600 baud line with a dozen
 detectors that is hundreds of milliseconds. Here a write still never interrupts the request
 on the wire, but it is the next one sent.
+
+A third class, background, waits behind both: the requests of a unit that has stopped
+answering. Its timeout still holds the wire once it is sent, but it never makes an
+answering unit wait in the queue behind it.
 """
 
 from __future__ import annotations
@@ -14,13 +18,16 @@ from collections import deque
 
 
 class BusLock:
-    """A FIFO lock with two classes of waiters: urgent (writes) first, then the rest."""
+    """A FIFO lock with three classes of waiters: urgent (writes), normal, background."""
 
     def __init__(self) -> None:
         self._held = False
         self._urgent: deque[asyncio.Future[None]] = deque()
         self._normal: deque[asyncio.Future[None]] = deque()
-        self._holds = (_Hold(self, False), _Hold(self, True))  # built once: polls are hot
+        self._background: deque[asyncio.Future[None]] = deque()
+        # built once: polls are hot
+        self._holds = (_Hold(self, self._normal), _Hold(self, self._urgent),
+                       _Hold(self, self._background))
 
     @property
     def locked(self) -> bool:
@@ -28,18 +35,24 @@ class BusLock:
 
     @property
     def waiting(self) -> int:
-        return len(self._urgent) + len(self._normal)
+        return len(self._urgent) + len(self._normal) + len(self._background)
 
-    def hold(self, *, urgent: bool = False) -> _Hold:
+    def hold(self, *, urgent: bool = False, background: bool = False) -> _Hold:
         """``async with lock.hold(urgent=...)``: the bus, for one request."""
-        return self._holds[urgent]
+        return self._holds[2 if background and not urgent else int(urgent)]
 
-    async def _acquire(self, urgent: bool) -> None:
-        if not self._held and not self._urgent and not self._normal:
+    async def acquire(self, *, urgent: bool = False, background: bool = False) -> None:
+        """The bus until ``release`` (for a holder that keeps it past one request)."""
+        await self.hold(urgent=urgent, background=background).__aenter__()
+
+    def release(self) -> None:
+        self._release()
+
+    async def _acquire(self, line: deque[asyncio.Future[None]]) -> None:
+        if not self._held and not self._urgent and not self._normal and not self._background:
             self._held = True
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        line = self._urgent if urgent else self._normal
         line.append(waiter)
         try:
             await waiter
@@ -51,7 +64,7 @@ class BusLock:
             raise
 
     def _release(self) -> None:
-        for line in (self._urgent, self._normal):
+        for line in (self._urgent, self._normal, self._background):
             while line:
                 waiter = line.popleft()
                 if not waiter.done():
@@ -63,17 +76,17 @@ class BusLock:
 class _Hold:
     """The async context manager ``BusLock.hold`` returns (one per class of waiter)."""
 
-    __slots__ = ("_lock", "_urgent")
+    __slots__ = ("_line", "_lock")
 
-    def __init__(self, lock: BusLock, urgent: bool) -> None:
-        self._lock, self._urgent = lock, urgent
+    def __init__(self, lock: BusLock, line: deque[asyncio.Future[None]]) -> None:
+        self._lock, self._line = lock, line
 
     async def __aenter__(self) -> None:
         lock = self._lock
-        if not lock._held and not lock._urgent and not lock._normal:
+        if not lock._held and not lock._urgent and not lock._normal and not lock._background:
             lock._held = True  # the usual case, without a second coroutine
             return
-        await lock._acquire(self._urgent)
+        await lock._acquire(self._line)
 
     async def __aexit__(self, *exc: object) -> None:
         self._lock._release()

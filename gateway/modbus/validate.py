@@ -10,8 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from gateway.modbus.profile import Profile, ProfileError, builtin_names, load_profile
+from occmon.config.modbus_links import PolledModbus
 from occmon.config.problems import ConfigProblem
-from occmon.config.schema import ModbusRtuDevice, ModbusTcpDevice, Sensor, SiteConfig
+from occmon.config.schema import Sensor, SiteConfig
 from occmon.quantities import QUANTITIES
 
 
@@ -23,7 +24,7 @@ def load_profiles(
     problems: list[ConfigProblem] = []
     cache: dict[str, Profile | ProfileError] = {}
     for index, device in enumerate(config.devices):
-        if not isinstance(device, ModbusTcpDevice | ModbusRtuDevice):
+        if not isinstance(device, PolledModbus):  # every Modbus link kind
             continue
         if device.profile not in cache:
             try:

@@ -16,14 +16,16 @@ _FIXES = {
     "missing": "add this key",
     "extra_forbidden": "remove this key or correct its spelling",
     "literal_error": "use one of the values the message lists",
-    "union_tag_invalid": "set 'protocol' to modbus-tcp, modbus-rtu, mqtt or opcua",
-    "union_tag_not_found": "add 'protocol': modbus-tcp, modbus-rtu, mqtt or opcua",
+    "union_tag_invalid": "set 'protocol' to modbus-tcp, modbus-rtu, modbus-rtu-tcp, modbus-dtu, "
+                         "mqtt or opcua",
+    "union_tag_not_found": "add 'protocol': modbus-tcp, modbus-rtu, modbus-rtu-tcp, modbus-dtu, "
+                           "mqtt or opcua",
     "string_pattern_mismatch": "use letters, digits, '-', '_' or '.' (start with a letter/digit)",
     "too_short": "add at least one entry",
 }
 
 
-_UNION_TAGS = {"modbus-tcp", "modbus-rtu", "mqtt", "opcua"}
+_UNION_TAGS = {"modbus-tcp", "modbus-rtu", "modbus-rtu-tcp", "modbus-dtu", "mqtt", "opcua"}
 
 
 def _loc(loc: tuple[str | int, ...]) -> str:

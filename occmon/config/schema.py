@@ -19,6 +19,7 @@ from occmon.config.alarms import AlarmsConfig
 from occmon.config.auth import AuthConfig
 from occmon.config.dead_letters import DeadLetterSettings
 from occmon.config.health import HealthConfig
+from occmon.config.modbus_links import ModbusDtuDevice, ModbusRtuTcpDevice, PolledModbus
 from occmon.config.mqttauth import MqttAccounts, Role
 from occmon.config.notify import NotifyConfig
 from occmon.config.opcua import OpcUaDevice
@@ -161,15 +162,7 @@ class Sensor(Strict):
         return self
 
 
-class _Polled(Strict):
-    id: Slug
-    profile: str = Field(min_length=1, description="device profile name or path")
-    unit_id: int = Field(default=1, ge=0, le=247)
-    poll_interval: float = Field(default=1.0, ge=0.05, le=3600)
-    timeout: float = Field(default=1.0, gt=0, le=60)
-    retries: int = Field(default=1, ge=0, le=10)
-    base_address: int | None = Field(default=None, ge=0, le=465536, description="moves a "
-                                     "relocatable profile: the vendor reference of 'base'")
+_Polled = PolledModbus  # unit id, interval, timeout, base, connection pacing (modbus_links.py)
 
 
 class ModbusTcpDevice(_Polled):
@@ -229,9 +222,9 @@ class MqttDevice(Strict):
         return self.expected_interval * polls
 
 
-Device = Annotated[
-    ModbusTcpDevice | ModbusRtuDevice | MqttDevice | OpcUaDevice, Field(discriminator="protocol")
-]
+AnyDevice = (ModbusTcpDevice | ModbusRtuDevice | MqttDevice | ModbusRtuTcpDevice
+             | ModbusDtuDevice | OpcUaDevice)
+Device = Annotated[AnyDevice, Field(discriminator="protocol")]
 
 
 class Simulation(Strict):
@@ -275,9 +268,7 @@ class SiteConfig(Strict):
                 return point
         raise KeyError(point_id)
 
-    def device(
-        self, device_id: str
-    ) -> ModbusTcpDevice | ModbusRtuDevice | MqttDevice | OpcUaDevice:
+    def device(self, device_id: str) -> AnyDevice:
         for device in self.devices:
             if device.id == device_id:
                 return device

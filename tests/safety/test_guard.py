@@ -178,6 +178,6 @@ def test_audit_bodies_name_the_refusal_never_the_signature_and_are_rate_limited(
 
 def test_one_role_table_for_api_and_gateway() -> None:
     assert set(COMMAND_ROLES) == set(COMMANDS)  # every command the gateway parses has a rule
-    assert set(ROLES) == {"officer", "staff", "inspector"}
+    assert set(ROLES) == {"officer", "staff", "inspector", "worker"}  # workers command nothing
     allowed = {(r, c) for c in COMMAND_ROLES for r in ROLES if refusal(r, c) is None}
     assert allowed == {("officer", c) for c in COMMANDS} | {("staff", "acknowledge")}
