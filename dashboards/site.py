@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 import thresholds
 from dashboards.panels import Line
-from occmon.config.schema import ModbusRtuDevice, ModbusTcpDevice, Point, SiteConfig
+from occmon.config.modbus_links import PolledModbus
+from occmon.config.opcua import OpcUaDevice
+from occmon.config.schema import Point, SiteConfig
 from occmon.quantities import QUANTITIES
 
 PRE_ALARM, ALARM, HIGH_ALARM, LIMIT = "#EAB839", "orange", "red", "purple"
@@ -103,7 +105,7 @@ def point_view(config: SiteConfig, point: Point) -> PointView:
         quantity = QUANTITIES.get(sensor.quantity)
         device = config.device(sensor.device)
         poll = None
-        if isinstance(device, ModbusTcpDevice | ModbusRtuDevice):
+        if isinstance(device, PolledModbus | OpcUaDevice):  # every polled link kind
             poll = device.poll_interval
         unit = quantity.unit if quantity is not None else (sensor.unit or "")
         measures.append(Measure(sensor.quantity, unit, poll))
