@@ -101,6 +101,21 @@ class FanDriver:
         await self.device.close()
 
 
+def write_failure(exc: Exception, budget: float, what: str) -> tuple[str, str]:
+    """The counted code and the message of a failed fan command (coil or drive): the
+    interlock retries it; an unexpected exception is logged with its traceback."""
+    if isinstance(exc, ExceptionResponse):
+        return "modbus-exception", str(exc)
+    if isinstance(exc, DeviceOffline | HubOffline):
+        return "device-offline", str(exc)
+    if isinstance(exc, TimeoutError):
+        return "timeout", f"no answer within {budget:g} s"
+    if isinstance(exc, KeyError | ValueError):
+        return "bad-register", str(exc)
+    log.exception("%s failed", what)
+    return "error", f"{type(exc).__name__}: {exc}"
+
+
 async def write_coil(device: ModbusDevice, command: WriteCoil, clock: Callable[[], float],
                      counters: Counter[str], marks: list[float] | None = None) -> CoilResult:
     """FC5 then read back; never raises (the interlock must keep running).
@@ -119,17 +134,9 @@ async def write_coil(device: ModbusDevice, command: WriteCoil, clock: Callable[[
             if bool(words[0]) != command.value:
                 code = "read-back-mismatch"
                 error = f"read back {int(bool(words[0]))} after writing {int(command.value)}"
-    except ExceptionResponse as exc:
-        code, error = "modbus-exception", str(exc)
-    except DeviceOffline as exc:
-        code, error = "device-offline", str(exc)
-    except TimeoutError:
-        code, error = "timeout", f"no answer within {WRITE_TIMEOUT:g} s"
-    except (KeyError, ValueError) as exc:
-        code, error = "bad-register", str(exc)
     except Exception as exc:  # never let a driver bug stop the interlock
-        code, error = "error", f"{type(exc).__name__}: {exc}"
-        log.exception("coil write %s.%s failed", command.device, command.coil)
+        code, error = write_failure(exc, WRITE_TIMEOUT, f"coil write {command.device}."
+                                                        f"{command.coil}")
     if code:
         counters[f"coil-write-failed.{code}"] += 1
         log.warning("coil write %s.%s=%d failed: %s", command.device, command.coil,
@@ -227,17 +234,9 @@ async def write_drive(device: ModbusDevice, drive: Drive, command: WriteCoil,
                          marks)
     except StepFailed as exc:
         code, error = exc.code, str(exc)
-    except ExceptionResponse as exc:
-        code, error = "modbus-exception", str(exc)
-    except (DeviceOffline, HubOffline) as exc:
-        code, error = "device-offline", str(exc)
-    except TimeoutError:
-        code, error = "timeout", f"no answer within {budget:g} s"
-    except (KeyError, ValueError) as exc:
-        code, error = "bad-register", str(exc)
     except Exception as exc:  # never let a driver bug stop the interlock
-        code, error = "error", f"{type(exc).__name__}: {exc}"
-        log.exception("drive command %s.%s failed", command.device, command.coil)
+        code, error = write_failure(exc, budget, f"drive command {command.device}."
+                                                 f"{command.coil}")
     if code:
         counters[f"drive-write-failed.{code}"] += 1
         log.warning("drive command %s %s failed: %s", command.device,
