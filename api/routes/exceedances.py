@@ -128,8 +128,26 @@ def get_exceedance(exceedance_id: str, config: Config, store: Records) -> dict[s
     pending = live.find(store.conn, store.path, config, exceedance_id,
                         time.time())
     if pending is None:
-        raise unknown(exceedance_id)
+        raise withdrawn(store, exceedance_id) or unknown(exceedance_id)
     return outward({**pending, "history": []}, config)
+
+
+def withdrawn(store: RecordsStore, exceedance_id: str) -> HTTPException | None:
+    """A provisional exceedance the day close did not confirm: its day is closed and the
+    record has no such id (ids are the close's own: ``{day}.{point}.{type}.{hhmmss}``)."""
+    day = exceedance_id.split(".", 1)[0]
+    try:
+        dt.date.fromisoformat(day)
+    except ValueError:
+        return None
+    if query.closure(store.conn, day) is None:
+        return None
+    return error(404, "withdrawn",
+                 f"exceedance {exceedance_id!r} is not in the record of {day}, which is "
+                 "closed: if it was listed as provisional before the close, the close did "
+                 "not confirm it, because data that arrived before the close changed it "
+                 "(excursions merged by late readings, or a later maximum); the day's "
+                 "record holds what the data shows")
 
 
 class ActionIn(BaseModel):

@@ -112,6 +112,12 @@ def test_an_open_days_mac_exceedance_is_listed_provisional_then_confirmed_at_clo
     assert {k: after[0][k] for k in ("start", "end", "peak", "limit", "ratio")} == {
         k: merged[0][k] for k in ("start", "end", "peak", "limit", "ratio")}
     assert items(http, provisional="true") == []
+    # the 10:10 one, listed earlier as provisional, is withdrawn with the reason
+    gone = http.get(f"/api/v1/exceedances/{day}.pump-h2s.mac.101000")
+    assert gone.status_code == 404 and gone.json()["detail"]["code"] == "withdrawn"
+    assert f"record of {day}, which is closed" in gone.json()["detail"]["message"]
+    other_day = http.get(f"/api/v1/exceedances/{TODAY.isoformat()}.pump-h2s.mac.101000")
+    assert other_day.json()["detail"]["code"] == "unknown-exceedance"  # not closed: unknown
 
 
 def test_pages_merge_provisional_and_ledgered_newest_first(
