@@ -87,11 +87,16 @@ def _iso(at: float | None, config: SiteConfig) -> str | None:
     return None if at is None else iso_local(at, zone(config.site.timezone))
 
 
-def _worker_out(row: dict[str, Any]) -> dict[str, Any]:
+def _worker_out(row: dict[str, Any], config: SiteConfig) -> dict[str, Any]:
     out = {k: v for k, v in row.items() if k not in PRIVATE}
     out["left"] = out.pop("left_on")
     out["national_id_on_file"] = row.get("id_hash") is not None
-    return out
+    return _entered(out, config)
+
+
+def _entered(row: dict[str, Any], config: SiteConfig) -> dict[str, Any]:
+    """A registry row with its entry time as ISO 8601 at the site's offset."""
+    return {**row, "entered": _iso(row["entered"], config)} if "entered" in row else row
 
 
 def _assignment_out(row: dict[str, Any], config: SiteConfig) -> dict[str, Any]:
@@ -125,7 +130,7 @@ Offset = Annotated[int, Query(ge=0, le=2**31)]
 # ----- workers -----
 
 @router.get("/workers", response_model=None, responses=CSV_TOO)
-def list_workers(db: Db, job: str | None = None,
+def list_workers(db: Db, config: Config, job: str | None = None,
                  category: registry.Category | None = None,
                  active_on: str | None = Query(default=None, description="YYYY-MM-DD",
                                                json_schema_extra=DAY),
@@ -133,7 +138,7 @@ def list_workers(db: Db, job: str | None = None,
     """Current workers (latest row of each), by employee number."""
     day = parse_day("active_on", active_on) if active_on else None
     rows = registry.workers(db, job=job, category=category, active_on=day)
-    return _page([_worker_out(r) for r in rows], limit, offset, format, "workers")
+    return _page([_worker_out(r, config) for r in rows], limit, offset, format, "workers")
 
 
 @router.post("/workers", status_code=201, response_model=None)
@@ -143,7 +148,7 @@ def create_worker(body: registry.WorkerIn, db: Db, who: Officer,
         row = registry.put_worker(db, body, site=config.site.id, by=who.name, now=time.time())
     except registry.RegistryError as exc:
         raise _refused(exc) from None
-    return _worker_out(row)
+    return _worker_out(row, config)
 
 
 @router.post("/workers/{employee}/corrections", status_code=201, response_model=None)
@@ -158,7 +163,7 @@ def correct_worker(employee: str, body: registry.WorkerIn, db: Db, who: Officer,
                                   correct=True)
     except registry.RegistryError as exc:
         raise _refused(exc) from None
-    return _worker_out(row)
+    return _worker_out(row, config)
 
 
 def _window(config: SiteConfig, start: str | None, end: str | None,
@@ -197,12 +202,12 @@ def worker_file(employee: str, db: Db, config: Config,
             for w in personal.worn]
     known = [d["dose_usv"] for d in days if d["dose_usv"] is not None]
     return JSONResponse({
-        "site": config.site.id, "worker": _worker_out(found),
+        "site": config.site.id, "worker": _worker_out(found, config),
         "start": _iso(lo, config), "end": _iso(hi, config), "worn": worn,
         "unassigned": [{"from": _iso(a, config), "to": _iso(b, config)}
                        for a, b in personal.unassigned],
         "days": days, "dose_usv": sum(known) if known else None,
-        "history": [_worker_out(r) for r in registry.worker_history(db, employee)]})
+        "history": [_worker_out(r, config) for r in registry.worker_history(db, employee)]})
 
 
 @router.get("/workers/{employee}/readings", response_model=None, responses=CSV_TOO)
@@ -224,19 +229,20 @@ def worker_readings(employee: str, db: Db, config: Config, start: DayQuery = Non
 # ----- instruments -----
 
 @router.get("/instruments", response_model=None, responses=CSV_TOO)
-def list_instruments(db: Db, type: registry.InstrumentType | None = None,
+def list_instruments(db: Db, config: Config, type: registry.InstrumentType | None = None,
                      device: str | None = None, limit: Limit = 100, offset: Offset = 0,
                      format: Format = "json") -> Response:
-    return _page(registry.instruments(db, type=type, device=device), limit, offset, format,
-                 "instruments")
+    return _page([_entered(r, config) for r in registry.instruments(db, type=type, device=device)],
+                 limit, offset, format, "instruments")
 
 
 @router.post("/instruments", status_code=201, response_model=None)
 def create_instrument(body: registry.InstrumentIn, db: Db, who: Officer,
                       config: Config) -> dict[str, Any]:
     try:
-        return registry.put_instrument(db, body, site=config.site.id, by=who.name,
-                                       now=time.time(), devices=[d.id for d in config.devices])
+        return _entered(registry.put_instrument(db, body, site=config.site.id, by=who.name,
+                                                now=time.time(),
+                                                devices=[d.id for d in config.devices]), config)
     except registry.RegistryError as exc:
         raise _refused(exc) from None
 
@@ -247,9 +253,10 @@ def correct_instrument(serial: str, body: registry.InstrumentIn, db: Db, who: Of
     if body.serial != serial:
         raise error(422, "serial-mismatch", f"body serial {body.serial!r} is not {serial!r}")
     try:
-        return registry.put_instrument(db, body, site=config.site.id, by=who.name,
-                                       now=time.time(), devices=[d.id for d in config.devices],
-                                       correct=True)
+        row = registry.put_instrument(db, body, site=config.site.id, by=who.name,
+                                      now=time.time(), devices=[d.id for d in config.devices],
+                                      correct=True)
+        return _entered(row, config)
     except registry.RegistryError as exc:
         raise _refused(exc) from None
 

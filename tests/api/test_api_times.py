@@ -124,7 +124,7 @@ def get_paths(http: httpx.Client, ids: dict[str, str]) -> list[str]:
             continue
         query = {p["name"]: required.get(p["name"], "") for p in op.get("parameters", [])
                  if p["in"] == "query" and p.get("required")}
-        if path.endswith("/readings"):  # its start and end are times
+        if path.endswith("/readings") and "{point_id}" in path:  # start and end are times
             query = {"start": f"{DAY}T00:00:00+08:00", "end": f"{DAY}T23:59:59+08:00"}
         url = re.sub(r"\{(\w+)\}", lambda m: ids[m.group(1)], path)
         out.append(url + ("?" + str(httpx.QueryParams(query)) if query else ""))
@@ -136,8 +136,19 @@ def test_no_epoch_seconds_in_any_get_answer(tmp_path: Path) -> None:
                                                headers={"X-API-Key": OFFICER_KEY}) as http:
         exceedances = http.get("/api/v1/exceedances").json()["items"]
         assert exceedances, "the surge of the day must have left an exceedance"
+        # the registries' routes too: one worker wearing one dosimeter on the day
+        for path, body in (
+            ("/api/v1/workers", {"employee": "E1", "name": "王工", "sex": "M",
+                                 "birth_date": "1980-01-02", "job": "磨工"}),
+            ("/api/v1/instruments", {"serial": "TLD-1", "type": "TLD"}),
+            ("/api/v1/assignments", {"instrument": "TLD-1", "worker": "E1",
+                                     "start": f"{DAY}T08:00:00+08:00",
+                                     "end": f"{DAY}T17:00:00+08:00"})):
+            made = http.post(path, json=body)
+            assert made.status_code == 201, made.text
         ids = {"point_id": "mill-dust", "alarm_id": "mill-dust:process", "day": DAY.isoformat(),
-               "quarter_id": "2026-Q2", "exceedance_id": exceedances[0]["id"]}
+               "quarter_id": "2026-Q2", "exceedance_id": exceedances[0]["id"],
+               "employee": "E1", "serial": "TLD-1"}
         answers: dict[str, Any] = {}
         for url in get_paths(http, ids):
             r = http.get(url)
