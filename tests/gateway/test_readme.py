@@ -5,14 +5,13 @@ from pathlib import Path
 import yaml
 
 from gateway.modbus.profile import builtin_names
+from tests.driver_docs import assert_readme_embeds_sample
 
 FOLDER = Path(__file__).resolve().parents[2] / "gateway" / "modbus"
 
 
 def test_readme_embeds_the_sample_verbatim() -> None:
-    sample = (FOLDER / "sample.yaml").read_text(encoding="utf-8")
-    readme = (FOLDER / "README.md").read_text(encoding="utf-8")
-    assert f"```yaml\n{sample}```" in readme
+    assert_readme_embeds_sample(FOLDER)
 
 
 def test_sample_devices_and_sensors_agree() -> None:

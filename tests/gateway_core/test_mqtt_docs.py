@@ -7,14 +7,13 @@ from pathlib import Path
 import yaml
 
 from occmon.config.schema import MqttDevice, Sensor
+from tests.driver_docs import assert_readme_embeds_sample
 
 FOLDER = Path(__file__).resolve().parents[2] / "gateway" / "mqtt"
 
 
 def test_readme_embeds_the_sample_verbatim() -> None:
-    sample = (FOLDER / "sample.yaml").read_text(encoding="utf-8").rstrip()
-    readme = (FOLDER / "README.md").read_text(encoding="utf-8")
-    assert f"```yaml\n{sample}\n```" in readme
+    assert_readme_embeds_sample(FOLDER)
 
 
 def test_sample_validates_against_the_schema() -> None:

@@ -13,6 +13,7 @@ from asyncua import ua
 from occmon.check import check_file
 from occmon.config.opcua import NODE_ID, OpcUaDevice
 from occmon.config.schema import Sensor
+from tests.driver_docs import assert_readme_embeds_sample
 from tests.opcua.helpers import panel_site
 
 FOLDER = Path(__file__).resolve().parents[2] / "gateway" / "opcua"
@@ -94,9 +95,7 @@ def test_what_the_schema_accepts_asyncua_parses(text: str) -> None:
 
 
 def test_readme_embeds_the_sample_verbatim() -> None:
-    sample = (FOLDER / "sample.yaml").read_text(encoding="utf-8").rstrip()
-    readme = (FOLDER / "README.md").read_text(encoding="utf-8")
-    assert f"```yaml\n{sample}\n```" in readme
+    assert_readme_embeds_sample(FOLDER)
 
 
 def test_sample_validates_against_the_schema() -> None:
