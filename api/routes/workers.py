@@ -28,7 +28,7 @@ from api.records_deps import CSV_TOO, Format, csv_response
 from api.timeparams import DAY, parse_day
 from ingest.daily.windows import day_window, iso_local, zone
 from ingest.schema import connect
-from ingest.workers import attribution, registry
+from ingest.workers import attribution, history, registry
 from ingest.workers.schema import migrate
 from occmon.config.schema import SiteConfig
 
@@ -207,6 +207,7 @@ def worker_file(employee: str, db: Db, config: Config,
         "unassigned": [{"from": _iso(a, config), "to": _iso(b, config)}
                        for a, b in personal.unassigned],
         "days": days, "dose_usv": sum(known) if known else None,
+        "exposure": history.file_summary(db, config, found, lo, hi),
         "history": [_worker_out(r, config) for r in registry.worker_history(db, employee)]})
 
 
