@@ -77,6 +77,12 @@ def periods(conn: sqlite3.Connection, config: SiteConfig, employee: str,
     return out
 
 
+def _profile(config: SiteConfig, p: Period) -> list[dict[str, Any]]:
+    """The time-activity profile (points and hours per shift) of the period's job."""
+    found = noise.job_of(config, p.job)
+    return [] if found is None else [{"point": s.point, "hours": s.hours} for s in found.profile]
+
+
 def _years(p: Period) -> list[tuple[dt.date, dt.date]]:
     return [(max(p.start, dt.date(y, 1, 1)), min(p.end, dt.date(y, 12, 31)))
             for y in range(p.start.year, p.end.year + 1)]
@@ -192,7 +198,7 @@ def exposure_history(conn: sqlite3.Connection, config: SiteConfig, worker: dict[
     return {"site": config.site.id, "basis": noise.basis(config),
             "from": first.isoformat(), "to": last.isoformat(),
             "periods": [{"from": p.start.isoformat(), "to": p.end.isoformat(), "job": p.job,
-                         "job_id": p.job_id} for p in ps],
+                         "job_id": p.job_id, "profile": _profile(config, p)} for p in ps],
             "entries": entries}
 
 

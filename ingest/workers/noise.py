@@ -3,7 +3,8 @@ they wore, the week's LEX,W, and the job-based (time-activity) figures where the
 
 Shifts are the site's (``records.shifts``; a shift belongs to the day it starts) when the
 site file declares them; otherwise the calendar day, whose reference length is 8 h (the
-worn span if longer). ``basis`` in every answer says which.
+measured span, first reading to the end of the last, if longer). ``basis`` in every answer
+says which.
 
 Personal figures (``source: personal``) come from ``attribution.personal_readings``: the
 ``laeq`` readings of the worn device, each held 60 s at most, over the worn part of the shift
@@ -86,33 +87,55 @@ def _min_coverage(config: SiteConfig) -> float:
     return config.records.min_coverage if config.records is not None else DEFAULT_MIN_COVERAGE
 
 
-def _series(w: attribution.Worn, quantity: str) -> tuple[np.ndarray, np.ndarray]:
-    return attribution._series(w, quantity)  # one rule for which readings count
+@dataclass(frozen=True, slots=True)
+class _WornSeries:
+    """One worn piece's noise series, built once for all the shifts it spans."""
+
+    instrument: str
+    start: float
+    end: float
+    t: np.ndarray  # laeq reading times
+    energy: np.ndarray  # 10^(0.1 LAeq) of each
+    pt: np.ndarray  # lcpeak reading times
+    pv: np.ndarray  # lcpeak dB(C)
 
 
-def _shift_row(slot: ShiftSlot, personal: attribution.PersonalReadings, b: Basis,
+def _worn_series(personal: attribution.PersonalReadings) -> list[_WornSeries]:
+    out = []
+    for w in personal.worn:
+        t, v = attribution._series(w, attribution.NOISE_QUANTITY)  # one rule for what counts
+        pt, pv = attribution._series(w, PEAK_QUANTITY)
+        out.append(_WornSeries(w.instrument, w.start, w.end, t, np.power(10.0, 0.1 * v), pt,
+                               pv))
+    return out
+
+
+def _shift_row(slot: ShiftSlot, worn_series: Sequence[_WornSeries], b: Basis,
                min_coverage: float) -> dict[str, Any] | None:
     energy = worn = 0.0
     span_lo, span_hi = math.inf, -math.inf
     peaks: dict[float, float] = {}
     instruments: list[str] = []
-    for w in personal.worn:
+    for w in worn_series:
         lo, hi = max(slot.start, w.start), min(slot.end, w.end)
         if hi <= lo:
             continue
-        t, v = _series(w, attribution.NOISE_QUANTITY)
         held = 0.0
-        if t.size:
-            held, integral = held_and_integral(t, np.power(10.0, 0.1 * v),
-                                               max_gap=attribution.NOISE_HOLD_S, start=lo, end=hi)
+        if w.t.size:
+            held, integral = held_and_integral(w.t, w.energy, max_gap=attribution.NOISE_HOLD_S,
+                                               start=lo, end=hi)
             energy += integral
             worn += held
-        pt, pv = _series(w, PEAK_QUANTITY)
-        inside = (pt >= lo) & (pt < hi)
-        peaks.update(zip(pt[inside].tolist(), pv[inside].tolist(), strict=True))
-        if held > 0 or inside.any():
+        i, j = np.searchsorted(w.pt, lo, "left"), np.searchsorted(w.pt, hi, "left")
+        peaks.update(zip(w.pt[i:j].tolist(), w.pv[i:j].tolist(), strict=True))
+        if held > 0 or j > i:
             instruments.append(w.instrument)
-            span_lo, span_hi = min(span_lo, lo), max(span_hi, hi)
+            # the measured span (first reading to the end of the last one's hold): a
+            # calendar day's reference length when it is longer than 8 h
+            k, m = np.searchsorted(w.t, lo, "left"), np.searchsorted(w.t, hi, "left")
+            times = [*w.t[k:m].tolist(), *w.pt[i:j].tolist()] or [lo]
+            span_lo = min(span_lo, min(times))
+            span_hi = max(span_hi, min(hi, max(times) + attribution.NOISE_HOLD_S))
     if not instruments:
         return None
     shift_s = slot.end - slot.start if b == "site-shifts" else max(REFERENCE_S, span_hi - span_lo)
@@ -216,8 +239,9 @@ def noise_file(conn: sqlite3.Connection, config: SiteConfig, worker: dict[str, A
     all_slots = slots(config, wk_first, wk_last)
     personal = attribution.personal_readings(conn, config, worker["employee"],
                                              all_slots[0].start, all_slots[-1].end)
+    series = _worn_series(personal)
     rows = [r for s in all_slots
-            if (r := _shift_row(s, personal, b, _min_coverage(config))) is not None]
+            if (r := _shift_row(s, series, b, _min_coverage(config))) is not None]
     weeks = _weeks(rows)
     inside = [r for r in rows if first.isoformat() <= r["day"] <= last.isoformat()]
     records = job_records(conn, config, worker["job"], first.isoformat(), last.isoformat())

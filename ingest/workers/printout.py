@@ -97,7 +97,7 @@ def _entry_rows(entries: Sequence[Row]) -> list[list[str]]:
 ENTRY_HEAD = ["期间 Period", "工种 Job", "危害因素 Hazard", "来源 Source", "指标 Metric",
               "单位 Unit", "班次/天 Shifts/days", "接触水平 Exposure level", "限值 Limit",
               "超限 Over", "判定 Verdict", "依据 Basis (profile / instrument)"]
-ENTRY_WEIGHTS = (62, 36, 58, 40, 40, 28, 30, 110, 30, 24, 40, 96)
+ENTRY_WEIGHTS = (62, 36, 58, 50, 40, 36, 36, 100, 36, 32, 42, 84)
 NOTES = [
     "个体: 本人佩戴的个体噪声剂量计/个人剂量计的测量结果; 岗位: 所在岗位时间分配 (测点 x 小时) "
     "按测点测量结果计算, 代表岗位而非个人。 Personal: the worker's own worn dosimeter; job-based: "
@@ -112,12 +112,18 @@ NOTES = [
 ]
 
 
+def _profile(period: Row) -> str:
+    if not period.get("job_id"):
+        return "无 none (此工种未配置岗位 no job in records.jobs)"
+    steps = "; ".join(f"{s['point']} {s['hours']:g} h" for s in period.get("profile") or [])
+    return f"{period['job_id']}: {steps}"
+
+
 def history_sheet(site: Row, worker: Row, hist: Row) -> Sheet:
     periods = Table("periods", "一、职业史 Occupational history",
                     ["起始 From", "截止 To", "工种 Job", "岗位时间分配 Job profile (site file)"],
                     (60, 60, 80, 200),
-                    [[p["from"], p["to"], str(p["job"]), str(p["job_id"] or "-")]
-                     for p in hist["periods"]])
+                    [[p["from"], p["to"], str(p["job"]), _profile(p)] for p in hist["periods"]])
     entries = Table("entries", "二、职业病危害接触史 Exposure history", ENTRY_HEAD,
                     ENTRY_WEIGHTS, _entry_rows(hist["entries"]))
     meta = [*_worker_lines(site, worker),
