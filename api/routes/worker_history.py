@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from api.deps import Config
 from api.errors import error
 from api.records_deps import csv_response
-from api.routes.workers import PRIVATE, DayQuery, Db, LastDayQuery, registries
+from api.routes.workers import DayQuery, Db, LastDayQuery, _worker_out, registries
 from api.timeparams import parse_day
 from ingest.daily.windows import iso_local, zone
 from ingest.workers import history, noise, printout, registry
@@ -91,10 +91,6 @@ def worker_noise(employee: str, db: Db, config: Config, start: DayQuery = None,
                          "job_based": nf.job})
 
 
-def _person(worker: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in worker.items() if k not in PRIVATE}
-
-
 @router.get("/workers/{employee}/history", response_model=None, responses=PRINTABLE)
 def worker_history(employee: str, db: Db, config: Config,
                    start: DayQuery = None, end: LastDayQuery = None,
@@ -104,7 +100,7 @@ def worker_history(employee: str, db: Db, config: Config,
     level with its source (personal / job). Default window: joined to left (or today)."""
     worker = _worker(db, employee)
     today = dt.datetime.now(zone(config.site.timezone)).date()
-    first, last = _days(start, end, history.employment(worker, today), None)
+    first, last = _days(start, end, history.employment(db, config, worker, today), None)
     hist = history.exposure_history(db, config, worker, first, last)
     if format == "csv":
         cols = history.CSV_COLUMNS
@@ -118,7 +114,7 @@ def worker_history(employee: str, db: Db, config: Config,
     if format in ("pdf", "html"):
         sheet = printout.history_sheet(_site(config), worker, hist)
         return _printed(sheet, format, f"worker-{employee}-history")
-    return JSONResponse({**hist, "worker": _person(worker)})
+    return JSONResponse({**hist, "worker": _worker_out(worker, config)})
 
 
 def _printed(sheet: printout.Sheet, format: str, name: str) -> Response:
@@ -135,14 +131,14 @@ def worker_notice(employee: str, year: Annotated[int, FastPath(ge=1970, le=2199)
     limits, for the worker to read and sign."""
     worker = _worker(db, employee)
     today = dt.datetime.now(zone(config.site.timezone)).date()
-    joined, left = history.employment(worker, today)
+    joined, left = history.employment(db, config, worker, today)
     first, last = max(joined, dt.date(year, 1, 1)), min(left, dt.date(year, 12, 31))
     if first > last:
         raise error(404, "not-employed", f"worker {employee!r} was not employed in {year} "
                     f"({joined} ~ {left})")
     hist = history.exposure_history(db, config, worker, first, last)
     if format == "json":
-        return JSONResponse({**hist, "year": year, "worker": _person(worker)})
+        return JSONResponse({**hist, "year": year, "worker": _worker_out(worker, config)})
     return _printed(printout.notice_sheet(_site(config), worker, year, hist), format,
                     f"worker-{employee}-notice-{year}")
 

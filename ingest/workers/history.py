@@ -202,9 +202,13 @@ def exposure_history(conn: sqlite3.Connection, config: SiteConfig, worker: dict[
             "entries": entries}
 
 
-def employment(worker: dict[str, Any], today: dt.date) -> tuple[dt.date, dt.date]:
-    """[joined, left] of the worker (today when still employed; joined unknown: today)."""
-    first = dt.date.fromisoformat(worker["joined"]) if worker.get("joined") else today
+def employment(conn: sqlite3.Connection, config: SiteConfig, worker: dict[str, Any],
+               today: dt.date) -> tuple[dt.date, dt.date]:
+    """[joined, left] of the worker; joined unknown: the day first entered; still employed
+    (or left unknown): today."""
+    rows = registry.worker_history(conn, worker["employee"])
+    entered = _day(rows[0]["entered"], config) if rows else today
+    first = dt.date.fromisoformat(worker["joined"]) if worker.get("joined") else entered
     last = dt.date.fromisoformat(worker["left_on"]) if worker.get("left_on") else today
     return first, max(first, last)
 

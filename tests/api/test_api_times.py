@@ -148,7 +148,7 @@ def test_no_epoch_seconds_in_any_get_answer(tmp_path: Path) -> None:
             assert made.status_code == 201, made.text
         ids = {"point_id": "mill-dust", "alarm_id": "mill-dust:process", "day": DAY.isoformat(),
                "quarter_id": "2026-Q2", "exceedance_id": exceedances[0]["id"],
-               "employee": "E1", "serial": "TLD-1"}
+               "employee": "E1", "serial": "TLD-1", "year": str(DAY.year)}
         answers: dict[str, Any] = {}
         for url in get_paths(http, ids):
             r = http.get(url)

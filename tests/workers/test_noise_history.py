@@ -8,6 +8,7 @@ noise_data.py)."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import math
 import sqlite3
@@ -162,3 +163,18 @@ def test_without_site_shifts_the_shift_is_the_calendar_day(noise_api: httpx.Clie
     assert day["lex_8h"] == pytest.approx(THU_LEX, abs=0.01)
     assert day["coverage"] == pytest.approx(1.0)  # 8 h worn of the 8-h reference day
     assert day["impulses"] == IMPULSES and day["impulse_verdict"] == "fail"
+
+
+def test_a_job_change_starts_a_new_period(noise_api: httpx.Client) -> None:
+    body = {"employee": B, "name": "李四", "sex": "M", "birth_date": "1990-03-04",
+            "job": "探伤工", "category": "A", "joined": "2020-01-01",
+            "reason": "调岗 moved to radiography"}
+    r = noise_api.post(f"/api/v1/workers/{B}/corrections", json=body, headers=OFFICER)
+    assert r.status_code == 201, r.text
+    changed = dt.datetime.fromisoformat(r.json()["entered"]).date()  # the site's day
+    hist = get(noise_api, f"/api/v1/workers/{B}/history", start=str(MON), end=str(changed))
+    assert [(p["from"], p["to"], p["job"], p["job_id"]) for p in hist["periods"]] == [
+        (str(MON), str(changed - dt.timedelta(days=1)), "mill-patrol", "mill-patrol"),
+        (str(changed), str(changed), "探伤工", None)]
+    # the job-based entries belong to the first period only
+    assert {e["job"] for e in hist["entries"]} == {"mill-patrol"}
