@@ -98,3 +98,25 @@ def test_history_html_in_chromium(noise_api: httpx.Client, tmp_path: Path) -> No
     periods = dom.by_id("periods")
     assert periods is not None and "mill-patrol" in periods.text
     assert str(dt.date(2026, 5, 25)) in periods.text
+
+
+def test_notice_html_in_chromium(noise_api: httpx.Client, tmp_path: Path) -> None:
+    r = noise_api.get(f"/api/v1/workers/{A}/notice/2026", headers=WORKER_A)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    page = tmp_path / "notice.html"
+    page.write_text(r.text, encoding="utf-8")
+    profile = tmp_path / "chromium-profile"
+    shot = tmp_path / "notice.png"
+    headless(profile, f"--screenshot={shot}", page.as_uri(), width=1123, height=794)
+    keep(shot)
+    assert 0.01 < ink(shot) < 0.5
+    dom = parse(headless(profile, "--dump-dom", page.as_uri(), width=1123, height=794))
+    table = dom.by_id("results")
+    assert table is not None
+    texts = [n.text for n in table.walk() if n.tag == "tr"][1:]
+    noise = next(t for t in texts if "噪声" in t)
+    assert "85" in noise and "超标 fail" in noise and f"{THU_LEX:.1f}" in noise
+    dust = next(t for t in texts if "水泥粉尘" in t)
+    assert " 4 " in f" {dust} " and "合格 pass" in dust  # PC-TWA 4 mg/m3, C_TWA 2.50
+    sign = dom.by_id("sign")
+    assert sign is not None and "劳动者签收" in sign.text
