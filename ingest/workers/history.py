@@ -13,9 +13,12 @@ Exposure levels, per period, year and agent:
   count, highest and energy-mean LEX,8h, shifts above 85 dB(A), highest LCpeak;
 - ``personal`` radiation: the Hp(10) of the electronic dosimeters they wore, summed over the
   days (``attribution.daily_exposure``), against 20 mSv a year (GB 18871-2002 B1.1.1);
+- ``personal`` chemicals: the shifts the worker wore a gas detector (``chemicals``): C_TWA
+  = sum(C_i T_i) / 8 h against PC-TWA, or the highest reading against a MAC;
 - ``job``: the closed days' job records of the period's job (time-activity profile over the
-  site's points, ``ingest.daily.jobs``) for every agent of the profile; for noise only on
-  days without a personal figure. A job-based level describes the places, not the person.
+  site's points, ``ingest.daily.jobs``) for every agent of the profile, on the days the
+  worker's own instrument did not measure that agent. A job-based level describes the
+  places, not the person.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from ingest.daily.windows import day_window, zone
-from ingest.workers import attribution, noise, registry
+from ingest.workers import attribution, chemicals, noise, registry
 from occmon.config.schema import SiteConfig
 from thresholds.catalogue import lookup
 from thresholds.noise import CRITERION_DB
@@ -114,8 +117,8 @@ def _entry(p: Period, lo: dt.date, hi: dt.date, agent: str, source: str, **kw: A
 
 def _personal(conn: sqlite3.Connection, config: SiteConfig, employee: str, p: Period,
               lo: dt.date, hi: dt.date, worker: dict[str, Any]
-              ) -> tuple[list[dict[str, Any]], set[str]]:
-    """The personal entries of [lo, hi] and the days with a personal noise figure."""
+              ) -> tuple[list[dict[str, Any]], dict[str, set[str]]]:
+    """The personal entries of [lo, hi] and, per agent, the days with a personal figure."""
     out: list[dict[str, Any]] = []
     nf = noise.noise_file(conn, config, worker, lo, hi)
     shifts = [s for s in nf.shifts if s["lex_8h"] is not None]
@@ -146,19 +149,37 @@ def _personal(conn: sqlite3.Connection, config: SiteConfig, employee: str, p: Pe
             count=len(days), max=_r(max(d.dose_usv or 0.0 for d in days), 3),
             mean=None, sum=_r(total, 3), limit=limit_usv, over=0,
             verdict="pass" if total <= limit_usv else "fail"))
-    return out, {s["day"] for s in nf.shifts}
+    covered = {NOISE_AGENT: {s["day"] for s in nf.shifts}}
+    by_agent: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in chemicals.personal_chemicals(conn, config, employee, lo, hi):
+        by_agent[row["agent"]].append(row)
+    for agent, rows in sorted(by_agent.items()):
+        covered[agent] = {r["day"] for r in rows}
+        twa = rows[0]["pc_twa"] is not None
+        values = [float(r["c_twa"] if twa else r["max"]) for r in rows]
+        lim = rows[0]["pc_twa"] if twa else rows[0]["mac"]
+        out.append(_entry(
+            p, lo, hi, agent, "personal", metric=rows[0]["metric"], unit=chemicals.UNIT,
+            basis="gas detector", instruments=sorted({i for r in rows
+                                                      for i in r["instruments"]}),
+            count=len(rows), max=_r(max(values), 4),
+            mean=_r(float(np.mean(values)), 4) if twa else None, limit=lim,
+            over=sum(r["verdict"] == "fail" for r in rows),
+            verdict="fail" if any(r["verdict"] == "fail" for r in rows) else
+            "pass" if all(r["verdict"] == "pass" for r in rows) else "insufficient"))
+    return out, covered
 
 
 def _job(conn: sqlite3.Connection, config: SiteConfig, p: Period, lo: dt.date, hi: dt.date,
-         noise_days: set[str]) -> list[dict[str, Any]]:
+         covered: dict[str, set[str]]) -> list[dict[str, Any]]:
     if p.job_id is None:
         return []
     records = noise.job_records(conn, config, p.job_id, lo.isoformat(), hi.isoformat())
     by_agent: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for rec in records:
-        if rec.get("metric") == "lex_8h" and rec.get("day") in noise_days:
-            continue  # the worker's own dosimeter measured that day
         agent = rec.get("agent") or {}
+        if rec.get("day") in covered.get(str(agent.get("id")), set()):
+            continue  # the worker's own instrument measured that agent that day
         fraction = agent.get("fraction")
         by_agent[f"{agent.get('id')}:{fraction}" if fraction else str(agent.get("id"))
                  ].append(rec)
@@ -193,8 +214,8 @@ def exposure_history(conn: sqlite3.Connection, config: SiteConfig, worker: dict[
     entries: list[dict[str, Any]] = []
     for p in ps:
         for lo, hi in _years(p):
-            mine, noise_days = _personal(conn, config, worker["employee"], p, lo, hi, worker)
-            entries += mine + _job(conn, config, p, lo, hi, noise_days)
+            mine, covered = _personal(conn, config, worker["employee"], p, lo, hi, worker)
+            entries += mine + _job(conn, config, p, lo, hi, covered)
     return {"site": config.site.id, "basis": noise.basis(config),
             "from": first.isoformat(), "to": last.isoformat(),
             "periods": [{"from": p.start.isoformat(), "to": p.end.isoformat(), "job": p.job,

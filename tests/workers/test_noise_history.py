@@ -18,8 +18,10 @@ import httpx
 import pytest
 
 from ingest.schema import connect
-from ingest.workers import noise, registry
+from ingest.store import SqliteStore
+from ingest.workers import chemicals, noise, registry
 from occmon.config.schema import SiteConfig
+from occmon.model import Quality, Reading
 from tests.workers.noise_data import (
     DAY_LEX,
     IMPULSES,
@@ -32,6 +34,7 @@ from tests.workers.noise_data import (
     THU_DOSE,
     THU_LEX,
     WEEK,
+    at,
 )
 from tests.workers.site import INSPECTOR, OFFICER, STAFF, WORKER_A, A, B
 
@@ -178,3 +181,46 @@ def test_a_job_change_starts_a_new_period(noise_api: httpx.Client) -> None:
         (str(changed), str(changed), "探伤工", None)]
     # the job-based entries belong to the first period only
     assert {e["job"] for e in hist["entries"]} == {"mill-patrol"}
+
+
+def test_a_worn_gas_detector_gives_personal_chemical_exposure(
+    noise_api: httpx.Client, noise_site: SiteConfig,
+) -> None:
+    # worker C wears the wireless H2S detector wgas-1 08:00-12:00 on Thursday: one reading a
+    # minute at 3.0 mg/m3 but 12.0 at 09:00. H2S has a MAC (10) only: the highest worn
+    # reading is judged, 12 > 10: fail. C_TWA by hand: (239 x 60 x 3.0 + 60 x 12.0) / 28800
+    # = 1.51875 mg/m3. Job 巡检工: the dust and noise of the job still come from the job record.
+    body = {"employee": "E1003", "name": "王五", "sex": "M", "birth_date": "1985-07-01",
+            "job": "巡检工", "joined": "2024-03-01"}
+    assert noise_api.post("/api/v1/workers", json=body, headers=OFFICER).status_code == 201
+    assert noise_api.post("/api/v1/instruments", headers=OFFICER, json={
+        "serial": "WG4-3310", "type": "gas-detector", "device": "wgas-1",
+        "quantities": ["concentration"]}).status_code == 201
+    assert noise_api.post("/api/v1/assignments", headers=OFFICER, json={
+        "instrument": "WG4-3310", "worker": "E1003", "start": "2026-05-28T08:00:00+08:00",
+        "end": "2026-05-28T12:00:00+08:00", "position": "breathing-zone"}).status_code == 201
+    readings = [Reading(point="desulf-h2s-w1", agent="h2s", time=at(THU, 8) + 60.0 * i,
+                        value=12.0 if i == 60 else 3.0, unit="mg/m3", quality=Quality.GOOD,
+                        sensor="w1-h2s", device="wgas-1") for i in range(240)]
+    readings.append(Reading(point="desulf-h2s-w1", agent="h2s", time=at(THU, 13), value=50.0,
+                            unit="mg/m3", quality=Quality.GOOD, sensor="w1-h2s",
+                            device="wgas-1"))  # after the detector was handed back: not C's
+    store = SqliteStore(noise_site.store.path)
+    try:
+        store.write_readings(readings, received=at(THU, 20))
+    finally:
+        store.close()
+    hist = get(noise_api, "/api/v1/workers/E1003/history", start=str(THU), end=str(THU))
+    entries = {(e["agent"], e["source"]): e for e in hist["entries"]}
+    assert set(entries) == {("h2s", "personal"), ("noise", "job"), ("cement-dust", "job")}
+    h2s = entries[("h2s", "personal")]
+    assert h2s["metric"] == "MAC max" and h2s["max"] == 12.0 and h2s["limit"] == 10
+    assert h2s["verdict"] == "fail" and h2s["over"] == 1 and h2s["count"] == 1
+    assert h2s["instruments"] == ["WG4-3310"]
+    conn = connect(noise_site.store.path)
+    try:
+        [row] = chemicals.personal_chemicals(conn, noise_site, "E1003", THU, THU)
+    finally:
+        conn.close()
+    assert row["shift"] == "白班" and row["worn_hours"] == pytest.approx(4.0)
+    assert row["c_twa"] == pytest.approx((239 * 60 * 3.0 + 60 * 12.0) / 28800)
