@@ -43,12 +43,22 @@ def _site(config: SiteConfig) -> dict[str, Any]:
     return config.site.name.model_dump()
 
 
+def cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: typed text (a job, a name) that starts like a
+    formula (= + - @, tab, CR) gets a leading apostrophe, so opening the export never runs
+    it; numbers stay numbers; a list is joined with |."""
+    if isinstance(value, list):
+        value = "|".join(map(str, value))
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def _csv(rows: list[dict[str, Any]], columns: list[str], filename: str) -> Response:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    writer.writerows({k: ("|".join(map(str, v)) if isinstance(v, list) else v)
-                      for k, v in r.items()} for r in rows)
+    writer.writerows({k: cell(v) for k, v in r.items()} for r in rows)
     return csv_response(buf.getvalue(), filename)
 
 
@@ -108,8 +118,7 @@ def worker_history(employee: str, db: Db, config: Config,
         writer = csv.writer(buf, lineterminator="\r\n")
         writer.writerow(["employee", *[(zh if lang == "zh" else en) for _, zh, en in cols]])
         for e in hist["entries"]:
-            writer.writerow([employee, *[("|".join(e[k]) if isinstance(e.get(k), list)
-                                          else e.get(k, "")) for k, _, _ in cols]])
+            writer.writerow([employee, *[cell(e.get(k, "")) for k, _, _ in cols]])
         return csv_response("\ufeff" + buf.getvalue(), f"worker-{employee}-history.csv")
     if format in ("pdf", "html"):
         sheet = printout.history_sheet(_site(config), worker, hist)

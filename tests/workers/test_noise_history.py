@@ -224,3 +224,38 @@ def test_a_worn_gas_detector_gives_personal_chemical_exposure(
         conn.close()
     assert row["shift"] == "白班" and row["worn_hours"] == pytest.approx(4.0)
     assert row["c_twa"] == pytest.approx((239 * 60 * 3.0 + 60 * 12.0) / 28800)
+
+
+def test_bad_requests_are_refused_by_name_and_csv_cells_never_run(
+    noise_api: httpx.Client,
+) -> None:
+    for path, params, parameter in (
+        (f"/api/v1/workers/{A}/noise", {"start": "2026-01-01", "end": "2026-04-30"}, "end"),
+        (f"/api/v1/workers/{A}/history", {"start": "2026-05-30", "end": "2026-05-01"}, "end"),
+        (f"/api/v1/workers/{A}/history", {"start": "2026-02-30"}, "start"),
+    ):
+        r = noise_api.get(path, params=params, headers=OFFICER)
+        assert r.status_code == 422, (path, r.text)
+        assert r.json()["detail"]["parameter"] == parameter
+    for year in ("1800", "abc"):
+        assert noise_api.get(f"/api/v1/workers/{A}/notice/{year}",
+                             headers=OFFICER).status_code == 422
+    assert noise_api.get("/api/v1/workers/E9999/history", headers=OFFICER).status_code == 404
+    # a 工种 typed like a spreadsheet formula is exported as text
+    body = {"employee": "E1004", "name": "赵六", "sex": "F", "birth_date": "1991-01-01",
+            "job": "=HYPERLINK(\"http://x\")", "joined": "2026-05-01"}
+    assert noise_api.post("/api/v1/workers", json=body, headers=OFFICER).status_code == 201
+    r = noise_api.post("/api/v1/instruments", headers=OFFICER, json={
+        "serial": "ASV-9", "type": "noise-dosimeter", "device": "noisedos-1"})
+    assert r.status_code == 201
+    assert noise_api.post("/api/v1/assignments", headers=OFFICER, json={
+        "instrument": "ASV-9", "worker": "E1004", "start": "2026-05-25T00:00:00+08:00",
+        "end": "2026-05-26T00:00:00+08:00"}).status_code == 201  # Monday's readings, 88 dB(A)
+    text = noise_api.get("/api/v1/workers/E1004/history", headers=OFFICER, params={
+        "start": "2026-05-01", "end": "2026-05-31", "format": "csv"}).text
+    [head, row] = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    assert row[head.index("工种")] == "'=HYPERLINK(\"http://x\")"
+    assert float(row[head.index("最高值")]) == pytest.approx(88.0)  # numbers stay numbers
+    hist = get(noise_api, "/api/v1/workers/E1004/history", start="2026-05-01", end="2026-05-31")
+    assert hist["periods"][0]["job_id"] is None  # no job of records.jobs: no job-based entry
+    assert [(e["agent"], e["source"]) for e in hist["entries"]] == [("noise", "personal")]
