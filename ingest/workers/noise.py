@@ -35,7 +35,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ingest.daily import query
-from ingest.daily.windows import Window, day_window, shift_windows, zone
+from ingest.daily.windows import day_window, shift_windows, zone
 from ingest.workers import attribution
 from occmon.config.records import Job
 from occmon.config.schema import SiteConfig
@@ -71,14 +71,16 @@ def basis(config: SiteConfig) -> Basis:
 def slots(config: SiteConfig, first: dt.date, last: dt.date) -> list[ShiftSlot]:
     """The site's shifts starting on each day of [first, last], or the calendar days."""
     tz = zone(config.site.timezone)
+    site_shifts = basis(config) == "site-shifts"
     out: list[ShiftSlot] = []
     day = first
     while day <= last:
-        wins: list[Window] = (shift_windows(day, tz, config.records)
-                              if basis(config) == "site-shifts" else [day_window(day, tz)])
-        name = "" if basis(config) == "site-shifts" else "day"
-        out += [ShiftSlot(day.isoformat(), w.name if name == "" else name, w.start, w.end)
-                for w in wins]
+        if site_shifts:
+            out += [ShiftSlot(day.isoformat(), w.name, w.start, w.end)
+                    for w in shift_windows(day, tz, config.records)]
+        else:
+            w = day_window(day, tz)
+            out.append(ShiftSlot(day.isoformat(), "day", w.start, w.end))
         day += dt.timedelta(days=1)
     return sorted(out, key=lambda s: s.start)
 
