@@ -29,6 +29,7 @@ from api.timeparams import DAY, parse_day
 from ingest.daily.windows import day_window, iso_local, zone
 from ingest.schema import connect
 from ingest.workers import attribution, registry
+from ingest.workers.doses import dose_file
 from ingest.workers.schema import migrate
 from occmon.config.schema import SiteConfig
 
@@ -207,7 +208,8 @@ def worker_file(employee: str, db: Db, config: Config,
         "unassigned": [{"from": _iso(a, config), "to": _iso(b, config)}
                        for a, b in personal.unassigned],
         "days": days, "dose_usv": sum(known) if known else None,
-        "history": [_worker_out(r, config) for r in registry.worker_history(db, employee)]})
+        "history": [_worker_out(r, config) for r in registry.worker_history(db, employee)],
+        "dose": dose_file(db, config, employee, time.time())})
 
 
 @router.get("/workers/{employee}/readings", response_model=None, responses=CSV_TOO)
