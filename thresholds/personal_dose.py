@@ -51,6 +51,7 @@ MINOR_SOURCE = "GB 18871-2002 附录B B1.1.1.2"
 ADULT_SOURCE = "GB 18871-2002 附录B B1.1.1.1"
 PREGNANCY_SOURCE = "GB 18871-2002 6.4.2.1 (verify), public level 附录B B1.2.1"
 NOMINAL_METHODS = ("previous-year", "pro-rata-limit", "given")
+EARLIEST = dt.date(1950, 1, 1)
 AlertLevel = Literal["approaching", "exceeded"]
 _RANK = {"pass": 0, "insufficient": 1, "fail": 2}
 
@@ -77,6 +78,9 @@ def check_period(start: dt.date, end: dt.date, today: dt.date | None = None) -> 
     """Refuse a reversed period, one over 90 days, or one that ends after ``today``."""
     if end < start:
         raise PeriodRefused("period-reversed", f"period {start}..{end}: end is before start")
+    if start < EARLIEST:
+        raise PeriodRefused("period-too-early", f"period {start}..{end} starts before "
+                            f"{EARLIEST}: no personal dose record of a living worker does")
     days = (end - start).days + 1
     if end >= _add_months(start, 3):
         raise PeriodRefused("period-too-long", f"period {start}..{end} is {days} days, more "
@@ -90,10 +94,11 @@ def check_period(start: dt.date, end: dt.date, today: dt.date | None = None) -> 
 
 def birthday(birth: dt.date, age: int) -> dt.date:
     """The day ``birth`` turns ``age`` (29 February: 1 March in a common year)."""
+    year = min(max(birth.year + age, dt.MINYEAR), dt.MAXYEAR)  # a nonsense birth stays a date
     try:
-        return birth.replace(year=birth.year + age)
+        return birth.replace(year=year)
     except ValueError:
-        return dt.date(birth.year + age, 3, 1)
+        return dt.date(year, 3, 1)
 
 
 def share(p: PeriodResult, lo: dt.date, hi: dt.date) -> tuple[float, int]:

@@ -58,9 +58,10 @@ def import_doses(db: Db, who: Officer, config: Config,
                  text: Annotated[str, Body(media_type="text/csv", description=(
                      "the lab's CSV: " + ",".join(doses.LAB_COLUMNS)))]) -> dict[str, Any]:
     """A lab report, entered as a unit: every row, or none (422 ``dose-import-refused``
-    with every bad row's line, column and code)."""
+    with every bad row's line, column and code in ``rows``)."""
     if len(text) > MAX_CSV_BYTES:
-        raise error(413, "too-large", f"a report is at most {MAX_CSV_BYTES} bytes")
+        raise error(422, "too-large", f"a report is at most {MAX_CSV_BYTES} bytes; split it",
+                    "body")
     try:
         rows = doses.import_lab_csv(db, text, site=config.site.id, by=who.name,
                                     now=time.time(), today=_today(config),
@@ -68,7 +69,7 @@ def import_doses(db: Db, who: Officer, config: Config,
     except doses.ImportRefused as exc:
         raise HTTPException(422, detail={
             "code": "dose-import-refused", "message": str(exc),
-            "errors": [e.as_dict() for e in exc.errors]}) from None
+            "rows": [e.as_dict() for e in exc.errors]}) from None
     employees = sorted({r["employee"] for r in rows})
     alerts = {e: _file(db, config, e)["alerts"] for e in employees}
     return {"entered": len(rows), "ids": [r["id"] for r in rows],

@@ -66,6 +66,8 @@ class RowError:
                 "message": self.message}
 
 
+
+
 class ImportRefused(ValueError):
     """The lab report was refused as a whole; ``errors`` names every bad row."""
 

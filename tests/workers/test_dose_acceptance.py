@@ -78,7 +78,7 @@ def test_five_years_of_quarterly_lab_results_give_the_verdicts_by_hand(url: str)
         assert r.status_code == 422, r.text
         detail = r.json()["detail"]
         assert detail["code"] == "dose-import-refused"
-        got = [(e["line"], e["code"], e["column"]) for e in detail["errors"]]
+        got = [(e["line"], e["code"], e["column"]) for e in detail["rows"]]
         assert got == [(22, "period-too-long", "end"), (23, "unknown-worker", "employee"),
                        (24, "invalid-dose", "hp10")]
         assert ok(http.get(f"/api/v1/workers/{A}/doses", headers=OFFICER))["periods"] == []
@@ -89,7 +89,7 @@ def test_five_years_of_quarterly_lab_results_give_the_verdicts_by_hand(url: str)
         # the same report again overlaps every period on file: refused, not counted twice
         again = post_csv(http, lab_csv())
         assert again.status_code == 422
-        assert {e["code"] for e in again.json()["detail"]["errors"]} == {"period-overlap"}
+        assert {e["code"] for e in again.json()["detail"]["rows"]} == {"period-overlap"}
 
         f = ok(http.get(f"/api/v1/workers/{A}/doses", headers=OFFICER))
         assert [y["year"] for y in f["years"]] == list(YEARS)

@@ -65,6 +65,7 @@ def test_a_period_is_at_most_three_months() -> None:
     for start, end, code in ((D(2024, 1, 1), D(2024, 4, 1), "period-too-long"),  # 92 days
                              (D(2023, 1, 31), D(2023, 4, 30), "period-too-long"),
                              (D(2023, 3, 1), D(2023, 2, 1), "period-reversed"),
+                             (D(1, 1, 1), D(1, 1, 31), "period-too-early"),
                              (D(2026, 11, 1), D(2026, 12, 2), "period-in-future")):
         with pytest.raises(pd.PeriodRefused) as refused:
             pd.check_period(start, end, TODAY)
