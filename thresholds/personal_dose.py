@@ -52,6 +52,7 @@ ADULT_SOURCE = "GB 18871-2002 附录B B1.1.1.1"
 PREGNANCY_SOURCE = "GB 18871-2002 6.4.2.1 (verify), public level 附录B B1.2.1"
 NOMINAL_METHODS = ("previous-year", "pro-rata-limit", "given")
 EARLIEST = dt.date(1950, 1, 1)
+LATEST = dt.date(2199, 12, 31)  # the API's day window (api.timeparams)
 AlertLevel = Literal["approaching", "exceeded"]
 _RANK = {"pass": 0, "insufficient": 1, "fail": 2}
 
@@ -81,6 +82,8 @@ def check_period(start: dt.date, end: dt.date, today: dt.date | None = None) -> 
     if start < EARLIEST:
         raise PeriodRefused("period-too-early", f"period {start}..{end} starts before "
                             f"{EARLIEST}: no personal dose record of a living worker does")
+    if end > LATEST:
+        raise PeriodRefused("period-too-late", f"period {start}..{end} ends after {LATEST}")
     days = (end - start).days + 1
     if end >= _add_months(start, 3):
         raise PeriodRefused("period-too-long", f"period {start}..{end} is {days} days, more "

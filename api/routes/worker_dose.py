@@ -25,7 +25,7 @@ from api.deps import Config
 from api.errors import error
 from api.records_deps import CSV_TOO, Format, csv_response
 from api.routes.workers import Db, registries
-from ingest.daily.windows import zone
+from ingest.daily.windows import iso_local, zone
 from ingest.workers import doses, registry
 from occmon.config.schema import SiteConfig
 
@@ -40,6 +40,11 @@ PERIOD_COLUMNS = ("period", "source", "dosimeter", "start", "end", "days", "hp10
 
 def _today(config: SiteConfig) -> dt.date:
     return dt.datetime.now(zone(config.site.timezone)).date()
+
+
+def _row(row: dict[str, Any], config: SiteConfig) -> dict[str, Any]:
+    """A stored row as answered: its entry time as ISO 8601 at the site's offset."""
+    return {**row, "entered": iso_local(row["entered"], zone(config.site.timezone))}
 
 
 def _refused(exc: registry.RegistryError) -> HTTPException:
@@ -112,10 +117,11 @@ def nominal_dose(employee: str, body: NominalIn, db: Db, who: Officer,
         raise error(422, "invalid-parameter", f"'hp10_msv' is for method 'given' only, not "
                     f"{body.method!r} (whose figure occmon computes)", "hp10_msv")
     try:
-        return doses.put_nominal(db, config, employee, dosimeter=body.dosimeter,
-                                 start=body.start, end=body.end, method=body.method,
-                                 hp10_msv=body.hp10_msv, reason=body.reason, by=who.name,
-                                 now=time.time(), today=_today(config))
+        return _row(doses.put_nominal(db, config, employee, dosimeter=body.dosimeter,
+                                      start=body.start, end=body.end, method=body.method,
+                                      hp10_msv=body.hp10_msv, reason=body.reason,
+                                      by=who.name, now=time.time(), today=_today(config)),
+                    config)
     except registry.RegistryError as exc:
         raise _refused(exc) from None
 
@@ -137,9 +143,9 @@ def record_investigation(employee: str,
     the period's investigation is closed from then on."""
     known = [p["period"] for p in _file(db, config, employee)["periods"]]
     try:
-        return doses.put_investigation(db, employee, period, body.findings,
-                                       site=config.site.id, by=who.name, now=time.time(),
-                                       known=known)
+        return _row(doses.put_investigation(db, employee, period, body.findings,
+                                            site=config.site.id, by=who.name,
+                                            now=time.time(), known=known), config)
     except registry.RegistryError as exc:
         raise _refused(exc) from None
 
@@ -158,10 +164,10 @@ def declare_pregnancy(employee: str, body: PregnancyIn, db: Db, who: Officer,
                       config: Config) -> dict[str, Any]:
     """A declared pregnancy: from ``declared`` on, Hp(10) is held to the public level."""
     try:
-        return doses.put_pregnancy(db, employee, body.declared, body.ended,
-                                   reason=body.reason, corrects=body.corrects,
-                                   site=config.site.id, by=who.name, now=time.time(),
-                                   today=_today(config))
+        return _row(doses.put_pregnancy(db, employee, body.declared, body.ended,
+                                        reason=body.reason, corrects=body.corrects,
+                                        site=config.site.id, by=who.name, now=time.time(),
+                                        today=_today(config)), config)
     except registry.RegistryError as exc:
         raise _refused(exc) from None
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ingest.daily.windows import iso_local, zone
 from ingest.workers import attribution, registry
 from ingest.workers.registry import (
     DOSE_COLS,
@@ -350,6 +351,9 @@ def put_pregnancy(conn: sqlite3.Connection, employee: str, declared: dt.date,
                             f"{w['sex']!r}: correct the worker first", 422)
     if declared > today:
         raise RegistryError("declared-in-future", f"declared {declared} is after today", 422)
+    if declared <= _day(w["birth_date"]):
+        raise RegistryError("declared-before-birth", f"declared {declared} is not after the "
+                            f"worker's birth date", 422)
     if ended is not None and ended < declared:
         raise RegistryError("ended-before-declared", "'ended' is before 'declared'", 422)
     with _write(conn):
@@ -511,7 +515,8 @@ def dose_file(conn: sqlite3.Connection, config: SiteConfig, employee: str,
     follow: dict[str, list[dict[str, Any]]] = {}
     for inv in investigations(conn, employee):
         follow.setdefault(inv["period"], []).append(
-            {"id": inv["id"], "findings": inv["findings"], "entered": inv["entered"],
+            {"id": inv["id"], "findings": inv["findings"],
+             "entered": iso_local(inv["entered"], zone(config.site.timezone)),
              "entered_by": inv["entered_by"]})
     declared = pregnancies(conn, employee)
     out: dict[str, Any] = {"rules": rules_out(config), "periods": [], "years": [],

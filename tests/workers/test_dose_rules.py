@@ -66,9 +66,10 @@ def test_a_period_is_at_most_three_months() -> None:
                              (D(2023, 1, 31), D(2023, 4, 30), "period-too-long"),
                              (D(2023, 3, 1), D(2023, 2, 1), "period-reversed"),
                              (D(1, 1, 1), D(1, 1, 31), "period-too-early"),
+                             (D(9999, 12, 1), D(9999, 12, 31), "period-too-late"),
                              (D(2026, 11, 1), D(2026, 12, 2), "period-in-future")):
         with pytest.raises(pd.PeriodRefused) as refused:
-            pd.check_period(start, end, TODAY)
+            pd.check_period(start, end, TODAY if code == "period-in-future" else None)
         assert refused.value.code == code, (start, end)
 
 
