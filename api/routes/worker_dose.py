@@ -83,7 +83,8 @@ def import_doses(db: Db, who: Officer, config: Config,
 
 @router.get("/workers/{employee}/doses", response_model=None, responses=CSV_TOO)
 def worker_doses(employee: str, db: Db, config: Config, format: Format = "json") -> Response:
-    """The worker's whole dose file; ``format=csv``: one line per period."""
+    """The worker's whole dose file, and ``history``: every result row ever entered
+    (corrected and voided ones too); ``format=csv``: one line per period."""
     found = _file(db, config, employee)
     if format == "csv":
         buf = io.StringIO()
@@ -93,7 +94,9 @@ def worker_doses(employee: str, db: Db, config: Config, format: Format = "json")
         writer.writerows({**p, "below_mdl": "|".join(p["below_mdl"])}
                          for p in found["periods"])
         return csv_response(buf.getvalue(), f"worker-{employee}-doses.csv")
-    return JSONResponse({"site": config.site.id, "employee": employee, **found})
+    history = [_row(r, config) for r in doses.result_history(db, employee)]
+    return JSONResponse({"site": config.site.id, "employee": employee, **found,
+                         "history": history})
 
 
 class NominalIn(BaseModel):

@@ -92,6 +92,7 @@ def test_five_years_of_quarterly_lab_results_give_the_verdicts_by_hand(url: str)
         assert {e["code"] for e in again.json()["detail"]["rows"]} == {"period-overlap"}
 
         f = ok(http.get(f"/api/v1/workers/{A}/doses", headers=OFFICER))
+        assert len(f["history"]) == 20 and f["history"][0]["entered_by"] == "demo-officer"
         assert [y["year"] for y in f["years"]] == list(YEARS)
         for y in f["years"]:
             assert y["hp10_msv"] == pytest.approx(YEARS[y["year"]]), y

@@ -266,3 +266,42 @@ def test_an_electronic_dosimeters_month_counts_where_no_lab_result_covers_it(
     assert [(p["source"], p["counted"]) for p in f["periods"]] == [("lab", True),
                                                                   ("EPD", False)]
     assert f["years"][0]["hp10_msv"] == pytest.approx(0.06)
+
+
+def test_a_lab_correction_is_a_new_row_and_a_void_cancels_a_result(
+    conn: sqlite3.Connection, site: SiteConfig,
+) -> None:
+    add_worker(conn)
+    add_worker(conn, B)
+    first, second = enter(conn, f"{A},T1,2024-01-01,2024-03-31,0.8,,,,lab,R1\n"
+                                f"{A},T2,2024-04-01,2024-06-30,0.6,,,,lab,R1\n")
+    head = "employee,dosimeter,start,end,hp10,lab,report,corrects,void,reason\n"
+
+    def refused(text: str) -> set[tuple[int, str]]:
+        with pytest.raises(doses.ImportRefused) as exc:
+            doses.import_lab_csv(conn, head + text, site=SITE, by="officer", now=3.0,
+                                 today=TODAY, factor=0.5)
+        return {(e.line, e.code) for e in exc.value.errors}
+
+    one, two = first["id"], second["id"]
+    assert refused(f"{A},T1,2024-01-01,2024-03-31,0.9,lab,R1b,{one},,\n") == {
+        (2, "reason-required")}
+    assert refused(f"{A},T1,2024-01-01,2024-03-31,0.9,lab,R1b,{one},,misread\n"
+                   f"{A},T1,2024-01-01,2024-03-31,0.7,lab,R1b,{one},,misread\n") == {
+        (3, "corrected-twice"), (3, "period-overlap")}
+    assert refused(f"{B},T1,2024-01-01,2024-03-31,0.9,lab,R1b,{one},,wrong worker\n") == {
+        (2, "unknown-result")}
+    assert refused(f"{A},T3,2024-07-01,2024-09-30,0.1,lab,R3,,true,\n") == {(2, "void-new")}
+    # T1 re-read as 0.9 (correction); T2 was B's badge: voided on A, entered on B
+    doses.import_lab_csv(conn, head + f"{A},T1,2024-01-01,2024-03-31,0.9,lab,R1b,{one},,"
+                         "lab re-read\n"
+                         f"{A},T2,2024-04-01,2024-06-30,0.6,lab,R1b,{two},true,B's badge\n"
+                         f"{B},T2,2024-04-01,2024-06-30,0.6,lab,R1b,,,\n",
+                         site=SITE, by="officer", now=4.0, today=TODAY, factor=0.5)
+    f = doses.dose_file(conn, site, A, at(12).timestamp())
+    assert [(p["start"], p["hp10_msv"], p["corrects"]) for p in f["periods"]] == [
+        ("2024-01-01", pytest.approx(0.9), one)]
+    assert [r["hp10"] for r in doses.result_history(conn, A)] == ["0.8", "0.6", "0.9", "0.6"]
+    assert doses.dose_file(conn, site, B, at(12).timestamp())["years"][0]["hp10_msv"] == \
+        pytest.approx(0.6)
+    assert ledger.verify(conn).ok and registry.verify_rows(conn) == []
