@@ -272,11 +272,11 @@ def import_lab_csv(conn: sqlite3.Connection, text: str, *, site: str, by: str, n
             parsed.append(got)
     if not parsed and not errors:
         errors.append(RowError(2, "no-rows", None, "the report holds no result"))
-    _check_together(parsed, conn, errors)
-    if errors:
-        raise ImportRefused(sorted(errors, key=lambda e: e.line))
     out = []
-    with _write(conn):
+    with _write(conn):  # checked against the store and entered in one write transaction:
+        _check_together(parsed, conn, errors)  # two imports at once cannot both pass
+        if errors:
+            raise ImportRefused(sorted(errors, key=lambda e: e.line))
         for p in parsed:
             old = None
             if p.corrects is not None:
