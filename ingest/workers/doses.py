@@ -563,6 +563,9 @@ def dose_file(conn: sqlite3.Connection, config: SiteConfig, employee: str,
         "years": [{"year": y.year, "hp10_msv": _r(y.hp10_msv), "hp3_msv": _r(y.hp3_msv),
                    "hp007_msv": _r(y.hp007_msv), "span_days": y.span_days,
                    "unmonitored_days": y.unmonitored_days, "broken": list(y.broken),
+                   # GBZ 128-2019: the investigation level is 5 mSv a year (informative
+                   # here; investigations are recorded per period)
+                   "above_investigation_level": y.hp10_msv > f.limits.investigation_msv_per_year,
                    "verdict": y.verdict} for y in f.years],
         "five_years": [{"first_year": r.first_year, "last_year": r.last_year,
                         "hp10_msv": _r(r.hp10_msv), "verdict": r.verdict}

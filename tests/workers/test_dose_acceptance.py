@@ -98,6 +98,8 @@ def test_five_years_of_quarterly_lab_results_give_the_verdicts_by_hand(url: str)
             assert y["hp10_msv"] == pytest.approx(YEARS[y["year"]]), y
             assert y["unmonitored_days"] == 0
         assert [y["verdict"] for y in f["years"]] == ["pass", "pass", "fail", "pass", "pass"]
+        # the year against the annual investigation level, 5 mSv: all but 2024 (3.15)
+        assert [y["above_investigation_level"] for y in f["years"]] == [True] * 4 + [False]
         assert f["years"][2]["broken"] == ["effective_single_year"]
         (run,) = f["five_years"]
         assert (run["first_year"], run["last_year"]) == (2020, 2024)
