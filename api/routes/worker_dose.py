@@ -26,7 +26,7 @@ from api.errors import error
 from api.records_deps import CSV_TOO, Format, csv_response
 from api.routes.workers import Db, registries
 from ingest.daily.windows import iso_local, zone
-from ingest.workers import doses, registry
+from ingest.workers import dose_view, doses, registry
 from occmon.config.schema import SiteConfig
 
 router = APIRouter(prefix="/api/v1", tags=["workers"], dependencies=[Depends(registries)])
@@ -53,7 +53,7 @@ def _refused(exc: registry.RegistryError) -> HTTPException:
 
 def _file(db: Db, config: SiteConfig, employee: str) -> dict[str, Any]:
     try:
-        return doses.dose_file(db, config, employee, time.time())
+        return dose_view.dose_file(db, config, employee, time.time())
     except registry.RegistryError as exc:
         raise _refused(exc) from None
 
@@ -120,7 +120,7 @@ def nominal_dose(employee: str, body: NominalIn, db: Db, who: Officer,
         raise error(422, "invalid-parameter", f"'hp10_msv' is for method 'given' only, not "
                     f"{body.method!r} (whose figure occmon computes)", "hp10_msv")
     try:
-        return _row(doses.put_nominal(db, config, employee, dosimeter=body.dosimeter,
+        return _row(dose_view.nominal(db, config, employee, dosimeter=body.dosimeter,
                                       start=body.start, end=body.end, method=body.method,
                                       hp10_msv=body.hp10_msv, reason=body.reason,
                                       by=who.name, now=time.time(), today=_today(config)),
@@ -190,8 +190,8 @@ def dose_alerts(db: Db, config: Config,
     limit) and every open investigation, whatever its year."""
     when = year or _today(config).year
     items: list[dict[str, Any]] = []
-    for employee in doses.workers_with_results(db):
-        f = doses.dose_file(db, config, employee, time.time())
+    for employee in dose_view.workers_with_results(db):
+        f = dose_view.dose_file(db, config, employee, time.time())
         items += [{"employee": employee, "kind": "alert", **a}
                   for a in f["alerts"] if _current(a, when)]
         items += [{"employee": employee, "kind": "investigation-open", "scope": "period",

@@ -29,7 +29,7 @@ from api.timeparams import DAY, parse_day
 from ingest.daily.windows import day_window, iso_local, zone
 from ingest.schema import connect
 from ingest.workers import attribution, registry
-from ingest.workers.doses import dose_file
+from ingest.workers.dose_view import dose_file
 from ingest.workers.schema import migrate
 from occmon.config.schema import SiteConfig
 

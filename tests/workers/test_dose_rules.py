@@ -16,7 +16,7 @@ import pytest
 from ingest.schema import connect
 from ingest.schema import migrate as migrate_store
 from ingest.store import SqliteStore
-from ingest.workers import doses, registry
+from ingest.workers import dose_view, doses, registry
 from ingest.workers.schema import migrate
 from occmon import ledger
 from occmon.cli import main as occmon
@@ -113,7 +113,7 @@ def test_a_lost_dosimeters_nominal_dose_is_an_entry_with_who_and_why(
 
     def nominal(method: str, start: D, end: D, given: float | None = None,
                 reason: str = "badge lost in the changing room") -> dict[str, object]:
-        return doses.put_nominal(conn, site, A, dosimeter="T9", start=start, end=end,
+        return dose_view.nominal(conn, site, A, dosimeter="T9", start=start, end=end,
                                  method=method, hp10_msv=given, reason=reason,
                                  by="officer-li", now=3.0, today=TODAY)
 
@@ -140,7 +140,7 @@ def test_a_lost_dosimeters_nominal_dose_is_an_entry_with_who_and_why(
     assert why.value.code == "reason-required"
     nominal("given", D(2026, 1, 1), D(2026, 1, 31), 0.2)
 
-    f = doses.dose_file(conn, site, A, at(12).timestamp())
+    f = dose_view.dose_file(conn, site, A, at(12).timestamp())
     by_source = [(p["source"], p["method"]) for p in f["periods"]]
     assert by_source == [("lab", None), ("lab", None), ("nominal", "previous-year"),
                          ("nominal", "previous-year"), ("nominal", "pro-rata-limit"),
@@ -195,14 +195,14 @@ def test_a_declared_pregnancy_holds_hp10_to_one_msv_from_the_declaration(
                 f"{A},T6,2024-06-01,2024-06-30,0.3,,,,lab,R6\n")
     declared = doses.put_pregnancy(conn, A, D(2024, 5, 16), None, reason="", corrects=None,
                                    site=SITE, by="officer", now=3.0, today=TODAY)
-    f = doses.dose_file(conn, site, A, at(12).timestamp())
+    f = dose_view.dose_file(conn, site, A, at(12).timestamp())
     (p,) = f["pregnancies"]
     # May 16-31 is 16 of May's 31 days: 0.62 x 16 / 31 = 0.32; June 0.3 -> 0.62 mSv
     assert p["dose"]["hp10_msv"] == pytest.approx(0.62)
     assert p["verdict"] == "pass" and p["limit_msv"] == 1.0
     assert not [a for a in f["alerts"] if a["scope"] == "pregnancy"]  # 0.62 < 0.75
     enter(conn, f"{A},T7,2024-07-01,2024-07-31,0.45,,,,lab,R7\n")
-    f = doses.dose_file(conn, site, A, at(12).timestamp())
+    f = dose_view.dose_file(conn, site, A, at(12).timestamp())
     # + July 0.45 -> 1.07 > 1 mSv
     assert f["pregnancies"][0]["dose"]["hp10_msv"] == pytest.approx(1.07)
     assert f["pregnancies"][0]["verdict"] == "fail" and f["verdicts"]["pregnancy"] == "fail"
@@ -213,7 +213,7 @@ def test_a_declared_pregnancy_holds_hp10_to_one_msv_from_the_declaration(
     doses.put_pregnancy(conn, A, D(2024, 5, 16), D(2024, 6, 30), reason="birth 2024-06-30",
                         corrects=int(declared["id"]), site=SITE, by="officer", now=4.0,
                         today=TODAY)
-    f = doses.dose_file(conn, site, A, at(12).timestamp())
+    f = dose_view.dose_file(conn, site, A, at(12).timestamp())
     assert f["pregnancies"][0]["dose"]["hp10_msv"] == pytest.approx(0.62)
     assert f["pregnancies"][0]["verdict"] == "pass"
     assert registry.verify_rows(conn) == []
@@ -254,7 +254,7 @@ def test_an_electronic_dosimeters_month_counts_where_no_lab_result_covers_it(
     store.write_readings([hp10(8, 100.0), hp10(12, 130.0), hp10(17, 145.0)])
     store.close()
     now = at(18).timestamp()
-    f = doses.dose_file(conn, site, A, now)
+    f = dose_view.dose_file(conn, site, A, now)
     # 2026-05: worn on 05-28 only, 145 - 100 = 45 uSv = 0.045 mSv; counted, nothing else
     (epd,) = f["periods"]
     assert (epd["source"], epd["period"], epd["counted"]) == ("EPD", "EPD:2026-05", True)
@@ -262,7 +262,7 @@ def test_an_electronic_dosimeters_month_counts_where_no_lab_result_covers_it(
     assert epd["hp10_msv"] == pytest.approx(0.045) and epd["dosimeter"] == "EPD-1"
     # a lab result for May: the lab's is the dose of record, the EPD month is shown only
     enter(conn, f"{A},TLD-5,2026-05-01,2026-05-31,0.06,,,,lab,R5\n")
-    f = doses.dose_file(conn, site, A, now)
+    f = dose_view.dose_file(conn, site, A, now)
     assert [(p["source"], p["counted"]) for p in f["periods"]] == [("lab", True),
                                                                   ("EPD", False)]
     assert f["years"][0]["hp10_msv"] == pytest.approx(0.06)
@@ -298,10 +298,10 @@ def test_a_lab_correction_is_a_new_row_and_a_void_cancels_a_result(
                          f"{A},T2,2024-04-01,2024-06-30,0.6,lab,R1b,{two},true,B's badge\n"
                          f"{B},T2,2024-04-01,2024-06-30,0.6,lab,R1b,,,\n",
                          site=SITE, by="officer", now=4.0, today=TODAY, factor=0.5)
-    f = doses.dose_file(conn, site, A, at(12).timestamp())
+    f = dose_view.dose_file(conn, site, A, at(12).timestamp())
     assert [(p["start"], p["hp10_msv"], p["corrects"]) for p in f["periods"]] == [
         ("2024-01-01", pytest.approx(0.9), one)]
     assert [r["hp10"] for r in doses.result_history(conn, A)] == ["0.8", "0.6", "0.9", "0.6"]
-    assert doses.dose_file(conn, site, B, at(12).timestamp())["years"][0]["hp10_msv"] == \
+    assert dose_view.dose_file(conn, site, B, at(12).timestamp())["years"][0]["hp10_msv"] == \
         pytest.approx(0.6)
     assert ledger.verify(conn).ok and registry.verify_rows(conn) == []
