@@ -23,6 +23,7 @@ from api.routes.ledger import router as ledger_router
 from api.routes.records import router as records_router
 from api.routes.ventilation import router as ventilation_router
 from api.routes.worker_history import router as worker_history_router
+from api.routes.worker_dose import router as worker_dose_router
 from api.routes.workers import router as workers_router
 from ingest.daily.store import RecordsStore
 from ingest.store import StoreReader
@@ -77,6 +78,7 @@ def create_app(config: SiteConfig, store_path: Path, *,
         ledger_router,
         workers_router,
         worker_history_router,
+        worker_dose_router,
         board_router,
     ):
         document_errors(router, PUBLIC_PATHS)  # the error body of each route, in OpenAPI

@@ -24,6 +24,7 @@ commands:
   broker acl CONFIG --out DIR   Mosquitto ACL and password file, one account per role/device
   broker certs --out DIR --host NAME   CA, broker and client certificates for MQTT over TLS
   workers|instruments|assignments import|export CONFIG [FILE]   the registries as CSV
+  workers import-doses CONFIG FILE   a dosimetry lab's period results (all rows or none)
 """
 
 

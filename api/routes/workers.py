@@ -29,6 +29,7 @@ from api.timeparams import DAY, parse_day
 from ingest.daily.windows import day_window, iso_local, zone
 from ingest.schema import connect
 from ingest.workers import attribution, history, registry
+from ingest.workers.dose_view import dose_file
 from ingest.workers.schema import migrate
 from occmon.config.schema import SiteConfig
 
@@ -208,7 +209,8 @@ def worker_file(employee: str, db: Db, config: Config,
                        for a, b in personal.unassigned],
         "days": days, "dose_usv": sum(known) if known else None,
         "exposure": history.file_summary(db, config, found, lo, hi),
-        "history": [_worker_out(r, config) for r in registry.worker_history(db, employee)]})
+        "history": [_worker_out(r, config) for r in registry.worker_history(db, employee)],
+        "dose": dose_file(db, config, employee, time.time())})
 
 
 @router.get("/workers/{employee}/readings", response_model=None, responses=CSV_TOO)

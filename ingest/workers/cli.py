@@ -5,23 +5,28 @@ Import checks each row on its own: a bad row is reported with its line, field an
 and counted; the other rows go in (exit 1 if any row was refused, 0 otherwise). A row for an
 existing worker or instrument is a correction when it has a ``reason``, refused otherwise;
 an assignment row with ``corrects`` (an assignment id) corrects that assignment.
+
+``occmon workers import-doses CONFIG FILE`` enters a dosimetry lab's report
+(``ingest.workers.doses``) as a unit: every row, or none, with every bad row named.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import datetime as dt
 import sqlite3
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
 from ingest.schema import connect
-from ingest.workers import registry
+from ingest.workers import doses, registry
 from ingest.workers.schema import migrate
 from occmon.config import load
 from occmon.config.schema import SiteConfig
@@ -101,7 +106,37 @@ def export_csv(name: str, conn: sqlite3.Connection, out: TextIO) -> int:
     return len(rows)
 
 
+def import_doses(argv: list[str]) -> int:
+    """``occmon workers import-doses CONFIG FILE [--by NAME]``: exit 0 entered, 1 refused."""
+    parser = argparse.ArgumentParser(prog="occmon workers import-doses")
+    parser.add_argument("config", type=Path)
+    parser.add_argument("file", type=Path, help="the lab's CSV: " + ",".join(doses.LAB_COLUMNS))
+    parser.add_argument("--by", default="cli", help="who enters the report (kept on each row)")
+    args = parser.parse_args(argv)
+    config = load(args.config)
+    text = args.file.read_text(encoding="utf-8-sig")
+    conn = connect(Path(config.store.path))
+    try:
+        migrate(conn)
+        today = dt.datetime.now(ZoneInfo(config.site.timezone)).date()
+        rows = doses.import_lab_csv(conn, text, site=config.site.id, by=args.by,
+                                    now=time.time(), today=today,
+                                    factor=config.personal_dose.mdl_factor)
+    except doses.ImportRefused as exc:
+        for e in exc.errors:
+            print(f"line {e.line}: {e.code}: {e.column or '-'}: {e.message}", file=sys.stderr)
+        print(f"{args.file.name}: {len(exc.errors)} error(s); nothing entered (a lab report "
+              "is entered whole)", file=sys.stderr)
+        return 1
+    finally:
+        conn.close()
+    print(f"{len(rows)} dose results entered", file=sys.stderr)
+    return 0
+
+
 def main(name: str, argv: list[str]) -> int:
+    if name == "workers" and argv[:1] == ["import-doses"]:
+        return import_doses(argv[1:])
     parser = argparse.ArgumentParser(prog=f"occmon {name}")
     parser.add_argument("action", choices=("import", "export"))
     parser.add_argument("config", type=Path)

@@ -141,13 +141,23 @@ def _write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 
 TABLES = {"worker": ("worker_rows", "employee"), "instrument": ("instrument_rows", "serial"),
-          "assignment": ("assignment_rows", "id")}
+          "assignment": ("assignment_rows", "id"),
+          # the personal dose file (ingest.workers.doses); keyed by the worker
+          "dose": ("dose_rows", "employee"), "investigation": ("investigation_rows", "employee"),
+          "pregnancy": ("pregnancy_rows", "employee")}
 WORKER_COLS = ("id", "employee", "name", "sex", "birth_date", "job", "category", "joined",
                "left_on", "id_hash", "entered", "entered_by", "reason", "corrects", "seq")
 INSTRUMENT_COLS = ("id", "serial", "type", "device", "quantities", "calibrated",
                    "calibration_due", "entered", "entered_by", "reason", "corrects", "seq")
 ASSIGNMENT_COLS = ("id", "instrument", "worker", "start", "end", "position", "void", "entered",
                    "entered_by", "reason", "corrects", "seq")
+DOSE_COLS = ("id", "employee", "dosimeter", "start", "end", "hp10", "hp007", "hp3", "mdl_msv",
+             "lab", "report", "source", "method", "void", "entered", "entered_by", "reason",
+             "corrects", "seq")
+INVESTIGATION_COLS = ("id", "employee", "period", "findings", "entered", "entered_by",
+                      "reason", "corrects", "seq")
+PREGNANCY_COLS = ("id", "employee", "declared", "ended", "entered", "entered_by", "reason",
+                  "corrects", "seq")
 
 
 def _insert(conn: sqlite3.Connection, registry: str, row: dict[str, Any], *, site: str,
@@ -339,7 +349,8 @@ def verify_rows(conn: sqlite3.Connection) -> list[str]:
             attested[(str(body.get("registry")), int(body.get("row", 0)))] = (
                 e.seq, str(body.get("row_sha256")))
     for name, cols in (("worker", WORKER_COLS), ("instrument", INSTRUMENT_COLS),
-                       ("assignment", ASSIGNMENT_COLS)):
+                       ("assignment", ASSIGNMENT_COLS), ("dose", DOSE_COLS),
+                       ("investigation", INVESTIGATION_COLS), ("pregnancy", PREGNANCY_COLS)):
         table = TABLES[name][0]
         rows = _rows(conn, f"SELECT {', '.join(cols)} FROM {table} ORDER BY id", (), cols)
         for row in rows:

@@ -69,6 +69,57 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX assignment_rows_by_instrument ON assignment_rows (instrument, start)",
         "CREATE UNIQUE INDEX assignment_rows_corrected_once ON assignment_rows (corrects)",
     ),
+    (  # the personal dose file (ingest.workers.doses): period results, as reported
+        """CREATE TABLE dose_rows (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            employee TEXT NOT NULL,
+            dosimeter TEXT NOT NULL,
+            start TEXT NOT NULL,
+            end TEXT NOT NULL,
+            hp10 TEXT NOT NULL,
+            hp007 TEXT NOT NULL DEFAULT '',
+            hp3 TEXT NOT NULL DEFAULT '',
+            mdl_msv REAL,
+            lab TEXT NOT NULL DEFAULT '',
+            report TEXT NOT NULL DEFAULT '',
+            source TEXT NOT NULL,
+            method TEXT NOT NULL DEFAULT '',
+            void INTEGER NOT NULL DEFAULT 0,
+            entered REAL NOT NULL,
+            entered_by TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            corrects INTEGER REFERENCES dose_rows (id),
+            seq INTEGER NOT NULL DEFAULT 0
+        )""",
+        "CREATE INDEX dose_rows_by_employee ON dose_rows (employee, start)",
+        "CREATE UNIQUE INDEX dose_rows_corrected_once ON dose_rows (corrects)",
+        """CREATE TABLE investigation_rows (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            employee TEXT NOT NULL,
+            period TEXT NOT NULL,
+            findings TEXT NOT NULL,
+            entered REAL NOT NULL,
+            entered_by TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            corrects INTEGER REFERENCES investigation_rows (id),
+            seq INTEGER NOT NULL DEFAULT 0
+        )""",
+        "CREATE INDEX investigation_rows_by_employee ON investigation_rows (employee, period)",
+        "CREATE UNIQUE INDEX investigation_rows_corrected_once ON investigation_rows (corrects)",
+        """CREATE TABLE pregnancy_rows (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            employee TEXT NOT NULL,
+            declared TEXT NOT NULL,
+            ended TEXT,
+            entered REAL NOT NULL,
+            entered_by TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            corrects INTEGER REFERENCES pregnancy_rows (id),
+            seq INTEGER NOT NULL DEFAULT 0
+        )""",
+        "CREATE INDEX pregnancy_rows_by_employee ON pregnancy_rows (employee, declared)",
+        "CREATE UNIQUE INDEX pregnancy_rows_corrected_once ON pregnancy_rows (corrects)",
+    ),
 )
 VERSION = len(MIGRATIONS)
 

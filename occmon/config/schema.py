@@ -23,6 +23,7 @@ from occmon.config.modbus_links import ModbusDtuDevice, ModbusRtuTcpDevice, Poll
 from occmon.config.mqttauth import MqttAccounts, Role
 from occmon.config.notify import NotifyConfig
 from occmon.config.opcua import OpcUaDevice
+from occmon.config.personal_dose import PersonalDoseConfig
 from occmon.config.records import RecordsConfig
 from occmon.config.security import SecurityConfig
 from occmon.config.tls import BrokerTls
@@ -257,6 +258,7 @@ class SiteConfig(Strict):
     security: SecurityConfig = SecurityConfig()
     # heartbeats, /healthz bounds, system alarms, metrics ports (occmon/config/health.py)
     health: HealthConfig = HealthConfig()
+    personal_dose: PersonalDoseConfig = PersonalDoseConfig()  # docs/workers.md
     areas: list[Area] = Field(min_length=1)
     points: list[Point] = Field(min_length=1)
     devices: list[Device] = Field(min_length=1)

@@ -19,7 +19,7 @@ from ingest.schema import connect
 from ingest.schema import migrate as migrate_store
 from ingest.store import SqliteStore
 from ingest.workers import attribution, registry
-from ingest.workers.schema import migrate
+from ingest.workers.schema import VERSION, migrate
 from occmon import ledger
 from occmon.cli import main as occmon
 from occmon.config.auth import ApiKey
@@ -41,7 +41,7 @@ def site(tmp_path: Path) -> SiteConfig:
 def conn(site: SiteConfig) -> Iterator[sqlite3.Connection]:
     c = connect(Path(site.store.path))
     migrate_store(c)
-    assert migrate(c) == 0 and migrate(c) == 1  # created, then found current
+    assert migrate(c) == 0 and migrate(c) == VERSION  # created, then found current
     try:
         yield c
     finally:
