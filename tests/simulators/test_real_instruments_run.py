@@ -142,6 +142,9 @@ def test_every_profile_reads_and_a_leak_starts_both_drive_fans(tmp_path: Path) -
         seen = wait(lambda: wanted <= good_points(url) and good_points(url), 30,
                     "good readings of every profile's points", tmp_path / "run.log")
         assert wanted <= seen
+        for point in ("ultima-o2", "itrans-o2"):  # fresh air, 20.9 %vol, through both maps
+            oxygen = concentration(url, point)
+            assert oxygen["unit"] == "%vol" and 20.5 < oxygen["value"] < 21.3, oxygen
 
         # the leak (from 60 sim s, alarm ~228 sim s) starts both drives; each start is
         # confirmed by the drive's status, not by the write having been sent
