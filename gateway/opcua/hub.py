@@ -47,7 +47,9 @@ QUEUE_SIZE = 10  # samples the server keeps per node between two publishes
 # asyncua loggers that speak at every connect attempt or lost connection
 _CHATTY = ("asyncua.client.client", "asyncua.client.ua_client.UaClient",
            "asyncua.client.ua_client.UASocketProtocol", "asyncua.client.ua_session.UaSession",
-           "asyncua.crypto.uacrypto", "asyncua.common.subscription")
+           "asyncua.crypto.uacrypto", "asyncua.common.subscription",
+           # the trust list's refusal: a traceback per attempt from asyncua's TrustStore
+           "asyncuagds.validate", "asyncua.crypto.validator")
 
 ClientFactory = Callable[[str, float], Client]
 
