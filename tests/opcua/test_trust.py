@@ -213,3 +213,23 @@ def test_config_check_names_a_trust_list_without_certificates(tmp_path: Path) ->
     make_ca(tmp_path / "trusted", "plant-ca")  # the fix: a CA certificate there
     _config, problems = check_file(path)
     assert problems == []
+
+
+def test_a_trusted_ca_s_certificate_for_another_application_is_refused(
+        pki: tuple[OpcUaServer, Path]) -> None:
+    """The plant CA signed it, but for another application URI than the server says it is
+    (a certificate copied from another device): BadCertificateUriInvalid, offline."""
+    _server, folder = pki
+    other_dir = folder / "trusted-2"  # a CA of its own, trusted, whose key the test holds
+    ca2, ca2_key = make_ca(other_dir, "plant-ca-2")
+    copied = make_server_certificate(folder, "copied", "urn:plant-a:another-device", ca2,
+                                     ca2_key)
+    server = OpcUaServer(certificate=copied, application_uri=PANEL_URI)
+    server.start()
+    try:
+        sink, counters = _run(server, folder, [str(other_dir)])
+    finally:
+        server.stop()
+    assert [(s.online, s.reason) for s in sink.statuses] == [
+        (False, "opcua-bad:BadCertificateUriInvalid")]
+    assert counters["opcua.gas-panel-1.untrusted"] >= 2
