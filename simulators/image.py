@@ -157,6 +157,14 @@ def sayable_states(profile: Profile) -> frozenset[str]:
     return frozenset(found)
 
 
+def can_fault(profile: Profile) -> bool:
+    """The profile has a way to say a fault: a fault bit, a failure state or a 4-20 mA loop."""
+    return any(
+        "fault" in (r.status_bits or {}).values() or r.signal == "4-20mA"
+        for r in profile.registers
+    ) or any(s.startswith("failure") for s in sayable_states(profile))
+
+
 def check_bindings(profile: Profile, device: str, registers: Sequence[str]) -> None:
     """Fail at start with the device and register named, as the driver does at load."""
     for name in registers:

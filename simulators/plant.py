@@ -32,7 +32,6 @@ from zoneinfo import ZoneInfo
 from gateway.modbus.profile import NORMAL, Profile, ProfileError, load_profile
 from occmon.config.mqttauth import device_login
 from occmon.config.schema import ModbusTcpDevice, MqttDevice, Sensor, SiteConfig
-from occmon.config.ventilation import bound_points
 from simulators.baselines import (
     SensorSpec,
     base_signal,
@@ -41,12 +40,12 @@ from simulators.baselines import (
     unit_factor,
 )
 from simulators.drive import AbbDrive, DriveServer, Md500Drive
-from simulators.drive import Phase as DrivePhase
 from simulators.fan import DEFAULT_SPIN_UP_S, Fan
 from simulators.image import (
     Bound,
     ImageError,
     RegisterImage,
+    can_fault,
     check_bindings,
     fill,
     sayable_states,
@@ -63,15 +62,16 @@ from simulators.scenarios import (
     plan,
 )
 from simulators.signals import Signal, SimClock, value_at
+from simulators.venting import (
+    DRIVE_MODELS,
+    SimDrive,
+    first_running,
+    running_since,
+    step_drive,
+    venting_fans,
+)
 
 log = logging.getLogger(__name__)
-
-# Profiles served by a drive model instead of a register image: the drive's state machine
-# answers the control word (ABB Drives profile) or command register (MD500) it is written.
-DRIVE_MODELS: dict[str, type[AbbDrive] | type[Md500Drive]] = {
-    "abb-acs580": AbbDrive,
-    "inovance-md500": Md500Drive,
-}
 
 
 class SimulationError(RuntimeError):
@@ -104,23 +104,6 @@ class SimModbusDevice:
     server: ModbusDeviceServer
     sensors: list[SimSensor]
     fan: Fan | None = None
-
-
-@dataclass
-class SimDrive:
-    """A fan's variable-frequency drive: its model and the server that answers for it."""
-
-    config: ModbusTcpDevice
-    model: AbbDrive | Md500Drive
-    server: DriveServer
-
-
-def can_fault(profile: Profile) -> bool:
-    """The profile has a way to say a fault: a fault bit, a failure state or a 4-20 mA loop."""
-    return any(
-        "fault" in (r.status_bits or {}).values() or r.signal == "4-20mA"
-        for r in profile.registers
-    ) or any(s.startswith("failure") for s in sayable_states(profile))
 
 
 class SimulatedPlant:
@@ -172,7 +155,7 @@ class SimulatedPlant:
         if interval is None:
             interval = config.simulation.mqtt_interval if config.simulation else 5.0
         self._build(broker_host, broker_port, interval, profile_search)
-        self._venting = self._venting_fans()
+        self._venting = venting_fans(config, {i: s.sensor for i, s in self.sensors.items()})
         self.plan: Plan = plan(
             self.scenario,
             [s.info for s in self.sensors.values()],
@@ -264,26 +247,6 @@ class SimulatedPlant:
             elif d.id in self.mqtt:
                 out.append(DeviceInfo(d.id, d.protocol, False))
         return out
-
-    def _venting_fans(self) -> dict[str, frozenset[str] | None]:
-        """Sensor id -> the fan devices that vent its point (its ventilation units' duty and
-        standby fans); None: the point is bound to no unit, any running fan vents it."""
-        units = self.config.ventilation.units if self.config.ventilation else []
-        areas = {p.id: p.area for p in self.config.points}
-        by_point: dict[str, set[str]] = {}
-        for unit in units:
-            fans = {unit.fan.device} | ({unit.standby.device} if unit.standby else set())
-            try:
-                points = bound_points(unit, areas)
-            except ValueError:
-                continue  # config check reports it; the simulator need not
-            for point in points:
-                by_point.setdefault(point, set()).update(fans)
-        return {
-            sid: (frozenset(by_point[sim.sensor.point]) if sim.sensor.point in by_point
-                  else None)
-            for sid, sim in self.sensors.items()
-        }
 
     # -- the public controls ------------------------------------------------------------
 
@@ -472,32 +435,12 @@ class SimulatedPlant:
             await asyncio.sleep(self.tick)
 
     def _running_since(self) -> dict[str, float]:
-        """Fan device -> the monotonic time it has been running since (running fans only)."""
-        out = {i: d.fan.since for i, d in self.modbus.items()
-               if d.fan is not None and d.fan.running}
-        out.update({i: d.model.since for i, d in self.drives.items() if d.model.running})
-        return out
+        return running_since({i: d.fan for i, d in self.modbus.items()}, self.drives)
 
     def _vented_since(self, sensor_id: str, running: dict[str, float]) -> float | None:
         """Elapsed sim time since which a fan venting the sensor's point has run, if one has."""
-        fans = self._venting.get(sensor_id)
-        starts = [t for device, t in running.items() if fans is None or device in fans]
-        if not starts:
-            return None
-        return (min(starts) - self.clock.t0) * self.speed
-
-    def _step_drives(self, mono: float, elapsed: float) -> None:
-        """A failed drive trips (its cause present); a repaired one has its cause cleared and
-        stays tripped until the gateway's reset edge, as the real drive does."""
-        for device_id, drive in self.drives.items():
-            failed = self._fan_failed.get(device_id, self.plan.fan_failed(device_id, elapsed))
-            model = drive.model
-            if failed and model.phase is not DrivePhase.TRIPPED:
-                log.info("simulated drive %s: trip", device_id)
-                model.trip(mono)
-            elif not failed and model.cause:
-                model.clear()
-            model.words(mono)  # lets the start-up delay pass: running (and since) is current
+        since = first_running(self._venting.get(sensor_id), running)
+        return None if since is None else (since - self.clock.t0) * self.speed
 
     def _instrument_state(self, device_id: str, elapsed: float) -> tuple[str, float | None]:
         """The device's state now (set_state, else the scenario, else normal) and the test
@@ -520,7 +463,9 @@ class SimulatedPlant:
             if failed != fan.fault:
                 fan = fan.set_failed(failed, mono)
             device.fan = fan.tick(mono)
-        self._step_drives(mono, elapsed)
+        for device_id, drive in self.drives.items():
+            failed = self._fan_failed.get(device_id, self.plan.fan_failed(device_id, elapsed))
+            step_drive(device_id, drive.model, failed, mono)
         running = self._running_since()
         self._scenario_states = {d: self._instrument_state(d, elapsed) for d in self.modbus}
         for sensor_id, sim in self.sensors.items():
