@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
 
+from gateway.modbus.links import dtu
 from ingest.notify.formats import generic
 from ingest.notify.message import Message, Notice, PointInfo
 from occmon import heartbeat, topics
@@ -117,6 +118,7 @@ class GatewayHealth:
         for hub in {id(d.hub): d.hub for d in gw.drivers}.values():
             for key, value in hub.counters.items():
                 counters[f"modbus-connection.{hub.name}.{key}"] = value
+        counters.update(dtu.listener_counters(gw.config.devices))
         appended = counters.get("queue.appended", 0)
         acked = counters.get("publisher.rows_acked", 0)
         failed = gw.committer.failed_commits

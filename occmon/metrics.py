@@ -63,6 +63,9 @@ class CountersCollector(Collector):
         connection = CounterMetricFamily(
             "occmon_modbus_connection", "Modbus requests, timeouts, reconnects per connection",
             labels=["connection", "counter"])
+        dtus = CounterMetricFamily(
+            "occmon_modbus_dtu", "DTU listener: connections accepted, registered, replaced, "
+            "lost and refused", labels=["listener", "counter"])
         dead = CounterMetricFamily("occmon_dead_letters", "dead letters by code",
                                    labels=["code"])
         pushes = CounterMetricFamily("occmon_pushes", "alarm push attempts",
@@ -79,6 +82,9 @@ class CountersCollector(Collector):
             elif name.startswith("modbus-connection.") and name.count(".") >= 2:
                 hub, counter = name[len("modbus-connection."):].rsplit(".", 1)
                 connection.add_metric([hub, counter], value)
+            elif name.startswith("modbus-dtu.") and name.count(".") >= 2:
+                listener, counter = name[len("modbus-dtu."):].rsplit(".", 1)
+                dtus.add_metric([listener, counter], value)
             elif name.startswith("dead-letter:"):
                 dead.add_metric([name.split(":", 1)[1]], value)
             elif name.startswith("notify."):
@@ -86,7 +92,7 @@ class CountersCollector(Collector):
                 pushes.add_metric([status, code], value)
             if name in _READINGS:
                 readings.add_metric([self.component, _READINGS[name]], value)
-        yield from (modbus, connection, dead, pushes, readings, raw)
+        yield from (modbus, connection, dtus, dead, pushes, readings, raw)
         prefix = f"occmon_{self.component}"
         for key, figure in sorted(snap.figures.items()):
             if isinstance(figure, bool):

@@ -57,6 +57,8 @@ GASES: dict[str, Gas] = {
     "cl2": Gas("ppm", 0.05, 0.01, 0.01),
     "dust/total": Gas("mg/m3", 2.0, 0.3, 0.05, noise_rel=0.15, drift_rel=0.25),
     "dust/respirable": Gas("mg/m3", 0.75, 0.15, 0.03, noise_rel=0.15, drift_rel=0.25),
+    # fresh air's 20.9 %vol, day and night: an O2 cell reads it to about 0.1 %vol
+    "oxygen": Gas("%vol", 20.9, 20.9, 0.05, noise_rel=0.001, drift_rel=0.002),
 }
 GENERIC_GAS = Gas("ppm", 0.5, 0.1, 0.05)
 ALIASES: dict[str, str] = {
@@ -69,6 +71,10 @@ ALIASES: dict[str, str] = {
     "氨": "ammonia",
     "carbon monoxide": "co",
     "630-08-0": "co",
+    "o2": "oxygen",
+    "7782-44-7": "oxygen",
+    "氧气": "oxygen",
+    "氧": "oxygen",
 }
 
 

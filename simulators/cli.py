@@ -29,8 +29,32 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--listen", metavar="ADDRESS",
                    help="serve every Modbus TCP device on this address (default: only the "
                         "devices whose host is loopback, on that host)")
+    p.add_argument("--state", action="append", default=[], metavar="DEVICE=STATE",
+                   help="hold a detector in a maintenance state its profile can say, e.g. "
+                        "xnx-1=check-function:bump-test or xnx-1=fault (repeatable)")
+    p.add_argument("--states", action="store_true",
+                   help="list the maintenance states each simulated device can say, and exit")
     p.add_argument("--list", action="store_true", help="list the scenarios and exit")
     return p
+
+
+def apply_states(plant: SimulatedPlant, given: list[str]) -> None:
+    """``--state DEVICE=STATE``: ValueError naming the device and what it can say."""
+    for item in given:
+        device, sep, state = item.partition("=")
+        if not sep or not device or not state:
+            raise ValueError(f"--state must be DEVICE=STATE, got {item!r}")
+        if device not in plant.modbus:
+            raise ValueError(f"--state: {device!r} is not a simulated Modbus detector")
+        plant.set_state(device, state)
+
+
+def print_states(plant: SimulatedPlant) -> None:
+    for device_id, device in plant.modbus.items():
+        states = sorted(plant.states_of(device_id))
+        print(f"{device_id:<14} {device.profile.name:<26} {', '.join(states) or '(none)'}")
+    for device_id in plant.drives:
+        print(f"{device_id:<14} {'drive':<26} (fan: set_fault trips it)")
 
 
 def broker_address(config: SiteConfig, given: str | None) -> tuple[str, int]:
@@ -83,11 +107,15 @@ def main(argv: list[str]) -> int:
             profile_search=(args.config.parent,),
             listen=args.listen,
         )
+        if args.states:
+            print_states(plant)
+            return 0
+        apply_states(plant, args.state)
         asyncio.run(run(plant))
     except ConfigError as exc:
         print(f"occmon simulate: invalid config:\n{exc}", file=sys.stderr)
         return 2
-    except (ScenarioError, SimulationError, ValueError) as exc:
+    except (ScenarioError, SimulationError, KeyError, ValueError) as exc:
         print(f"occmon simulate: {exc}", file=sys.stderr)
         return 2
     return 0

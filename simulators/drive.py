@@ -29,6 +29,8 @@ from pymodbus.constants import ExcCodes
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
+from simulators.modbus import Mode
+
 log = logging.getLogger(__name__)
 
 DEFAULT_START_DELAY_S = 1.0
@@ -214,10 +216,30 @@ class DriveServer:
         self.name, self.model = name, model
         self.host, self.port, self.unit_id = host, port, unit_id
         self.requests = 0
+        self.mode: Mode = "closed"
         self._server: ModbusTcpServer | None = None
         self._addresses = sorted(set(model.words(time.monotonic())) | _writable(model))
 
+    @property
+    def listening(self) -> bool:
+        return self._server is not None
+
+    async def set_mode(self, mode: Mode) -> None:
+        """Up, port closed, or answering 0x0B (the plant's outages, as for sensor devices)."""
+        if mode == self.mode:
+            return
+        log.info("simulated drive %s: %s -> %s", self.name, self.mode, mode)
+        if mode == "closed":
+            await self.stop()
+        elif self._server is None:
+            await self._listen()
+        self.mode = mode
+
     async def start(self) -> None:
+        await self._listen()
+        self.mode = "up"
+
+    async def _listen(self) -> None:
         blocks = [SimData(a, values=[0], datatype=DataType.REGISTERS) for a in self._addresses]
         # pymodbus wants every table; the drive has only holding registers, so the others
         # are placeholders the action refuses (exception 0x01), as an MD500 does for FC1.
@@ -231,6 +253,7 @@ class DriveServer:
 
     async def stop(self) -> None:
         server, self._server = self._server, None
+        self.mode = "closed"
         if server is not None:
             await server.shutdown()  # type: ignore[no-untyped-call]
 
@@ -245,6 +268,8 @@ class DriveServer:
                       registers: list[int],
                       set_values: list[int] | list[bool] | None) -> ExcCodes | None:
         self.requests += 1
+        if self.mode == "no-response":
+            return ExcCodes.GATEWAY_NO_RESPONSE
         now = time.monotonic()
         if set_values is not None:
             if function_code not in (FC_WRITE_SINGLE, FC_WRITE_MULTIPLE):

@@ -140,6 +140,31 @@ class RegisterImage:
         )
 
 
+def sayable_states(profile: Profile) -> frozenset[str]:
+    """Every NE 107 state the profile's status registers can say (besides ``normal``): what
+    a simulated device of that profile can be put in (``SimulatedPlant.set_state``). A map
+    with no status register (Polytron 8000 measured value, RAEGuard 3, iTrans 2) says none:
+    such a device can only be faulted by going silent."""
+    found: set[str] = set()
+    for reg in profile.registers:
+        for meaning in (reg.status_bits or {}).values():
+            state = meaning_state(meaning)
+            if state is not None:
+                found.add(state)
+        for field in reg.state_fields:
+            found |= set(field.values.values())
+    found.discard(NORMAL)
+    return frozenset(found)
+
+
+def can_fault(profile: Profile) -> bool:
+    """The profile has a way to say a fault: a fault bit, a failure state or a 4-20 mA loop."""
+    return any(
+        "fault" in (r.status_bits or {}).values() or r.signal == "4-20mA"
+        for r in profile.registers
+    ) or any(s.startswith("failure") for s in sayable_states(profile))
+
+
 def check_bindings(profile: Profile, device: str, registers: Sequence[str]) -> None:
     """Fail at start with the device and register named, as the driver does at load."""
     for name in registers:

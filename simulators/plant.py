@@ -7,7 +7,14 @@ steps the fans' starters, and writes the Modbus register images; outages open an
 ports. MQTT devices publish on their own interval from the latest values.
 
 Coupling that makes scenarios honest: a running fan vents the leak (the h2s-leak excursion
-decays with the 12 air-changes-per-hour time constant from the moment a fan runs).
+decays with the 12 air-changes-per-hour time constant from the moment a fan runs). A fan is
+a coil-driven starter (``ventilation-fan`` profile, ``fan.py``) or a variable-frequency drive
+(``abb-acs580``, ``inovance-md500``: ``drive.py``); a point bound to ventilation units is
+vented only by their fans, a point bound to none by any fan.
+
+Maintenance states: each detector's NE 107 state (bump test, inhibit, calibration, warm-up,
+fault) comes from the scenario (``InstrumentState``) or ``set_state``, and is written into
+its profile's status registers by ``image.fill``.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from gateway.modbus.profile import Profile, ProfileError, load_profile
+from gateway.modbus.profile import NORMAL, Profile, ProfileError, load_profile
 from occmon.config.mqttauth import device_login
 from occmon.config.schema import ModbusTcpDevice, MqttDevice, Sensor, SiteConfig
 from simulators.baselines import (
@@ -32,11 +39,21 @@ from simulators.baselines import (
     site_reference,
     unit_factor,
 )
+from simulators.drive import AbbDrive, DriveServer, Md500Drive
 from simulators.fan import DEFAULT_SPIN_UP_S, Fan
-from simulators.image import Bound, ImageError, RegisterImage, check_bindings, fill
+from simulators.image import (
+    Bound,
+    ImageError,
+    RegisterImage,
+    can_fault,
+    check_bindings,
+    fill,
+    sayable_states,
+)
 from simulators.modbus import ModbusDeviceServer, Mode, WriteHandler
 from simulators.mqtt import MqttDeviceSim
 from simulators.scenarios import (
+    FAULT,
     DeviceInfo,
     Plan,
     Scenario,
@@ -45,6 +62,14 @@ from simulators.scenarios import (
     plan,
 )
 from simulators.signals import Signal, SimClock, value_at
+from simulators.venting import (
+    DRIVE_MODELS,
+    SimDrive,
+    first_running,
+    running_since,
+    step_drive,
+    venting_fans,
+)
 
 log = logging.getLogger(__name__)
 
@@ -118,14 +143,19 @@ class SimulatedPlant:
         self._faults: dict[str, bool] = {}
         self._fan_failed: dict[str, bool] = {}
         self._forced_down: set[str] = set()
+        self._states: dict[str, str] = {}  # device -> NE 107 state set by set_state
+        self._scenario_states: dict[str, tuple[str, float | None]] = {}
+        self._stated: set[str] = set()  # devices whose image holds a state the plant wrote
         self._task: asyncio.Task[None] | None = None
         self.sensors: dict[str, SimSensor] = {}
         self.modbus: dict[str, SimModbusDevice] = {}
+        self.drives: dict[str, SimDrive] = {}
         self.mqtt: dict[str, MqttDeviceSim] = {}
         interval = mqtt_interval
         if interval is None:
             interval = config.simulation.mqtt_interval if config.simulation else 5.0
         self._build(broker_host, broker_port, interval, profile_search)
+        self._venting = venting_fans(config, {i: s.sensor for i, s in self.sensors.items()})
         self.plan: Plan = plan(
             self.scenario,
             [s.info for s in self.sensors.values()],
@@ -166,6 +196,17 @@ class SimulatedPlant:
                     profile = load_profile(device.profile, search).with_base(device.base_address)
                 except ProfileError as exc:
                     raise SimulationError(f"device {device.id!r}: {exc}") from None
+                bind = self.listen if self.listen is not None else device.host
+                model_of = DRIVE_MODELS.get(profile.name)
+                if model_of is not None:
+                    if sensors:
+                        raise SimulationError(
+                            f"device {device.id!r}: a simulated drive ({profile.name}) serves "
+                            f"no sensor values; remove the sensors bound to it")
+                    model = model_of(start_delay=self.spin_up)
+                    self.drives[device.id] = SimDrive(device, model, DriveServer(
+                        device.id, model, bind, device.port, device.unit_id))
+                    continue
                 try:
                     check_bindings(profile, device.id, [s.register_name or "" for s in sensors])
                 except ImageError as exc:
@@ -174,7 +215,6 @@ class SimulatedPlant:
                 image = RegisterImage(profile)
                 roles = {r.role for r in profile.registers}
                 fan = Fan(spin_up=self.spin_up) if {"command", "feedback"} <= roles else None
-                bind = self.listen if self.listen is not None else device.host
                 server = ModbusDeviceServer(device.id, bind, device.port, device.unit_id,
                                             image, on_write=self._writer(device.id))
                 self.modbus[device.id] = SimModbusDevice(
@@ -196,11 +236,17 @@ class SimulatedPlant:
                 self.sensors[sim.sensor.id] = sim
 
     def _device_infos(self) -> list[DeviceInfo]:
-        return [
-            DeviceInfo(d.id, d.protocol, d.id in self.modbus and self.modbus[d.id].fan is not None)
-            for d in self.config.devices
-            if d.id in self.modbus or d.id in self.mqtt
-        ]
+        out = []
+        for d in self.config.devices:
+            if d.id in self.drives:
+                out.append(DeviceInfo(d.id, d.protocol, True))
+            elif d.id in self.modbus:
+                device = self.modbus[d.id]
+                out.append(DeviceInfo(d.id, d.protocol, device.fan is not None,
+                                      self.states_of(d.id)))
+            elif d.id in self.mqtt:
+                out.append(DeviceInfo(d.id, d.protocol, False))
+        return out
 
     # -- the public controls ------------------------------------------------------------
 
@@ -231,17 +277,58 @@ class SimulatedPlant:
         self._update()
 
     def set_fault(self, device_id: str, fault: bool | None) -> None:
-        """A fan: trip (True), repair (False). A sensor device: its fault status bit and the
-        NE 43 fault current on its loop. None returns the device to the scenario."""
+        """A fan: trip (True), repair (False). A drive: trip, and the cause cleared (it stays
+        tripped until the gateway writes its reset). A sensor device: its fault status bit
+        (or failure state) and the NE 43 fault current on its loop. None returns the device
+        to the scenario."""
         device = self.modbus.get(device_id)
-        if device is None:
+        if device is None and device_id not in self.drives:
             raise KeyError(f"device {device_id!r} is not a simulated Modbus device")
-        table = self._fan_failed if device.fan is not None else self._faults
+        fan = device is None or device.fan is not None
+        table = self._fan_failed if fan else self._faults
         if fault is None:
             table.pop(device_id, None)
         else:
             table[device_id] = fault
         self._update()
+
+    def states_of(self, device_id: str) -> frozenset[str]:
+        """The maintenance states the device's profile can say (``fault`` if it can fault)."""
+        device = self.modbus.get(device_id)
+        if device is None:
+            return frozenset()
+        extra = {FAULT} if can_fault(device.profile) else set()
+        return sayable_states(device.profile) | extra
+
+    def set_state(self, device_id: str, state: str | None) -> None:
+        """Put a detector in an NE 107 state its profile can say (``check-function:bump-test``,
+        ``check-function:inhibit``, ..., or ``fault``), as a technician does at the
+        instrument; ``normal`` is normal monitoring; None returns it to the scenario."""
+        if device_id not in self.modbus:
+            raise KeyError(f"device {device_id!r} is not a simulated Modbus device")
+        if state is None:
+            self._states.pop(device_id, None)
+        else:
+            says = self.states_of(device_id)
+            if state != NORMAL and state not in says:
+                known = ", ".join(sorted(says)) or "none (no status register)"
+                raise ValueError(f"device {device_id!r} ({self.modbus[device_id].profile.name}) "
+                                 f"cannot say {state!r}; its profile says: {known}")
+            self._states[device_id] = state
+        self._update()
+
+    def drive(self, device_id: str) -> AbbDrive | Md500Drive:
+        """The drive model of a drive-commanded fan (its status, its written history)."""
+        drive = self.drives.get(device_id)
+        if drive is None:
+            raise KeyError(f"device {device_id!r} is not a simulated drive")
+        return drive.model
+
+    def fan_running(self, device_id: str) -> bool:
+        """A coil fan's running feedback or a drive's running state."""
+        if device_id in self.drives:
+            return self.drives[device_id].model.running
+        return self.fan(device_id).running
 
     async def stop_device(self, device_id: str) -> None:
         """The device stops answering (port closed / no more messages) until start_device."""
@@ -261,7 +348,8 @@ class SimulatedPlant:
         return fan
 
     def _known(self, device_id: str) -> None:
-        if device_id not in self.modbus and device_id not in self.mqtt:
+        if device_id not in self.modbus and device_id not in self.mqtt \
+                and device_id not in self.drives:
             raise KeyError(f"device {device_id!r} is not simulated")
 
     # -- running ------------------------------------------------------------------------
@@ -269,8 +357,9 @@ class SimulatedPlant:
     async def start(self) -> None:
         self.clock = SimClock(self.start_time, self.speed)
         log.info(
-            "simulating %d Modbus and %d MQTT devices, scenario %s, speed %g, seed %d",
-            len(self.modbus), len(self.mqtt), self.scenario.name, self.speed, self.seed,
+            "simulating %d Modbus devices, %d drives and %d MQTT devices, scenario %s, "
+            "speed %g, seed %d", len(self.modbus), len(self.drives), len(self.mqtt),
+            self.scenario.name, self.speed, self.seed,
         )
         self._update()
         try:
@@ -284,9 +373,13 @@ class SimulatedPlant:
 
     def endpoints(self) -> dict[str, tuple[str, int]]:
         """device id -> the (host, port) its simulated Modbus server listens on."""
+        devices: list[tuple[str, ModbusTcpDevice]] = [
+            *((i, d.config) for i, d in self.modbus.items()),
+            *((i, d.config) for i, d in self.drives.items()),
+        ]
         return {
-            device_id: (self.listen if self.listen is not None else d.config.host, d.config.port)
-            for device_id, d in self.modbus.items()
+            device_id: (self.listen if self.listen is not None else config.host, config.port)
+            for device_id, config in devices
         }
 
     async def wait_listening(self, timeout: float = 5.0) -> None:
@@ -325,6 +418,7 @@ class SimulatedPlant:
         await asyncio.gather(
             *(sim.stop() for sim in self.mqtt.values()),
             *(dev.server.stop() for dev in self.modbus.values()),
+            *(drive.server.stop() for drive in self.drives.values()),
             return_exceptions=True,
         )
 
@@ -340,14 +434,21 @@ class SimulatedPlant:
             self.ticks += 1
             await asyncio.sleep(self.tick)
 
-    def _vented_since(self, monotonic: float) -> float | None:
-        """Elapsed sim time since which a fan has been running, if one is."""
-        starts = [
-            d.fan.since for d in self.modbus.values() if d.fan is not None and d.fan.running
-        ]
-        if not starts:
-            return None
-        return (min(starts) - self.clock.t0) * self.speed
+    def _running_since(self) -> dict[str, float]:
+        return running_since({i: d.fan for i, d in self.modbus.items()}, self.drives)
+
+    def _vented_since(self, sensor_id: str, running: dict[str, float]) -> float | None:
+        """Elapsed sim time since which a fan venting the sensor's point has run, if one has."""
+        since = first_running(self._venting.get(sensor_id), running)
+        return None if since is None else (since - self.clock.t0) * self.speed
+
+    def _instrument_state(self, device_id: str, elapsed: float) -> tuple[str, float | None]:
+        """The device's state now (set_state, else the scenario, else normal) and the test
+        gas fraction the scenario applies with it."""
+        override = self._states.get(device_id)
+        if override is not None:
+            return override, None
+        return self.plan.instrument_state(device_id, elapsed) or (NORMAL, None)
 
     def _update(self) -> None:
         """One tick's values: fans, sensor values, register images. Synchronous."""
@@ -362,13 +463,23 @@ class SimulatedPlant:
             if failed != fan.fault:
                 fan = fan.set_failed(failed, mono)
             device.fan = fan.tick(mono)
-        vented = self._vented_since(mono)
+        for device_id, drive in self.drives.items():
+            failed = self._fan_failed.get(device_id, self.plan.fan_failed(device_id, elapsed))
+            step_drive(device_id, drive.model, failed, mono)
+        running = self._running_since()
+        self._scenario_states = {d: self._instrument_state(d, elapsed) for d in self.modbus}
         for sensor_id, sim in self.sensors.items():
             override = self._overrides.get(sensor_id)
             if override is not None:
                 sim.value = override
                 continue
+            _state, test_gas = self._scenario_states.get(sim.sensor.device, (NORMAL, None))
+            if test_gas is not None and sim.sensor.range is not None:
+                low, high = sim.sensor.range
+                sim.value = low + test_gas * (high - low)  # the technician's test gas
+                continue
             base = value_at(sim.signal, now)
+            vented = self._vented_since(sensor_id, running)
             sim.value = self.plan.value(sensor_id, base, elapsed, vented) * sim.factor
         for device_id in self.modbus:
             self._fill(device_id)
@@ -379,8 +490,15 @@ class SimulatedPlant:
             Bound(s.sensor.register_name or "", s.value, s.sensor.range, s.sensor.unit)
             for s in device.sensors
         ]
+        state, _test_gas = self._scenario_states.get(device_id, (NORMAL, None))
+        fault = self._faults.get(device_id, state == FAULT)
+        if state != NORMAL or device_id in self._stated:
+            # the plant writes the state it set, and normal once after it; a state written
+            # into the image directly (a test's own hook) is left alone otherwise
+            device.image.state = NORMAL if state == FAULT else state
+            (self._stated.add if state != NORMAL else self._stated.discard)(device_id)
         try:
-            fill(device.image, bound, fault=self._faults.get(device_id, False), fan=device.fan)
+            fill(device.image, bound, fault=fault, fan=device.fan)
         except ValueError as exc:
             raise SimulationError(f"device {device_id!r}: {exc}") from exc
 
@@ -399,6 +517,14 @@ class SimulatedPlant:
                 raise SimulationError(
                     f"device {device_id!r}: cannot listen on {device.config.host}:"
                     f"{device.config.port}: {exc}"
+                ) from None
+        for device_id, drive in self.drives.items():
+            try:
+                await drive.server.set_mode(self._mode(device_id))
+            except (RuntimeError, OSError) as exc:
+                raise SimulationError(
+                    f"drive {device_id!r}: cannot listen on {drive.config.host}:"
+                    f"{drive.config.port}: {exc}"
                 ) from None
         for device_id, sim in self.mqtt.items():
             publishing = self._mode(device_id) == "up"

@@ -40,7 +40,9 @@ class SensorInfo:
 class DeviceInfo:
     device: str
     protocol: str  # "modbus-tcp", "mqtt", ...
-    fan: bool  # a ventilation fan (its profile has a command and a feedback)
+    fan: bool  # a ventilation fan (its profile has a command and a feedback, or a drive)
+    # the NE 107 states its profile can say, and FAULT if it has a way to signal a fault
+    states: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,53 @@ class FanFailure:
         return elapsed >= self.start
 
 
-Effect = Excursion | DeadDevice | FanFailure
+FAULT = "fault"  # the device's fault signal: status bit, failure state, NE 43 loop current
+
+
+@dataclass(frozen=True)
+class InstrumentState:
+    """From ``start`` until ``end`` a detector is in a maintenance state, as a technician
+    puts it there: a bump test, an inhibit, a calibration, a warm-up, or ``fault``.
+
+    ``states`` are alternatives, the first the device's profile can say wins (an XNX says
+    ``check-function:span-calibration``, a Midas only ``check-function:calibration``); a
+    device that can say none of them is left alone. ``device``: a device id, ``first-able``
+    (the first device that can say one) or ``every-able``. ``test_gas``: the fraction of its
+    range each sensor of the device reads meanwhile (the gas a bump test applies), None: the
+    ordinary value (an inhibited XNX forces its reading to 0 itself)."""
+
+    states: tuple[str, ...]
+    start: float
+    end: float
+    device: str = "first-able"
+    test_gas: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.states or self.end <= self.start:
+            raise ScenarioError("an instrument state needs a state and end > start")
+        if self.test_gas is not None and not 0.0 <= self.test_gas <= 1.0:
+            raise ScenarioError("test_gas is a fraction of the sensor's range, 0..1")
+
+    def active(self, elapsed: float) -> bool:
+        return self.start <= elapsed < self.end
+
+    def pick(self, sayable: frozenset[str]) -> str | None:
+        return next((s for s in self.states if s in sayable), None)
+
+
+Effect = Excursion | DeadDevice | FanFailure | InstrumentState
+
+BUMP_TEST = "check-function:bump-test"
+BUMP = InstrumentState((BUMP_TEST,), start=300.0, end=900.0, test_gas=0.5)
+# Every detector through a maintenance round, 4 sim minutes a step with 1 minute between.
+MAINTENANCE_ROUND = (
+    InstrumentState(("check-function:warm-up",), 60.0, 300.0, "every-able"),
+    InstrumentState(("check-function:inhibit",), 360.0, 600.0, "every-able"),
+    InstrumentState((BUMP_TEST,), 660.0, 900.0, "every-able", test_gas=0.5),
+    InstrumentState(("check-function:span-calibration", "check-function:calibration"),
+                    960.0, 1200.0, "every-able", test_gas=0.5),
+    InstrumentState((FAULT,), 1260.0, 1500.0, "every-able"),
+)
 
 
 @dataclass(frozen=True)
@@ -193,6 +241,20 @@ SCENARIOS: dict[str, Scenario] = {
             "fault input is set",
             (H2S_LEAK, FanFailure(start=0.0)),
         ),
+        Scenario(
+            "bump-test",
+            "the first detector whose profile says a bump test is in one from 300 s to 900 s "
+            "with test gas at half its range: stored as check-function, no alarm, no fan, "
+            "an instrument event",
+            (BUMP,),
+        ),
+        Scenario(
+            "maintenance-round",
+            "every detector, as far as its profile can say it: warm-up 60-300 s, inhibit "
+            "360-600 s, bump test with test gas 660-900 s, calibration with test gas "
+            "960-1200 s, fault 1260-1500 s",
+            MAINTENANCE_ROUND,
+        ),
     )
 }
 
@@ -217,6 +279,16 @@ class Plan:
     excursions: dict[str, tuple[Excursion, ...]] = field(default_factory=dict)
     outages: dict[str, tuple[DeadDevice, ...]] = field(default_factory=dict)
     fan_failures: dict[str, tuple[FanFailure, ...]] = field(default_factory=dict)
+    # device -> (effect, the state it resolved to on that device)
+    states: dict[str, tuple[tuple[InstrumentState, str], ...]] = field(default_factory=dict)
+
+    def instrument_state(self, device: str,
+                         elapsed: float) -> tuple[str, float | None] | None:
+        """(state, test gas fraction) the scenario puts the device in now, if any."""
+        for effect, state in self.states.get(device, ()):
+            if effect.active(elapsed):
+                return state, effect.test_gas
+        return None
 
     def value(
         self, sensor: str, base: float, elapsed: float, vented_since: float | None = None
@@ -240,6 +312,7 @@ def plan(
     excursions: dict[str, list[Excursion]] = {}
     outages: dict[str, list[DeadDevice]] = {}
     failures: dict[str, list[FanFailure]] = {}
+    states: dict[str, list[tuple[InstrumentState, str]]] = {}
     for effect in scenario.effects:
         if isinstance(effect, Excursion):
             for sensor in _excursion_targets(effect, sensors):
@@ -248,6 +321,9 @@ def plan(
             device = _dead_target(effect, sensors, devices)
             if device is not None:
                 outages.setdefault(device, []).append(effect)
+        elif isinstance(effect, InstrumentState):
+            for device, state in _state_targets(effect, devices):
+                states.setdefault(device, []).append((effect, state))
         else:
             for info in devices:
                 if info.fan and effect.device in (None, info.device):
@@ -257,7 +333,29 @@ def plan(
         {k: tuple(v) for k, v in excursions.items()},
         {k: tuple(v) for k, v in outages.items()},
         {k: tuple(v) for k, v in failures.items()},
+        {k: tuple(v) for k, v in states.items()},
     )
+
+
+def _state_targets(effect: InstrumentState,
+                   devices: Sequence[DeviceInfo]) -> list[tuple[str, str]]:
+    """(device, state) pairs an instrument-state effect hits; a named device that cannot
+    say any of the states is an error (the scenario would silently do nothing)."""
+    able = [(d.device, state) for d in devices
+            if (state := effect.pick(d.states)) is not None]
+    if effect.device == "every-able":
+        return able
+    if effect.device == "first-able":
+        return able[:1]
+    named = [d for d in devices if d.device == effect.device]
+    if not named:
+        raise ScenarioError(f"scenario device {effect.device!r} is not a simulated device")
+    state = effect.pick(named[0].states)
+    if state is None:
+        says = ", ".join(sorted(named[0].states)) or "no state"
+        raise ScenarioError(f"device {effect.device!r} cannot say {' or '.join(effect.states)}"
+                            f" (its profile says: {says})")
+    return [(effect.device, state)]
 
 
 def _excursion_targets(effect: Excursion, sensors: Iterable[SensorInfo]) -> list[str]:

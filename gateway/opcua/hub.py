@@ -34,6 +34,7 @@ from asyncua.ua.uaerrors import UaStatusCodeError
 from cryptography import x509
 
 from gateway.logthrottle import throttle_library
+from gateway.opcua.trust import TrustListError, TrustValidator
 from occmon.config.opcua import OpcUaDevice
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,9 @@ QUEUE_SIZE = 10  # samples the server keeps per node between two publishes
 # asyncua loggers that speak at every connect attempt or lost connection
 _CHATTY = ("asyncua.client.client", "asyncua.client.ua_client.UaClient",
            "asyncua.client.ua_client.UASocketProtocol", "asyncua.client.ua_session.UaSession",
-           "asyncua.crypto.uacrypto", "asyncua.common.subscription")
+           "asyncua.crypto.uacrypto", "asyncua.common.subscription",
+           # the trust list's refusal: a traceback per attempt from asyncua's TrustStore
+           "asyncuagds.validate", "asyncua.crypto.validator")
 
 ClientFactory = Callable[[str, float], Client]
 
@@ -77,6 +80,8 @@ def reason_of(exc: BaseException) -> str:
         return "timeout"
     if isinstance(exc, LoginMissing):
         return "login-missing"
+    if isinstance(exc, TrustListError):
+        return "trust-list-unreadable"
     if isinstance(exc, UaStatusCodeError):
         return f"opcua-bad:{type(exc).__name__}"
     return "connection-lost"
@@ -140,6 +145,8 @@ class OpcUaHub:
             self._fields.setdefault(ua.NodeId.from_string(text), []).append(name)
         self.connects = 0
         self.failures = 0
+        self.untrusted = 0  # sessions refused: the server's certificate is not trusted
+        self._trust: TrustValidator | None = None
         self.online = False
         self._down_since: float | None = None
         self._attempts = 0
@@ -161,6 +168,9 @@ class OpcUaHub:
             except Exception as exc:
                 self.failures += 1
                 self._attempts += 1
+                refusal = self._refusal()
+                if refusal is not None:
+                    self.untrusted += 1
                 if self.online or first:  # a new outage: say so once, tell the owner
                     reason = reason_of(exc)
                     self.online = False
@@ -168,11 +178,19 @@ class OpcUaHub:
                     self._down_since, self._attempts = self._clock(), 1
                     log.warning("opcua %s: %s unreachable (%s: %s); retrying with back-off",
                                 self.id, self.device.endpoint, reason,
-                                str(exc) or type(exc).__name__)
+                                refusal or str(exc) or type(exc).__name__)
                     self.owner.state(self.id, False, reason)
             first = False
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._backoff[1])
+
+    def _refusal(self) -> str | None:
+        """Why the trust list refused the last session's server certificate, if it did."""
+        trust = self._trust
+        if trust is None or trust.refusal is None:
+            return None
+        refusal, trust.refusal = trust.refusal, None
+        return refusal
 
     def notified(self, node: ua.NodeId, value: ua.DataValue, session: int) -> None:
         if session != self._session_no:
@@ -252,3 +270,6 @@ class OpcUaHub:
                                 if security.server_certificate is not None else None),
             mode=mode,
         )
+        if security.trust:  # read at each connect: a certificate added is used at once
+            self._trust = await TrustValidator.from_paths(security.trust)
+            client.certificate_validator = self._trust

@@ -152,6 +152,7 @@ class OpcUaIntake:
         for device in self._devices.values():
             out[f"opcua.{device.id}.connects"] = device.hub.connects
             out[f"opcua.{device.id}.failures"] = device.hub.failures
+            out[f"opcua.{device.id}.untrusted"] = device.hub.untrusted
         return out
 
     # -- what the hubs report (HubOwner) ---------------------------------------------------

@@ -16,7 +16,8 @@ from occmon.config.schema import SiteConfig
 
 
 def check(config: SiteConfig, config_file: Path) -> list[ConfigProblem]:
-    """Every certificate or key file an OPC UA device names must be readable."""
+    """Every certificate or key file an OPC UA device names must be readable, and its trust
+    list must hold at least one certificate, every file of it a certificate."""
     problems: list[ConfigProblem] = []
     for index, device in enumerate(config.devices):
         if not isinstance(device, OpcUaDevice):
@@ -31,4 +32,15 @@ def check(config: SiteConfig, config_file: Path) -> list[ConfigProblem]:
                     f"device {device.id!r}: {path} does not exist or is not readable",
                     "install the file there (occmon reads it as the gateway's user) or "
                     "correct the path"))
+        if security.trust:
+            from gateway.opcua.trust import TrustListError, load  # asyncua: only if used
+
+            try:
+                load(security.trust)
+            except TrustListError as exc:
+                problems.append(ConfigProblem(
+                    config_file, f"devices[{index}].security.trust",
+                    f"device {device.id!r}: {exc}",
+                    "put the CA or server certificates (PEM or DER) there, readable by the "
+                    "gateway's user, or correct the paths"))
     return problems

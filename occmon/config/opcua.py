@@ -67,6 +67,12 @@ class OpcUaSecurity(BaseModel):
     private_key: Path | None = Field(default=None, description="its private key (PEM)")
     server_certificate: Path | None = Field(
         default=None, description="the server's certificate, pinned; else the endpoint's")
+    trust: list[Path] = Field(
+        default_factory=list,
+        description="trust list: certificate files, or directories of them (*.der, *.pem, "
+                    "*.crt, *.cer), of the CAs that sign the servers' certificates or of the "
+                    "servers themselves; a server whose certificate does not chain to one "
+                    "of them is refused (empty: no trust list)")
 
     @field_validator("certificate", "private_key", "server_certificate")
     @classmethod
@@ -74,6 +80,18 @@ class OpcUaSecurity(BaseModel):
         if value is not None and not value.is_absolute():
             raise ValueError(f"{value} must be an absolute path (the gateway's working "
                              "directory is not the site file's)")
+        return value
+
+    @field_validator("trust")
+    @classmethod
+    def _trust_paths(cls, value: list[Path]) -> list[Path]:
+        relative = [str(p) for p in value if not p.is_absolute()]
+        if relative:
+            raise ValueError(f"trust: {relative} must be absolute paths (the gateway's "
+                             "working directory is not the site file's)")
+        twice = sorted({str(p) for p in value if value.count(p) > 1})
+        if twice:
+            raise ValueError(f"trust: {twice} given twice")
         return value
 
     @model_validator(mode="after")
@@ -85,6 +103,11 @@ class OpcUaSecurity(BaseModel):
         if self.policy != "None" and (self.certificate is None or self.private_key is None):
             raise ValueError("security policy Basic256Sha256 needs 'certificate' and "
                              "'private_key' (the gateway's application certificate, PEM/DER)")
+        if self.trust and self.policy == "None":
+            raise ValueError("a trust list ('trust') checks the server's certificate on a "
+                             "secured channel: set policy Basic256Sha256 and mode Sign or "
+                             "SignAndEncrypt, or remove 'trust' (policy None has no "
+                             "certificate to check)")
         return self
 
 

@@ -45,10 +45,13 @@ class OpcUaServer:
         *,
         certificate: tuple[Path, Path] | None = None,
         users: dict[str, str] | None = None,
+        application_uri: str | None = None,
     ) -> None:
         """``certificate`` (cert, key): only Basic256Sha256 SignAndEncrypt is offered;
-        ``users``: only these username/password logins are accepted."""
+        ``users``: only these username/password logins are accepted; ``application_uri``:
+        the server's (its certificate's SubjectAltName URI), else asyncua's default."""
         self.names = names
+        self.application_uri = application_uri
         self.certificate = certificate
         self.users = users
         self.port = port or free_port()
@@ -99,6 +102,8 @@ class OpcUaServer:
         server = Server(user_manager=_Users(self.users) if self.users is not None else None)
         await server.init()
         server.set_endpoint(self.endpoint)
+        if self.application_uri is not None:
+            await server.set_application_uri(self.application_uri)
         if self.certificate is None:
             server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
         else:

@@ -59,3 +59,27 @@ def test_runs_until_sigint_and_stops_cleanly(tmp_path: Path, mosquitto: Mosquitt
             process.wait()
     assert process.returncode == 0, output.decode()
     assert b"scenario normal-day, speed 600, seed 3" in output
+
+
+REAL = ROOT / "examples" / "real-instruments.yaml"
+
+
+def test_states_lists_what_each_detector_can_say(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(REAL), "--states"]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "check-function:bump-test" in lines["xnx-1"]
+    assert "honeywell-xnx" in lines["xnx-1"]
+    assert "(none)" in lines["polytron-1"]  # the measured-value map has no status register
+    assert "drive" in lines["acs580-1"] and "drive" in lines["md500-1"]
+
+
+def test_a_state_the_profile_cannot_say_is_a_clear_error(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(REAL), "--state", "ultima-1=check-function:bump-test"]) == 2
+    err = capsys.readouterr().err
+    assert "'ultima-1' (msa-ultima-x) cannot say 'check-function:bump-test'" in err
+    assert "check-function:calibration" in err  # what it can say instead
+    assert main([str(REAL), "--state", "xnx-1"]) == 2
+    assert "--state must be DEVICE=STATE" in capsys.readouterr().err
+    assert main([str(REAL), "--state", "acs580-1=fault"]) == 2
+    assert "'acs580-1' is not a simulated Modbus detector" in capsys.readouterr().err

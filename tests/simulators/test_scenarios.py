@@ -38,7 +38,8 @@ DEVICES = [
 
 def test_the_named_scenarios() -> None:
     names = [s.name for s in list_scenarios()]
-    assert names == ["normal-day", "h2s-leak", "dust-surge", "dead-sensor", "fan-fails"]
+    assert names == ["normal-day", "h2s-leak", "dust-surge", "dead-sensor", "fan-fails",
+                     "bump-test", "maintenance-round"]
     with pytest.raises(ScenarioError, match="choose one of: normal-day"):
         get_scenario("meteor")
 

@@ -17,6 +17,13 @@ A new connection from a DTU replaces its old one (counted ``dtu-replaced``): a D
 lost its cellular link usually reconnects before the old socket times out, and the old
 half-open socket must not swallow requests. Bytes that arrive while no request is
 outstanding (heartbeat packets, a late answer) are dropped before the next request.
+
+Counters (``DtuListener.counters``), exported by the gateway's /metrics as
+``occmon_modbus_dtu_total{listener="host:port", counter=...}`` through
+``listener_counters``: ``dtu-accepted`` sockets accepted, ``dtu-registered`` DTUs
+identified, ``dtu-replaced`` old connections a reconnect replaced, ``dtu-lost`` registered
+connections that ended, and the refusals ``dtu-unknown``, ``dtu-unregistered``,
+``dtu-too-many``, ``dtu-wrong-network``.
 """
 
 from __future__ import annotations
@@ -24,8 +31,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from collections import Counter
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable
 from typing import Any
 
 from pymodbus.client.mixin import ModbusClientMixin
@@ -41,6 +49,23 @@ log = logging.getLogger(__name__)
 MAX_PENDING = 64  # sockets waiting to register at once; more are closed at accept
 MAX_REGISTRATION = 256  # bytes an unidentified socket may send before it is closed
 MAX_BUFFER = 1024  # bytes kept from a registered DTU between reads (an RTU frame is <= 256)
+
+# The listeners of this process that are listening: the gateway's health check reads their
+# counters (a listener is made by ``build_drivers`` and reached by no other object).
+_LISTENING: weakref.WeakSet[DtuListener] = weakref.WeakSet()
+
+
+def listener_counters(devices: Iterable[object]) -> dict[str, int]:
+    """``modbus-dtu.{host}:{port}.{counter}`` of every listening listener that one of
+    ``devices`` (a site's devices) is sent to: the gateway's /metrics and heartbeat."""
+    wanted = {(d.listen_host, d.listen_port) for d in devices
+              if isinstance(d, ModbusDtuDevice)}
+    out: dict[str, int] = {}
+    for listener in list(_LISTENING):
+        if (listener.host, listener.port) in wanted:
+            for key, value in listener.counters.items():
+                out[f"modbus-dtu.{listener.host}:{listener.port}.{key}"] = value
+    return out
 
 
 class DtuConnection(asyncio.Protocol):
@@ -140,6 +165,7 @@ class DtuListener:
                 loop = asyncio.get_running_loop()
                 self._server = await loop.create_server(lambda: DtuConnection(self),
                                                         self.host, self.port)
+                _LISTENING.add(self)
 
     async def detach(self) -> None:
         """A hub using this listener closed; the last one stops it and drops every DTU."""
@@ -149,6 +175,7 @@ class DtuListener:
 
     async def stop(self) -> None:
         server, self._server = self._server, None
+        _LISTENING.discard(self)
         for connection in [*self.sessions.values(), *self._pending]:
             connection.close()
         self.sessions.clear()
@@ -245,6 +272,8 @@ class DtuListener:
 
     def _lost(self, connection: DtuConnection) -> None:
         self._pending.discard(connection)
+        if connection.identity:
+            self.counters["dtu-lost"] += 1
         if connection.identity and self.sessions.get(connection.identity) is connection:
             del self.sessions[connection.identity]
 
