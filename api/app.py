@@ -22,6 +22,7 @@ from api.routes.exceedances import router as exceedances_router
 from api.routes.ledger import router as ledger_router
 from api.routes.records import router as records_router
 from api.routes.ventilation import router as ventilation_router
+from api.routes.worker_access import router as worker_access_router
 from api.routes.workers import router as workers_router
 from ingest.daily.store import RecordsStore
 from ingest.store import StoreReader
@@ -75,6 +76,7 @@ def create_app(config: SiteConfig, store_path: Path, *,
         exceedances_router,
         ledger_router,
         workers_router,
+        worker_access_router,
         board_router,
     ):
         document_errors(router, PUBLIC_PATHS)  # the error body of each route, in OpenAPI
