@@ -2,10 +2,11 @@
 
 Personal data is whatever says something about a named worker: the registries and worker
 files (``/api/v1/workers``, ``/instruments``, ``/assignments``, a worker's own access log
-below their file) and the points a worn instrument feeds. A point is worn when a sensor of it measures a personal
-quantity (Hp(10), a noise dosimeter's dose: ``api.limits.PERSONAL``) or when its device is
-the device of an instrument in the registry (a wearable gas detector, a noise dosimeter's
-LAeq): those readings are one person's exposure, whoever wears the instrument today.
+below their file) and the points a worn instrument feeds. A point is worn when a sensor of
+it measures a personal quantity (Hp(10), a noise dosimeter's dose:
+``api.limits.PERSONAL``) or when its device is the device of an instrument in the registry
+(a wearable gas detector, a noise dosimeter's LAeq): those readings are one person's
+exposure, whoever wears the instrument today.
 
 ``api.auth`` logs every request for personal data, whoever makes it; the public board leaves
 worn points off unless the site opts in (``api.board_personal``).

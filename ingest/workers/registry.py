@@ -328,27 +328,54 @@ def put_assignment(conn: sqlite3.Connection, a: AssignmentIn, *, site: str, by: 
                        ref=old["seq"] if old else None)
 
 
-def verify_rows(conn: sqlite3.Connection) -> list[str]:
-    """Each registry row against its ledger entry (run after ``ledger.verify`` has checked
-    the chain): a row edited, deleted or slipped in outside ``put_*`` is named."""
-    problems: list[str] = []
-    attested: dict[tuple[str, int], tuple[int, str]] = {}
-    for e in ledger.entries(conn):
-        if e.kind == "registry":
-            body = e.body()
-            attested[(str(body.get("registry")), int(body.get("row", 0)))] = (
-                e.seq, str(body.get("row_sha256")))
+Attested = dict[tuple[str, int], tuple[int, str]]  # (registry, row id) -> (seq, row digest)
+
+
+def attestation(body: dict[str, Any], seq: int) -> tuple[tuple[str, int], tuple[int, str]]:
+    """What a ``registry`` ledger entry attests: (registry, row id) -> (its seq, digest)."""
+    row = body.get("row", 0)
+    return (str(body.get("registry")), int(row) if isinstance(row, int) else 0), (
+        seq, str(body.get("row_sha256")))
+
+
+def tables_exist(conn: sqlite3.Connection) -> bool:
+    found = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = "
+                         "'worker_rows'").fetchone()
+    return bool(found[0])
+
+
+def check_rows(conn: sqlite3.Connection, attested: Attested) -> list[tuple[str, str, str, str]]:
+    """Each registry row against what the ledger attests: (table, row id, problem, detail)
+    with problem ``edited`` (digest or seq differs), ``added`` (no entry attests it) or
+    ``missing`` (attested, but the row is gone). ``attested`` is consumed."""
+    problems: list[tuple[str, str, str, str]] = []
     for name, cols in (("worker", WORKER_COLS), ("instrument", INSTRUMENT_COLS),
                        ("assignment", ASSIGNMENT_COLS)):
         table = TABLES[name][0]
-        rows = _rows(conn, f"SELECT {', '.join(cols)} FROM {table} ORDER BY id", (), cols)
-        for row in rows:
+        for values in conn.execute(f"SELECT {', '.join(cols)} FROM {table} ORDER BY id"):
+            row = dict(zip(cols, values, strict=True))
             seq, digest = attested.pop((name, int(row["id"])), (0, ""))
             hashed = sha256_text(canonical({k: v for k, v in row.items() if k != "seq"}))
             if not seq:
-                problems.append(f"{table} row {row['id']}: no ledger entry attests it")
+                problems.append((table, str(row["id"]), "added", "no ledger entry attests it"))
             elif seq != row["seq"] or digest != hashed:
-                problems.append(f"{table} row {row['id']}: does not match ledger entry {seq}")
-    problems += [f"{TABLES[name][0]} row {ident}: attested by ledger entry {seq}, but missing"
+                problems.append((table, str(row["id"]), "edited",
+                                 f"does not match ledger entry {seq}"))
+    problems += [(TABLES[name][0], str(ident), "missing",
+                  f"attested by ledger entry {seq}, but missing")
                  for (name, ident), (seq, _d) in attested.items()]
     return problems
+
+
+def verify_rows(conn: sqlite3.Connection) -> list[str]:
+    """Each registry row against its ledger entry (run after ``ledger.verify`` has checked
+    the chain): a row edited, deleted or slipped in outside ``put_*`` is named.
+    (``occmon records verify`` and ``GET /api/v1/ledger/verify`` run ``check_rows`` in their
+    one pass over the ledger.)"""
+    attested: Attested = {}
+    for e in ledger.entries(conn):  # the chain itself is ledger.verify's
+        if e.kind == "registry":
+            where, what = attestation(e.body(), e.seq)
+            attested[where] = what
+    return [f"{table} row {ident}: {detail}"
+            for table, ident, _problem, detail in check_rows(conn, attested)]
