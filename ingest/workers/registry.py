@@ -130,6 +130,18 @@ def id_hash(site: str, national_id: str) -> str:
 
 @contextmanager
 def _write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction; inside a caller's (a bulk import's), a savepoint, so a refused
+    row leaves the rows before it in place."""
+    if conn.in_transaction:
+        conn.execute("SAVEPOINT registry_row")
+        try:
+            yield conn
+            conn.execute("RELEASE registry_row")
+        except BaseException:
+            conn.execute("ROLLBACK TO registry_row")
+            conn.execute("RELEASE registry_row")
+            raise
+        return
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
@@ -153,17 +165,23 @@ ASSIGNMENT_COLS = ("id", "instrument", "worker", "start", "end", "position", "vo
 def _insert(conn: sqlite3.Connection, registry: str, row: dict[str, Any], *, site: str,
             now: float, ref: int | None) -> dict[str, Any]:
     """Insert ``row``, ledger its SHA-256, and store the entry's seq on the row."""
-    table, key = TABLES[registry]
+    table = TABLES[registry][0]
     cols = [c for c in row if c != "id"]
     cur = conn.execute(f"INSERT INTO {table} ({', '.join(cols)}) VALUES "
                        f"({', '.join('?' for _ in cols)})", [row[c] for c in cols])
     row = {**row, "id": int(cur.lastrowid or 0)}
-    hashed = {k: v for k, v in row.items() if k != "seq"}
-    entry = ledger.append(conn, kind="registry", site=site, time=now, ref=ref, content={
-        "registry": registry, "key": str(row[key]), "row": row["id"],
-        "row_sha256": sha256_text(canonical(hashed))})
+    entry = ledger.append(conn, kind="registry", site=site, time=now, ref=ref,
+                          content=attest(registry, row))
     conn.execute(f"UPDATE {table} SET seq = ? WHERE id = ?", (entry.seq, row["id"]))
     return {**row, "seq": entry.seq}
+
+
+def attest(registry: str, row: dict[str, Any]) -> dict[str, Any]:
+    """The ledger content for a stored ``row`` (with its id, without its seq): which row,
+    and its SHA-256, never its personal data."""
+    hashed = {k: v for k, v in row.items() if k != "seq"}
+    return {"registry": registry, "key": str(row[TABLES[registry][1]]), "row": row["id"],
+            "row_sha256": sha256_text(canonical(hashed))}
 
 
 def _current_sql(table: str, cols: Sequence[str]) -> str:
@@ -209,16 +227,21 @@ def put_worker(conn: sqlite3.Connection, w: WorkerIn, *, site: str, by: str, now
             raise RegistryError("unknown-worker", f"no worker {w.employee!r}", 404)
         if correct and not w.reason:
             raise RegistryError("reason-required", "a correction needs a 'reason'", 422)
-        hashed = id_hash(site, w.national_id) if w.national_id else (
-            old["id_hash"] if old else None)
-        row = {"employee": w.employee, "name": w.name, "sex": w.sex,
-               "birth_date": w.birth_date.isoformat(), "job": w.job, "category": w.category,
-               "joined": w.joined.isoformat() if w.joined else None,
-               "left_on": w.left.isoformat() if w.left else None, "id_hash": hashed,
-               "entered": now, "entered_by": by, "reason": w.reason,
-               "corrects": old["id"] if old else None}
-        return _insert(conn, "worker", row, site=site, now=now,
-                       ref=old["seq"] if old else None)
+        return _insert(conn, "worker", worker_row(w, site=site, by=by, now=now, old=old),
+                       site=site, now=now, ref=old["seq"] if old else None)
+
+
+def worker_row(w: WorkerIn, *, site: str, by: str, now: float,
+               old: dict[str, Any] | None) -> dict[str, Any]:
+    """The stored row of ``w`` (``old``: the row it corrects), before its id and seq."""
+    hashed = id_hash(site, w.national_id) if w.national_id else (
+        old["id_hash"] if old else None)
+    return {"employee": w.employee, "name": w.name, "sex": w.sex,
+            "birth_date": w.birth_date.isoformat(), "job": w.job, "category": w.category,
+            "joined": w.joined.isoformat() if w.joined else None,
+            "left_on": w.left.isoformat() if w.left else None, "id_hash": hashed,
+            "entered": now, "entered_by": by, "reason": w.reason,
+            "corrects": old["id"] if old else None}
 
 
 def worker_history(conn: sqlite3.Connection, employee: str) -> list[dict[str, Any]]:
@@ -263,14 +286,19 @@ def put_instrument(conn: sqlite3.Connection, i: InstrumentIn, *, site: str, by: 
             raise RegistryError("unknown-instrument", f"no instrument {i.serial!r}", 404)
         if correct and not i.reason:
             raise RegistryError("reason-required", "a correction needs a 'reason'", 422)
-        row = {"serial": i.serial, "type": i.type, "device": i.device,
-               "quantities": json.dumps(sorted(set(i.quantities))),
-               "calibrated": i.calibrated.isoformat() if i.calibrated else None,
-               "calibration_due": i.calibration_due.isoformat() if i.calibration_due else None,
-               "entered": now, "entered_by": by, "reason": i.reason,
-               "corrects": old["id"] if old else None}
-        return _instrument(_insert(conn, "instrument", row, site=site, now=now,
-                                   ref=old["seq"] if old else None))
+        return _instrument(_insert(conn, "instrument",
+                                   instrument_row(i, by=by, now=now, old=old), site=site,
+                                   now=now, ref=old["seq"] if old else None))
+
+
+def instrument_row(i: InstrumentIn, *, by: str, now: float,
+                   old: dict[str, Any] | None) -> dict[str, Any]:
+    return {"serial": i.serial, "type": i.type, "device": i.device,
+            "quantities": json.dumps(sorted(set(i.quantities))),
+            "calibrated": i.calibrated.isoformat() if i.calibrated else None,
+            "calibration_due": i.calibration_due.isoformat() if i.calibration_due else None,
+            "entered": now, "entered_by": by, "reason": i.reason,
+            "corrects": old["id"] if old else None}
 
 
 # ----- assignments -----
@@ -321,11 +349,16 @@ def put_assignment(conn: sqlite3.Connection, a: AssignmentIn, *, site: str, by: 
                     raise RegistryError(
                         "assignment-overlap", f"instrument {a.instrument!r} is assigned to "
                         f"{other['worker']!r} (assignment {other['id']}) in that time")
-        row = {"instrument": a.instrument, "worker": a.worker, "start": start, "end": end,
-               "position": a.position, "void": int(a.void), "entered": now, "entered_by": by,
-               "reason": a.reason, "corrects": corrects}
-        return _insert(conn, "assignment", row, site=site, now=now,
-                       ref=old["seq"] if old else None)
+        return _insert(conn, "assignment", assignment_row(a, by=by, now=now, corrects=corrects),
+                       site=site, now=now, ref=old["seq"] if old else None)
+
+
+def assignment_row(a: AssignmentIn, *, by: str, now: float,
+                   corrects: int | None) -> dict[str, Any]:
+    return {"instrument": a.instrument, "worker": a.worker, "start": a.start.timestamp(),
+            "end": a.end.timestamp() if a.end else None, "position": a.position,
+            "void": int(a.void), "entered": now, "entered_by": by, "reason": a.reason,
+            "corrects": corrects}
 
 
 Attested = dict[tuple[str, int], tuple[int, str]]  # (registry, row id) -> (seq, row digest)
