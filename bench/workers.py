@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import itertools
 import os
 import resource
 import socket
@@ -146,8 +147,8 @@ def thirty_years(tmp: Path, site: Path, years: int) -> int:
     today = dt.datetime.now(TZ).date()
     first = dt.date(today.year - years, today.month, 1)  # 30 years up to today
     quarters = [dt.date(first.year + (first.month - 1 + 3 * q) // 12,
-                        1 + (first.month - 1 + 3 * q) % 12, 1) for q in range(years * 4 + 1)]
-    for a, b in zip(quarters, quarters[1:], strict=False):
+                        1 + (first.month - 1 + 3 * q) % 12, 1) for q in range(years * 4 + 2)]
+    for a, b in itertools.pairwise(quarters):
         start = dt.datetime.combine(a, dt.time(0), TZ).isoformat()
         end = "" if b > today else dt.datetime.combine(b, dt.time(0), TZ).isoformat()
         rows.append(f"{EPD},{FILE_WORKER},{start},{end},chest")
