@@ -6,13 +6,16 @@ across a reset to zero (never max - min), equal to what the worker file computes
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import yaml
 
 from dashboards import queries as q
 from dashboards.build import build_boards
+from dashboards.cli import main as dashboards_cli
 from dashboards.wearers import wearings
 from ingest.influx import lineprotocol as lp
 from ingest.schema import connect
@@ -99,7 +102,7 @@ def test_dose_per_worker_sums_rises_across_resets(site: SiteConfig,
     assert "spread" not in str(boards["radiation"]) and "某人" not in str(boards)
     assert build_boards(site) != boards  # without the registry: no per-worker panel
     assert not [p for p in build_boards(site)["radiation"]["panels"]
-                if "per worker" in p["title"]]
+                if "Hp(10) per worker" in p["title"]]
 
     areas = {p.id: p.area for p in site.points}
     readings = [hp10(h, v) for h, v in DAY1] + [day2(hp10(h, v)) for h, v in DAY2]
@@ -120,3 +123,21 @@ def test_dose_per_worker_sums_rises_across_resets(site: SiteConfig,
             assert sum(attribution.piece_doses(personal).values()) == pytest.approx(want)
     finally:
         conn.close()
+
+
+def test_the_build_command_reads_the_registry_only_with_store(site: SiteConfig,
+                                                             tmp_path: Path) -> None:
+    doc = yaml.safe_load(Path("examples/demo-plant.yaml").read_text("utf-8"))
+    doc["store"] = {"path": str(site.store.path)}
+    site_file = tmp_path / "site.yaml"
+    site_file.write_text(yaml.safe_dump(doc, allow_unicode=True), "utf-8")
+    before = Path(site.store.path).read_bytes()
+    for flags, want in (([], []), (["--store"], [A, B])):
+        out = tmp_path / ("with" if flags else "without")
+        assert dashboards_cli(["build", str(site_file), "--out", str(out),
+                               "--no-provisioning", *flags]) == 0
+        board = json.loads((out / "radiation.json").read_text("utf-8"))
+        aliases = [t["alias"] for p in board["panels"] if "Hp(10) per worker" in p["title"]
+                   for t in p["targets"]]
+        assert aliases == want
+    assert Path(site.store.path).read_bytes() == before  # the build never writes the store
