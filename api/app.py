@@ -24,6 +24,7 @@ from api.routes.records import router as records_router
 from api.routes.ventilation import router as ventilation_router
 from api.routes.worker_history import router as worker_history_router
 from api.routes.worker_dose import router as worker_dose_router
+from api.routes.worker_access import router as worker_access_router
 from api.routes.workers import router as workers_router
 from ingest.daily.store import RecordsStore
 from ingest.store import StoreReader
@@ -79,6 +80,7 @@ def create_app(config: SiteConfig, store_path: Path, *,
         workers_router,
         worker_history_router,
         worker_dose_router,
+        worker_access_router,
         board_router,
     ):
         document_errors(router, PUBLIC_PATHS)  # the error body of each route, in OpenAPI

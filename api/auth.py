@@ -1,13 +1,21 @@
 """API keys with roles, as one app-wide FastAPI dependency.
 
 officer: read, write, sign. staff: read, and acknowledge (a POST to a path ending in
-``/ack`` or ``/acknowledge``). inspector: read-only, only the sites named on its key, and
-every request it makes goes into ``access_log`` (allowed or refused). A missing or unknown
-key is 401; a known key doing what its role may not is 403. worker: reads only its own file
-(``/api/v1/workers/{its employee number}``), every request logged like an inspector's.
-``/healthz``, the notice board and the API docs are public.
+``/ack`` or ``/acknowledge``), but no personal data (403 ``personal-data``). inspector:
+read-only, only the sites named on its key, and every request it makes goes into
+``access_log`` (allowed or refused). A missing or unknown key is 401; a known key doing what
+its role may not is 403. worker: reads only its own file (``/api/v1/workers/{its employee
+number}``), every request logged like an inspector's. ``/healthz``, the notice board and the
+API docs are public.
 
-Keys are compared by SHA-256: the config holds digests (or env var names), never keys.
+Every request for personal data (``api.personal``: the registries, worker files, the access
+log, the readings of a worn point) is logged too, whoever makes it, before the route runs:
+no personal data is served without its row in ``access_log``.
+
+Keys are compared by SHA-256: the config holds digests (or env var names), never keys. A
+personal key (``ingest.workers.keys``, prefix ``occw_``) is issued by an officer through the
+API and looked up in the store on every request, so its revocation or expiry takes effect
+at the next request.
 """
 
 from __future__ import annotations
@@ -25,7 +33,9 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.security import APIKeyHeader
 
+from api import personal
 from api.errors import error
+from ingest.workers import keys as worker_keys
 from occmon.config.schema import SiteConfig
 
 log = logging.getLogger("occmon.api.auth")
@@ -94,6 +104,26 @@ def _match(ring: dict[str, Principal], presented: str) -> Principal | None:
     return None
 
 
+def _personal_key(store_path: Path, presented: str, site: str,
+                  header: str) -> tuple[Principal, str | None]:
+    """The worker principal of a personal key, and its problem (revoked, expired) if any;
+    401 for a key the store does not know."""
+    conn = sqlite3.connect(store_path, timeout=10.0)
+    try:
+        found = worker_keys.lookup(conn, presented, time.time())
+    finally:
+        conn.close()
+    if found is None:
+        raise refusal(401, "unknown-api-key", "unknown API key", header)
+    return Principal(found.name, "worker", (site,), found.employee), found.problem
+
+
+def _logged(who: Principal, request: Request) -> bool:
+    path = request.url.path
+    return who.role in LOGGED_ROLES or personal.registry_path(path) or \
+        personal.worn_point_path(request.app.state.config, request.app.state.store_path, path)
+
+
 def _own_file_only(who: Principal, method: str, path: str) -> tuple[str, str] | None:
     """A worker key reads its own worker file and nothing else (no board data, no ledger)."""
     own = f"/api/v1/workers/{who.employee}"
@@ -122,24 +152,35 @@ def install(app: FastAPI, config: SiteConfig) -> None:
         if not key:
             raise refusal(401, "missing-api-key",
                           f"missing API key: send it in the {header} header", header)
-        who = _match(request.app.state.keyring, key)
-        if who is None:
-            raise refusal(401, "unknown-api-key", "unknown API key", header)
         site = request.app.state.config.site.id
+        store_path: Path = request.app.state.store_path
+        if key.startswith(worker_keys.PREFIX):
+            who, dead = _personal_key(store_path, key, site, header)
+            if dead is not None:  # revoked or expired: refused now, and the attempt logged
+                _log_access(store_path, who, request, "refused")
+                raise refusal(401, dead, f"key {who.name!r} is "
+                              f"{'revoked' if dead == 'revoked-key' else 'expired'}", header)
+        else:
+            found = _match(request.app.state.keyring, key)
+            if found is None:
+                raise refusal(401, "unknown-api-key", "unknown API key", header)
+            who = found
         problem: tuple[str, str] | None = None
         if not who.may_see(site):
             problem = "site-not-allowed", f"key {who.name!r} may not see site {site!r}"
         elif who.role == "worker":
             problem = _own_file_only(who, request.method, path)
+        elif who.role == "staff" and personal.registry_path(path):
+            problem = ("personal-data", f"key {who.name!r} (staff) may not read personal "
+                       "data: officers, inspectors and the worker concerned only")
         elif request.method not in READ_METHODS:
             if who.role == "inspector":
                 problem = "read-only", f"key {who.name!r} is an inspector's: read-only"
             elif who.role == "staff" and not path.rstrip("/").endswith(ACK_SUFFIXES):
                 problem = ("acknowledge-only",
                            f"key {who.name!r} (staff) may read and acknowledge only")
-        if who.role in LOGGED_ROLES:
-            _log_access(request.app.state.store_path, who, request,
-                        "refused" if problem else "allowed")
+        if _logged(who, request):
+            _log_access(store_path, who, request, "refused" if problem else "allowed")
         if problem is not None:
             raise refusal(403, *problem)
         request.state.principal = who

@@ -9,16 +9,17 @@ import yaml
 
 from dashboards.boards import BOARDS
 from dashboards.panels import DATASOURCE_UID, Json
-from dashboards.site import site_view
+from dashboards.site import Wearing, site_view
 from occmon.config.schema import SiteConfig
 
 GRAFANA_DASHBOARD_DIR = "/var/lib/grafana/dashboards/occmon"  # where compose mounts them
 FOLDER = "occmon"
 
 
-def build_boards(config: SiteConfig) -> dict[str, Json]:
-    """Board name -> dashboard JSON (plain dicts, deterministic for a given config)."""
-    view = site_view(config)
+def build_boards(config: SiteConfig, wearings: tuple[Wearing, ...] = ()) -> dict[str, Json]:
+    """Board name -> dashboard JSON (plain dicts, deterministic for a given config and
+    wearings: ``dashboards.wearers``, for the per-worker dose panel)."""
+    view = site_view(config, wearings)
     return {name: make(view) for name, make in BOARDS.items()}
 
 
@@ -71,11 +72,12 @@ def _dump_yaml(doc: Json) -> str:
     return header + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
 
 
-def write_all(config: SiteConfig, out: Path, provisioning: Path | None) -> list[Path]:
+def write_all(config: SiteConfig, out: Path, provisioning: Path | None,
+              wearings: tuple[Wearing, ...] = ()) -> list[Path]:
     """Write ``<out>/<board>.json`` and, when given, the provisioning YAML; return paths."""
     written: list[Path] = []
     out.mkdir(parents=True, exist_ok=True)
-    for name, board in build_boards(config).items():
+    for name, board in build_boards(config, wearings).items():
         path = out / f"{name}.json"
         path.write_text(json.dumps(board, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         written.append(path)

@@ -25,6 +25,10 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--provisioning", type=Path, default=DEFAULT_PROVISIONING,
                        help="Grafana provisioning folder to write (datasources/, dashboards/)")
     build.add_argument("--no-provisioning", action="store_true")
+    build.add_argument("--store", action="store_true",
+                       help="read who wore which dosimeter from the site store's registry: "
+                       "the radiation board then has a dose panel per worker (rebuild after "
+                       "assignments change)")
     push = sub.add_parser("push", help="upload the boards to a running Grafana")
     push.add_argument("config", type=Path, nargs="?", help="site file; else --from")
     push.add_argument("--from", dest="source", type=Path, default=None,
@@ -50,7 +54,11 @@ def main(argv: list[str]) -> int:
         from occmon.config import load
 
         provisioning = None if args.no_provisioning else args.provisioning
-        for path in write_all(load(args.config), args.out, provisioning):
+        config = load(args.config)
+        from dashboards.wearers import wearings
+
+        worn = wearings(config, Path(config.store.path)) if args.store else ()
+        for path in write_all(config, args.out, provisioning, worn):
             print(path)
         return 0
     if args.config is None and args.source is None:

@@ -12,9 +12,18 @@ Exposure arithmetic done in the query, with its formula:
 * 15-min rolling average (PC-STEL comparison): ``moving_average(mean(value), 15)`` of 1-min means.
 * noise (GBZ 2.2 s. 11, equal energy): LAeq,T = 10 lg(mean(10^(0.1 L))); running LEX,8h =
   10 lg(sum(10^(0.1 L_i) x 1 min) / 480 min); dose % = 100 x 10^(0.1 (LEX,8h - 85)).
+* personal dose from a dosimeter's running Hp(10) total: the sum of its rises,
+  ``sum(non_negative_difference(value))``; a fall is a reset (the counter cleared) and adds
+  nothing, as ``thresholds.radiation.cumulative_dose`` rules. (``spread`` = max - min would
+  count a reset's fall as dose, or lose everything before it.) The subquery has no GROUP BY,
+  so the readings of one point form one series in time order even when their ``quality``
+  tag changes. Per worker: one subquery per wearing of a dosimeter, clipped to the wearing
+  (both ends included, like ``ingest.workers.attribution``), summed together.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 ALARM_KIND = "alarm"
 VENTILATION_KIND = "ventilation"
@@ -78,10 +87,27 @@ def running_noise_dose(site: str, point: str) -> str:
             f"{_energy(site, point)} WHERE $timeFilter GROUP BY time(1m) fill(none)")
 
 
+def _rises(site: str, point: str, start: float | None = None,
+           end: float | None = None) -> str:
+    """The rises of ``point``'s running Hp(10) total within [start, end] and the range."""
+    span = "" if start is None else f" AND time >= {round(start * 1000)}ms"
+    span += "" if end is None else f" AND time <= {round(end * 1000)}ms"
+    return (f'(SELECT non_negative_difference("value") AS "d" FROM "reading" WHERE '
+            f"{_where(site, point, 'hp10')} AND \"quality\" != 'bad'{span} AND $timeFilter)")
+
+
 def dose_in_range(site: str, point: str) -> str:
-    """Hp(10) accumulated over the range: the dosimeter's counter is cumulative."""
-    return (f'SELECT spread("value") FROM "reading" WHERE {_where(site, point, "hp10")} '
-            "AND $timeFilter")
+    """Hp(10) accumulated over the range by one dosimeter: the sum of its rises."""
+    return f'SELECT sum("d") FROM {_rises(site, point)} WHERE $timeFilter'
+
+
+def worker_dose(site: str, wearings: Sequence[tuple[str, float, float | None]]) -> str:
+    """Hp(10) of one worker over the range: the rises of each (point, start, end) they wore
+    (``end`` None: still worn), all summed. ``wearings`` must not be empty."""
+    if not wearings:
+        raise ValueError("worker_dose needs at least one wearing")
+    sources = ", ".join(_rises(site, point, start, end) for point, start, end in wearings)
+    return f'SELECT sum("d") FROM {sources} WHERE $timeFilter'
 
 
 def states(site: str, kind: str, by: str) -> str:

@@ -47,9 +47,28 @@ class PointView:
 
 
 @dataclass(frozen=True, slots=True)
+class Wearing:
+    """A worker wore a dosimeter that feeds ``point`` from ``start`` to ``end`` (epoch s;
+    None: still worn): one assignment of the registry (``dashboards.wearers``)."""
+
+    worker: str
+    point: str
+    start: float
+    end: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class SiteView:
     config: SiteConfig
     points: tuple[PointView, ...]
+    wearings: tuple[Wearing, ...] = ()
+
+    def workers(self) -> dict[str, list[Wearing]]:
+        """Each worker's wearings, by employee number, in time order."""
+        out: dict[str, list[Wearing]] = {}
+        for w in sorted(self.wearings, key=lambda w: (w.worker, w.start, w.point)):
+            out.setdefault(w.worker, []).append(w)
+        return out
 
     @property
     def site(self) -> str:
@@ -120,8 +139,8 @@ def point_view(config: SiteConfig, point: Point) -> PointView:
     return PointView(point, kind, tuple(measures), *lines)
 
 
-def site_view(config: SiteConfig) -> SiteView:
-    return SiteView(config, tuple(point_view(config, p) for p in config.points))
+def site_view(config: SiteConfig, wearings: tuple[Wearing, ...] = ()) -> SiteView:
+    return SiteView(config, tuple(point_view(config, p) for p in config.points), wearings)
 
 
 def noise_limits() -> tuple[float, float]:

@@ -6,8 +6,10 @@ sensor says 离线/offline with its age, never 实时), the accident-ventilation
 only on fan feedback), today's verdicts and the open exceedances (provisional while the day
 is open), each point with a small day curve and its limit line. Chinese by default,
 ``?lang=en`` for English; it reloads itself; no external asset (plants run offline).
-Personal-monitoring points (a named worker's dose) are left off unless the site opts in
-(``api.board_personal``).
+Personal-monitoring points are left off unless the site opts in (``api.board_personal``):
+a point that measures a personal quantity (a named worker's dose) or is fed by an instrument
+in the worker registry (a wearable gas detector, a noise dosimeter: ``api.personal``), with
+its alarms, verdicts and exceedances. Its alarms still reach the annunciator pushes.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 import thresholds
-from api import curve
+from api import curve, personal
 from api.alarm_models import AlarmOut, UnitOut, alarm_out, unit_out
 from api.board_text import (
     DRIVE,
@@ -37,7 +39,7 @@ from api.board_text import (
     age_text,
 )
 from api.deps import Config, Store
-from api.limits import ENGINE_LEVEL, is_personal
+from api.limits import ENGINE_LEVEL
 from api.models import LatestReading, PointOut
 from api.records_deps import Lang, Records
 from api.today import Today, todays, verdict_out
@@ -292,8 +294,9 @@ def board(request: Request, config: Config, store: Store, records: Records,
     now = time.time()
     tz = zone(config.site.timezone)
     day = todays(request, config, records, now)
-    chosen = [p for p in config.points  # a named worker's dose only if the site opts in
-              if config.api.board_personal or not is_personal(config, p.id)]
+    # a worn point (one person's exposure) only if the site opts in
+    hidden = set() if config.api.board_personal else personal.worn_points(config, records.conn)
+    chosen = [p for p in config.points if p.id not in hidden]
     points = [point_out(config, p, store, now) for p in chosen]
     shown_points = {p.id for p in points}
     alarms = [alarm_out(r, config) for r in store.alarms().current() if r.state in OPEN_ALARM]

@@ -17,6 +17,8 @@ from api.records_deps import Records
 from api.routes.exceedances import at_offset
 from api.routes.records import local_times
 from ingest.daily import anchors, query
+from ingest.workers import access
+from occmon.config.auth import Role
 from occmon.config.schema import SiteConfig
 from occmon.keys import ledger_signing_key, ledger_verify_key
 
@@ -87,8 +89,21 @@ def entries(store: Records, config: Config, after: int = Query(default=0, ge=0, 
 
 @router.get("/access-log", response_model=None)
 def access_log(store: Records, config: Config, _who: Officer,
-               limit: int = Query(default=100, ge=1, le=1000)) -> dict[str, Any]:
-    """Every inspector request, newest first (officer only); ``time`` ISO 8601 with the
-    site's offset."""
-    rows = [local_times(row, config, "time") for row in query.access_log(store.conn, limit)]
-    return {"count": len(rows), "entries": rows}
+               limit: int = Query(default=100, ge=1, le=1000),
+               before: int | None = Query(default=None, ge=1, le=2**62, description="rows "
+                                          "with an id below this: the last page's "
+                                          "next_before"),
+               key: str | None = Query(default=None, max_length=200,
+                                       description="the key's name (a personal key: "
+                                       "EMPLOYEE/key-N)"),
+               role: Role | None = None,
+               worker: str | None = Query(default=None, max_length=64, description="requests "
+                                          "for this worker's file")) -> dict[str, Any]:
+    """Every request of an inspector or a worker and every request for personal data (by
+    anyone), newest first, in pages of ``limit`` (officer only): who (key, role), what
+    (method, path, query), when (``time`` ISO 8601 with the site's offset), from where
+    (client) and whether it was allowed."""
+    rows = access.page(store.conn, limit=limit, before=before, key=key, role=role,
+                       worker=worker)
+    return {"count": len(rows), "entries": [local_times(r, config, "time") for r in rows],
+            "next_before": rows[-1]["id"] if len(rows) == limit else None}

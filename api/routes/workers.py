@@ -21,7 +21,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as FastPath
 from fastapi.responses import JSONResponse, Response
 
-from api.auth import Officer, Principal, principal
+from api.auth import Officer, principal
 from api.deps import Config
 from api.errors import error
 from api.records_deps import CSV_TOO, Format, csv_response
@@ -39,22 +39,10 @@ MAX_READING_DAYS = 7  # every reading, unpaged: a week of a 1 Hz noise dosimeter
 PRIVATE = ("id_hash",)  # never leaves the store
 
 
-def _log(conn: sqlite3.Connection, who: Principal, request: Request, decision: str) -> None:
-    client = request.client.host if request.client else ""
-    conn.execute("CREATE TABLE IF NOT EXISTS access_log (id INTEGER PRIMARY KEY AUTOINCREMENT, "
-                 "time REAL NOT NULL, key TEXT NOT NULL, role TEXT NOT NULL, method TEXT NOT "
-                 "NULL, path TEXT NOT NULL, query TEXT NOT NULL, client TEXT NOT NULL, "
-                 "decision TEXT NOT NULL)")
-    conn.execute("INSERT INTO access_log (time, key, role, method, path, query, client, "
-                 "decision) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                 (time.time(), who.name, who.role, request.method, request.url.path,
-                  request.url.query, client, decision))
-
-
 def registries(request: Request) -> Iterator[sqlite3.Connection]:
     """A connection to the site store with the registries migrated (once per app), after
-    the role check; officer requests are logged here (inspector and worker ones by
-    ``api.auth``, which also logs their refusals)."""
+    the role check (``api.auth`` logs every request here, whoever makes it, and refuses
+    staff keys; the checks are repeated so no route can forget them)."""
     who = principal(request)
     path: Path = request.app.state.store_path
     conn = connect(path)
@@ -63,14 +51,11 @@ def registries(request: Request) -> Iterator[sqlite3.Connection]:
             migrate(conn)
             request.app.state.workers_schema = True
         if who.role == "staff":
-            _log(conn, who, request, "refused")
             raise error(403, "personal-data", f"key {who.name!r} (staff) may not read "
                         "personal data: officers, inspectors and the worker concerned only")
         employee = request.path_params.get("employee")
         if who.role == "worker" and employee != who.employee:
             raise error(403, "own-file-only", f"key {who.name!r} may read only its own file")
-        if who.role == "officer":
-            _log(conn, who, request, "allowed")
         yield conn
     finally:
         conn.close()

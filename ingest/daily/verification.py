@@ -28,6 +28,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from ingest.workers import registry
 from occmon import ledger
 
 STEP_KINDS = ("action", "recheck", "close")
@@ -38,7 +39,8 @@ RECORD_KINDS = ("daily-record", "job-record")
 class Finding:
     """One problem: where (table and key), what (a code), and what differs."""
 
-    table: str  # ledger | daily_records | exceedances | day_closures | anchor
+    table: str  # ledger | daily_records | exceedances | day_closures | anchor |
+    #             worker_rows | instrument_rows | assignment_rows
     key: str
     problem: str  # broken-chain | added | missing | edited | unsigned | missing-signature |
     #               bad-signature | unchecked | truncated | anchor-mismatch | bad-anchor
@@ -147,6 +149,7 @@ class _Replay:
     sealed: int = 0
     unsigned: int = 0
     first_sealed: int | None = None
+    registry: registry.Attested = field(default_factory=dict)  # what registry entries attest
 
     def feed(self, e: ledger.Entry, body: dict[str, Any], key: Ed25519PublicKey | None,
              require_signed: bool) -> None:
@@ -159,6 +162,9 @@ class _Replay:
             self._correction(e, body)
         elif e.kind in STEP_KINDS and "exceedance" in body:
             self.status[str(body["exceedance"])] = (str(body.get("to")), e.seq)
+        elif e.kind == "registry":
+            where, what = registry.attestation(body, e.seq)
+            self.registry[where] = what
         if e.kind in ledger.SEALED_KINDS:
             self._seal(e, key, require_signed)
         if e.kind == "day-close":
@@ -388,4 +394,20 @@ def run(conn: sqlite3.Connection, key: Ed25519PublicKey | None, *,
         except sqlite3.Error as exc:  # a projection table dropped or altered
             report.add([Finding(table, "(table)", "unreadable",
                                 f"the projection cannot be read: {exc}")])
+    report.add(_registries(conn, replay))
     return report
+
+
+def _registries(conn: sqlite3.Connection, replay: _Replay) -> list[Finding]:
+    """The worker, instrument and assignment rows against the digests their ``registry``
+    entries hold (``ingest.workers.registry.check_rows``)."""
+    try:
+        if not registry.tables_exist(conn):  # a store that never had a registry is fine
+            return [] if not replay.registry else [Finding(
+                "worker_rows", "(table)", "missing", f"the ledger attests "
+                f"{len(replay.registry)} registry rows, but the registry tables are gone")]
+        return [Finding(table, repr(f"row {ident}"), problem, detail)
+                for table, ident, problem, detail in registry.check_rows(conn, replay.registry)]
+    except sqlite3.Error as exc:  # a registry table dropped or altered
+        return [Finding("worker_rows", "(table)", "unreadable",
+                        f"the registries cannot be read: {exc}")]

@@ -34,6 +34,7 @@ from ingest.daily.windows import day_window
 from ingest.workers import registry
 from occmon.config.schema import SiteConfig
 from occmon.model import Quality, Reading
+from occmon.quantities import QUANTITIES
 from thresholds.radiation import cumulative_dose
 from thresholds.series import held_and_integral
 
@@ -70,13 +71,19 @@ def device_points(config: SiteConfig, device: str) -> list[str]:
     return sorted({s.point for s in config.sensors if s.device == device})
 
 
+_QUANTITY_MARKS = ", ".join("?" * len(QUANTITIES))
+
+
 def _device_readings(conn: sqlite3.Connection, config: SiteConfig, device: str,
                      start: float, end: float) -> list[Reading]:
     out: list[Reading] = []
     for point in device_points(config, device):
-        rows = conn.execute(f"SELECT {_COLS} FROM readings WHERE point = ? AND time >= ? "
-                            "AND time <= ? AND device = ? ORDER BY quantity, time",
-                            (point, start, end, device)).fetchall()
+        # The key is (point, quantity, time): naming every quantity ingest accepts lets
+        # SQLite seek each one's time range instead of walking the point's whole history.
+        rows = conn.execute(f"SELECT {_COLS} FROM readings WHERE point = ? AND quantity IN "
+                            f"({_QUANTITY_MARKS}) AND time >= ? AND time <= ? AND device = ? "
+                            "ORDER BY quantity, time",
+                            (point, *QUANTITIES, start, end, device)).fetchall()
         out += [Reading(point=p, quantity=q, time=t, value=v, unit=u, quality=Quality(ql),
                         reason=r, agent=ag, sensor=s, device=d, raw_value=rv, raw_unit=ru)
                 for p, q, t, v, u, ql, r, ag, s, d, rv, ru in rows]

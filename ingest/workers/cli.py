@@ -27,6 +27,7 @@ from pydantic import ValidationError
 
 from ingest.schema import connect
 from ingest.workers import doses, registry
+from ingest.workers.bulk import Bulk
 from ingest.workers.schema import migrate
 from occmon.config import load
 from occmon.config.schema import SiteConfig
@@ -51,42 +52,45 @@ def _clean(row: dict[str, str | None]) -> dict[str, Any]:
     return out
 
 
-def _put(name: str, conn: sqlite3.Connection, config: SiteConfig, row: dict[str, Any],
-         by: str) -> None:
-    now, site = time.time(), config.site.id
+def _put(name: str, bulk: Bulk, row: dict[str, Any]) -> None:
     if name == "workers":
-        w = registry.WorkerIn.model_validate(row)
-        exists = registry.worker(conn, w.employee) is not None
-        registry.put_worker(conn, w, site=site, by=by, now=now, correct=exists and bool(w.reason))
+        bulk.worker(registry.WorkerIn.model_validate(row))
     elif name == "instruments":
-        i = registry.InstrumentIn.model_validate(row)
-        exists = registry.instrument(conn, i.serial) is not None
-        registry.put_instrument(conn, i, site=site, by=by, now=now,
-                                devices=[d.id for d in config.devices],
-                                correct=exists and bool(i.reason))
+        bulk.instrument(registry.InstrumentIn.model_validate(row))
     else:
         corrects = int(row.pop("corrects")) if "corrects" in row else None
-        a = registry.AssignmentIn.model_validate(row)
-        registry.put_assignment(conn, a, site=site, by=by, now=now, corrects=corrects)
+        bulk.assignment(registry.AssignmentIn.model_validate(row), corrects)
 
 
 def import_csv(name: str, conn: sqlite3.Connection, config: SiteConfig, source: TextIO,
                by: str, report: Callable[[str], None]) -> tuple[int, int]:
-    """(rows entered, rows refused); each refusal reported as ``line N: code: message``."""
+    """(rows entered, rows refused); each refusal reported as ``line N: code: message``.
+
+    One write transaction for the file (``ingest.workers.bulk``): a refused row is left
+    out, the others are entered together; anything else rolls the whole file back."""
     entered = refused = 0
-    for line, row in enumerate(csv.DictReader(source), start=2):
-        try:
-            _put(name, conn, config, _clean(row), by)
-            entered += 1
-        except ValidationError as exc:
-            refused += 1
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            report(f"line {line}: invalid-{name[:-1]}: {where}: {first['msg']}")
-        except (registry.RegistryError, ValueError) as exc:
-            refused += 1
-            code = exc.code if isinstance(exc, registry.RegistryError) else "invalid-value"
-            report(f"line {line}: {code}: {exc}")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        bulk = Bulk(conn, site=config.site.id, by=by, now=time.time(),
+                    devices=[d.id for d in config.devices])
+        for line, row in enumerate(csv.DictReader(source), start=2):
+            try:
+                _put(name, bulk, _clean(row))
+                entered += 1
+            except ValidationError as exc:
+                refused += 1
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"])
+                report(f"line {line}: invalid-{name[:-1]}: {where}: {first['msg']}")
+            except (registry.RegistryError, ValueError) as exc:
+                refused += 1
+                code = exc.code if isinstance(exc, registry.RegistryError) else "invalid-value"
+                report(f"line {line}: {code}: {exc}")
+        bulk.flush()
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
     return entered, refused
 
 

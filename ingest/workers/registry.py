@@ -130,6 +130,18 @@ def id_hash(site: str, national_id: str) -> str:
 
 @contextmanager
 def _write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction; inside a caller's (a bulk import's), a savepoint, so a refused
+    row leaves the rows before it in place."""
+    if conn.in_transaction:
+        conn.execute("SAVEPOINT registry_row")
+        try:
+            yield conn
+            conn.execute("RELEASE registry_row")
+        except BaseException:
+            conn.execute("ROLLBACK TO registry_row")
+            conn.execute("RELEASE registry_row")
+            raise
+        return
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
@@ -163,17 +175,23 @@ PREGNANCY_COLS = ("id", "employee", "declared", "ended", "entered", "entered_by"
 def _insert(conn: sqlite3.Connection, registry: str, row: dict[str, Any], *, site: str,
             now: float, ref: int | None) -> dict[str, Any]:
     """Insert ``row``, ledger its SHA-256, and store the entry's seq on the row."""
-    table, key = TABLES[registry]
+    table = TABLES[registry][0]
     cols = [c for c in row if c != "id"]
     cur = conn.execute(f"INSERT INTO {table} ({', '.join(cols)}) VALUES "
                        f"({', '.join('?' for _ in cols)})", [row[c] for c in cols])
     row = {**row, "id": int(cur.lastrowid or 0)}
-    hashed = {k: v for k, v in row.items() if k != "seq"}
-    entry = ledger.append(conn, kind="registry", site=site, time=now, ref=ref, content={
-        "registry": registry, "key": str(row[key]), "row": row["id"],
-        "row_sha256": sha256_text(canonical(hashed))})
+    entry = ledger.append(conn, kind="registry", site=site, time=now, ref=ref,
+                          content=attest(registry, row))
     conn.execute(f"UPDATE {table} SET seq = ? WHERE id = ?", (entry.seq, row["id"]))
     return {**row, "seq": entry.seq}
+
+
+def attest(registry: str, row: dict[str, Any]) -> dict[str, Any]:
+    """The ledger content for a stored ``row`` (with its id, without its seq): which row,
+    and its SHA-256, never its personal data."""
+    hashed = {k: v for k, v in row.items() if k != "seq"}
+    return {"registry": registry, "key": str(row[TABLES[registry][1]]), "row": row["id"],
+            "row_sha256": sha256_text(canonical(hashed))}
 
 
 def _current_sql(table: str, cols: Sequence[str]) -> str:
@@ -219,16 +237,21 @@ def put_worker(conn: sqlite3.Connection, w: WorkerIn, *, site: str, by: str, now
             raise RegistryError("unknown-worker", f"no worker {w.employee!r}", 404)
         if correct and not w.reason:
             raise RegistryError("reason-required", "a correction needs a 'reason'", 422)
-        hashed = id_hash(site, w.national_id) if w.national_id else (
-            old["id_hash"] if old else None)
-        row = {"employee": w.employee, "name": w.name, "sex": w.sex,
-               "birth_date": w.birth_date.isoformat(), "job": w.job, "category": w.category,
-               "joined": w.joined.isoformat() if w.joined else None,
-               "left_on": w.left.isoformat() if w.left else None, "id_hash": hashed,
-               "entered": now, "entered_by": by, "reason": w.reason,
-               "corrects": old["id"] if old else None}
-        return _insert(conn, "worker", row, site=site, now=now,
-                       ref=old["seq"] if old else None)
+        return _insert(conn, "worker", worker_row(w, site=site, by=by, now=now, old=old),
+                       site=site, now=now, ref=old["seq"] if old else None)
+
+
+def worker_row(w: WorkerIn, *, site: str, by: str, now: float,
+               old: dict[str, Any] | None) -> dict[str, Any]:
+    """The stored row of ``w`` (``old``: the row it corrects), before its id and seq."""
+    hashed = id_hash(site, w.national_id) if w.national_id else (
+        old["id_hash"] if old else None)
+    return {"employee": w.employee, "name": w.name, "sex": w.sex,
+            "birth_date": w.birth_date.isoformat(), "job": w.job, "category": w.category,
+            "joined": w.joined.isoformat() if w.joined else None,
+            "left_on": w.left.isoformat() if w.left else None, "id_hash": hashed,
+            "entered": now, "entered_by": by, "reason": w.reason,
+            "corrects": old["id"] if old else None}
 
 
 def worker_history(conn: sqlite3.Connection, employee: str) -> list[dict[str, Any]]:
@@ -273,14 +296,19 @@ def put_instrument(conn: sqlite3.Connection, i: InstrumentIn, *, site: str, by: 
             raise RegistryError("unknown-instrument", f"no instrument {i.serial!r}", 404)
         if correct and not i.reason:
             raise RegistryError("reason-required", "a correction needs a 'reason'", 422)
-        row = {"serial": i.serial, "type": i.type, "device": i.device,
-               "quantities": json.dumps(sorted(set(i.quantities))),
-               "calibrated": i.calibrated.isoformat() if i.calibrated else None,
-               "calibration_due": i.calibration_due.isoformat() if i.calibration_due else None,
-               "entered": now, "entered_by": by, "reason": i.reason,
-               "corrects": old["id"] if old else None}
-        return _instrument(_insert(conn, "instrument", row, site=site, now=now,
-                                   ref=old["seq"] if old else None))
+        return _instrument(_insert(conn, "instrument",
+                                   instrument_row(i, by=by, now=now, old=old), site=site,
+                                   now=now, ref=old["seq"] if old else None))
+
+
+def instrument_row(i: InstrumentIn, *, by: str, now: float,
+                   old: dict[str, Any] | None) -> dict[str, Any]:
+    return {"serial": i.serial, "type": i.type, "device": i.device,
+            "quantities": json.dumps(sorted(set(i.quantities))),
+            "calibrated": i.calibrated.isoformat() if i.calibrated else None,
+            "calibration_due": i.calibration_due.isoformat() if i.calibration_due else None,
+            "entered": now, "entered_by": by, "reason": i.reason,
+            "corrects": old["id"] if old else None}
 
 
 # ----- assignments -----
@@ -331,35 +359,67 @@ def put_assignment(conn: sqlite3.Connection, a: AssignmentIn, *, site: str, by: 
                     raise RegistryError(
                         "assignment-overlap", f"instrument {a.instrument!r} is assigned to "
                         f"{other['worker']!r} (assignment {other['id']}) in that time")
-        row = {"instrument": a.instrument, "worker": a.worker, "start": start, "end": end,
-               "position": a.position, "void": int(a.void), "entered": now, "entered_by": by,
-               "reason": a.reason, "corrects": corrects}
-        return _insert(conn, "assignment", row, site=site, now=now,
-                       ref=old["seq"] if old else None)
+        return _insert(conn, "assignment", assignment_row(a, by=by, now=now, corrects=corrects),
+                       site=site, now=now, ref=old["seq"] if old else None)
 
 
-def verify_rows(conn: sqlite3.Connection) -> list[str]:
-    """Each registry row against its ledger entry (run after ``ledger.verify`` has checked
-    the chain): a row edited, deleted or slipped in outside ``put_*`` is named."""
-    problems: list[str] = []
-    attested: dict[tuple[str, int], tuple[int, str]] = {}
-    for e in ledger.entries(conn):
-        if e.kind == "registry":
-            body = e.body()
-            attested[(str(body.get("registry")), int(body.get("row", 0)))] = (
-                e.seq, str(body.get("row_sha256")))
+def assignment_row(a: AssignmentIn, *, by: str, now: float,
+                   corrects: int | None) -> dict[str, Any]:
+    return {"instrument": a.instrument, "worker": a.worker, "start": a.start.timestamp(),
+            "end": a.end.timestamp() if a.end else None, "position": a.position,
+            "void": int(a.void), "entered": now, "entered_by": by, "reason": a.reason,
+            "corrects": corrects}
+
+
+Attested = dict[tuple[str, int], tuple[int, str]]  # (registry, row id) -> (seq, row digest)
+
+
+def attestation(body: dict[str, Any], seq: int) -> tuple[tuple[str, int], tuple[int, str]]:
+    """What a ``registry`` ledger entry attests: (registry, row id) -> (its seq, digest)."""
+    row = body.get("row", 0)
+    return (str(body.get("registry")), int(row) if isinstance(row, int) else 0), (
+        seq, str(body.get("row_sha256")))
+
+
+def tables_exist(conn: sqlite3.Connection) -> bool:
+    found = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = "
+                         "'worker_rows'").fetchone()
+    return bool(found[0])
+
+
+def check_rows(conn: sqlite3.Connection, attested: Attested) -> list[tuple[str, str, str, str]]:
+    """Each registry row against what the ledger attests: (table, row id, problem, detail)
+    with problem ``edited`` (digest or seq differs), ``added`` (no entry attests it) or
+    ``missing`` (attested, but the row is gone). ``attested`` is consumed."""
+    problems: list[tuple[str, str, str, str]] = []
     for name, cols in (("worker", WORKER_COLS), ("instrument", INSTRUMENT_COLS),
                        ("assignment", ASSIGNMENT_COLS), ("dose", DOSE_COLS),
                        ("investigation", INVESTIGATION_COLS), ("pregnancy", PREGNANCY_COLS)):
         table = TABLES[name][0]
-        rows = _rows(conn, f"SELECT {', '.join(cols)} FROM {table} ORDER BY id", (), cols)
-        for row in rows:
+        for values in conn.execute(f"SELECT {', '.join(cols)} FROM {table} ORDER BY id"):
+            row = dict(zip(cols, values, strict=True))
             seq, digest = attested.pop((name, int(row["id"])), (0, ""))
             hashed = sha256_text(canonical({k: v for k, v in row.items() if k != "seq"}))
             if not seq:
-                problems.append(f"{table} row {row['id']}: no ledger entry attests it")
+                problems.append((table, str(row["id"]), "added", "no ledger entry attests it"))
             elif seq != row["seq"] or digest != hashed:
-                problems.append(f"{table} row {row['id']}: does not match ledger entry {seq}")
-    problems += [f"{TABLES[name][0]} row {ident}: attested by ledger entry {seq}, but missing"
+                problems.append((table, str(row["id"]), "edited",
+                                 f"does not match ledger entry {seq}"))
+    problems += [(TABLES[name][0], str(ident), "missing",
+                  f"attested by ledger entry {seq}, but missing")
                  for (name, ident), (seq, _d) in attested.items()]
     return problems
+
+
+def verify_rows(conn: sqlite3.Connection) -> list[str]:
+    """Each registry row against its ledger entry (run after ``ledger.verify`` has checked
+    the chain): a row edited, deleted or slipped in outside ``put_*`` is named.
+    (``occmon records verify`` and ``GET /api/v1/ledger/verify`` run ``check_rows`` in their
+    one pass over the ledger.)"""
+    attested: Attested = {}
+    for e in ledger.entries(conn):  # the chain itself is ledger.verify's
+        if e.kind == "registry":
+            where, what = attestation(e.body(), e.seq)
+            attested[where] = what
+    return [f"{table} row {ident}: {detail}"
+            for table, ident, _problem, detail in check_rows(conn, attested)]
