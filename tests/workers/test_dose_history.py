@@ -7,6 +7,7 @@ Real HTTP, a real SQLite store; every sum worked by hand below."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import sqlite3
 from collections.abc import Iterator
@@ -17,10 +18,26 @@ import httpx
 import pytest
 
 from api.app import create_app
+from ingest.schema import connect
+from ingest.schema import migrate as migrate_store
+from ingest.store import SqliteStore
+from ingest.workers import doses, history, registry
+from ingest.workers.schema import migrate
 from occmon.config.schema import SiteConfig
 from tests.api.serve import serve
 from tests.board.dom import headless, parse
-from tests.workers.site import INSPECTOR, OFFICER, STAFF, WORKER_A, WORKER_B, A, B, config
+from tests.workers.site import (
+    INSPECTOR,
+    OFFICER,
+    STAFF,
+    WORKER_A,
+    WORKER_B,
+    A,
+    B,
+    at,
+    config,
+    hp10,
+)
 from tests.workers.test_history_printed import ink, keep, render
 
 HEADER = "employee,dosimeter,start,end,hp10,hp007,hp3,mdl_msv,lab,report\n"
@@ -223,3 +240,62 @@ def test_dose_record_html_in_chromium(http: httpx.Client, tmp_path: Path) -> Non
     (nominal,) = rows("nominal")
     assert "T6" in nominal and "0.900" in nominal and "demo-officer" in nominal
     assert rows("special")[0].strip().startswith("无")
+
+
+def test_a_declared_pregnancy_is_the_limit_the_history_applies(http: httpx.Client) -> None:
+    ok(http.post(f"/api/v1/workers/{A}/pregnancy", headers=OFFICER,
+                 json={"declared": "2025-07-01"}))
+    hist = ok(http.get(f"/api/v1/workers/{A}/history", headers=OFFICER,
+                       params={"start": "2024-01-01", "end": "2025-12-31"}))
+    rows = radiation(hist["entries"])
+    # from 2025-07-01 on (to the last period on file): Q3 2.0 + Q4 0.1 = 2.1 > 1 mSv
+    (preg,) = next(y for y in hist["radiation"] if y["year"] == 2025)["pregnancies"]
+    assert preg["dose"]["hp10_msv"] == pytest.approx(2.0 + 0.1) and preg["limit_msv"] == 1.0
+    assert rows[(2025, "hp10")]["verdict"] == "fail"
+    assert rows[(2025, "hp10")]["pregnancy_limit"] == 1.0
+    assert rows[(2024, "hp10")]["verdict"] == "pass"  # before the declaration
+    r = http.get(f"/api/v1/workers/{A}/doses", headers=WORKER_A, params={"format": "html"})
+    assert r.status_code == 200
+    assert "孕期 pregnancy" in r.text and "2.10" in r.text and "超标 fail" in r.text
+
+
+def test_an_epd_month_enters_the_history_as_the_dose_file_counts_it(
+    site: SiteConfig,
+) -> None:
+    conn = connect(Path(site.store.path))
+    migrate_store(conn)
+    migrate(conn)
+    try:
+        registry.put_worker(conn, registry.WorkerIn.model_validate({
+            "employee": A, "name": "张三", "sex": "F", "birth_date": "1990-03-04",
+            "job": "探伤工", "category": "A", "joined": "2026-01-01"}), site="demo-plant",
+            by="officer", now=1.0)
+        registry.put_instrument(conn, registry.InstrumentIn(
+            serial="EPD-1", type="EPD", device="raddos-1", quantities=["hp10"]),
+            site="demo-plant", by="officer", now=1.0, devices=[d.id for d in site.devices])
+        registry.put_assignment(conn, registry.AssignmentIn(
+            instrument="EPD-1", worker=A, start=at(8), end=at(17)), site="demo-plant",
+            by="officer", now=1.0)
+        store = SqliteStore(Path(site.store.path))
+        store.write_readings([hp10(8, 100.0), hp10(12, 130.0), hp10(17, 145.0)])
+        store.close()
+        worker = registry.worker(conn, A)
+        assert worker is not None
+        may = (dt.date(2026, 5, 1), dt.date(2026, 5, 31))
+        now = at(18).timestamp()
+        hist = history.exposure_history(conn, site, worker, *may, now)
+        # worn on 05-28 only: 145 - 100 = 45 uSv = 0.045 mSv, the month's EPD period
+        (e,) = [e for e in hist["entries"] if e["agent"] == RAD]
+        assert e["sum"] == pytest.approx(0.045) and e["unit"] == "mSv"
+        assert e["basis"] == "EPD 2026-05" and e["instruments"] == ["EPD-1"]
+        # a lab result for May is the dose of record: the EPD month no longer counts
+        doses.import_lab_csv(conn, HEADER + f"{A},TLD-5,2026-05-01,2026-05-31,0.06,,,,lab,R5\n",
+                             site="demo-plant", by="officer", now=2.0,
+                             today=dt.date(2026, 12, 1), factor=0.5)
+        hist = history.exposure_history(conn, site, worker, *may, now)
+        (e,) = [e for e in hist["entries"] if e["agent"] == RAD]
+        assert e["sum"] == pytest.approx(0.06) and e["basis"] == "检测报告 lab R5 (lab)"
+        (y,) = hist["radiation"]
+        assert [s["source"] for s in y["sources"]] == ["lab"]
+    finally:
+        conn.close()
