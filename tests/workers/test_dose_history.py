@@ -242,7 +242,8 @@ def test_dose_record_html_in_chromium(http: httpx.Client, tmp_path: Path) -> Non
     assert rows("special")[0].strip().startswith("无")
 
 
-def test_a_declared_pregnancy_is_the_limit_the_history_applies(http: httpx.Client) -> None:
+def test_a_declared_pregnancy_is_the_limit_the_history_applies(http: httpx.Client,
+                                                               tmp_path: Path) -> None:
     ok(http.post(f"/api/v1/workers/{A}/pregnancy", headers=OFFICER,
                  json={"declared": "2025-07-01"}))
     hist = ok(http.get(f"/api/v1/workers/{A}/history", headers=OFFICER,
@@ -257,6 +258,22 @@ def test_a_declared_pregnancy_is_the_limit_the_history_applies(http: httpx.Clien
     r = http.get(f"/api/v1/workers/{A}/doses", headers=WORKER_A, params={"format": "html"})
     assert r.status_code == 200
     assert "孕期 pregnancy" in r.text and "2.10" in r.text and "超标 fail" in r.text
+    r = http.get(f"/api/v1/workers/{A}/history", headers=WORKER_A, params={
+        "start": "2024-01-01", "end": "2025-12-31", "format": "pdf"})
+    png, text = render(r.content, tmp_path, "history-dose")
+    assert ink(png) > 0.01
+    flat = " ".join(text.split())
+    for label in ("三、个人剂量 (按年) Personal dose by year", "3.55", "3.60", "7.15", "R25-3",
+                  "孕期 pregnancy", "2025-07-01", "2.10", "超标 fail"):
+        assert label in flat, f"{label!r} not in the history's text"
+    # a reason typed like a spreadsheet formula is written as text in the dose file's CSV
+    ok(http.post(f"/api/v1/workers/{A}/doses/nominal", headers=OFFICER, json={
+        "dosimeter": "T9", "start": "2026-01-01", "end": "2026-03-31", "method": "given",
+        "hp10_msv": 0.2, "reason": "=HYPERLINK(\"http://x\")"}))
+    text = http.get(f"/api/v1/workers/{A}/doses", headers=WORKER_A,
+                    params={"format": "csv"}).text
+    (line,) = [r for r in csv.DictReader(io.StringIO(text)) if r["dosimeter"] == "T9"]
+    assert line["reason"] == "'=HYPERLINK(\"http://x\")"
 
 
 def test_an_epd_month_enters_the_history_as_the_dose_file_counts_it(
