@@ -17,16 +17,17 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query
 from fastapi import Path as FastPath
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Officer
 from api.deps import Config
 from api.errors import error
 from api.records_deps import CSV_TOO, Format, csv_response
+from api.routes.worker_history import PRINTABLE, cell
 from api.routes.workers import Db, registries
 from ingest.daily.windows import iso_local, zone
-from ingest.workers import dose_view, doses, registry
+from ingest.workers import dose_printout, dose_view, doses, printout, registry
 from occmon.config.schema import SiteConfig
 
 router = APIRouter(prefix="/api/v1", tags=["workers"], dependencies=[Depends(registries)])
@@ -81,20 +82,34 @@ def import_doses(db: Db, who: Officer, config: Config,
             "alerts": {e: a for e, a in alerts.items() if a}}
 
 
-@router.get("/workers/{employee}/doses", response_model=None, responses=CSV_TOO)
-def worker_doses(employee: str, db: Db, config: Config, format: Format = "json") -> Response:
+@router.get("/workers/{employee}/doses", response_model=None, responses=PRINTABLE)
+def worker_doses(employee: str, db: Db, config: Config,
+                 format: Literal["json", "csv", "pdf", "html"] = "json") -> Response:
     """The worker's whole dose file, and ``history``: every result row ever entered
-    (corrected and voided ones too); ``format=csv``: one line per period."""
+    (corrected and voided ones too); ``format=csv``: one line per period; ``pdf`` / ``html``:
+    the printed personal dose record (个人剂量档案, GBZ 128-2019), which the worker's own key
+    may download (the worker may consult and copy their record)."""
     found = _file(db, config, employee)
     if format == "csv":
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=PERIOD_COLUMNS, extrasaction="ignore",
                                 lineterminator="\n")
         writer.writeheader()
-        writer.writerows({**p, "below_mdl": "|".join(p["below_mdl"])}
-                         for p in found["periods"])
+        writer.writerows({k: cell(v) for k, v in {**p, "below_mdl": "|".join(p["below_mdl"])
+                                                  }.items()} for p in found["periods"])
         return csv_response(buf.getvalue(), f"worker-{employee}-doses.csv")
     history = [_row(r, config) for r in doses.result_history(db, employee)]
+    if format in ("pdf", "html"):
+        worker = registry.worker(db, employee)
+        assert worker is not None  # _file found it
+        sheet = dose_printout.dose_record_sheet(
+            config.site.name.model_dump(), worker, found,
+            {r["id"]: r["entered"] for r in history})
+        name = f"worker-{employee}-dose-record"
+        if format == "pdf":
+            return Response(printout.to_pdf(sheet), media_type="application/pdf",
+                            headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'})
+        return HTMLResponse(printout.to_html(sheet))
     return JSONResponse({"site": config.site.id, "employee": employee, **found,
                          "history": history})
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
@@ -111,7 +112,7 @@ def worker_history(employee: str, db: Db, config: Config,
     worker = _worker(db, employee)
     today = dt.datetime.now(zone(config.site.timezone)).date()
     first, last = _days(start, end, history.employment(db, config, worker, today), None)
-    hist = history.exposure_history(db, config, worker, first, last)
+    hist = history.exposure_history(db, config, worker, first, last, time.time())
     if format == "csv":
         cols = history.CSV_COLUMNS
         buf = io.StringIO()
@@ -145,7 +146,7 @@ def worker_notice(employee: str, year: Annotated[int, FastPath(ge=1970, le=2199)
     if first > last:
         raise error(404, "not-employed", f"worker {employee!r} was not employed in {year} "
                     f"({joined} ~ {left})")
-    hist = history.exposure_history(db, config, worker, first, last)
+    hist = history.exposure_history(db, config, worker, first, last, time.time())
     if format == "json":
         return JSONResponse({**hist, "year": year, "worker": _worker_out(worker, config)})
     return _printed(printout.notice_sheet(_site(config), worker, year, hist), format,

@@ -163,14 +163,18 @@ def rules_out(config: SiteConfig) -> dict[str, Any]:
     }
 
 
+Counted = tuple[list[tuple[str, PeriodResult, Meta]], list[tuple[str, PeriodResult, Meta]]]
+
+
 def dose_file(conn: sqlite3.Connection, config: SiteConfig, employee: str,
-              now: float) -> dict[str, Any]:
+              now: float, read: Counted | None = None) -> dict[str, Any]:
     """The worker's dose file: periods (every source), years, 5-year runs, under-18 years,
-    pregnancies, investigations (open until an officer records findings) and alerts."""
+    pregnancies, investigations (open until an officer records findings) and alerts.
+    ``read``: ``counted_periods`` when the caller has them already (one EPD read)."""
     w = registry.worker(conn, employee)
     if w is None:
         raise RegistryError("unknown-worker", f"no worker {employee!r}", 404)
-    counted, shown = counted_periods(conn, config, employee, now)
+    counted, shown = read or counted_periods(conn, config, employee, now)
     follow: dict[str, list[dict[str, Any]]] = {}
     for inv in investigations(conn, employee):
         follow.setdefault(inv["period"], []).append(

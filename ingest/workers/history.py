@@ -11,8 +11,10 @@ the window's end).
 Exposure levels, per period, year and agent:
 - ``personal`` noise: the shifts the worker wore a noise dosimeter (``ingest.workers.noise``):
   count, highest and energy-mean LEX,8h, shifts above 85 dB(A), highest LCpeak;
-- ``personal`` radiation: the Hp(10) of the electronic dosimeters they wore, summed over the
-  days (``attribution.daily_exposure``), against 20 mSv a year (GB 18871-2002 B1.1.1);
+- ``personal`` radiation: the personal dose file's (``dose_history``: lab, nominal and EPD
+  months as ``dose_view`` counts them), per quantity reported (Hp(10), Hp(3), Hp(0.07)),
+  with the year's sum, its limit (adult or 16-18), a pregnancy's and the 5-year sum, their
+  sources and verdicts; job-based radiation only on days no counted period covers;
 - ``personal`` chemicals: the shifts the worker wore a gas detector (``chemicals``): C_TWA
   = sum(C_i T_i) / 8 h against PC-TWA, or the highest reading against a MAC;
 - ``job``: the closed days' job records of the period's job (time-activity profile over the
@@ -33,12 +35,11 @@ from typing import Any
 
 import numpy as np
 
-from ingest.daily.windows import day_window, zone
-from ingest.workers import attribution, chemicals, noise, registry
+from ingest.daily.windows import zone
+from ingest.workers import chemicals, dose_history, noise, registry
 from occmon.config.schema import SiteConfig
 from thresholds.catalogue import lookup
 from thresholds.noise import CRITERION_DB
-from thresholds.radiation import radiation_limits
 
 NOISE_AGENT = "noise"
 RADIATION_AGENT = "ionising-radiation"
@@ -116,7 +117,8 @@ def _entry(p: Period, lo: dt.date, hi: dt.date, agent: str, source: str, **kw: A
 
 
 def _personal(conn: sqlite3.Connection, config: SiteConfig, employee: str, p: Period,
-              lo: dt.date, hi: dt.date, worker: dict[str, Any]
+              lo: dt.date, hi: dt.date, worker: dict[str, Any],
+              radiation: dose_history.Radiation, years: Sequence[dict[str, Any]]
               ) -> tuple[list[dict[str, Any]], dict[str, set[str]]]:
     """The personal entries of [lo, hi] and, per agent, the days with a personal figure."""
     out: list[dict[str, Any]] = []
@@ -135,21 +137,11 @@ def _personal(conn: sqlite3.Connection, config: SiteConfig, employee: str, p: Pe
             impulse_fails=sum(s["impulse_verdict"] == "fail" for s in shifts),
             lex_w_max=_r(max(w["lex_w"] for w in weeks)) if weeks else None,
             verdict="fail" if any(x > CRITERION_DB for x in lexes) else "pass"))
-    tz = zone(config.site.timezone)
-    personal = attribution.personal_readings(conn, config, employee,
-                                             day_window(lo, tz).start, day_window(hi, tz).end)
-    days = [d for d in attribution.daily_exposure(personal, tz) if d.dose_usv is not None]
-    if days:
-        total = float(sum(d.dose_usv or 0.0 for d in days))
-        limit_usv = radiation_limits().effective_5y_avg_msv * 1000.0
-        out.append(_entry(
-            p, lo, hi, RADIATION_AGENT, "personal", metric="Hp(10) sum", unit="uSv",
-            basis="electronic dosimeter",
-            instruments=sorted({i for d in days for i in d.dose_instruments}),
-            count=len(days), max=_r(max(d.dose_usv or 0.0 for d in days), 3),
-            mean=None, sum=_r(total, 3), limit=limit_usv, over=0,
-            verdict="pass" if total <= limit_usv else "fail"))
+    rad = dose_history.entries(radiation, lo, hi, years)
+    out += [_entry(p, lo, hi, RADIATION_AGENT, "personal", **e) for e in rad]
     covered = {NOISE_AGENT: {s["day"] for s in nf.shifts}}
+    if rad:
+        covered[RADIATION_AGENT] = dose_history.covered_days(radiation, lo, hi)
     by_agent: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in chemicals.personal_chemicals(conn, config, employee, lo, hi):
         by_agent[row["agent"]].append(row)
@@ -208,16 +200,23 @@ def _job(conn: sqlite3.Connection, config: SiteConfig, p: Period, lo: dt.date, h
 
 
 def exposure_history(conn: sqlite3.Connection, config: SiteConfig, worker: dict[str, Any],
-                     first: dt.date, last: dt.date) -> dict[str, Any]:
-    """Periods and exposure entries of [first, last], by period, year, source and agent."""
+                     first: dt.date, last: dt.date, now: float) -> dict[str, Any]:
+    """Periods and exposure entries of [first, last], by period, year, source and agent;
+    ``radiation``: the personal dose file's calendar years touching the window (``now``:
+    the dose file's clock, for its electronic dosimeters' months)."""
     ps = periods(conn, config, worker["employee"], first, last)
+    radiation = dose_history.read(conn, config, worker["employee"], now)
+    years = dose_history.year_rows(radiation, first, last)
     entries: list[dict[str, Any]] = []
     for p in ps:
         for lo, hi in _years(p):
-            mine, covered = _personal(conn, config, worker["employee"], p, lo, hi, worker)
+            mine, covered = _personal(conn, config, worker["employee"], p, lo, hi, worker,
+                                      radiation, years)
             entries += mine + _job(conn, config, p, lo, hi, covered)
     return {"site": config.site.id, "basis": noise.basis(config),
-            "from": first.isoformat(), "to": last.isoformat(),
+            "from": first.isoformat(), "to": last.isoformat(), "radiation": years,
+            "dose_rules": {"below_mdl": radiation.file["rules"]["below_mdl"],
+                           "limits": radiation.file["rules"]["limits"]},
             "periods": [{"from": p.start.isoformat(), "to": p.end.isoformat(), "job": p.job,
                          "job_id": p.job_id, "profile": _profile(config, p)} for p in ps],
             "entries": entries}
@@ -239,7 +238,9 @@ CSV_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("agent_zh", "危害因素", "hazard"), ("agent", "因素编码", "agent id"),
     ("source", "来源", "source"), ("metric", "指标", "metric"), ("unit", "单位", "unit"),
     ("count", "班次/天数", "shifts/days"), ("max", "最高值", "max"), ("mean", "平均值", "mean"),
-    ("sum", "合计", "sum"), ("limit", "限值", "limit"), ("over", "超限次数", "over limit"),
+    ("sum", "合计", "sum"), ("year_sum", "年剂量", "year sum"),
+    ("five_year_sum", "5年合计", "5-year sum"), ("five_years", "5年期间", "5 years"),
+    ("limit", "限值", "limit"), ("over", "超限次数", "over limit"),
     ("lcpeak_max", "LCpeak最高", "LCpeak max"), ("lex_w_max", "LEX,W最高", "LEX,W max"),
     ("verdict", "判定", "verdict"), ("basis", "依据 (仪器/时间分配)", "basis (instrument/profile)"),
     ("instruments", "个体仪器", "instruments"),

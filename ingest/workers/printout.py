@@ -54,7 +54,7 @@ class Sheet:
     footer: str
 
 
-def _worker_lines(site: Row, worker: Row) -> list[str]:
+def worker_lines(site: Row, worker: Row) -> list[str]:
     return [
         f"用人单位 Employer: {site.get('zh', '')} {site.get('en', '')}",
         f"姓名 Name: {worker['name']}    工号 Employee no.: {worker['employee']}    "
@@ -71,8 +71,16 @@ def _level(e: Row) -> str:
     parts = []
     if e.get("sum") is not None:
         parts.append(f"合计 sum {fmt(e['sum'], unit)}")
+    if e.get("year_sum") is not None:
+        parts.append(f"{e['year']}年 year {fmt(e['year_sum'], unit)}")
+    if e.get("five_year_sum") is not None:
+        parts.append(f"5年 {e['five_years']} {fmt(e['five_year_sum'], unit)}"
+                     f" (≤ {limit(e.get('five_year_limit'))})")
+    if e.get("pregnancy_limit") is not None:
+        parts.append(f"孕期 pregnancy ≤ {limit(e['pregnancy_limit'])}")
     if e.get("max") is not None:
-        parts.append(f"最高 max {fmt(e['max'], unit)}")
+        parts.append(f"最高 max {fmt(e['max'], unit)}"
+                     + (" /周期 per period" if e.get("quantity") else ""))
     if e.get("mean") is not None:
         parts.append(f"平均 mean {fmt(e['mean'], unit)}")
     if e.get("lex_w_max") is not None:
@@ -108,8 +116,47 @@ NOTES = [
     "非每周5天工作 weeks not of 5 days: LEX,W = 10 lg((1/5) Σ 10^(0.1 LEX,8h)) <= 85 dB(A); "
     "脉冲噪声 impulse noise LCpeak: n<=100 140, n<=1000 130, n<=10000 120 dB(C).",
     "化学因素/粉尘 Chemicals and dusts (GBZ 2.1-2019, GBZ 159): C_TWA = Σ C_j T_j / 8 h. "
-    "电离辐射 Radiation (GB 18871-2002 B1.1.1): 20 mSv/a (5年平均 5-year average), 单年 50 mSv.",
+    "电离辐射 Radiation: 个人剂量档案 the personal dose file (检测报告 lab, 名义剂量 nominal, "
+    "EPD 月 months where no lab result covers them); GB 18871-2002 附录B B1.1.1.1: Hp(10) "
+    "单年 50 mSv a year, 连续5年 100 mSv in 5 years, Hp(3) 150, Hp(0.07) 500 mSv/a; B1.1.1.2 "
+    "16-18岁 under 18: 6 / 50 / 150; 孕期 declared pregnancy: 1 mSv; 低于探测限 below MDL: "
+    "MDL x 0.5 (GBZ 128-2019).",
 ]
+RADIATION_HEAD = ["年份 Year", "Hp(10) mSv", "Hp(3) mSv", "Hp(0.07) mSv",
+                  "未监测天数 Unmonitored days", "来源 Sources", "限值 Limits (mSv)",
+                  "5年合计 5-year sum", "判定 Verdict"]
+RADIATION_WEIGHTS = (30, 40, 36, 40, 40, 150, 110, 70, 42)
+
+
+def _limits_text(y: Row) -> str:
+    lim = y["limits"]
+    parts = [f"Hp(10) {limit(lim['hp10_msv'])}, Hp(3) {limit(lim['hp3_msv'])}, "
+             f"Hp(0.07) {limit(lim['hp007_msv'])} ({lim['source']})"]
+    if lim.get("under_18"):
+        m = lim["under_18"]
+        parts.append(f"18岁前 before 18: {limit(m['hp10_msv'])} / {limit(m['hp3_msv'])} / "
+                     f"{limit(m['hp007_msv'])} ({m['source']})")
+    for c in y.get("pregnancies") or []:
+        dose = (c.get("dose") or {}).get("hp10_msv")
+        parts.append(f"孕期 pregnancy {c['declared']}~{c['ended'] or ''}: "
+                     f"{fmt(dose, 'mSv')} / {limit(c['limit_msv'])}")
+    return "; ".join(parts)
+
+
+def radiation_rows(years: Sequence[Row]) -> list[list[str]]:
+    """The personal dose file's years as printed (``dose_history.year_rows``)."""
+    out = []
+    for y in years:
+        five = y.get("five_years")
+        out.append([str(y["year"]), fmt(y["hp10_msv"], "mSv"), fmt(y["hp3_msv"], "mSv"),
+                    fmt(y["hp007_msv"], "mSv"), str(y["unmonitored_days"]),
+                    "; ".join(f"{s['start']}~{s['end']} {fmt(s['hp10_msv'], 'mSv')}: "
+                              f"{s['text']}" for s in y["sources"]),
+                    _limits_text(y),
+                    "-" if not five else f"{five['first_year']}-{five['last_year']}: "
+                    f"{fmt(five['hp10_msv'], 'mSv')} / {limit(five['limit_msv'])}",
+                    VERDICT.get(str(y["verdict"]), str(y["verdict"]))])
+    return out
 
 
 def _profile(period: Row) -> str:
@@ -126,11 +173,14 @@ def history_sheet(site: Row, worker: Row, hist: Row) -> Sheet:
                     [[p["from"], p["to"], str(p["job"]), _profile(p)] for p in hist["periods"]])
     entries = Table("entries", "二、职业病危害接触史 Exposure history", ENTRY_HEAD,
                     ENTRY_WEIGHTS, _entry_rows(hist["entries"]))
-    meta = [*_worker_lines(site, worker),
+    radiation = Table("radiation", "三、个人剂量 (按年) Personal dose by year", RADIATION_HEAD,
+                      RADIATION_WEIGHTS, radiation_rows(hist.get("radiation") or []),
+                      empty="无个人剂量档案 no personal dose on file")
+    meta = [*worker_lines(site, worker),
             f"期间 Window: {hist['from']} ~ {hist['to']}    噪声班次 Noise shifts: "
             f"{BASIS.get(hist['basis'], hist['basis'])}"]
     return Sheet(f"职业史和职业病危害接触史 Occupational and exposure history: {worker['name']}",
-                 meta, [periods, entries], NOTES,
+                 meta, [periods, entries, radiation], NOTES,
                  ["用人单位 (盖章) Employer (seal): ", "填表人/日期 Prepared by / date: "],
                  f"occmon {site.get('en', '')} {worker['employee']} exposure history")
 
@@ -139,7 +189,10 @@ def notice_sheet(site: Row, worker: Row, year: int, hist: Row) -> Sheet:
     results = Table("results", f"{year} 年监测结果 Monitoring results {year}", ENTRY_HEAD,
                     ENTRY_WEIGHTS, _entry_rows(hist["entries"]),
                     empty="本年无监测结果 no result this year")
-    meta = [*_worker_lines(site, worker),
+    radiation = Table("radiation", f"{year} 年个人剂量 Personal dose {year}", RADIATION_HEAD,
+                      RADIATION_WEIGHTS, radiation_rows(hist.get("radiation") or []),
+                      empty="本年无个人剂量结果 no personal dose this year")
+    meta = [*worker_lines(site, worker),
             f"告知年度 Year: {year}    噪声班次 Noise shifts: "
             f"{BASIS.get(hist['basis'], hist['basis'])}",
             "依据《中华人民共和国职业病防治法》, 用人单位将您所在岗位的职业病危害因素监测"
@@ -148,7 +201,7 @@ def notice_sheet(site: Row, worker: Row, year: int, hist: Row) -> Sheet:
             "employer notifies you of the monitoring results of "
             "your job and your personal monitoring results below."]
     return Sheet(f"职业病危害因素监测结果告知书 Notice of monitoring results {year}: "
-                 f"{worker['name']}", meta, [results], NOTES,
+                 f"{worker['name']}", meta, [results, radiation], NOTES,
                  ["劳动者签收/日期 Received by the worker / date: ",
                   "用人单位 (盖章)/日期 Employer (seal) / date: "],
                  f"occmon {site.get('en', '')} {worker['employee']} notice {year}")
