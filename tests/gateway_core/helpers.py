@@ -11,10 +11,9 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from occmon import topics
+from occmon import payload_v2, topics
 from occmon.config.schema import SiteConfig
 from occmon.model import Quality, Reading
-from occmon import payload_v2
 from occmon.payload import decode_batch
 
 
