@@ -85,6 +85,10 @@ class ReadingLog:
         self.readings = 0  # readings not yet acknowledged
         self.truncated = 0  # bytes of torn tail cut off on open
         self._open_segments()
+        if self._segments and self._segments[0].first > self.low:
+            # a segment is deleted only once acknowledged; the position was written before
+            # but lost (power cut): what is gone was acknowledged
+            self.low = self._segments[0].first
         self.next = self._segments[-1].stop if self._segments else self.low
         self.next = max(self.next, self.low)
         self._cursor = self.low  # every record below has been handed out at least once

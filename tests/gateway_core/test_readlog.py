@@ -140,3 +140,18 @@ def test_overflow_drops_the_oldest_log_readings_and_records_it(tmp_path: Path) -
     assert [o["first_seq"] - LOG_BASE for o in overflow] == [0, 1, 2]
     assert queue.rows == 3 + 3 + 15
     queue.close()
+
+
+def test_a_lost_acknowledged_position_only_repeats_what_is_left(tmp_path: Path) -> None:
+    """Power cut after segments were deleted but before the position reached the disk."""
+    log = ReadingLog(tmp_path / "log", segment_bytes=100)
+    for chunk in range(4):
+        log.append(bodies(3, start=chunk * 3), 1.0)
+    records = log.peek(6)
+    log.mark_inflight(r.seq for r in records)
+    log.ack([r.seq for r in records])
+    log.close()
+    (tmp_path / "log" / "acked").write_bytes(b"\0" * 8)  # the old position: 0
+    again = ReadingLog(tmp_path / "log")
+    assert again.low == 6 and [r.seq for r in again.peek(10)] == [6, 7, 8, 9, 10, 11]
+    again.close()
