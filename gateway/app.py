@@ -95,6 +95,7 @@ class Gateway:
         # One committer for readings and safety events: one transaction per loop turn.
         self.committer = Committer(self.queue, on_commit=self.publisher.wake)
         self.sink = ObservedSink(self.committer, self.site)
+        self.sink.payload_version = settings.payload_version  # docs/topics.md, payload v2
         self.drivers = build_drivers(config, self.bindings, self.config_file, modbus_client_factory)
         self.instrument_events = instrument.attach(self.drivers, self.committer, self.site)
         self.safety = Safety(  # leak alarms and accident ventilation (docs/alarms.md)

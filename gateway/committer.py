@@ -10,8 +10,9 @@ commit also happens inside a turn once the oldest entry has waited ``max_wait`` 
 with the publisher sending right after each commit, a reading leaves for the broker a few
 milliseconds after it was read, wherever it fell in the burst.
 
-The commit runs on the loop. It stays short because the queue's WAL checkpoints, the one
-slow part of a write, run on the queue's own checkpoint thread (``gateway.queue``).
+The commit runs on the loop. It stays short: poll batches are one ``write()`` to the
+queue's reading log, and the WAL checkpoints of its SQLite half (events, statuses), the one
+slow part of a write there, run on the queue's own checkpoint thread (``gateway.queue``).
 
 ``after_commit`` runs a callback once everything handed over so far is on disk: the MQTT
 intake holds its PUBACK to the sensor until then. On a disk error nothing is dropped: the

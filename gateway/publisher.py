@@ -11,8 +11,14 @@ client id as the brief asks; for a publisher it carries nothing the queue relies
 
 Throughput: paho's inflight window is raised to ``max_inflight`` and the drain loop keeps
 that many messages outstanding instead of waiting for each PUBACK (which would cap it at one
-round trip per message). Readings of one point are joined into one payload-v1 batch of up
-to ``publish_batch`` readings.
+round trip per message). Reading rows are joined into one payload-v1 batch of up to
+``publish_batch`` readings, and the reading log's groups into one payload-v2 message of up
+to ``publish_batch`` readings (a group larger than that goes alone).
+
+Series (payload v2): before the first message that names a series on a connection, its
+body is published, retained, on ``series/{id}`` (``occmon.payload_v2``). The broker gets
+them in order, so a subscriber learns a series before the readings that need it, and one
+that starts later finds it retained.
 
 Latency: paho runs on the gateway's event loop, not on a thread of its own (the loop
 watches the socket and calls ``loop_read``/``loop_write``; a timer calls ``loop_misc``). A
@@ -42,7 +48,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from gateway.queue import Queue, Row
-from occmon import topics
+from occmon import payload_v2, topics
 from occmon.config.tls import BrokerTls
 from occmon.mqttclient import ClientOptions, apply
 
@@ -61,6 +67,8 @@ class Message:
     payload: bytes
     retain: bool
     seqs: tuple[int, ...]
+    readings: int = 1
+    series: tuple[bytes, ...] = ()  # payload v2: the series ids its groups name
 
 
 def join_readings(site: str, bodies: Sequence[bytes]) -> bytes:
@@ -70,10 +78,20 @@ def join_readings(site: str, bodies: Sequence[bytes]) -> bytes:
 
 
 def build_messages(site: str, rows: Sequence[Row], batch: int) -> list[Message]:
-    """Group reading rows per topic (oldest first, ``batch`` each); other rows go alone."""
+    """Group reading rows per topic (oldest first, ``batch`` each), log groups into v2
+    messages (``batch`` readings each); other rows go alone."""
     groups: dict[str, list[Row]] = {}
-    order: list[tuple[str, list[Row]] | Row] = []
+    order: list[tuple[str, list[Row]] | Row | list[Row]] = []
+    v2: list[Row] | None = None
+    v2_readings = 0
     for row in rows:
+        if row.kind == "batch":
+            if v2 is None or v2_readings + row.readings > batch:
+                v2, v2_readings = [], 0
+                order.append(v2)
+            v2.append(row)
+            v2_readings += row.readings
+            continue
         if row.kind != "reading":
             order.append(row)
             continue
@@ -86,10 +104,17 @@ def build_messages(site: str, rows: Sequence[Row], batch: int) -> list[Message]:
     for item in order:
         if isinstance(item, Row):
             messages.append(Message(item.topic, item.payload, item.kind == "status", (item.seq,)))
+        elif isinstance(item, list):
+            bodies = [r.payload for r in item]
+            series = tuple(dict.fromkeys(i for b in bodies for i in payload_v2.group_ids(b)))
+            messages.append(Message(topics.readings(site), payload_v2.message(site, bodies),
+                                    False, tuple(r.seq for r in item),
+                                    sum(r.readings for r in item), series))
         else:
             topic, members = item
             payload = join_readings(site, [r.payload for r in members])
-            messages.append(Message(topic, payload, False, tuple(r.seq for r in members)))
+            messages.append(Message(topic, payload, False, tuple(r.seq for r in members),
+                                    len(members)))
     return messages
 
 
@@ -99,6 +124,7 @@ class _Connection:
 
     client: mqtt.Client
     inflight: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    announced: set[bytes] = field(default_factory=set)  # series published on this connection
     connected: asyncio.Event = field(default_factory=asyncio.Event)
     alive: bool = True
     sock: Any = None  # the socket the loop watches
@@ -400,8 +426,10 @@ class Publisher:
         if not rows:
             return 0
         sent: list[int] = []
-        count = 0
+        count = readings = 0
         for message in build_messages(self.site, rows, self.publish_batch)[:room]:
+            if not self._announce(conn, message.series):
+                break
             info = conn.client.publish(message.topic, message.payload, 1, retain=message.retain)
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
                 # Not sent: the rows stay pending; the connection is going down anyway.
@@ -412,10 +440,33 @@ class Publisher:
             conn.inflight[info.mid] = message.seqs
             sent.extend(message.seqs)
             count += 1
+            readings += message.readings
         self.queue.mark_inflight(sent)
         self._stats["messages_sent"] += count
-        self._stats["rows_sent"] += len(sent)
+        self._stats["rows_sent"] += readings
         return count
+
+    def _announce(self, conn: _Connection, series: Sequence[bytes]) -> bool:
+        """Publish (retained) each series not yet sent on this connection; False if the
+        connection refused a publish."""
+        for ident in series:
+            if ident in conn.announced:
+                continue
+            body = self.queue.encoder.bodies.get(ident)
+            if body is None:  # cannot happen: the queue stores a series before its records
+                self._stats["series_unknown"] += 1
+                log.error("publisher: series %s has no stored body", ident.hex())
+                conn.announced.add(ident)
+                continue
+            info = conn.client.publish(topics.series(self.site, ident.hex()), body, 1, True)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                self._stats["publish_errors"] += 1
+                conn.alive = False
+                self._wakeup.set()
+                return False
+            conn.announced.add(ident)
+            self._stats["series_announced"] += 1
+        return True
 
     def _on_puback(self, conn: _Connection, mid: int) -> None:
         seqs = conn.inflight.pop(mid, None)

@@ -5,8 +5,11 @@ from the event loop; the rows go to a ``gateway.committer.Committer``, which com
 arrived in one loop turn in one transaction. ``after_commit`` lets the MQTT intake hold its PUBACK
 to the sensor until the reading is on disk.
 
-Each reading row holds one reading's JSON object (``occmon.payload.encode_reading``); the
-publisher joins the rows of one point into one payload-v1 batch.
+Payload v2 (the default): a batch of readings handed over together (a poll's readings)
+becomes one ``batch`` entry, a compact group (``occmon.payload_v2``) that the queue appends
+to its reading log; the publisher joins groups into v2 messages. Payload v1
+(``payload_version=1``, for a site whose ingest predates v2): each reading is a queue row
+holding its JSON object (``occmon.payload.encode_reading``), joined into v1 batches.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from gateway.queue import Entry
 from occmon import topics
 from occmon.model import Reading, iso_utc
 from occmon.payload import encode_reading
+from occmon.payload_v2 import MAX_GROUP
 
 log = logging.getLogger(__name__)
 
@@ -77,12 +81,23 @@ def dead_letter_entry(site: str, letter: DeadLetter) -> Entry:
 class QueueSink:
     """Sink backed by the queue: entries go to a ``Committer`` (one commit per loop turn)."""
 
-    def __init__(self, committer: Committer, site: str) -> None:
+    def __init__(self, committer: Committer, site: str, *, payload_version: int = 2) -> None:
+        if payload_version not in (1, 2):
+            raise ValueError(f"payload_version must be 1 or 2, not {payload_version!r}")
         self.committer = committer
         self.site = site
+        self.payload_version = payload_version
 
     def readings(self, batch: Sequence[Reading]) -> None:
-        self.committer.add([reading_entry(self.site, r) for r in batch])
+        if not batch:
+            return
+        if self.payload_version == 1:
+            self.committer.add([reading_entry(self.site, r) for r in batch])
+            return
+        encoder = self.committer.queue.encoder
+        topic = topics.readings(self.site)
+        self.committer.add([Entry(topic, encoder.group(batch[i : i + MAX_GROUP]), "batch")
+                            for i in range(0, len(batch), MAX_GROUP)])
 
     def status(self, status: DeviceStatus) -> None:
         self.committer.add([status_entry(self.site, status)])

@@ -10,6 +10,10 @@ and the bad ones become dead letters by code (up to ``LETTER_READINGS`` readings
 naming each rejected reading's index. A letter's payload is what was not stored: a v1 batch
 of just those readings as they were sent, or the message verbatim when it is small and none
 of it was stored, for one reason. Either can be fixed and republished as it is.
+
+Readings come as payload v1 (JSON) or v2 (binary, first byte NUL; ``occmon.payload_v2``),
+whose series ``series/<id>`` messages announce; both decode to the same readings, which
+then go through the same checks.
 """
 
 from __future__ import annotations
@@ -18,12 +22,13 @@ import base64
 import binascii
 import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ingest.records import GATEWAY, DeadLetter, DeviceState, Event
 from ingest.validate import Validator
-from occmon import topics
+from occmon import payload_v2, topics
 from occmon.model import Reading, time_value
 from occmon.payload import PayloadError, decode_items, json_object
 
@@ -73,7 +78,7 @@ def _time(check: Validator, doc: dict[str, Any], key: str, received: float) -> f
 
 
 def _rejections(
-    topic: str, payload: bytes, received: float, site: str, docs: list[Any],
+    topic: str, payload: bytes, received: float, site: str, docs: Sequence[Any],
     rejected: dict[str, list[tuple[int, str]]], whole: bool,
 ) -> Outcome:
     """One dead letter per code for the rejected readings of one message; ``whole``: it
@@ -101,7 +106,11 @@ def _readings(
     """A batch from the site topic (any points) or from a point's topic (that point only);
     each reading is judged alone, so a bad one costs only itself."""
     site = check.site
-    payload_site, docs, items = decode_items(payload)
+    docs: Sequence[Any]
+    if payload_v2.is_v2(payload):
+        payload_site, docs, items = payload_v2.decode_items(payload, check.series)
+    else:
+        payload_site, docs, items = decode_items(payload)
     if payload_site != site:
         raise PayloadError(
             "site-mismatch", f"payload site {payload_site!r} is not the topic's site {site!r}"
@@ -198,8 +207,11 @@ def handle(check: Validator, topic: str, payload: bytes, received: float) -> Out
         if parsed.kind == "readings":
             point = parsed.rest[0] if parsed.rest else None
             return _readings(check, topic, point, payload, received)
-        if not payload and parsed.kind in ("status", "state"):
+        if not payload and parsed.kind in ("status", "state", "series"):
             return Outcome(counts=Counter({"ignored:empty-retained": 1}))
+        if parsed.kind == "series":  # payload v2: learnt, not stored
+            check.series.learn(parsed.rest[0], payload)
+            return Outcome(counts=Counter({"series": 1}))
         if parsed.kind == "status":
             if parsed.rest[0] in ("ingest", "api"):  # heartbeats: the API reads them live
                 return Outcome(counts=Counter({f"heartbeat:{parsed.rest[0]}": 1}))

@@ -37,6 +37,7 @@ from ingest.handler import Outcome, dead, handle
 from ingest.health import IngestHealth
 from ingest.pushes import AlarmPush, mqtt_publish
 from ingest.records import DeadLetter
+from ingest.series_fetch import SeriesFetcher
 from ingest.sink import Sink, SinkError
 from ingest.store import SqliteStore
 from ingest.tee import TeeSink
@@ -136,6 +137,11 @@ class Ingest:
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
         self._client = client
+        # payload v2: series this process missed are fetched from the broker's retained ones
+        self.series_fetcher = SeriesFetcher(
+            self._check.series, self.site, host=broker_host, port=broker_port,
+            broker=broker, client_id=f"{self.client_id}-series", keepalive=self._keepalive)
+        self._check.series.fetch = self.series_fetcher
         # heartbeat, store watch, early alarm pushes, system alarms, /metrics (ingest/health.py)
         self.health = IngestHealth(self, config)
 

@@ -12,13 +12,14 @@ before it can reach the store, the exposure figures or the public board:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import thresholds
 from occmon.config.schema import SiteConfig
 from occmon.config.trust import TrustConfig
 from occmon.model import Reading
 from occmon.payload import PayloadError
+from occmon.payload_v2 import SeriesBook
 from occmon.plausibility import Implausible, check_time, check_value
 from occmon.quantities import QUANTITIES
 
@@ -48,6 +49,8 @@ class Validator:
     site: str
     trust: TrustConfig
     points: dict[str, PointRule]
+    # payload-v2 series learnt from series/<id> (the one piece of state decoding needs)
+    series: SeriesBook = field(default_factory=SeriesBook, compare=False)
 
     @classmethod
     def from_config(cls, config: SiteConfig) -> Validator:

@@ -35,6 +35,7 @@ ROLE_RULES: dict[Role, tuple[tuple[Access, str], ...]] = {
     "gateway": (
         ("write", "~/readings"),
         ("write", "~/readings/#"),
+        ("write", "~/series/#"),  # payload v2: the series its readings name, retained
         ("write", "~/events/#"),
         ("write", "~/state/#"),
         ("write", "~/status/gateway"),

@@ -21,6 +21,11 @@ def readings(site: str, point: str | None = None) -> str:
     return f"{ROOT}/{site}/readings" if point is None else f"{ROOT}/{site}/readings/{point}"
 
 
+def series(site: str, series_id: str) -> str:
+    """A payload-v2 series (QoS 1, retained): the fields its readings share, by id (hex)."""
+    return f"{ROOT}/{site}/series/{series_id}"
+
+
 def events(site: str, kind: str) -> str:
     """Alarm, fault and interlock events (QoS 1, not retained)."""
     return f"{ROOT}/{site}/events/{kind}"
@@ -69,7 +74,7 @@ class Topic:
     """A parsed occmon topic: which site, which kind, and the rest of the path."""
 
     site: str
-    kind: str  # readings | events | state | status | annunciator | commands
+    kind: str  # readings | series | events | state | status | annunciator | commands
     rest: tuple[str, ...]
 
 
@@ -79,6 +84,7 @@ class UnknownTopic(ValueError):
 
 _ARITY: dict[str, tuple[int, ...]] = {
     "readings": (0, 1),
+    "series": (1,),
     "events": (1,),
     "state": (1,),
     "annunciator": (0,),

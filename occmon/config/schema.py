@@ -90,6 +90,9 @@ class GatewaySettings(Strict):
     publish_batch: int = Field(default=200, ge=1, le=10_000)
     max_inflight: int = Field(default=200, ge=1, le=65535)
     stale_after_polls: int = Field(default=3, ge=1, le=100)
+    payload_version: Literal[1, 2] = Field(default=2, description="reading batches as payload "
+                                           "v2 (compact, docs/topics.md) or v1 (JSON, for an "
+                                           "ingest older than v2)")
 
 
 class ApiSettings(Strict):

@@ -11,7 +11,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from occmon import topics
+from occmon import payload_v2, topics
 from occmon.config.schema import SiteConfig
 from occmon.model import Quality, Reading
 from occmon.payload import decode_batch
@@ -48,7 +48,8 @@ class Subscriber:
         client.reconnect_delay_set(1, 2)
 
         def on_connect(c: mqtt.Client, _u: Any, _f: Any, _r: Any, _p: Any) -> None:
-            c.subscribe(self.topic, qos=1)
+            # payload v2's series too, so that its readings can be decoded
+            c.subscribe([(self.topic, 1), (topics.series("+", "+"), 1)])
 
         def on_subscribe(_c: Any, _u: Any, _m: Any, _r: Any, _p: Any) -> None:
             self.subscribed.set()
@@ -82,10 +83,17 @@ class Subscriber:
     def readings(self, *, dup: bool | None = None) -> list[Reading]:
         """Readings received; ``dup=True``/``False`` keeps only (non-)re-delivered messages."""
         out: list[Reading] = []
+        book = payload_v2.SeriesBook()
         for msg in self.snapshot():
-            if topics.parse(msg.topic).kind == "readings" and (dup is None or msg.dup == dup):
-                out.extend(decode_batch(msg.payload)[1])
+            parsed = topics.parse(msg.topic)
+            if parsed.kind == "series" and msg.payload:
+                book.learn(parsed.rest[0], msg.payload)
+            elif parsed.kind == "readings" and (dup is None or msg.dup == dup):
+                out.extend(decode_any(msg.payload, book))
         return out
+
+    def series_messages(self) -> list[Received]:
+        return [m for m in self.snapshot() if topics.parse(m.topic).kind == "series"]
 
     def wait_for(self, condition: Callable[[], bool], timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -94,6 +102,17 @@ class Subscriber:
                 return True
             time.sleep(0.05)
         return condition()
+
+
+def decode_any(payload: bytes, book: payload_v2.SeriesBook) -> list[Reading]:
+    """The readings of a v1 or v2 batch; a v2 one needs its series in ``book``."""
+    if not payload_v2.is_v2(payload):
+        return decode_batch(payload)[1]
+    _, _, items = payload_v2.decode_items(payload, book)
+    for item in items:
+        if not isinstance(item, Reading):
+            raise item
+    return [item for item in items if isinstance(item, Reading)]
 
 
 def make_reading(i: int, point: str = "p1", base: float = 1_700_000_000.0) -> Reading:
