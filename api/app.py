@@ -22,9 +22,9 @@ from api.routes.exceedances import router as exceedances_router
 from api.routes.ledger import router as ledger_router
 from api.routes.records import router as records_router
 from api.routes.ventilation import router as ventilation_router
-from api.routes.worker_history import router as worker_history_router
-from api.routes.worker_dose import router as worker_dose_router
 from api.routes.worker_access import router as worker_access_router
+from api.routes.worker_dose import router as worker_dose_router
+from api.routes.worker_history import router as worker_history_router
 from api.routes.workers import router as workers_router
 from ingest.daily.store import RecordsStore
 from ingest.store import StoreReader
