@@ -33,6 +33,7 @@ TESTS = ("bump-test", "calibration")
 RESULTS = ("passed", "failed")
 SITE_FILE = "site-file"
 EVENT = "event"
+Row = tuple[int, float, dict[str, Any]]  # events row id, stored time, body
 
 
 class NotFound(KeyError):
@@ -59,7 +60,7 @@ class Filters:
     end: float | None = None
 
 
-def _rows(conn: sqlite3.Connection, f: Filters) -> list[tuple[int, float, dict[str, Any]]]:
+def _rows(conn: sqlite3.Connection, f: Filters) -> list[Row]:
     """Matching stored events, newest first, each gateway id once (its first stored row)."""
     sql = ["SELECT id, time, body FROM events WHERE kind = ?"]
     args: list[Any] = [KIND]
@@ -82,7 +83,7 @@ def _rows(conn: sqlite3.Connection, f: Filters) -> list[tuple[int, float, dict[s
             args.append(value)
     sql.append("ORDER BY id")
     seen: set[str] = set()
-    out: list[tuple[int, float, dict[str, Any]]] = []
+    out: list[Row] = []
     for rowid, at, text in conn.execute(" ".join(sql), args):
         try:
             body = json.loads(text)
@@ -105,16 +106,25 @@ def event_id(rowid: int, body: Mapping[str, Any]) -> str:
     return ident if isinstance(ident, str) and ident else f"row-{rowid}"
 
 
-def notes(conn: sqlite3.Connection, event_ids: Iterable[str] | None = None
+def notes(conn: sqlite3.Connection, rows: Iterable[Row], tz: ZoneInfo
           ) -> dict[str, list[dict[str, Any]]]:
-    """Officers' notes by event id, oldest first (the ledger's order)."""
-    wanted = None if event_ids is None else set(event_ids)
+    """Officers' notes on these events by event id, oldest first (the ledger's order).
+
+    A note is ledgered under its event's local day, so this reads the ledger through its
+    (day, kind) index: a day's close never scans the whole ledger."""
+    wanted = {event_id(r, b) for r, _t, b in rows}
+    days = sorted({_local_day(t, tz).isoformat() for _r, t, _b in rows})
+    found: list[tuple[int, float, str]] = []
+    for i in range(0, len(days), 500):
+        chunk = days[i:i + 500]
+        found += conn.execute(
+            f"SELECT seq, time, content FROM ledger WHERE day IN ({', '.join('?' * len(chunk))})"
+            " AND kind = ?", (*chunk, NOTE)).fetchall()
     out: dict[str, list[dict[str, Any]]] = {}
-    for seq, at, text in conn.execute(
-            "SELECT seq, time, content FROM ledger WHERE kind = ? ORDER BY seq", (NOTE,)):
+    for seq, at, text in sorted(found):
         body = json.loads(text)
         ident = str(body.get("event"))
-        if wanted is not None and ident not in wanted:
+        if ident not in wanted:
             continue
         out.setdefault(ident, []).append({
             "seq": seq, "time": float(at), "who": body.get("who"),
@@ -143,23 +153,23 @@ def _item(rowid: int, at: float, body: dict[str, Any],
     return item
 
 
-def list_events(conn: sqlite3.Connection, f: Filters, *, limit: int,
+def list_events(conn: sqlite3.Connection, f: Filters, tz: ZoneInfo, *, limit: int,
                 offset: int) -> tuple[int, list[dict[str, Any]]]:
     """(total, one page) of instrument events, newest first, with their notes."""
     rows = _rows(conn, f)
     page = rows[offset:offset + limit]
-    by_event = notes(conn, [event_id(r, b) for r, _t, b in page])
+    by_event = notes(conn, page, tz)
     return len(rows), [_item(r, t, b, by_event.get(event_id(r, b), [])) for r, t, b in page]
 
 
-def find(conn: sqlite3.Connection, ident: str) -> dict[str, Any] | None:
+def find(conn: sqlite3.Connection, ident: str, tz: ZoneInfo) -> dict[str, Any] | None:
     """One instrument event by its id, with its notes; None if there is none."""
     for rowid, at, body in _by_id(conn, ident):
-        return _item(rowid, at, body, notes(conn, [ident]).get(ident, []))
+        return _item(rowid, at, body, notes(conn, [(rowid, at, body)], tz).get(ident, []))
     return None
 
 
-def _by_id(conn: sqlite3.Connection, ident: str) -> list[tuple[int, float, dict[str, Any]]]:
+def _by_id(conn: sqlite3.Connection, ident: str) -> list[Row]:
     if ident.startswith("row-") and ident[4:].isdigit():
         rows = conn.execute("SELECT id, time, body FROM events WHERE kind = ? AND id = ?",
                             (KIND, int(ident[4:]))).fetchall()
@@ -171,27 +181,28 @@ def _by_id(conn: sqlite3.Connection, ident: str) -> list[tuple[int, float, dict[
 
 
 def annotate(conn: sqlite3.Connection, ident: str, *, who: str | None, result: str | None,
-             note: str, when: str | None, key: str, site: str, now: float,
+             note: str, when: str | None, key: str, site: str, tz: ZoneInfo, now: float,
              seal: Ed25519PrivateKey | None = None) -> ledger.Entry:
     """Append an officer's note on a bump test or calibration; the caller holds the write
     transaction. Raises NotFound, NotATest, Contradicts (nothing is written then)."""
     found = _by_id(conn, ident)
     if not found:
         raise NotFound(ident)
-    _rowid, _at, body = found[0]
+    _rowid, at, body = found[0]
     if body.get("event") not in TESTS:
         raise NotATest(f"event {ident!r} is a {body.get('event')!r}: only a bump test or a "
                        "calibration takes a note of who performed it and its result")
     if result is not None and body.get("result") and body["result"] != result:
         raise Contradicts(f"the instrument reported this {body['event']} {body['result']!r}; "
                           f"a note may not make it {result!r}")
-    earlier = notes(conn, [ident]).get(ident, [])
+    earlier = notes(conn, found[:1], tz).get(ident, [])
     points = body.get("points") or []
     content = {"event": ident, "test": body.get("event"), "device": body.get("device"),
                "sensors": body.get("sensors") or [], "points": points, "who": who,
                "result": result, "note": note, "when": when, "key": key}
     return ledger.append(conn, kind=NOTE, site=site, content=content, time=now,
                          point=str(points[0]) if len(points) == 1 else "",
+                         day=_local_day(at, tz).isoformat(),
                          ref=earlier[-1]["seq"] if earlier else None, seal=seal)
 
 
@@ -210,15 +221,15 @@ def _end(item: Mapping[str, Any]) -> float:
     return float(item["time"])
 
 
-def tests_of(conn: sqlite3.Connection, *, device: str | None = None,
+def tests_of(conn: sqlite3.Connection, tz: ZoneInfo, *, device: str | None = None,
              before: float | None = None) -> list[dict[str, Any]]:
     """Every bump test and calibration (optionally of one device, ended before ``before``),
     oldest first, with notes and who / result as known."""
-    rows: list[tuple[int, float, dict[str, Any]]] = []
+    rows: list[Row] = []
     for test in TESTS:
         rows += _rows(conn, Filters(device=device, event=test, end=before))
     rows.sort(key=lambda r: (r[1], r[0]))
-    by_event = notes(conn, [event_id(r, b) for r, _t, b in rows])
+    by_event = notes(conn, rows, tz)
     return [_item(r, t, b, by_event.get(event_id(r, b), [])) for r, t, b in rows]
 
 
@@ -227,7 +238,7 @@ def latest_calibrations(conn: sqlite3.Connection, before: float,
     """sensor id -> (local date, event id) of its last calibration that ended before
     ``before`` and did not fail (an unknown result counts: the instrument was calibrated)."""
     out: dict[str, tuple[dt.date, str]] = {}
-    for item in tests_of(conn, before=before):
+    for item in tests_of(conn, tz, before=before):
         if item.get("event") != "calibration" or item.get("result") == "failed":
             continue
         if _end(item) >= before:
@@ -258,7 +269,7 @@ def calibration_record(conn: sqlite3.Connection, config: SiteConfig, device: str
     """Per sensor of ``device``: its calibrations and bump tests, the last calibration
     (date and source) and the next due date."""
     tz = ZoneInfo(config.site.timezone)
-    tests = tests_of(conn, device=device)
+    tests = tests_of(conn, tz, device=device)
     latest = latest_calibrations(conn, float("inf"), tz)
     out = []
     for sensor in config.sensors:

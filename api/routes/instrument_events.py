@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
@@ -24,12 +25,17 @@ from api.routes.exceedances import at_offset
 from api.timeparams import TIME, check_range, check_time, parse_iso, unprocessable
 from ingest import instrument_events as ie
 from ingest.daily import export
+from ingest.daily.windows import zone
 from occmon.config.schema import SiteConfig
 
 router = APIRouter(prefix="/api/v1", tags=["instrument events"])
 EventName = Literal["state-changed", "bump-test", "calibration"]
 MAX_PAGE = 1000
 _ISO_FIELDS = ("time", "start", "end", "since")
+
+
+def _tz(config: SiteConfig) -> ZoneInfo:
+    return zone(config.site.timezone)
 
 
 def _iso(value: Any, config: SiteConfig) -> Any:
@@ -97,7 +103,8 @@ def list_instrument_events(
     if t0 is not None and t1 is not None:
         check_range(t0, t1, str(start), str(end))
     f = ie.Filters(device=device, point=point, sensor=sensor, event=event, start=t0, end=t1)
-    total, items = ie.list_events(store.conn, f, limit=limit, offset=offset)
+    total, items = ie.list_events(store.conn, f, _tz(config), limit=limit,
+                                   offset=offset)
     shown = [outward(i, config) for i in items]
     if format == "csv":
         return csv_response(export.to_csv(shown, COLUMNS, lang), "instrument-events.csv")
@@ -110,7 +117,7 @@ def list_instrument_events(
 @router.get("/instrument-events/{event_id}", response_model=None)
 def get_instrument_event(event_id: str, config: Config, store: Records) -> dict[str, Any]:
     """One instrument event with its officers' notes."""
-    found = ie.find(store.conn, event_id)
+    found = ie.find(store.conn, event_id, _tz(config))
     if found is None:
         raise error(404, "unknown-instrument-event",
                     f"instrument event {event_id!r} is not recorded")
@@ -145,7 +152,7 @@ def add_note(event_id: str, body: NoteIn, config: Config, store: RecordsWriter,
         with store.transaction() as conn:
             entry = ie.annotate(conn, event_id, who=body.who, result=body.result,
                                 note=body.note, when=when, key=who.name,
-                                site=config.site.id, now=time.time())
+                                site=config.site.id, tz=_tz(config), now=time.time())
     except ie.NotFound:
         raise error(404, "unknown-instrument-event",
                     f"instrument event {event_id!r} is not recorded") from None

@@ -213,13 +213,14 @@ def test_officer_notes_are_ledgered_and_complete_the_record(
     # append-only ledger entries, chained: the second note on e2 refers to the first
     with RecordsStore(config.store.path) as store:
         assert store.verify().ok
-        rows = store.conn.execute("SELECT seq, ref, point, content FROM ledger WHERE kind = "
-                                  "'instrument-note' ORDER BY seq").fetchall()
-        assert [(s, r, p) for s, r, p, _c in rows] == [
-            (first.json()["seq"], None, "pump-h2s"),
-            (second.json()["seq"], first.json()["seq"], "pump-h2s"),
-            (rows[2][0], None, "pump-h2s")]
-        assert json.loads(rows[0][3])["who"] == "张工"
+        rows = store.conn.execute("SELECT seq, ref, point, day, content FROM ledger WHERE "
+                                  "kind = 'instrument-note' ORDER BY seq").fetchall()
+        # ledgered under the point and the event's local day
+        assert [(s, r, p, d) for s, r, p, d, _c in rows] == [
+            (first.json()["seq"], None, "pump-h2s", DAY.isoformat()),
+            (second.json()["seq"], first.json()["seq"], "pump-h2s", DAY.isoformat()),
+            (rows[2][0], None, "pump-h2s", DAY.isoformat())]
+        assert json.loads(rows[0][4])["who"] == "张工"
         # an edited note breaks the chain
         store.conn.execute("UPDATE ledger SET content = replace(content, '张工', '王工') "
                            "WHERE seq = ?", (first.json()["seq"],))
