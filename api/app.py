@@ -19,6 +19,7 @@ from api.routes import dead_letters, devices, health, points
 from api.routes.alarms import router as alarms_router
 from api.routes.board import router as board_router
 from api.routes.exceedances import router as exceedances_router
+from api.routes.instrument_events import router as instrument_events_router
 from api.routes.ledger import router as ledger_router
 from api.routes.records import router as records_router
 from api.routes.ventilation import router as ventilation_router
@@ -71,6 +72,7 @@ def create_app(config: SiteConfig, store_path: Path, *,
         metrics.router,
         points.router,
         devices.router,
+        instrument_events_router,
         dead_letters.router,
         alarms_router,
         ventilation_router,

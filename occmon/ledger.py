@@ -32,11 +32,12 @@ from occmon import signing
 
 Kind = Literal[
     "daily-record", "job-record", "exceedance", "action", "recheck", "close", "day-close",
-    "signature", "correction", "quarter-summary", "registry",
+    "signature", "correction", "quarter-summary", "registry", "instrument-note",
 ]
 KINDS: tuple[str, ...] = (
     "daily-record", "job-record", "exceedance", "action", "recheck", "close", "day-close",
     "signature", "correction", "quarter-summary", "registry",
+    "instrument-note",  # an officer's who / result of a bump test or calibration
 )
 GENESIS = "0" * 64
 SEALED_KINDS: tuple[str, ...] = ("day-close", "signature", "quarter-summary")

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ingest import instrument_events
 from ingest.daily import jobs, mixtures
 from ingest.daily.analyze import Outcome, Readings, Series, analyze, verdict_fields
 from ingest.daily.closing import require_ended
@@ -127,9 +128,9 @@ def _event_content(config: SiteConfig, spec: PointSpec, day: str, ev: dict[str, 
 
 
 def _point_day(config: SiteConfig, spec: PointSpec, day: dt.date, series: Mapping[str, Series],
-               alarms: list[dict[str, Any]], min_cov: float) -> tuple[list[Draft],
-                                                                   list[dict[str, Any]],
-                                                                   Outcome]:
+               alarms: list[dict[str, Any]], min_cov: float,
+               calibrations: Mapping[str, tuple[dt.date, str]] | None = None,
+               ) -> tuple[list[Draft], list[dict[str, Any]], Outcome]:
     tz_name = config.site.timezone
     tz = zone(tz_name)
     dwin = day_window(day, tz)
@@ -140,7 +141,7 @@ def _point_day(config: SiteConfig, spec: PointSpec, day: dt.date, series: Mappin
                         max(dwin.end, *(w.end for w in shifts)))
     out = analyze(spec, readings, dwin, shifts, min_cov)
     events = [_event_content(config, spec, iso, ev, tz_name) for ev in out.events]
-    instruments = instruments_on(spec, day)
+    instruments = instruments_on(spec, day, calibrations)
     content = {**_base(config, spec, iso, dwin, None, tz_name), **out.fields,
                **verdict_fields(out), "instruments": instruments, "alarms": alarms,
                "exceedances": sorted(e["id"] for e in events),
@@ -177,12 +178,14 @@ def compute_day(conn: sqlite3.Connection, config: SiteConfig, day: dt.date,
     drafts: list[Draft] = []
     events: list[dict[str, Any]] = []
     by_point: dict[str, tuple[PointSpec, Outcome]] = {}
+    # calibrations the instruments reported, up to the day's end (docs/records.md)
+    calibrations = instrument_events.latest_calibrations(conn, dwin.end, tz)
     for spec in point_specs if point_specs is not None else specs(config):
         quantities = {i["quantity"] for i in spec.instruments} | {spec.primary}
         series = {q: load_series(conn, spec.point.id, q, start, end) for q in quantities}
         alarms = load_alarms(conn, spec.point.id, dwin.start, dwin.end,
                              _units_of(config, spec.point.id, spec.point.area))
-        d, e, outcome = _point_day(config, spec, day, series, alarms, min_cov)
+        d, e, outcome = _point_day(config, spec, day, series, alarms, min_cov, calibrations)
         drafts += d
         events += e
         by_point[spec.point.id] = (spec, outcome)

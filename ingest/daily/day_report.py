@@ -156,8 +156,12 @@ def _instrument(row: Row, lang: str) -> str:
     for i in row.get("instruments") or []:
         ok = i.get("calibration_current")
         state = (_t(lang, "有效", "current") if ok else _t(lang, "过期", "OVERDUE"))
+        # a date from an instrument event says so; the site file's date stays unmarked
+        source = (_t(lang, " [仪器事件]", " [instrument event]")
+                  if i.get("calibration_source") == "event" else "")
         out.append(f"{i.get('model') or '-'} {i.get('serial') or ''}, "
-                   f"{_t(lang, '校准', 'calibrated')} {i.get('calibrated') or '-'} ({state})")
+                   f"{_t(lang, '校准', 'calibrated')} {i.get('calibrated') or '-'}{source} "
+                   f"({state})")
     return "; ".join(out) or "-"
 
 

@@ -28,6 +28,7 @@ def _g(*path: str) -> Callable[[Row], Any]:
 def _instrument(row: Row) -> str:
     return "; ".join(
         f"{i.get('model')} {i.get('serial')} ({i.get('calibrated')}"
+        f"{' instrument event' if i.get('calibration_source') == 'event' else ''}"
         f"{', current' if i.get('calibration_current') else ', OVERDUE'})"
         for i in row.get("instruments") or []
     )

@@ -2,13 +2,17 @@
 
 Built once per close: the agent's names and kind, the limits applied (edition and sources as
 the catalogue gives them), the hold of a reading (``max_gap``, the same staleness rule the
-API uses), and the instruments with whether their calibration was current on the day.
+API uses), and the instruments with whether their calibration was current on the day. A
+calibration the instrument reported (``ingest.instrument_events``) that is later than the
+date typed into the site file stands in for it: the instrument line then says so
+(``calibration_source: event`` and the event's id); otherwise the line is as it always was.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import thresholds
@@ -27,6 +31,7 @@ class PointSpec:
     pc_twa: float | None  # dust: the fraction's PC-TWA
     holds: dict[str, float]  # quantity -> max_gap seconds
     instruments: tuple[dict[str, Any], ...]  # sensor, quantity, model, serial, calibrated, due
+    intervals: Mapping[str, int] = field(default_factory=dict)  # sensor -> calibration days
 
     @property
     def kind(self) -> str:
@@ -64,11 +69,13 @@ def point_spec(config: SiteConfig, point: Point) -> PointSpec:
                   else limits.pc_twa_total)
     holds: dict[str, float] = {}
     instruments = []
+    intervals: dict[str, int] = {}
     for sensor in config.sensors:
         if sensor.point != point.id:
             continue
         holds[sensor.quantity] = max(holds.get(sensor.quantity, 0.0), config.expiry(sensor.device))
         inst = sensor.instrument
+        intervals[sensor.id] = inst.calibration_interval_days if inst else 365
         instruments.append({
             "sensor": sensor.id, "quantity": sensor.quantity, "device": sensor.device,
             "model": inst.model if inst else None, "serial": inst.serial if inst else None,
@@ -78,13 +85,27 @@ def point_spec(config: SiteConfig, point: Point) -> PointSpec:
                 if inst and inst.calibrated else None
             ),
         })
-    return PointSpec(point, agent, limits, pc_twa, holds, tuple(instruments))
+    return PointSpec(point, agent, limits, pc_twa, holds, tuple(instruments), intervals)
 
 
-def instruments_on(spec: PointSpec, day: dt.date) -> list[dict[str, Any]]:
-    """The point's instruments with ``calibration_current`` judged on ``day``."""
+def instruments_on(spec: PointSpec, day: dt.date,
+                   calibrations: Mapping[str, tuple[dt.date, str]] | None = None
+                   ) -> list[dict[str, Any]]:
+    """The point's instruments with ``calibration_current`` judged on ``day``.
+
+    ``calibrations``: sensor -> (date, event id) of its last calibration event up to the
+    day's end (``instrument_events.latest_calibrations``); used when later than the site
+    file's date, the due date then counted from it."""
     out = []
     for inst in spec.instruments:
+        event = (calibrations or {}).get(inst["sensor"])
+        typed = inst["calibrated"]
+        if event is not None and event[0] <= day and (
+                typed is None or event[0] > dt.date.fromisoformat(typed)):
+            interval = dt.timedelta(days=spec.intervals.get(inst["sensor"], 365))
+            inst = {**inst, "calibrated": event[0].isoformat(),
+                    "calibration_due": (event[0] + interval).isoformat(),
+                    "calibration_source": "event", "calibration_event": event[1]}
         cal, due = inst["calibrated"], inst["calibration_due"]
         current = (cal is not None and due is not None
                    and dt.date.fromisoformat(cal) <= day <= dt.date.fromisoformat(due))

@@ -98,6 +98,10 @@ def plant(tmp_path: Path) -> Iterator[Plant]:
                                      "state": "hold", "priority": "log", "time": t,
                                      "until": t + 600, "snapshot": {"hold_until": t + 600}},
                   "plant-a"),
+            Event("instrument", t, {"id": "i-1", "event": "calibration", "device": "gas-1",
+                                    "sensors": ["g1"], "points": ["pump-h2s"],
+                                    "start": t - 600, "end": t, "time": t, "result": None,
+                                    "who": None}, "plant-a"),
         ])
     finally:
         store.close()
@@ -148,7 +152,8 @@ def test_no_epoch_seconds_in_any_get_answer(tmp_path: Path) -> None:
             assert made.status_code == 201, made.text
         ids = {"point_id": "mill-dust", "alarm_id": "mill-dust:process", "day": DAY.isoformat(),
                "quarter_id": "2026-Q2", "exceedance_id": exceedances[0]["id"],
-               "employee": "E1", "serial": "TLD-1", "year": str(DAY.year)}
+               "employee": "E1", "serial": "TLD-1", "year": str(DAY.year),
+               "device": "gas-1", "event_id": "i-1"}
         answers: dict[str, Any] = {}
         for url in get_paths(http, ids):
             r = http.get(url)
@@ -178,6 +183,9 @@ def test_no_epoch_seconds_in_any_get_answer(tmp_path: Path) -> None:
     assert [day["closable_from"][-6:], day["closure"]["closed_at"][-6:],
             day["closure"]["signed_at"][-6:], day["deliveries"][0]["time"][-6:]] \
         == ["+08:00"] * 4
+    (calibration,) = answers["/api/v1/instrument-events"]["items"]
+    assert [calibration["start"], calibration["end"]] \
+        == [f"{DAY}T09:51:00.000+08:00", f"{DAY}T10:01:00.000+08:00"]  # 10:01 - 600 s
     access = answers["/api/v1/access-log"]["entries"]
     assert access and all(row["time"].endswith("+08:00") for row in access)
     (record,) = [r for r in answers["/api/v1/daily-records"]["records"]
