@@ -77,6 +77,7 @@ sys.path.insert(0, str(ROOT))
 SITE = "gwbench"
 AGENT = "cement-dust"  # canonical unit mg/m3: the plant's values pass unconverted
 SETPOINTS = {"pre_alarm": 50.0, "alarm": 80.0, "high_alarm": 100.0}  # above every value
+EARLY = 0.05  # of an interval: how far before its estimated tick a poll may be seen
 VALUE_TOLERANCE_S = 2.0  # a request reaches the plant at most this long after its poll time
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -360,23 +361,27 @@ class Accounting:
     expected: int = 0
     delivered: int = 0  # expected readings delivered with their right value
     missing: int = 0
+    missing_polls: int = 0  # device ticks without a single reading: polls never made or lost
     duplicates: int = 0
     wrong: int = 0
     bad_quality: int = 0
     unexpected: int = 0  # readings of no point of the plant
     extra_polls: int = 0  # two polls of a device in one interval
     latencies: list[float] = field(default_factory=list)
+    poll_lags: list[float] = field(default_factory=list)  # poll time - its grid tick
 
 
 def account(readings: Sequence[tuple[float, Delivered]], devices: int, values: int,
             interval: float, window: tuple[float, float]) -> Accounting:
     """Check every delivered reading and find every expected one that never came.
 
-    Each device polls on a grid of its own (its phase, every ``interval`` s; a poll may
-    run late by up to half an interval): the phase is the median offset of the device's
-    poll times before the window. Expected: every value of every device at every grid
-    tick inside the window. A reading counts as delivered when its value is one the plant
-    may have sent for its time; ``latencies`` are arrival - reading time, in-window only.
+    Each device polls on a grid of its own (its phase, every ``interval`` s): a poll is
+    never early but may run late, so the phase is a low (10th percentile) offset of the
+    device's poll times before the window, and a poll belongs to the last tick at or
+    before it (``EARLY`` of an interval of slack for noise). Expected: every value of
+    every device at every grid tick inside the window. A reading counts as delivered
+    when its value is one the plant may have sent for its time; ``latencies`` are
+    arrival - reading time, in-window only.
     """
     acc = Accounting()
     start, end = window
@@ -412,10 +417,12 @@ def account(readings: Sequence[tuple[float, Delivered]], devices: int, values: i
         before = [t for t in ordered if t < start] or ordered[:1]
         ref = before[-1]
         offsets = [((t - ref + interval / 2) % interval) - interval / 2 for t in before]
-        phase[n] = ref + statistics.median(offsets)
+        middle = ref + statistics.median(offsets)  # a typical poll: the grid is before it
+        around = sorted(((t - middle + interval / 2) % interval) - interval / 2 for t in before)
+        phase[n] = middle + around[len(around) // 10]  # polls are late, never early
 
-    def tick(n: int, t: float) -> int:
-        return round((t - phase[n]) / interval)
+    def tick(n: int, t: float) -> int:  # a poll up to 0.95 interval late keeps its tick
+        return math.floor((t - phase[n]) / interval + EARLY)
 
     ticks: dict[int, range] = {}
     for n in range(devices):
@@ -435,8 +442,12 @@ def account(readings: Sequence[tuple[float, Delivered]], devices: int, values: i
                 continue
             got.add((n, i, k))
             acc.latencies.append(arrival - t)
+            if i == 0:
+                acc.poll_lags.append(t - (phase[n] + k * interval))
     acc.delivered = len(got)
     acc.missing = acc.expected - acc.delivered
+    polled = {(n, k) for n, _, k in got}
+    acc.missing_polls = sum(1 for n, ks in ticks.items() for k in ks if (n, k) not in polled)
     return acc
 
 
@@ -517,10 +528,16 @@ def stage_breakdown(profile_file: str) -> list[tuple[str, float]]:
         return memo[func]
 
     seconds: dict[str, float] = defaultdict(float)
+    unattributed: dict[str, float] = defaultdict(float)
     for func, (_cc, _nc, tt, _ct, _callers) in stats.items():
         for stage, part in shares(func).items():
             seconds[stage] += tt * part
-    return sorted(seconds.items(), key=lambda kv: -kv[1])
+            if stage == UNATTRIBUTED:
+                unattributed[f"{Path(func[0]).name}:{func[1]}({func[2]})"] += tt * part
+    top = sorted(unattributed.items(), key=lambda kv: -kv[1])[:5]
+    breakdown = sorted(seconds.items(), key=lambda kv: -kv[1])
+    return [(f"{stage}: {', '.join(f'{f} {s:.2f} s' for f, s in top)}"
+             if stage == UNATTRIBUTED and top else stage, s) for stage, s in breakdown]
 
 
 # -- processes ----------------------------------------------------------------------------
@@ -696,6 +713,9 @@ def run_once(args: argparse.Namespace, rig: Rig, number: int) -> dict[str, Any]:
         time.sleep(args.drain)  # the window's last polls reach the subscriber
         figures["gateway_exit"] = stop_gateway(gateway)
         stop_child(subscriber)
+    if figures["gateway_exit"] != 0:  # its last words, before the work directory goes
+        tail = (workdir / "gateway.log").read_text(errors="replace").splitlines()[-20:]
+        print("gateway log (last lines):", *tail, sep="\n  ", file=sys.stderr)
     wall = w1 - w0
     write_bytes = io1.get("write_bytes", 0) - io0.get("write_bytes", 0)
     main_writes = threads1.get(pid, 0) - threads0.get(pid, 0)
@@ -748,6 +768,7 @@ def delivery_figures(arrivals_file: Path, args: argparse.Namespace,
         "expected": acc.expected,
         "delivered": acc.delivered,
         "missing": acc.missing,
+        "missing_polls": acc.missing_polls,
         "duplicates": acc.duplicates,
         "wrong_values": acc.wrong,
         "bad_quality": acc.bad_quality,
@@ -760,6 +781,8 @@ def delivery_figures(arrivals_file: Path, args: argparse.Namespace,
         "latency_p50_ms": round(quantile(ms, 0.50), 2),
         "latency_p99_ms": round(quantile(ms, 0.99), 2),
         "latency_max_ms": round(max(ms), 2) if ms else math.nan,
+        "poll_lag_p50_ms": round(1000 * quantile(acc.poll_lags, 0.50), 1),
+        "poll_lag_p99_ms": round(1000 * quantile(acc.poll_lags, 0.99), 1),
     }
 
 
@@ -776,8 +799,10 @@ ROWS = [  # (label, key, target text)
     ("readings per message", "readings_per_message", ""),
     ("readings/s delivered", "readings_per_s", ""),
     ("expected / delivered / missing", "accounting", "missing 0"),
+    ("  polls with no reading at all", "missing_polls", "0"),
     ("duplicates / wrong / bad quality", "faults", "0 / 0 / 0"),
     ("latency p50 / p99 / max ms", "latency", "p99 <= 20"),
+    ("poll lag behind its tick p50 / p99 ms", "poll_lag", ""),
     ("start-up s (first reading; all points)", "startup", "<= 3"),
     ("occmon config check s", "config_check_s", "<= 1"),
     ("load average 1/5/15", "load_average", ""),
@@ -796,6 +821,8 @@ def cell(figures: dict[str, Any], key: str) -> str:
         return f"{f.get('duplicates')} / {f.get('wrong_values')} / {f.get('bad_quality')}"
     if key == "latency":
         return f"{f.get('latency_p50_ms')} / {f.get('latency_p99_ms')} / {f.get('latency_max_ms')}"
+    if key == "poll_lag":
+        return f"{f.get('poll_lag_p50_ms')} / {f.get('poll_lag_p99_ms')}"
     if key == "startup":
         return f"{f.get('startup_s')}; {f.get('all_points_s')}"
     return str(f.get(key, "-"))
@@ -828,7 +855,7 @@ def print_table(runs: list[dict[str, Any]]) -> None:
 def failed(figures: dict[str, Any]) -> list[str]:
     why = []
     if figures.get("gateway_exit") not in (0, None):
-        why.append(f"gateway exited {figures['gateway_exit']}")
+        why.append(f"gateway exited {figures['gateway_exit']} (-9: no clean stop in 20 s)")
     if figures.get("config_check_exit") != 0:
         why.append("config check failed")
     if math.isnan(figures.get("startup_s", math.nan)):

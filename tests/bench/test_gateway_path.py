@@ -69,6 +69,7 @@ def test_a_dropped_a_duplicated_and_a_wrong_reading_are_each_found() -> None:
     assert acc.wrong == 1
     assert acc.missing == 2  # the dropped one and the corrupted one
     assert acc.delivered == 14
+    assert acc.missing_polls == 0  # the other value of each of those polls came
     assert bench.failed({"missing": acc.missing, "config_check_exit": 0, "startup_s": 1.0,
                          "gateway_exit": 0}) == ["2 missing"]
 
@@ -78,6 +79,7 @@ def test_a_silent_device_is_missing_for_its_whole_window() -> None:
               if not r.point.startswith("p-2-")]
     acc = bench.account(stream, 3, 2, 1.0, (4.0, 8.0))
     assert (acc.expected, acc.delivered, acc.missing) == (3 * 2 * 4, 16, 8)
+    assert acc.missing_polls == 4  # its four ticks in the window
 
 
 def test_decode_message_takes_the_gateway_payload_and_refuses_others() -> None:
@@ -120,3 +122,14 @@ def test_the_bench_delivers_every_reading_against_real_servers() -> None:
     assert r["config_check_exit"] == 0 and r["config_check_s"] > 0
     assert r["gateway_exit"] == 0
     assert "| expected / delivered / missing |" in done.stdout  # the table people paste
+
+
+def test_a_late_poll_is_delivered_not_missing() -> None:
+    # device 1's poll of 5.3 s runs 0.7 s late (a busy event loop): same tick, on time
+    times = [k + 0.3 for k in range(10)]
+    stream = [(a, r) for a, r in polls(2, 2, times)
+              if not (r.point.startswith("p-1-") and r.time == 5.3)]
+    stream += [(a, r) for a, r in polls(2, 2, [6.0]) if r.point.startswith("p-1-")]
+    acc = bench.account(stream, 2, 2, 1.0, (4.0, 8.0))
+    assert (acc.expected, acc.delivered, acc.missing, acc.extra_polls) == (16, 16, 0, 0)
+    assert max(acc.poll_lags) == pytest.approx(0.7)
