@@ -594,15 +594,24 @@ def stop_child(child: subprocess.Popen[str]) -> None:
         child.wait()
 
 
+STOP_TIMEOUT = 60.0  # s from SIGTERM; then the gateway is killed (exit -9)
+STOPS: dict[int, float] = {}  # pid -> s from SIGTERM to exit
+
+
 def stop_gateway(process: subprocess.Popen[bytes]) -> int:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
+    """SIGTERM, as a service manager stops it; the time it takes is kept in ``STOPS``."""
+    if process.poll() is not None:
+        return process.returncode
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
     try:
-        return process.wait(timeout=20)
+        code = process.wait(timeout=STOP_TIMEOUT)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
-        return -9
+        code = -9
+    STOPS[process.pid] = time.monotonic() - started
+    return code
 
 
 def config_check_seconds(site: Path) -> tuple[float, int]:
@@ -685,6 +694,7 @@ def run_once(args: argparse.Namespace, rig: Rig, number: int) -> dict[str, Any]:
             return figures
         if args.startup_only:
             figures["gateway_exit"] = stop_gateway(gateway)
+            figures["stop_s"] = round(STOPS.get(gateway.pid, math.nan), 2)
             stop_child(subscriber)
             figures["import_gateway_s"] = round(import_seconds(), 3)
             figures["load_average"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -712,6 +722,7 @@ def run_once(args: argparse.Namespace, rig: Rig, number: int) -> dict[str, Any]:
         load = os.getloadavg()
         time.sleep(args.drain)  # the window's last polls reach the subscriber
         figures["gateway_exit"] = stop_gateway(gateway)
+        figures["stop_s"] = round(STOPS.get(gateway.pid, math.nan), 2)
         stop_child(subscriber)
     if figures["gateway_exit"] != 0:  # its last words, before the work directory goes
         tail = (workdir / "gateway.log").read_text(errors="replace").splitlines()[-20:]
@@ -805,6 +816,7 @@ ROWS = [  # (label, key, target text)
     ("poll lag behind its tick p50 / p99 ms", "poll_lag", ""),
     ("start-up s (first reading; all points)", "startup", "<= 3"),
     ("occmon config check s", "config_check_s", "<= 1"),
+    ("stop s (SIGTERM -> exit)", "stop_s", ""),
     ("load average 1/5/15", "load_average", ""),
 ]
 
@@ -838,7 +850,8 @@ def print_table(runs: list[dict[str, Any]]) -> None:
     print("| --- | " + " | ".join("---" for _ in runs) + " | --- |")
     rows = ROWS
     if head.get("window_s") is None:  # start-up only
-        rows = [r for r in ROWS if r[1] in ("startup", "config_check_s", "load_average")]
+        rows = [r for r in ROWS
+                if r[1] in ("startup", "config_check_s", "stop_s", "load_average")]
         rows.insert(1, ("interpreter + import gateway.app s", "import_gateway_s", ""))
     for label, key, target in rows:
         print(f"| {label} | " + " | ".join(cell(r, key) for r in runs) + f" | {target} |")
@@ -855,7 +868,8 @@ def print_table(runs: list[dict[str, Any]]) -> None:
 def failed(figures: dict[str, Any]) -> list[str]:
     why = []
     if figures.get("gateway_exit") not in (0, None):
-        why.append(f"gateway exited {figures['gateway_exit']} (-9: no clean stop in 20 s)")
+        why.append(f"gateway exited {figures['gateway_exit']} "
+                   f"(-9: no clean stop in {STOP_TIMEOUT:g} s)")
     if figures.get("config_check_exit") != 0:
         why.append("config check failed")
     if math.isnan(figures.get("startup_s", math.nan)):
