@@ -13,7 +13,7 @@ What runs, each in its own process, all on loopback:
   QoS 1; ``--alarms on`` gives every point an alarm rule (``alarms.points``: set-points
   above the plant's values, so the engine judges every reading and raises nothing),
   ``--alarms off`` disables every point's rule (``enabled: false``);
-* a subscriber on ``occmon/+/{site}/readings/#`` that stamps each message's arrival
+* a subscriber on ``occmon/+/{site}/readings/#`` (``--topic``) that stamps each message's arrival
   (``time.time()``) and keeps topic and payload; they are decoded after the run, off the
   measured path, with ``decode_message`` (the one place that knows payload versions).
 
@@ -37,7 +37,7 @@ stage; time in the standard library and C builtins goes to the stage that called
 config check`` and the gateway's start-up on a large site, without a measuring window.
 
     .venv/bin/python bench/gateway_path.py [--devices 500] [--registers 20] [--interval 1]
-        [--alarms on|off] [--warmup 30] [--window 60] [--runs 1] [--profile]
+        [--alarms on|off] [--warmup 30] [--window 60] [--runs 1] [--profile] [--topic F]
     .venv/bin/python bench/gateway_path.py --points 5000 --startup-only
 
 Prints one ``RESULT {json}`` line per run (for scripts and tests) and a Markdown table.
@@ -255,7 +255,7 @@ def decode_message(topic: str, payload: bytes) -> list[Delivered]:
 
 # -- the subscriber process ---------------------------------------------------------------
 
-def subscribe(port: int, points: int, out: str) -> None:
+def subscribe(port: int, points: int, out: str, topic: str) -> None:
     """Stamp every readings message on arrival; say when the first reading and every point
     have arrived (decoding only until then); on stdin EOF pickle [(arrival, topic,
     payload)] to ``out``."""
@@ -268,7 +268,7 @@ def subscribe(port: int, points: int, out: str) -> None:
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"gwbench-sub-{os.getpid()}")
 
     def on_connect(c: Any, _u: Any, _f: Any, _reason: Any, _p: Any) -> None:
-        c.subscribe(f"occmon/+/{SITE}/readings/#", qos=1)
+        c.subscribe(topic, qos=1)
 
     def on_subscribe(*_args: Any) -> None:
         subscribed.set()
@@ -677,7 +677,7 @@ def run_once(args: argparse.Namespace, rig: Rig, number: int) -> dict[str, Any]:
     profile_out = workdir / "gateway.prof" if args.profile else None
     with contextlib.ExitStack() as stack:
         subscriber = start_child(stack, ["--subscribe", str(rig.broker_port), str(points),
-                                         str(arrivals_file)])
+                                         str(arrivals_file), args.topic])
         lines = Lines(subscriber)
         if lines.wait("ready", 20) is None:
             raise SystemExit("subscriber did not start")
@@ -925,14 +925,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", help="where the site file and queue go (default: TMPDIR)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument("--serve", nargs=3, help=argparse.SUPPRESS)
-    parser.add_argument("--subscribe", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--topic", default=f"occmon/+/{SITE}/readings/#",
+                        help="what the subscriber takes as readings (MQTT filter)")
+    parser.add_argument("--subscribe", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--gateway-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
         serve(int(args.serve[0]), int(args.serve[1]), float(args.serve[2]))
         return 0
     if args.subscribe:
-        subscribe(int(args.subscribe[0]), int(args.subscribe[1]), args.subscribe[2])
+        subscribe(int(args.subscribe[0]), int(args.subscribe[1]), *args.subscribe[2:])
         return 0
     if args.gateway_child:
         return gateway_profiled(*args.gateway_child)
