@@ -236,7 +236,45 @@ def _project_generic(payload: bytes) -> list[Delivered] | None:
     return None
 
 
-DECODERS: list[Callable[[bytes], list[Delivered] | None]] = [_project_generic, _v1_json]
+SERIES = None  # occmon.payload_v2.SeriesBook of this process, made on first use
+
+
+def series_book() -> Any:
+    global SERIES
+    if SERIES is None:
+        from occmon.payload_v2 import SeriesBook
+
+        SERIES = SeriesBook()
+    return SERIES
+
+
+def learn_series(topic: str, payload: bytes) -> bool:
+    """A retained ``series/{id}`` announcement (payload v2) learnt; False for other topics."""
+    parts = topic.split("/")
+    if len(parts) < 2 or parts[-2] != "series":
+        return False
+    series_book().learn(parts[-1], payload)
+    return True
+
+
+def _v2_binary(payload: bytes) -> list[Delivered] | None:
+    """Payload schema v2 (``occmon.payload_v2``): values by series id, series announced on
+    ``series/{id}`` and learnt by ``learn_series``; None if not a v2 message."""
+    from occmon import payload_v2
+
+    if not payload_v2.is_v2(payload):
+        return None
+    _, _, items = payload_v2.decode_items(payload, series_book())
+    out = []
+    for r in items:
+        if isinstance(r, Exception):
+            raise r
+        out.append(Delivered(r.point, r.time, r.value, r.quality.value == "good"))
+    return out
+
+
+DECODERS: list[Callable[[bytes], list[Delivered] | None]] = [
+    _v2_binary, _project_generic, _v1_json]
 
 
 def decode_message(topic: str, payload: bytes) -> list[Delivered]:
@@ -255,6 +293,12 @@ def decode_message(topic: str, payload: bytes) -> list[Delivered]:
 
 # -- the subscriber process ---------------------------------------------------------------
 
+def series_topic(readings: str) -> str:
+    """The series announcements beside a readings filter: ``.../readings/#`` -> ``.../series/+``."""
+    head = readings.split("/readings", 1)[0]
+    return f"{head}/series/+"
+
+
 def subscribe(port: int, points: int, out: str, topic: str) -> None:
     """Stamp every readings message on arrival; say when the first reading and every point
     have arrived (decoding only until then); on stdin EOF pickle [(arrival, topic,
@@ -267,8 +311,10 @@ def subscribe(port: int, points: int, out: str, topic: str) -> None:
     subscribed = threading.Event()
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"gwbench-sub-{os.getpid()}")
 
+    series = series_topic(topic)
+
     def on_connect(c: Any, _u: Any, _f: Any, _reason: Any, _p: Any) -> None:
-        c.subscribe(topic, qos=1)
+        c.subscribe([(series, 1), (topic, 1)])
 
     def on_subscribe(*_args: Any) -> None:
         subscribed.set()
@@ -276,6 +322,8 @@ def subscribe(port: int, points: int, out: str, topic: str) -> None:
     def on_message(_c: Any, _u: Any, message: Any) -> None:
         now = time.time()
         arrivals.append((now, message.topic, message.payload))
+        if learn_series(message.topic, message.payload):
+            return
         if len(seen) < points:
             if not seen:
                 print(f"first {now!r}", flush=True)
@@ -761,6 +809,10 @@ def delivery_figures(arrivals_file: Path, args: argparse.Namespace,
     undecodable = 0
     wire_bytes = wire_readings = 0
     for arrival, topic, payload in arrivals:
+        if learn_series(topic, payload):  # payload v2's series: wire bytes, no readings
+            if window[0] <= arrival < window[1]:
+                wire_bytes += len(payload) + len(topic.encode())
+            continue
         try:
             batch = decode_message(topic, payload)
         except Exception:
