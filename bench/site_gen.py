@@ -12,6 +12,7 @@ tenth a lower alarm set-point), each sensor with its instrument's calibration da
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,14 +36,18 @@ PROFILE = {
 }
 
 
-def site(points: int = 5000, *, port_base: int = 20000) -> dict[str, Any]:
-    """The site as the YAML mapping; ``points`` is rounded up to whole devices."""
+def site(points: int = 5000, *, port_base: int = 20000, ports: Sequence[int] | None = None,
+         broker_port: int | None = None) -> dict[str, Any]:
+    """The site as the YAML mapping; ``points`` is rounded up to whole devices. Device ``d``
+    listens on ``ports[d]`` if given, else ``port_base + d``; ``broker_port``: an external
+    broker on 127.0.0.1 (else the embedded broker's address)."""
     devices_n = -(-points // PER_DEVICE)
     areas, pts, devices, sensors, rules = [], [], [], [], []
     for d in range(devices_n):
         devices.append({"id": f"panel-{d}", "protocol": "modbus-tcp", "host": "127.0.0.1",
-                        "port": port_base + d, "unit_id": 1, "profile": PROFILE_FILE,
-                        "poll_interval": 1.0, "timeout": 0.5, "retries": 1})
+                        "port": ports[d] if ports else port_base + d, "unit_id": 1,
+                        "profile": PROFILE_FILE, "poll_interval": 1.0, "timeout": 0.5,
+                        "retries": 1})
         for ch in range(PER_DEVICE):
             n = d * PER_DEVICE + ch
             if n % PER_AREA == 0:
@@ -61,9 +66,11 @@ def site(points: int = 5000, *, port_base: int = 20000) -> dict[str, Any]:
             if n % 10 == 0:  # a site's own, lower alarm level on some points
                 rule["alarm"] = 0.5
             rules.append(rule)
+    broker = ({"broker": {"host": "127.0.0.1", "port": broker_port}} if broker_port
+              else {"embedded_broker": {"host": "127.0.0.1", "port": 18830}})
     return {
         "site": {"id": "big-plant", "name": {"zh": "大型化工厂", "en": "Large chemical plant"}},
-        "embedded_broker": {"host": "127.0.0.1", "port": 18830},
+        **broker,
         "gateway": {"queue_path": "var/gateway-queue.db"},
         "areas": areas,
         "points": pts,
@@ -73,12 +80,14 @@ def site(points: int = 5000, *, port_base: int = 20000) -> dict[str, Any]:
     }
 
 
-def write(folder: Path, points: int = 5000, *, port_base: int = 20000) -> Path:
+def write(folder: Path, points: int = 5000, *, port_base: int = 20000,
+          ports: Sequence[int] | None = None, broker_port: int | None = None) -> Path:
     """Write ``site.yaml`` and the panel's profile into ``folder``; return the site file."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / PROFILE_FILE).write_text(yaml.safe_dump(PROFILE, sort_keys=False))
     path = folder / "site.yaml"
-    path.write_text(yaml.safe_dump(site(points, port_base=port_base), sort_keys=False,
+    doc = site(points, port_base=port_base, ports=ports, broker_port=broker_port)
+    path.write_text(yaml.safe_dump(doc, sort_keys=False,
                                    allow_unicode=True, width=100), encoding="utf-8")
     return path
 

@@ -111,3 +111,24 @@ def test_the_garbage_collector_is_left_as_it_was(tmp_path: Path, enabled: bool) 
         assert gc.isenabled() is enabled
     finally:
         (gc.enable if was else gc.disable)()
+
+
+def test_a_date_that_does_not_exist_is_a_problem_not_a_traceback(tmp_path: Path) -> None:
+    """PyYAML raises a bare ValueError for ``2026-13-12``; the site reader names the place."""
+    demo = (ROOT / "examples" / "demo-plant.yaml").read_text(encoding="utf-8")
+    assert "calibrated: 2026-05-12}" in demo
+    file = tmp_path / "plant.yaml"
+    file.write_text(demo.replace("calibrated: 2026-05-12}", "calibrated: 2026-13-12}"),
+                    encoding="utf-8")
+    line = next(i for i, text in enumerate(file.read_text(encoding="utf-8").splitlines(), 1)
+                if "2026-13-12" in text)
+    column = file.read_text(encoding="utf-8").splitlines()[line - 1].index("2026-13-12") + 1
+    with pytest.raises(ConfigError) as caught:
+        load(file)
+    [problem] = caught.value.problems
+    assert problem.key == f"line {line}, column {column}"
+    assert "'2026-13-12' is not a real date or time: month must be in 1..12" in problem.message
+    assert "YYYY-MM-DD" in problem.fix
+    # what a quoted value reads as, and a real date next to it, are unchanged
+    assert safe_load("a: '2026-13-12'\nb: 2026-02-28\n") == {
+        "a": "2026-13-12", "b": dt.date(2026, 2, 28)}

@@ -12,7 +12,7 @@ from occmon.config.gcpause import collector_paused
 from occmon.config.problems import ConfigError, ConfigProblem, key_path
 from occmon.config.schema import SiteConfig
 from occmon.config.validators import check_references
-from occmon.config.yamlload import safe_load
+from occmon.config.yamlload import BadTimestamp, safe_load
 
 _FIXES = {
     "missing": "add this key",
@@ -54,7 +54,9 @@ def read_yaml(path: Path) -> tuple[Any, list[ConfigProblem]]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
-        return None, [ConfigProblem(path, where, f"not valid YAML: {exc}", "fix the YAML syntax")]
+        fix = ("write a real date (YYYY-MM-DD) or time, or quote the value if it is text"
+               if isinstance(exc, BadTimestamp) else "fix the YAML syntax")
+        return None, [ConfigProblem(path, where, f"not valid YAML: {exc}", fix)]
 
 
 def parse(data: Any, path: Path) -> tuple[SiteConfig | None, list[ConfigProblem]]:

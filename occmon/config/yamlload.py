@@ -18,6 +18,10 @@ system starts with. Three changes bring it to well under a second; none changes 
   document with anything else (anchors and aliases, merge keys, other tags, a key that is
   not hashable) or any error in that walk is built by ``SafeConstructor`` itself, which
   gives its own data or its own error.
+
+One thing differs, on purpose: a date that does not exist (``calibrated: 2026-13-12``)
+was a ValueError out of PyYAML, a traceback instead of a problem; it is now a
+``BadTimestamp`` error at the value's line and column.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
+from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from occmon.config.gcpause import collector_paused
@@ -44,6 +49,18 @@ _SCALARS = frozenset(_TAG + name for name in ("int", "float", "bool", "null", "t
 _SPECIAL_KEYS = frozenset((_TAG + "merge", _TAG + "value"))
 
 
+class BadTimestamp(ConstructorError):
+    """A plain scalar shaped like a date or time that is none (month 13, 30 February)."""
+
+
+def _timestamp(loader: Any, node: ScalarNode) -> Any:  # a SiteLoader or _PureLoader
+    try:
+        return SafeConstructor.construct_yaml_timestamp(loader, node)
+    except ValueError as exc:
+        raise BadTimestamp(None, None, f"{node.value!r} is not a real date or time: {exc}",
+                           node.start_mark) from None
+
+
 class _NotPlain(Exception):
     """The node tree holds something the direct walk leaves to ``SafeConstructor``."""
 
@@ -58,6 +75,14 @@ class SiteLoader(_Parser):
         except Exception:  # _NotPlain, or an error SafeConstructor words its own way
             pass
         return super().construct_document(node)
+
+
+class _PureLoader(yaml.SafeLoader):
+    """The pure parser, for its messages, with the same timestamps as ``SiteLoader``."""
+
+
+for _loader in (SiteLoader, _PureLoader):
+    _loader.add_constructor(_TAG + "timestamp", _timestamp)
 
 
 def _plain(node: Node, loader: SiteLoader, seen: set[int]) -> Any:
@@ -93,4 +118,4 @@ def safe_load(text: str) -> Any:
         except yaml.YAMLError:
             if not LIBYAML:
                 raise
-        return yaml.load(text, Loader=yaml.SafeLoader)  # for its exact message
+        return yaml.load(text, Loader=_PureLoader)  # for its exact message
