@@ -15,7 +15,7 @@ import thresholds
 from gateway.alarms.config import AlarmsConfig, PointAlarm
 from gateway.alarms.levels import SetPointsLike
 from gateway.alarms.spec import PointSpec
-from occmon.config.schema import MqttDevice, SiteConfig
+from occmon.config.schema import MqttDevice, Sensor, SiteConfig
 from occmon.quantities import QUANTITIES
 
 
@@ -42,10 +42,11 @@ def _setpoints(agent: thresholds.Agent, entry: PointAlarm, profile: str,
         return SiteSetPoints(entry.pre_alarm, entry.alarm, entry.high_alarm, unit)
 
 
-def _calibration_due(site: SiteConfig, point: str) -> float | None:
+def _calibration_due(site: SiteConfig, sensors: list[Sensor]) -> float | None:
+    """The earliest calibration due date of a point's ``sensors``, as a timestamp."""
     dues = []
-    for sensor in site.sensors:
-        if sensor.point == point and sensor.instrument and sensor.instrument.calibrated:
+    for sensor in sensors:
+        if sensor.instrument and sensor.instrument.calibrated:
             due = sensor.instrument.calibrated + dt.timedelta(
                 days=sensor.instrument.calibration_interval_days)
             midnight = dt.datetime.combine(due, dt.time(), tzinfo=ZoneInfo(site.site.timezone))
@@ -86,7 +87,7 @@ def point_specs(site: SiteConfig, alarms: AlarmsConfig | None = None) -> list[Po
             raise ValueError(f"alarms.points: point {entry.point!r} is not in points")
     specs = []
     for point in site.points:
-        sensors = [s for s in site.sensors if s.point == point.id]
+        sensors = site.sensors_at(point.id)  # indexed: linear in the points
         entry = alarms.for_point(point.id)
         if not sensors or not entry.enabled:
             continue
@@ -108,6 +109,6 @@ def point_specs(site: SiteConfig, alarms: AlarmsConfig | None = None) -> list[Po
             off_delay=entry.off_delay if entry.off_delay is not None else alarms.off_delay,
             stale_after_polls=entry.stale_after_polls or polls,
             fault_off_delay=alarms.fault_off_delay,
-            calibration_due=_calibration_due(site, point.id),
+            calibration_due=_calibration_due(site, sensors),
             area=point.area, agent=agent.id, quantity=quantity))
     return specs

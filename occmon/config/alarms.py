@@ -26,6 +26,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from occmon.config.lookup import first_by
+
 Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 Seconds = Annotated[float, Field(ge=0, le=3600)]
 Profile = Literal["GBZ/T 223", "GB/T 50493"]
@@ -114,7 +116,9 @@ class AlarmsConfig(_Strict):
         return self
 
     def for_point(self, point: str) -> PointAlarm:
-        for entry in self.points:
-            if entry.point == point:
-                return entry
-        return PointAlarm(point=point)
+        entry = first_by(self.points, "point", _point).get(point)  # indexed once (lookup.py)
+        return entry if entry is not None else PointAlarm(point=point)
+
+
+def _point(entry: PointAlarm) -> str:
+    return entry.point

@@ -8,9 +8,11 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from occmon.config.gcpause import collector_paused
 from occmon.config.problems import ConfigError, ConfigProblem, key_path
 from occmon.config.schema import SiteConfig
 from occmon.config.validators import check_references
+from occmon.config.yamlload import BadTimestamp, safe_load
 
 _FIXES = {
     "missing": "add this key",
@@ -48,11 +50,13 @@ def read_yaml(path: Path) -> tuple[Any, list[ConfigProblem]]:
     except OSError as exc:
         return None, [ConfigProblem(path, "(file)", f"cannot read: {exc.strerror}", "check path")]
     try:
-        return yaml.safe_load(text), []
+        return safe_load(text), []  # libyaml when available (yamlload.py)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
-        return None, [ConfigProblem(path, where, f"not valid YAML: {exc}", "fix the YAML syntax")]
+        fix = ("write a real date (YYYY-MM-DD) or time, or quote the value if it is text"
+               if isinstance(exc, BadTimestamp) else "fix the YAML syntax")
+        return None, [ConfigProblem(path, where, f"not valid YAML: {exc}", fix)]
 
 
 def parse(data: Any, path: Path) -> tuple[SiteConfig | None, list[ConfigProblem]]:
@@ -60,7 +64,8 @@ def parse(data: Any, path: Path) -> tuple[SiteConfig | None, list[ConfigProblem]
     if not isinstance(data, dict):
         return None, [ConfigProblem(path, "(top level)", "must be a mapping", "see examples/")]
     try:
-        config = SiteConfig.model_validate(data)
+        with collector_paused():  # a third faster at 5,000 points (gcpause.py)
+            config = SiteConfig.model_validate(data)
     except ValidationError as exc:
         problems = [
             ConfigProblem(path, _loc(err["loc"]), err["msg"], _fix(err["type"], err["msg"]))

@@ -19,6 +19,7 @@ from occmon.config.alarms import AlarmsConfig
 from occmon.config.auth import AuthConfig
 from occmon.config.dead_letters import DeadLetterSettings
 from occmon.config.health import HealthConfig
+from occmon.config.lookup import first_by, grouped_by
 from occmon.config.modbus_links import ModbusDtuDevice, ModbusRtuTcpDevice, PolledModbus
 from occmon.config.mqttauth import MqttAccounts, Role
 from occmon.config.notify import NotifyConfig
@@ -267,17 +268,12 @@ class SiteConfig(Strict):
     devices: list[Device] = Field(min_length=1)
     sensors: list[Sensor] = Field(min_length=1)
 
+    # look-ups by id: dicts built once per list (lookup.py), so start-up stays linear
     def point(self, point_id: str) -> Point:
-        for point in self.points:
-            if point.id == point_id:
-                return point
-        raise KeyError(point_id)
+        return first_by(self.points, "id", _id)[point_id]
 
     def device(self, device_id: str) -> AnyDevice:
-        for device in self.devices:
-            if device.id == device_id:
-                return device
-        raise KeyError(device_id)
+        return first_by(self.devices, "id", _id)[device_id]
 
     def expiry(self, device_id: str) -> float:
         """Seconds a reading of this device stays current: ``gateway.stale_after_polls``
@@ -290,4 +286,20 @@ class SiteConfig(Strict):
         return device.poll_interval * self.gateway.stale_after_polls
 
     def sensors_of(self, device_id: str) -> list[Sensor]:
-        return [s for s in self.sensors if s.device == device_id]
+        return list(grouped_by(self.sensors, "device", _device).get(device_id, ()))
+
+    def sensors_at(self, point_id: str) -> list[Sensor]:
+        """The sensors bound to a point, in config order."""
+        return list(grouped_by(self.sensors, "point", _point).get(point_id, ()))
+
+
+def _id(item: Point | AnyDevice) -> str:
+    return item.id
+
+
+def _device(sensor: Sensor) -> str:
+    return sensor.device
+
+
+def _point(sensor: Sensor) -> str:
+    return sensor.point
