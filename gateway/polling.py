@@ -21,6 +21,11 @@ what polling them all at the same instant would save (bench/modbus_poll.py: abou
 CPU) while still spreading the load over the second. A poll starts at most one quantum
 late; the schedule itself stays exact, with no drift.
 
+A driver with a ``poll_phase`` (Modbus devices on a connection with ``stagger: auto``,
+``gateway/modbus/stagger.py``) is polled at ``start = k * interval + phase * interval`` on
+the monotonic clock, its first poll included, so devices started together are spread over
+the interval instead of all polling in the first instant (then on the wake-up grid above).
+
 Log lines about one device (offline, a driver error with its traceback) are written once a
 minute per reason with the count of repeats (``gateway.logthrottle``): a device that flaps
 or fails every poll must not fill the edge box's disk. The counters keep every occurrence.
@@ -118,6 +123,11 @@ async def run_polled(
     failures = 0
     device_log = ThrottledLog(log, Throttle(clock=monotonic))
     start = monotonic()
+    phase = poll_phase(driver)
+    if phase is not None:  # staggered (gateway/modbus/stagger.py): wait for this device's slot
+        offset = phase * interval
+        start = math.ceil((start - offset) / interval) * interval + offset
+        await shared.sleep_until(loop_time() + start - monotonic())
     tick = 0
     while True:
         now = clock()
@@ -160,6 +170,14 @@ async def run_polled(
         now_monotonic = monotonic()
         tick = max(tick + 1, int((now_monotonic - start) / interval) + 1)
         await shared.sleep_until(loop_time() + start + tick * interval - now_monotonic)
+
+
+def poll_phase(driver: PolledDriver) -> float | None:
+    """The driver's ``poll_phase`` (a fraction of its interval, ``[0, 1)``), if it has one."""
+    phase = getattr(driver, "poll_phase", None)
+    if phase is None:
+        return None
+    return float(phase) % 1.0
 
 
 def _emit_readings(sink: Sink, driver: PolledDriver, readings: list[Reading]) -> None:

@@ -205,6 +205,7 @@ class ModbusDevice:
         self.counters: Counter[str] = Counter()
         self._log = ThrottledLog(log)  # an exception response: one line a minute per request
         self.last_response = 0.0  # time.monotonic() when the last response of a poll arrived
+        self.poll_phase: float | None = None  # moment of the interval to poll at (stagger.py)
 
     @property
     def device_id(self) -> str:
