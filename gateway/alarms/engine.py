@@ -167,11 +167,20 @@ class AlarmEngine:
         return [a.view() for a in self._alarms.values() if a.state is not AlarmState.NORMAL]
 
     def conditions(self) -> dict[str, PointCondition]:
-        return {
-            name: PointCondition(name, p.detector.level if p.detector else None,
-                                 p.faults.active, p.last_time, p.faults.reason)
-            for name, p in self._points.items()
-        }
+        return {name: self._condition(p) for name, p in self._points.items()}
+
+    def condition(self, point: str) -> PointCondition:
+        """``conditions()[point]`` alone: the interlock asks for its few points after every
+        batch of readings, not for the whole site's."""
+        p = self._points.get(point)
+        if p is None:
+            raise errors.UnknownPoint(point, f"no alarm point {point!r}")
+        return self._condition(p)
+
+    @staticmethod
+    def _condition(p: _Point) -> PointCondition:
+        return PointCondition(p.spec.point, p.detector.level if p.detector else None,
+                              p.faults.active, p.last_time, p.faults.reason)
 
     def snapshot(self) -> dict[str, PointSnapshot]:
         return {name: self._snapshot(p) for name, p in self._points.items()}

@@ -64,6 +64,8 @@ class Safety:
         self.interlock = il.Interlock.from_config(config.ventilation or VentilationConfig(),
                                                   areas)
         self._bound = {p for u in self.interlock.units.values() for p in u.points}
+        # the interlock's points that have alarms, in the engine's order (what _zone reports)
+        self._zone_points = [p for p in self.engine.conditions() if p in self._bound]
         self._devices = {d.device_id: d for d in drivers}
         self._fans: dict[str, tuple[str, str | None]] = {}  # device -> (running, fault) names
         self._drives: dict[str, Drive] = {}  # device -> its control-word sequences (VFD fans)
@@ -234,8 +236,8 @@ class Safety:
     def _zone(self, now: float) -> None:
         if not self._bound:
             return
-        conditions = self.engine.conditions()
-        reported = tuple(c for p, c in conditions.items() if p in self._bound and c.time)
+        condition = self.engine.condition
+        reported = tuple(c for c in map(condition, self._zone_points) if c.time)
         if reported:
             self._apply(self.interlock.handle(il.ZoneAlarm(now, reported)))
 

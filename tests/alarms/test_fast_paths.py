@@ -1,9 +1,10 @@
 """The alarm hot path's shortcuts give exactly what the plain paths give.
 
 ``AlarmEngine.observe`` (the gateway's per-reading call) against ``handle(Sample(...))``,
-``point_snapshot`` against ``snapshot()``, and the events' and snapshots' ``to_dict``
-against ``dataclasses.asdict``; and, in the gateway's safety shell, a point whose alarms
-are switched off never reaches the engine while a point with set-points raises its alarm.
+``point_snapshot`` and ``condition`` against ``snapshot()`` and ``conditions()``, and the
+events' and snapshots' ``to_dict`` against ``dataclasses.asdict``; and, in the gateway's
+safety shell, a point whose alarms are switched off never reaches the engine while a point
+with set-points raises its alarm.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ def test_observe_and_handle_sample_give_the_same_events_and_states(
     assert fast_engine.snapshot() == plain_engine.snapshot()
     for point in ("a", "b"):
         assert fast_engine.point_snapshot(point) == plain_engine.snapshot()[point]
+        assert fast_engine.condition(point) == plain_engine.conditions()[point]
         assert fast_engine.alarms_of(point) == [a for a in plain_engine.alarms()
                                                  if a.point == point]
     assert fast_engine.point_snapshot("nowhere") is None
