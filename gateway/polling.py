@@ -22,9 +22,11 @@ CPU) while still spreading the load over the second. A poll starts at most one q
 late; the schedule itself stays exact, with no drift.
 
 A driver with a ``poll_phase`` (Modbus devices on a connection with ``stagger: auto``,
-``gateway/modbus/stagger.py``) is polled at ``start = k * interval + phase * interval`` on
-the monotonic clock, its first poll included, so devices started together are spread over
-the interval instead of all polling in the first instant (then on the wake-up grid above).
+``gateway/modbus/stagger.py``) is polled at ``k * interval + phase * interval`` on the
+monotonic clock from its second poll on (the first goes out at once, as always, and the
+second at the first such moment at least half an interval later), so devices started
+together are spread over the interval instead of all polling in the same instant every
+interval (then on the wake-up grid above).
 
 Log lines about one device (offline, a driver error with its traceback) are written once a
 minute per reason with the count of repeats (``gateway.logthrottle``): a device that flaps
@@ -124,10 +126,13 @@ async def run_polled(
     device_log = ThrottledLog(log, Throttle(clock=monotonic))
     start = monotonic()
     phase = poll_phase(driver)
-    if phase is not None:  # staggered (gateway/modbus/stagger.py): wait for this device's slot
+    if phase is not None:  # staggered (gateway/modbus/stagger.py)
+        # The first poll goes out now, as always (a late first sample would eat into the
+        # alarm engine's start-up grace); tick 1 is this device's first slot at least half
+        # an interval away, and every later tick is on its slot.
         offset = phase * interval
-        start = math.ceil((start - offset) / interval) * interval + offset
-        await shared.sleep_until(loop_time() + start - monotonic())
+        start = math.ceil((start + interval / 2 - offset) / interval) * interval + offset
+        start -= interval
     tick = 0
     while True:
         now = clock()
