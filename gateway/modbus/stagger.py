@@ -7,14 +7,16 @@ last unit waits through every time.
 
 With ``stagger: auto`` (the default) each device gets a *phase*, a fraction of its interval
 in ``[0, 1)``; ``gateway.polling.run_polled`` polls it at ``k * interval + phase *
-interval`` on the monotonic clock. The phases are the ``N`` even slots ``0, 1/N, ...``
-of all ``N`` staggered devices, dealt out so that each connection's devices are spread
-evenly over the interval: device ``j`` of the ``n`` on connection ``c`` (of ``C``) would
-ideally sit at ``(j + c / C) / n``, and the devices take the slots in the order of those
-ideal moments. So no two devices share a moment, a bus is asked about once per
-``interval / n`` (within one slot of it), and 500 one-device TCP connections are spread as
-evenly as 500 units on one bus. (Polls then wake on ``gateway.polling``'s shared 100 ms
-grid: 500 devices at 1 Hz are 10 groups of 50, not one of 500.)
+interval`` on the monotonic clock from its second poll on (the first goes out at start, so
+the alarm engine's start-up grace is not spent waiting for it). The phases are the ``N``
+even slots ``0, 1/N, ...`` of all ``N`` staggered devices, dealt out so that each
+connection's devices are spread evenly over the interval: device ``j`` of the ``n`` on
+connection ``c`` (of ``C``) would ideally sit at ``(j + c / C) / n``, and the devices take
+the slots in the order of those ideal moments. So no two devices share a moment, a bus is
+asked about once per ``interval / n`` (within one slot of it), and 500 one-device TCP
+connections are spread as evenly as 500 units on one bus. (Polls then wake on
+``gateway.polling``'s shared 100 ms grid: 500 devices at 1 Hz are 10 groups of 50, not one
+of 500.)
 
 Staggering only chooses when a poll *starts*. Devices sharing a connection are still
 serialised by the hub's bus lock, with ``inter_request_delay`` kept inside it, so a poll
