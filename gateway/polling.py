@@ -21,6 +21,13 @@ what polling them all at the same instant would save (bench/modbus_poll.py: abou
 CPU) while still spreading the load over the second. A poll starts at most one quantum
 late; the schedule itself stays exact, with no drift.
 
+A driver with a ``poll_phase`` (Modbus devices on a connection with ``stagger: auto``,
+``gateway/modbus/stagger.py``) is polled at ``k * interval + phase * interval`` on the
+monotonic clock from its second poll on (the first goes out at once, as always, and the
+second at the first such moment at least half an interval later), so devices started
+together are spread over the interval instead of all polling in the same instant every
+interval (then on the wake-up grid above).
+
 Log lines about one device (offline, a driver error with its traceback) are written once a
 minute per reason with the count of repeats (``gateway.logthrottle``): a device that flaps
 or fails every poll must not fill the edge box's disk. The counters keep every occurrence.
@@ -118,6 +125,14 @@ async def run_polled(
     failures = 0
     device_log = ThrottledLog(log, Throttle(clock=monotonic))
     start = monotonic()
+    phase = poll_phase(driver)
+    if phase is not None:  # staggered (gateway/modbus/stagger.py)
+        # The first poll goes out now, as always (a late first sample would eat into the
+        # alarm engine's start-up grace); tick 1 is this device's first slot at least half
+        # an interval away, and every later tick is on its slot.
+        offset = phase * interval
+        start = math.ceil((start + interval / 2 - offset) / interval) * interval + offset
+        start -= interval
     tick = 0
     while True:
         now = clock()
@@ -160,6 +175,14 @@ async def run_polled(
         now_monotonic = monotonic()
         tick = max(tick + 1, int((now_monotonic - start) / interval) + 1)
         await shared.sleep_until(loop_time() + start + tick * interval - now_monotonic)
+
+
+def poll_phase(driver: PolledDriver) -> float | None:
+    """The driver's ``poll_phase`` (a fraction of its interval, ``[0, 1)``), if it has one."""
+    phase = getattr(driver, "poll_phase", None)
+    if phase is None:
+        return None
+    return float(phase) % 1.0
 
 
 def _emit_readings(sink: Sink, driver: PolledDriver, readings: list[Reading]) -> None:

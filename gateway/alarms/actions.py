@@ -7,7 +7,7 @@ gateway puts them on its never-dropped queue; ``to_dict`` is their JSON body.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -33,6 +33,17 @@ class AlarmState(StrEnum):
     OUT_OF_SERVICE = "out-of-service"
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def field_names(cls: type) -> tuple[str, ...]:
+    """The names ``dataclasses.asdict`` would give (ClassVars left out), once per class."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
+
+
 @dataclass(frozen=True, kw_only=True)
 class AlarmEvent:
     """Fields common to every alarm event."""
@@ -51,7 +62,9 @@ class AlarmEvent:
     cause: str
 
     def to_dict(self) -> dict[str, Any]:
-        body = asdict(self)
+        # the fields are str, numbers, None or enums: a shallow copy is ``asdict`` without
+        # its recursion and deep copies
+        body = {name: getattr(self, name) for name in field_names(type(self))}
         body["event"] = self.name
         for key, item in body.items():
             if isinstance(item, StrEnum):

@@ -93,17 +93,32 @@ class LevelDetector:
             comp.rewind(time)
 
     def evaluate(self, time: float) -> None:
-        """Confirm pending rises and falls at ``time`` (the last value is assumed to hold)."""
-        if self.value is None:
+        """Confirm pending rises and falls at ``time`` (the last value is assumed to hold).
+
+        Runs for every sample and tick of every point, so ``due_on`` / ``due_off`` are
+        inlined (the same tests) and a quiet comparator (off, not armed) is passed over at
+        the cost of two attribute reads.
+        """
+        value = self.value
+        if value is None:
             return
-        for index, comp in enumerate(self.comparators):
-            if comp.due_on(self.value, time):
-                for lower in self.comparators[: index + 1]:
+        comparators = self.comparators
+        for index, comp in enumerate(comparators):
+            armed = comp.armed_since
+            if (armed is not None and not comp.on and value >= comp.setpoint
+                    and time - armed >= comp.on_delay):  # due_on
+                for lower in comparators[: index + 1]:
                     lower.on, lower.low_since = True, None
-        for index, comp in enumerate(self.comparators):
-            if comp.due_off(time, self.off_delay):
-                for higher in self.comparators[index:]:
+        off_delay = self.off_delay
+        for index, comp in enumerate(comparators):
+            low = comp.low_since
+            if comp.on and low is not None and time - low >= off_delay:  # due_off
+                for higher in comparators[index:]:
                     higher.on = False
+
+    def quiet(self) -> bool:
+        """No level is on (``level`` is None), without building the list of those on."""
+        return all(not comp.on for comp in self.comparators)
 
 
 @dataclass(slots=True)

@@ -10,6 +10,7 @@ Entry points (see README.md in this folder):
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -25,12 +26,15 @@ from gateway.modbus.hub import (
 )
 from gateway.modbus.links.dtu import DtuClient, DtuListener
 from gateway.modbus.profile import ProfileError
+from gateway.modbus.stagger import bus_load, stagger_phases
 from gateway.modbus.validate import load_profiles
 from gateway.normalise import Binding
 from occmon.config.modbus_links import ModbusDtuDevice, PolledModbus
 from occmon.config.schema import Sensor, SiteConfig
 
 __all__ = ["ModbusDevice", "build_drivers"]
+
+log = logging.getLogger(__name__)
 
 
 def build_drivers(
@@ -53,6 +57,9 @@ def build_drivers(
     DTU a ``links.dtu.DtuClient`` on a listener shared by the DTUs sent to the same port.
     The config must have passed ``validate.check``: a profile that does not load raises
     ProfileError here. Nothing connects or listens until the first poll.
+
+    Each device of a connection whose ``stagger`` is ``auto`` gets a ``poll_phase``
+    (``stagger.stagger_phases``): the moment of its interval at which it is polled.
     """
     profiles, problems = load_profiles(config, config_file)
     if problems:
@@ -86,6 +93,7 @@ def build_drivers(
         )
         if listener is not None:
             hub.on_close(listener.detach)
+    phases = stagger_phases(sharing)
     sensors_of: dict[str, list[Sensor]] = {}
     for sensor in config.sensors:
         sensors_of.setdefault(sensor.device, []).append(sensor)
@@ -103,9 +111,16 @@ def build_drivers(
                          f"{sensor.register_name!r}"]
                     ) from None
                 bound.append(BoundRegister(bindings[sensor.id], register))
-        drivers.append(
-            ModbusDevice(device, profile, bound, hubs[connection_key(device)], max_gap=max_gap)
-        )
+        driver = ModbusDevice(device, profile, bound, hubs[connection_key(device)],
+                              max_gap=max_gap)
+        driver.poll_phase = phases.get(device.id)
+        drivers.append(driver)
+    requests = {d.device_id: len(d.requests) for d in drivers}
+    for key, devices in sharing.items():
+        load = bus_load(devices, requests)
+        if load >= 1.0:
+            log.warning("connection %s: inter_request_delay alone takes %.0f %% of the poll "
+                        "interval; its polls will run late, back to back", key, 100 * load)
     return drivers
 
 

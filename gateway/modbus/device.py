@@ -8,7 +8,9 @@ so that Modbus and MQTT values get the same quality checks.
 Everything that does not change between polls is worked out once in ``__init__``: each
 request's register slices and the ``struct`` formats that decode them (``RequestDecoder``:
 one unpack per value, the same numbers as ``codec.decode``), each sensor's scale, offset
-and unit, and the registers that can signal a fault. A poll is then reads plus arithmetic.
+and unit, its ``normalise.Prepared`` (the good path of ``normalise`` with the range,
+conversion, plausibility bounds and ids resolved), and the registers that can signal a
+fault. A poll is then reads plus arithmetic.
 
 Failure handling, by layer:
 
@@ -41,7 +43,7 @@ from gateway.modbus.codec import decode, encode
 from gateway.modbus.hub import ExceptionResponse, HubOffline, ModbusConfig, ModbusHub
 from gateway.modbus.plan import ReadRequest, plan_reads
 from gateway.modbus.profile import Profile, Register
-from gateway.normalise import Binding, normalise
+from gateway.normalise import Binding, Prepared, normalise
 from occmon.model import Reading, Reason, iso_utc
 
 EventHandler = Callable[[dict[str, Any]], None]
@@ -183,7 +185,8 @@ class ModbusDevice:
         # (binding, register name, scale, offset, 4-20 mA loop?, unit) of each bound sensor
         self._sensors = [
             (b.binding, b.register.name, b.register.scale, b.register.offset,
-             b.register.signal == "4-20mA", b.unit, _dynamic(b.register))
+             b.register.signal == "4-20mA", b.unit, _dynamic(b.register),
+             Prepared(b.binding, b.unit))
             for b in self.bound
         ]
         # instrument states: (value registers it judges or None = all, compiled fields)
@@ -205,6 +208,7 @@ class ModbusDevice:
         self.counters: Counter[str] = Counter()
         self._log = ThrottledLog(log)  # an exception response: one line a minute per request
         self.last_response = 0.0  # time.monotonic() when the last response of a poll arrived
+        self.poll_phase: float | None = None  # moment of the interval to poll at (stagger.py)
 
     @property
     def device_id(self) -> str:
@@ -240,7 +244,7 @@ class ModbusDevice:
             self.counters["sensor-fault"] += 1
         states = self._states(values, now) if self._judge else None
         readings = []
-        for binding, name, scale, offset, loop, unit, dynamic in self._sensors:
+        for binding, name, scale, offset, loop, unit, dynamic, prepared in self._sensors:
             if name in refused:
                 readings.append(normalise(binding, None, now, unit=unit,
                                           fault=Reason.MODBUS_EXCEPTION))
@@ -261,7 +265,9 @@ class ModbusDevice:
                     self.counters[Reason.UNKNOWN_UNIT] += 1
                     why = Reason.UNKNOWN_UNIT  # the raw value is kept, with the code as unit
             value = float(values[name]) * scale + offset  # codec.apply_scale
-            if loop:
+            if why is None and uncertain is None and dynamic is None and not loop:
+                readings.append(prepared(value, now))  # normalise, constants resolved once
+            elif loop:
                 readings.append(normalise(binding, None, now, unit=unit, loop_ma=value,
                                           fault=why, uncertain=uncertain))
             else:

@@ -77,6 +77,11 @@ class FanDriver:
     def counters(self) -> Counter[str]:
         return self.device.counters
 
+    @property
+    def poll_phase(self) -> float | None:
+        """The fan's device's moment of the interval (``gateway/modbus/stagger.py``)."""
+        return self.device.poll_phase
+
     async def poll(self, now: float) -> list[Reading]:
         try:
             readings = await self.device.poll(now)

@@ -22,11 +22,10 @@ import logging
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import Any
 
 from gateway import interlock as il
-from gateway.alarms import AlarmEngine, AlarmError, AlarmEvent, ExternalAlarm, Sample, Tick
+from gateway.alarms import AlarmEngine, AlarmError, AlarmEvent, ExternalAlarm, Tick
 from gateway.alarms.resolve import point_specs
 from gateway.committer import Committer
 from gateway.driver import PolledDriver
@@ -65,6 +64,8 @@ class Safety:
         self.interlock = il.Interlock.from_config(config.ventilation or VentilationConfig(),
                                                   areas)
         self._bound = {p for u in self.interlock.units.values() for p in u.points}
+        # the interlock's points that have alarms, in the engine's order (what _zone reports)
+        self._zone_points = [p for p in self.engine.conditions() if p in self._bound]
         self._devices = {d.device_id: d for d in drivers}
         self._fans: dict[str, tuple[str, str | None]] = {}  # device -> (running, fault) names
         self._drives: dict[str, Drive] = {}  # device -> its control-word sequences (VFD fans)
@@ -145,16 +146,24 @@ class Safety:
         latest = 0.0
         now = self._clock()
         late = self.engine.counters["late-sample"]
+        alarm_points, bound, observe = self._alarm_points, self._bound, self.engine.observe
         for reading in batch:
-            if reading.point not in self._alarm_points:
-                continue
-            sample = Sample.from_reading(reading)
-            if sample.time > now:
-                sample = replace(sample, time=now)
+            point = reading.point
+            if point not in alarm_points:
+                continue  # no alarm on this point (alarms.points: enabled false): no work
+            when = reading.time
+            if when > now:
+                when = now
                 self.counters["alarm.time-capped"] += 1
-            events += self.engine.handle(sample)
-            touched = touched or reading.point in self._bound
-            latest = max(latest, sample.time)
+            # engine.handle(Sample.from_reading(reading)) without the Sample
+            found = observe(point, when, reading.value, reading.quality, reading.reason,
+                            reading.quantity)
+            if found:
+                events += found
+            if not touched and point in bound:
+                touched = True
+            if when > latest:
+                latest = when
         if self.engine.counters["late-sample"] > late:
             self.counters["alarm.late-sample"] += self.engine.counters["late-sample"] - late
         self._alarm_events(events)
@@ -227,8 +236,8 @@ class Safety:
     def _zone(self, now: float) -> None:
         if not self._bound:
             return
-        conditions = self.engine.conditions()
-        reported = tuple(c for p, c in conditions.items() if p in self._bound and c.time)
+        condition = self.engine.condition
+        reported = tuple(c for c in map(condition, self._zone_points) if c.time)
         if reported:
             self._apply(self.interlock.handle(il.ZoneAlarm(now, reported)))
 

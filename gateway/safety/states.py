@@ -19,17 +19,20 @@ from gateway.safety import wire
 
 def state_entries(site: str, engine: AlarmEngine, points: Iterable[str], time: float, *,
                   startup: bool = False) -> list[Entry]:
-    """One retained entry per point or external source in ``points``, as the engine has it."""
-    snapshot = engine.snapshot()
-    alarms = engine.alarms()
+    """One retained entry per point or external source in ``points``, as the engine has it.
+
+    Only the points asked for are looked at: a burst of alarm events (every device of a
+    site going offline at once) costs the documents of its points, not a snapshot of the
+    whole site per batch."""
     entries = []
     for point in sorted(set(points)):
-        if point in snapshot:
-            doc = snapshot[point].to_dict()
+        snapshot = engine.point_snapshot(point)
+        if snapshot is not None:
+            doc = snapshot.to_dict()
         else:
             doc = {"point": point, "unit": "", "value": None, "time": None, "level": None,
                    "faulted": False, "fault_reason": None, "calibration_overdue": False,
-                   "alarms": [a.to_dict() for a in alarms if a.point == point],
+                   "alarms": [a.to_dict() for a in engine.alarms_of(point)],
                    "source": "external"}
         if startup:
             doc["startup"] = True

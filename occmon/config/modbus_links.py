@@ -45,6 +45,22 @@ class PolledModbus(BaseModel):
     delay_after_connect: float = Field(
         default=0.0, ge=0, le=30,
         description="seconds to wait after the connection opens before the first request")
+    # gateway/modbus/README.md "Staggered polls": one "off" turns it off for the connection
+    stagger: Literal["auto", "off"] = Field(
+        default="auto",
+        description="auto: the devices of this connection poll at evenly spread moments of "
+                    "their interval (and connections are offset from each other); off: every "
+                    "device polls from the moment the gateway starts")
+
+    @field_validator("stagger", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: object) -> object:
+        """YAML reads a bare ``off`` (and ``on``) as a boolean: take it as the word meant."""
+        if value is False:
+            return "off"
+        if value is True:
+            return "auto"
+        return value
 
 
 class ModbusRtuTcpDevice(PolledModbus):

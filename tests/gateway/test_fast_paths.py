@@ -2,13 +2,15 @@
 the reading's JSON.
 
 ``RequestDecoder`` must decode every type and byte order exactly as ``codec.decode``;
-``Binding``'s cached conversion must agree with ``thresholds.to_canonical``; the shared
+``Binding``'s cached conversion must agree with ``thresholds.to_canonical`` and a polled
+sensor's ``Prepared`` normalise with ``normalise``; the shared
 poll wake-ups must never wake a task early nor let one cancelled task disturb another.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import math
 import struct
@@ -22,7 +24,7 @@ from gateway.modbus.codec import BYTE_ORDERS, CodecError, decode, register_count
 from gateway.modbus.device import RequestDecoder
 from gateway.modbus.plan import plan_reads
 from gateway.modbus.profile import Register
-from gateway.normalise import normalise
+from gateway.normalise import Prepared, normalise
 from gateway.polling import Wakeups
 from occmon.model import Quality, Reading
 from occmon.payload import encode_reading, reading_to_dict
@@ -172,3 +174,40 @@ def test_encode_reading_of_successive_times_and_a_nan_value() -> None:
     object.__setattr__(nan, "value", math.nan)  # past the model's own check
     with pytest.raises(ValueError, match="JSON compliant"):
         encode_reading(nan)
+
+
+def _same_reading(a: Reading, b: Reading) -> bool:
+    """Equal field by field, NaN raw values included (NaN != NaN)."""
+    if a == b:
+        return True
+    return (dataclasses.replace(a, raw_value=0.0) == dataclasses.replace(b, raw_value=0.0)
+            and a.raw_value is not None and b.raw_value is not None
+            and math.isnan(a.raw_value) and math.isnan(b.raw_value))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    sensor=st.sampled_from(("gp1-h2s", "d1-total", "s1-laeq", "s1-peak")),
+    unit=st.sampled_from(("", "ppm", "mg/m3", "ug/m3", "dB(A)", "dB(C)", "dB")),
+    value=st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.floats(min_value=-5, max_value=200),
+        st.sampled_from((0.0, 30.0, 100.0, 140.0, 160.0, -0.0, 1e308, math.nan, math.inf)),
+    ),
+)
+def test_prepared_normalise_equals_normalise(sensor: str, unit: str, value: float) -> None:
+    binding = _DEMO_BINDINGS[sensor]
+    unit = unit or (binding.sensor.unit or "")
+    try:
+        expected: Reading | type[Exception] = normalise(binding, value, 1.7e9, unit=unit)
+    except Exception as exc:  # an incompatible unit: the same error from both
+        expected = type(exc)
+    prepared = Prepared(binding, unit)
+    if isinstance(expected, type):
+        with pytest.raises(expected):
+            prepared(value, 1.7e9)
+        return
+    assert _same_reading(prepared(value, 1.7e9), expected)
+
+
+_DEMO_BINDINGS = bindings_for(load_site(DEMO))
