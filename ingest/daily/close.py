@@ -33,6 +33,7 @@ from ingest.daily.closing import require_ended
 from ingest.daily.spec import PointSpec, instruments_on, specs
 from ingest.daily.store import DayResult, Draft, RecordsStore
 from ingest.daily.windows import Window, day_window, iso_local, shift_windows, zone
+from ingest.validate import canonical_unit
 from occmon.config.schema import SiteConfig
 from occmon.keys import ledger_signing_key
 from occmon.quantities import QUANTITIES
@@ -99,7 +100,8 @@ def _base(config: SiteConfig, spec: PointSpec, day: str, win: Window, shift: str
           tz_name: str) -> dict[str, Any]:
     tz = zone(tz_name)
     area = next((a for a in config.areas if a.id == spec.point.area), None)
-    quantity = QUANTITIES.get(spec.primary)
+    # The agent's own unit for a concentration (oxygen %vol, methane %LEL), not mg/m3.
+    unit = canonical_unit(spec.agent, spec.primary) if spec.primary in QUANTITIES else ""
     return {
         "site": config.site.id, "site_name": config.site.name.model_dump(),
         "area": spec.point.area, "area_name": area.name.model_dump() if area else None,
@@ -108,7 +110,7 @@ def _base(config: SiteConfig, spec: PointSpec, day: str, win: Window, shift: str
         "start": iso_local(win.start, tz), "end": iso_local(win.end, tz),
         "agent": {"id": spec.agent.id, "zh": spec.agent.zh, "en": spec.agent.en,
                   "kind": spec.kind, "fraction": spec.point.fraction},
-        "quantity": spec.primary, "unit": quantity.unit if quantity else "",
+        "quantity": spec.primary, "unit": unit,
         "limits": spec.limits_content(),
     }
 
