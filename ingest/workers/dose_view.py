@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
 from ingest.daily.windows import iso_local, zone
 from ingest.workers import attribution, registry
 from ingest.workers.doses import (
@@ -72,24 +74,33 @@ def epd_periods(conn: sqlite3.Connection, config: SiteConfig, employee: str,
     hi = max(now if a["end"] is None else min(a["end"], now) for a in epd)
     if hi <= lo:
         return []
-    personal = attribution.personal_readings(conn, config, employee, lo, hi)
-    ids = {a["id"] for a in epd}
-    worn = tuple(w for w in personal.worn if w.assignment in ids)
-    personal = attribution.PersonalReadings(employee, lo, hi, worn, personal.unassigned)
+    worn = attribution.dose_series(conn, config, employee, lo, hi, {a["id"] for a in epd})
     months: dict[str, dict[str, Any]] = {}
-    for w in worn:  # the days worn, per month
+    for w in worn:  # the days worn, per month (a month at a time)
         day = dt.datetime.fromtimestamp(w.start, tz).date()
         last = dt.datetime.fromtimestamp(max(w.start, w.end - 1e-6), tz).date()
         while day <= last:
-            m = months.setdefault(day.strftime("%Y-%m"), {"start": day, "end": day,
+            after = (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+            upto = min(last, after - dt.timedelta(days=1))
+            m = months.setdefault(day.strftime("%Y-%m"), {"start": day, "end": upto,
                                                           "serials": set(), "usv": None})
-            m["start"], m["end"] = min(m["start"], day), max(m["end"], day)
+            m["start"], m["end"] = min(m["start"], day), max(m["end"], upto)
             m["serials"].add(w.instrument)
-            day += dt.timedelta(days=1)
-    for d in attribution.daily_exposure(personal, tz):
-        if d.dose_usv is not None and d.day[:7] in months:
-            m = months[d.day[:7]]
-            m["usv"] = (m["usv"] or 0.0) + d.dose_usv
+            day = after
+    # Each day's dose summed over the pieces in their order, then the days of a month in
+    # day order: the additions ``attribution.daily_exposure`` makes, over the series only.
+    bounds = attribution.day_bounds(lo, hi, tz)
+    starts = np.array([b[1] for b in bounds], dtype=np.float64)
+    ends = np.array([b[2] for b in bounds], dtype=np.float64)
+    per_day: dict[int, float] = {}
+    for w in worn:
+        for i, dose in attribution.day_doses(w.t, w.v, starts, ends):
+            per_day[i] = per_day.get(i, 0.0) + dose
+    for i in sorted(per_day):
+        key = bounds[i][0][:7]
+        if key in months:
+            m = months[key]
+            m["usv"] = (m["usv"] or 0.0) + per_day[i]
     out = []
     for key, m in sorted(months.items()):
         if m["usv"] is None:
