@@ -247,7 +247,7 @@ class AlarmEngine:
             self._schedule(p, time)
             return []
         p.last_time = time
-        if time > self._latest:
+        if not time <= self._latest:  # a NaN time too: the next tick scans
             self._latest = time
         if reason is not None and reason.startswith(_CHECK_FUNCTION):
             # NE 107 check function (bump test, calibration, inhibit): the instrument answers
@@ -280,7 +280,7 @@ class AlarmEngine:
         tick, scan every point: a timer is filed only when it runs out after the time
         judged, and a point stale at one time is stale at every later one, not earlier.
         """
-        if not self._started or time < self._latest:
+        if not self._started or not time >= self._latest:  # (NaN on either side: scan)
             out = self._scan(time)
         else:
             due: list[int] = []

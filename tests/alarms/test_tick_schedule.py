@@ -131,3 +131,15 @@ def test_tick_as_scan(steps: list[tuple[float, tuple[str, str, Any, float]]]) ->
     for end in (t + 1.0, t + 5.0, t + 30.0):  # every timer left running runs out alike
         assert scan.handle(Tick(end)) == scheduled.handle(Tick(end))
         assert _state(scan) == _state(scheduled)
+
+
+def test_nan_times_as_scan() -> None:
+    """A time that is not a number (never from the gateway's clock) judges as the scan did."""
+    nan = float("nan")
+    scan, scheduled = ScanEngine(_specs()), AlarmEngine(_specs())
+    events: list[Event] = [Tick(1000.0), Sample("h2s", 1000.5, 6.0), Sample("co", nan, 12.0),
+                           Tick(1001.0), Tick(nan), Tick(1004.0), Sample("nh3", 1004.2, 25.0),
+                           Tick(1010.0), Tick(1030.0)]
+    for event in events:
+        assert repr(scan.handle(event)) == repr(scheduled.handle(event)), event
+        assert repr(_state(scan)) == repr(_state(scheduled)), event
