@@ -16,6 +16,7 @@ make the engine ignore the real samples of that hour.
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ from occmon.model import Quality, Reason
 
 _REASONS = {r.value for r in ResolveReason}
 _CHECK_FUNCTION = str(Reason.CHECK_FUNCTION)  # "check-function" or "check-function:<detail>"
+_NEVER = float("inf")
 
 
 @dataclass(slots=True)
@@ -86,6 +88,9 @@ class _Point:
     value: float | None = None
     overdue_sample: bool = False
     warned: bool = False
+    index: int = 0  # position in the engine's points: ticks judge due points in this order
+    due_at: float = _NEVER  # earliest pending tick check (``AlarmEngine._schedule``)
+    next_check: float = _NEVER  # the check its last judgement filed (later samples move it)
 
     def rewind(self, time: float) -> None:
         """Pull every stored time ahead of ``time`` back to it (a sender's clock ran fast)."""
@@ -104,6 +109,13 @@ class AlarmEngine:
         self._alarms: dict[str, _Alarm] = {}
         self._max_shelve = max_shelve
         self.counters: Counter[str] = Counter()  # late-sample, clock-rewound
+        self._order: list[_Point] = []
+        self._due: list[tuple[float, int]] = []  # heap of (check time, point index)
+        # at least every time a point was judged at (samples, ticks): a tick before it scans
+        self._latest = -_NEVER
+        self._started = False  # the first tick starts the supervision of every point
+        self._shelved: dict[str, int] = {}  # alarms with a shelve expiry: id -> position
+        self._position: dict[str, int] = {}
         for spec in points:
             if spec.point in self._points:
                 raise ValueError(f"point {spec.point!r} given twice")
@@ -112,12 +124,17 @@ class AlarmEngine:
             process = (_Alarm(f"{spec.point}:process", spec.point, AlarmKind.PROCESS, spec.unit)
                        if detector else None)
             faults = _Alarm(f"{spec.point}:fault", spec.point, AlarmKind.FAULT, spec.unit)
-            self._points[spec.point] = _Point(
-                spec, detector, FaultDetector(spec.stale_after, spec.fault_off_delay),
-                process, faults)
+            point = _Point(spec, detector, FaultDetector(spec.stale_after, spec.fault_off_delay),
+                           process, faults, index=len(self._order))
+            self._points[spec.point] = point
+            self._order.append(point)
             for alarm in (process, faults):
                 if alarm is not None:
-                    self._alarms[alarm.alarm_id] = alarm
+                    self._add(alarm)
+
+    def _add(self, alarm: _Alarm) -> None:
+        self._position[alarm.alarm_id] = len(self._alarms)
+        self._alarms[alarm.alarm_id] = alarm
 
     # -- the one entry point ------------------------------------------------------------------
     def handle(self, event: Event) -> list[AlarmEvent]:
@@ -139,6 +156,7 @@ class AlarmEngine:
             out = self._fire(alarm, Trigger.UNSHELVE, event.time, user=event.user,
                              cause=f"unshelved by {event.user}")
             alarm.shelved_until = None
+            self._shelved.pop(alarm.alarm_id, None)
             return out
         if isinstance(event, SetOutOfService):
             alarm = self._alarm(event.alarm_id)
@@ -226,37 +244,126 @@ class AlarmEngine:
         if (not good and reason == Reason.DEVICE_OFFLINE
                 and p.fault.start_grace(time)):
             p.fault.tick(time)  # a device that never answered: judged stale, not now
+            self._schedule(p, time)
             return []
         p.last_time = time
+        if not time <= self._latest:  # a NaN time too: the next tick scans
+            self._latest = time
         if reason is not None and reason.startswith(_CHECK_FUNCTION):
             # NE 107 check function (bump test, calibration, inhibit): the instrument answers
             # but measures test gas, not the air. Neither a process value nor a fault: the
             # point holds its level (an alarm already raised stays) and is not stale.
             p.fault.hold(time)
-            return self._evaluate(p, time)
+            out = self._evaluate(p, time)
+            self._schedule(p, time)
+            return out
         p.fault.sample(good, reason, time)
         p.overdue_sample = reason == Reason.CALIBRATION_OVERDUE
         if good and value is not None:
             p.value = value
             if p.detector is not None:
                 p.detector.sample(value, time)
-        return self._evaluate(p, time)
+        out = self._evaluate(p, time)
+        self._schedule(p, time)
+        return out
 
     def _tick(self, time: float) -> list[AlarmEvent]:
+        """Judge at ``time`` the points whose checks fell due, then expire shelves.
+
+        A point's ``_evaluate`` changes nothing between samples until one of its timers
+        runs out (staleness, a fault's clear delay, a level's on or off delay, the
+        calibration date): ``_schedule`` files the earliest of them after every
+        evaluation, and a tick judges only the points filed at or before it, in the order
+        of the points, exactly as a scan of every point would (``tests/alarms/
+        test_tick_schedule.py`` compares the two). The first tick, and a tick behind a
+        point's last sample (a clock ran fast: times are pulled back) or behind an earlier
+        tick, scan every point: a timer is filed only when it runs out after the time
+        judged, and a point stale at one time is stale at every later one, not earlier.
+        """
+        if not self._started or not time >= self._latest:  # (NaN on either side: scan)
+            out = self._scan(time)
+        else:
+            due: list[int] = []
+            heap, order = self._due, self._order
+            while heap and heap[0][0] <= time:
+                at, index = heapq.heappop(heap)
+                p = order[index]
+                if at != p.due_at:  # superseded by an earlier check, already done
+                    continue
+                if p.next_check > time:  # samples since moved its timers on: file that
+                    p.due_at = p.next_check
+                    heapq.heappush(heap, (p.next_check, index))
+                else:
+                    p.due_at = _NEVER
+                    due.append(index)
+            out = []
+            for index in sorted(due):
+                p = order[index]
+                p.fault.tick(time)
+                out += self._evaluate(p, time)
+                self._schedule(p, time)
+            self._latest = time
+        if self._shelved:
+            for alarm_id in sorted(self._shelved, key=self._shelved.__getitem__):
+                alarm = self._alarms[alarm_id]
+                if (alarm.state is AlarmState.SHELVED and alarm.shelved_until is not None
+                        and time >= alarm.shelved_until):
+                    out += self._fire(alarm, Trigger.SHELVE_EXPIRED, time, user=None,
+                                      cause="shelve expired")
+                    alarm.shelved_until = None
+                    del self._shelved[alarm_id]
+        return out
+
+    def _scan(self, time: float) -> list[AlarmEvent]:
+        """Every point judged at ``time``, times ahead of it pulled back first."""
         out: list[AlarmEvent] = []
-        for p in self._points.values():
+        for p in self._order:
             if p.last_time is not None and p.last_time > time:
                 self.counters["clock-rewound"] += 1
                 p.rewind(time)
             p.fault.tick(time)
             out += self._evaluate(p, time)
-        for alarm in self._alarms.values():
-            if (alarm.state is AlarmState.SHELVED and alarm.shelved_until is not None
-                    and time >= alarm.shelved_until):
-                out += self._fire(alarm, Trigger.SHELVE_EXPIRED, time, user=None,
-                                  cause="shelve expired")
-                alarm.shelved_until = None
+            self._schedule(p, time)
+        self._started = True
+        self._latest = time  # every point judged at it, every time ahead pulled back to it
         return out
+
+    def _schedule(self, p: _Point, time: float) -> None:
+        """File the earliest time after ``time`` at which ``_evaluate`` of ``p`` could
+        change anything, p's state being as it is now (just evaluated at ``time``).
+
+        The time is filed a little early (rounding in ``time - since >= delay``): a check
+        made before its timer runs out changes nothing and files it again. An earlier check
+        already filed stays in the heap; when it comes up, the point is judged only if
+        ``next_check`` (filed by its last judgement) is due too, else that is filed.
+        """
+        fault = p.fault
+        check = _NEVER
+        if fault.bad_reason is None:  # a bad sample's fault holds until the next sample
+            since = fault.last_good if fault.last_good is not None else fault.started
+            if since is not None and time - since < fault.stale_after:
+                check = since + fault.stale_after  # stale (and no longer fresh) then
+                detector = p.detector
+                if (detector is not None and detector.value is not None
+                        and fault.last_good is not None):  # fresh: levels move on timers
+                    value = detector.value
+                    for comp in detector.comparators:
+                        if comp.on:
+                            if comp.low_since is not None:
+                                check = min(check, comp.low_since + detector.off_delay)
+                        elif comp.armed_since is not None and value >= comp.setpoint:
+                            check = min(check, comp.armed_since + comp.on_delay)
+            if fault.faulted and fault.good_since is not None:
+                check = min(check, fault.good_since + fault.off_delay)
+        due = p.spec.calibration_due
+        if due is not None and time < due:
+            check = min(check, due)
+        if check != _NEVER:
+            check -= 1e-3 + abs(check) * 1e-12
+        p.next_check = check
+        if check < p.due_at:
+            p.due_at = check
+            heapq.heappush(self._due, (check, p.index))
 
     def _evaluate(self, p: _Point, time: float) -> list[AlarmEvent]:
         """Every check of one point at ``time``: fault, level, calibration. Runs on every
@@ -364,6 +471,7 @@ class AlarmEngine:
                          reason=event.reason,
                          cause=f"shelved by {event.user} until {event.until:g}: {event.reason}")
         alarm.shelved_until = event.until
+        self._shelved[alarm.alarm_id] = self._position[alarm.alarm_id]
         return out
 
     def _resolve(self, event: Resolve) -> list[AlarmEvent]:
@@ -386,7 +494,7 @@ class AlarmEngine:
         if alarm is None:
             kind = AlarmKind.SYSTEM if event.system else AlarmKind.EXTERNAL
             alarm = _Alarm(event.alarm_id, event.source, kind, "")
-            self._alarms[event.alarm_id] = alarm
+            self._add(alarm)
         elif alarm.kind not in (AlarmKind.EXTERNAL, AlarmKind.SYSTEM):
             raise errors.UnknownAlarm(
                 event.alarm_id, f"alarm {event.alarm_id!r} belongs to a point, not to "
