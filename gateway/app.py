@@ -28,6 +28,7 @@ from gateway.polling import run_polled
 from gateway.publisher import Publisher
 from gateway.queue import Queue
 from gateway.safety import ObservedSink, Safety
+from gateway.shutdown import Deadline, close_all
 from occmon import topics
 from occmon.config import load
 from occmon.config.schema import MqttDevice, SiteConfig
@@ -145,26 +146,27 @@ class Gateway:
         )
 
     async def stop(self) -> None:
-        """Stop reading, commit what was read, give the publisher a moment, disconnect."""
-        await self.health.stop()
+        """Stop reading, commit what was read, give the publisher a moment, disconnect:
+        within ``STOP_TIMEOUT`` s however many devices there are and whatever they do
+        (the steps over many parts run concurrently under one bound, gateway/shutdown.py)."""
+        deadline = Deadline(STOP_TIMEOUT - 0.2)  # the rest: closing the queue, exiting
         publisher = self._tasks[0] if self._tasks else None
-        for task in self._tasks[1:]:
+        readers = self._tasks[1:]
+        for task in readers:
             task.cancel()
+        stopping = [self.health.stop(), self.opcua.stop(),
+                    asyncio.gather(*readers, return_exceptions=True)]
         if self.intake is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.intake.stop(), 0.5)
-        await self.opcua.stop()
-        await asyncio.gather(*self._tasks[1:], return_exceptions=True)
-        await self.safety.stop()
-        for driver in self.drivers:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(driver.close(), 0.2)
+            stopping.append(self.intake.stop())
+        await deadline.run(asyncio.gather(*stopping), "readers and health", 0.5)
+        await deadline.run(self.safety.stop(), "safety", 0.6)
+        await close_all(self.drivers, deadline, 0.4)
         if not self.committer.flush():
             log.error("%d entries not committed at stop (disk error?)", self.committer.buffered)
-        await self.publisher.stop(grace=0.5)
+        await deadline.run(self.publisher.stop(grace=deadline.left(0.5)), "publisher", 0.6)
         if publisher is not None:
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(publisher, STOP_TIMEOUT - 1.0)
+                await asyncio.wait_for(publisher, max(deadline.left(), 0.2))
         self._tasks.clear()
         self.queue.close()
 
