@@ -27,6 +27,7 @@ from gateway.opcua import OpcUaIntake
 from gateway.polling import run_polled
 from gateway.publisher import Publisher
 from gateway.queue import Queue
+from gateway.reference import site_reference
 from gateway.safety import ObservedSink, Safety
 from gateway.shutdown import Deadline, close_all
 from occmon import topics
@@ -37,15 +38,6 @@ from occmon.mqttclient import options
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT = 2.0
-
-
-def site_reference(config: SiteConfig) -> thresholds.ReferenceConditions:
-    """The standard's 24.04 L/mol at 20 C / 101.3 kPa; the ideal-gas Vm at any other site."""
-    ref = config.reference
-    standard = thresholds.STANDARD_REFERENCE
-    if (ref.temperature_c, ref.pressure_kpa) == (standard.temperature_c, standard.pressure_kpa):
-        return standard
-    return thresholds.ReferenceConditions.ideal(ref.temperature_c, ref.pressure_kpa)
 
 
 def build_bindings(config: SiteConfig) -> dict[str, Binding]:
