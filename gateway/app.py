@@ -142,15 +142,15 @@ class Gateway:
         within ``STOP_TIMEOUT`` s however many devices there are and whatever they do
         (the steps over many parts run concurrently under one bound, gateway/shutdown.py)."""
         deadline = Deadline(STOP_TIMEOUT - 0.2)  # the rest: closing the queue, exiting
+        await deadline.run(self.health.stop(), "health", 0.4)
         publisher = self._tasks[0] if self._tasks else None
         readers = self._tasks[1:]
         for task in readers:
             task.cancel()
-        stopping = [self.health.stop(), self.opcua.stop(),
-                    asyncio.gather(*readers, return_exceptions=True)]
+        stopping = [self.opcua.stop(), asyncio.gather(*readers, return_exceptions=True)]
         if self.intake is not None:
             stopping.append(self.intake.stop())
-        await deadline.run(asyncio.gather(*stopping), "readers and health", 0.5)
+        await deadline.run(asyncio.gather(*stopping), "readers", 0.5)
         await deadline.run(self.safety.stop(), "safety", 0.6)
         await close_all(self.drivers, deadline, 0.4)
         if not self.committer.flush():
