@@ -85,12 +85,28 @@ def first_data(points: int, root: Path, timeout: float = 120.0) -> dict[str, flo
         broker = stack.enter_context(running_mosquitto(folder / "mqtt"))
         path = write(folder, points, ports=ports, broker_port=broker.port)
 
+        from occmon import payload_v2
+
+        book = payload_v2.SeriesBook()
+        state = [0]
+
         def on_message(_c: Any, _u: Any, message: Any) -> None:
+            if "/series/" in message.topic:  # payload v2: what its readings need
+                with contextlib.suppress(ValueError):
+                    book.learn(message.topic.rsplit("/", 1)[1], bytes(message.payload))
+                return
+            if "/state/" in message.topic and "first_data_s" not in times:
+                state[0] += 1  # retained alarm-state messages that came before any reading
             if "/readings" not in message.topic:
                 return
             times.setdefault("first_data_s", time.monotonic())
-            with contextlib.suppress(ValueError, KeyError, TypeError):
-                seen.update(r["point"] for r in json.loads(message.payload)["readings"])
+            if payload_v2.is_v2(message.payload):
+                with contextlib.suppress(ValueError):
+                    _, _, items = payload_v2.decode_items(message.payload, book)
+                    seen.update(r.point for r in items if not isinstance(r, Exception))
+            else:
+                with contextlib.suppress(ValueError, KeyError, TypeError):
+                    seen.update(r["point"] for r in json.loads(message.payload)["readings"])
             if len(seen) >= points:
                 times.setdefault("all_points_s", time.monotonic())
                 done.set()
@@ -122,7 +138,7 @@ def first_data(points: int, root: Path, timeout: float = 120.0) -> dict[str, flo
                 gateway.kill()
                 gateway.wait()
     print(f"gateway log: {folder / 'gateway.log'}", file=sys.stderr)
-    return {k: v - started for k, v in times.items()}
+    return {**{k: v - started for k, v in times.items()}, "state_before_first_data": state[0]}
 
 
 def main() -> None:

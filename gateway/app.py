@@ -27,7 +27,9 @@ from gateway.opcua import OpcUaIntake
 from gateway.polling import run_polled
 from gateway.publisher import Publisher
 from gateway.queue import Queue
+from gateway.reference import site_reference
 from gateway.safety import ObservedSink, Safety
+from gateway.shutdown import Deadline, close_all
 from occmon import topics
 from occmon.config import load
 from occmon.config.schema import MqttDevice, SiteConfig
@@ -36,15 +38,6 @@ from occmon.mqttclient import options
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT = 2.0
-
-
-def site_reference(config: SiteConfig) -> thresholds.ReferenceConditions:
-    """The standard's 24.04 L/mol at 20 C / 101.3 kPa; the ideal-gas Vm at any other site."""
-    ref = config.reference
-    standard = thresholds.STANDARD_REFERENCE
-    if (ref.temperature_c, ref.pressure_kpa) == (standard.temperature_c, standard.pressure_kpa):
-        return standard
-    return thresholds.ReferenceConditions.ideal(ref.temperature_c, ref.pressure_kpa)
 
 
 def build_bindings(config: SiteConfig) -> dict[str, Binding]:
@@ -145,26 +138,27 @@ class Gateway:
         )
 
     async def stop(self) -> None:
-        """Stop reading, commit what was read, give the publisher a moment, disconnect."""
-        await self.health.stop()
+        """Stop reading, commit what was read, give the publisher a moment, disconnect:
+        within ``STOP_TIMEOUT`` s however many devices there are and whatever they do
+        (the steps over many parts run concurrently under one bound, gateway/shutdown.py)."""
+        deadline = Deadline(STOP_TIMEOUT - 0.2)  # the rest: closing the queue, exiting
+        await deadline.run(self.health.stop(), "health", 0.4)
         publisher = self._tasks[0] if self._tasks else None
-        for task in self._tasks[1:]:
+        readers = self._tasks[1:]
+        for task in readers:
             task.cancel()
+        stopping = [self.opcua.stop(), asyncio.gather(*readers, return_exceptions=True)]
         if self.intake is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.intake.stop(), 0.5)
-        await self.opcua.stop()
-        await asyncio.gather(*self._tasks[1:], return_exceptions=True)
-        await self.safety.stop()
-        for driver in self.drivers:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(driver.close(), 0.2)
+            stopping.append(self.intake.stop())
+        await deadline.run(asyncio.gather(*stopping), "readers", 0.5)
+        await deadline.run(self.safety.stop(), "safety", 0.6)
+        await close_all(self.drivers, deadline, 0.4)
         if not self.committer.flush():
             log.error("%d entries not committed at stop (disk error?)", self.committer.buffered)
-        await self.publisher.stop(grace=0.5)
+        await deadline.run(self.publisher.stop(grace=deadline.left(0.5)), "publisher", 0.6)
         if publisher is not None:
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(publisher, STOP_TIMEOUT - 1.0)
+                await asyncio.wait_for(publisher, max(deadline.left(), 0.2))
         self._tasks.clear()
         self.queue.close()
 

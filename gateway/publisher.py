@@ -15,6 +15,14 @@ round trip per message). Reading rows are joined into one payload-v1 batch of up
 ``publish_batch`` readings, and the reading log's groups into one payload-v2 message of up
 to ``publish_batch`` readings (a group larger than that goes alone).
 
+Status rows (device status; the alarm engine's retained ``state/{point}`` documents, one
+per point at start: 5,000 at a large site) are a lane of their own (``Queue.peek_lanes``):
+they may hold at most half of the window, readings and events (alarm events included) are
+sent first each round and may use the rest, and they may not take the quarter of the window
+kept for a pending status backlog. So a reading or an alarm event never waits behind state
+(at worst behind half a window already on the wire), state still drains at a window per
+round trip, and only as many status rows are read as can be sent.
+
 Series (payload v2): before the first message that names a series on a connection, its
 body is published, retained, on ``series/{id}`` (``occmon.payload_v2``). The broker gets
 them in order, so a subscriber learns a series before the readings that need it, and one
@@ -124,6 +132,7 @@ class _Connection:
 
     client: mqtt.Client
     inflight: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    status_mids: set[int] = field(default_factory=set)  # in flight from the status lane
     announced: set[bytes] = field(default_factory=set)  # series published on this connection
     connected: asyncio.Event = field(default_factory=asyncio.Event)
     alive: bool = True
@@ -172,6 +181,8 @@ class Publisher:
         self._acked: list[int] = []
         self._stats: Counter[str] = Counter()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.status_cap = max(1, max_inflight // 2)  # status messages in flight at most
+        self.status_reserve = max(1, max_inflight // 4)  # kept for status when it waits
         self._sending = False
 
     # -- public ----------------------------------------------------------------------------
@@ -422,12 +433,21 @@ class Publisher:
     def _send(self, conn: _Connection, room: int) -> int:
         # Commit acks first: a kill then re-sends at most the messages still in flight.
         self._flush_acks()
-        rows = self.queue.peek(min(room * self.publish_batch, MAX_ROWS_PER_ROUND))
-        if not rows:
+        status_room = min(room, self.status_cap - len(conn.status_mids))
+        prompt_rows, status_rows = self.queue.peek_lanes(
+            min(room * self.publish_batch, MAX_ROWS_PER_ROUND), max(0, status_room)
+        )
+        if not prompt_rows and not status_rows:
             return 0
+        prompt = build_messages(self.site, prompt_rows, self.publish_batch)
+        status = build_messages(self.site, status_rows, self.publish_batch)
+        # Readings and events first, short of the slots a waiting status backlog is owed.
+        owed = min(len(status), max(0, self.status_reserve - len(conn.status_mids)))
+        prompt = prompt[: max(room - owed, 0)]
+        status = status[: room - len(prompt)]
         sent: list[int] = []
         count = readings = 0
-        for message in build_messages(self.site, rows, self.publish_batch)[:room]:
+        for message in (*prompt, *status):
             if not self._announce(conn, message.series):
                 break
             info = conn.client.publish(message.topic, message.payload, 1, retain=message.retain)
@@ -438,6 +458,8 @@ class Publisher:
                 self._wakeup.set()
                 break
             conn.inflight[info.mid] = message.seqs
+            if message.retain:
+                conn.status_mids.add(info.mid)
             sent.extend(message.seqs)
             count += 1
             readings += message.readings
@@ -472,6 +494,7 @@ class Publisher:
         seqs = conn.inflight.pop(mid, None)
         if seqs is None:
             return  # a status message, or a connection already torn down
+        conn.status_mids.discard(mid)
         self._acked.extend(seqs)
         self._stats["messages_acked"] += 1
         if len(self._acked) == len(seqs):  # once per read of a run of PUBACKs

@@ -29,6 +29,13 @@ connection every ``checkpoint_interval`` s (they run beside the writer, which ne
 for them, and sqlite3 drops the GIL while SQLite works), and the writer checkpoints only if
 the WAL ever passes ``BACKSTOP_PAGES``.
 
+Lanes: status rows (device status, the alarm engine's retained ``state/{point}``
+documents, thousands of them at start) are handed out by ``peek_lanes`` apart from the
+rest (events, reading rows, log records), each lane oldest first with a cursor of its own,
+so the publisher can send a reading or an alarm event while a backlog of state rows
+drains beside it, and reads only as many status rows as it can send (one message each).
+``peek`` still merges both lanes, oldest first.
+
 Overflow: past ``max_rows``, the oldest telemetry (readings, device status) is dropped and
 counted, and an ``events/queue-overflow`` row records how many; events (dead letters, alarms)
 are never dropped.
@@ -55,6 +62,9 @@ log = logging.getLogger(__name__)
 
 Kind = Literal["reading", "event", "status", "batch"]  # batch: a v2 group, to the log
 KINDS: tuple[Kind, ...] = ("reading", "event", "status")
+Lane = Literal["prompt", "status"]  # prompt: events, reading rows and the log's records
+LANES: tuple[Lane, ...] = ("prompt", "status")
+_LANE_WHERE = {"prompt": "kind IN ('event', 'reading')", "status": "kind = 'status'"}
 LOG_BASE = 1 << 62  # log records' seqs start here; SQLite's never get there
 DEFAULT_MAX_ROWS = 5_000_000
 _CHUNK = 900  # under SQLite's bound-parameter limit on old builds (999)
@@ -69,6 +79,7 @@ CREATE TABLE IF NOT EXISTS queue (
     enqueued REAL NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0  -- sends abandoned without PUBACK (lost connection)
 );
+CREATE INDEX IF NOT EXISTS queue_lane ON queue (kind, seq);  -- a lane's rows, in order
 CREATE TABLE IF NOT EXISTS series (  -- payload v2 series the log's records name
     id BLOB PRIMARY KEY,
     body BLOB NOT NULL
@@ -141,9 +152,11 @@ class Queue:
         self._counts: Counter[str] = Counter(
             dict(self._db.execute("SELECT kind, COUNT(*) FROM queue GROUP BY kind").fetchall())
         )
-        self._cursor = 0  # every row with seq <= cursor is in flight, returned or acked
+        # Per lane: every row of the lane with seq <= cursor is in flight, returned or acked.
+        self._cursor: dict[Lane, int] = dict.fromkeys(LANES, 0)
         self._inflight: set[int] = set()
-        self._returned: set[int] = set()  # below the cursor but pending again
+        self._returned: dict[Lane, set[int]] = {lane: set() for lane in LANES}  # pending again
+        self._lane_of: dict[int, Lane] = {}  # rows handed out by peek and not yet settled
         self._stats: Counter[str] = Counter()
 
     # -- writing ---------------------------------------------------------------------------
@@ -201,8 +214,7 @@ class Queue:
         self._db.executemany("DELETE FROM queue WHERE seq = ?", [(s,) for s, _ in victims])
         for seq, kind in victims:
             self._counts[kind] -= 1
-            self._inflight.discard(seq)
-            self._returned.discard(seq)
+            self._forget(seq)
         self._overflowed(now, len(victims), victims[0][0], victims[-1][0])
 
     def _overflowed(self, now: float, dropped: int, first: int, last: int) -> None:
@@ -242,8 +254,7 @@ class Queue:
         self._counts.subtract(found)
         deleted = sum(found.values())
         for seq in seqs:
-            self._inflight.discard(seq)
-            self._returned.discard(seq)
+            self._forget(seq)
         self._stats["acked"] += deleted
         return deleted + logged
 
@@ -252,7 +263,18 @@ class Queue:
     def peek(self, limit: int) -> list[Row]:
         """Up to ``limit`` pending rows and log records, oldest first; in-flight ones are
         left out. A log record counts as one (its ``readings`` says how many it holds)."""
-        rows = self._peek_rows(limit)
+        rows = sorted(self._peek_lane("prompt", limit) + self._peek_lane("status", limit),
+                      key=lambda r: r.seq)[:limit]
+        return self._with_log(rows, limit)
+
+    def peek_lanes(self, limit: int, status_limit: int) -> tuple[list[Row], list[Row]]:
+        """Pending rows by lane, each oldest first: up to ``limit`` events, reading rows and
+        log records; up to ``status_limit`` status rows (none read when it is 0)."""
+        prompt = self._with_log(self._peek_lane("prompt", limit), limit)
+        status = self._peek_lane("status", status_limit) if status_limit > 0 else []
+        return prompt, status
+
+    def _with_log(self, rows: list[Row], limit: int) -> list[Row]:
         records = [_row(r) for r in self.log.peek(limit)]
         if not records:
             return rows
@@ -260,13 +282,17 @@ class Queue:
             return records
         return sorted(rows + records, key=lambda r: r.enqueued)[:limit]
 
-    def _peek_rows(self, limit: int) -> list[Row]:
+    def _peek_lane(self, lane: Lane, limit: int) -> list[Row]:
         rows: list[Row] = []
-        if self._returned:
-            back = sorted(self._returned)[: min(limit, _CHUNK)]
+        returned = self._returned[lane]
+        if returned:
+            back = sorted(returned)[: min(limit, _CHUNK)]
             rows = self._select(f"seq IN ({_marks(back)})", back)
         if len(rows) < limit:
-            rows += self._select("seq > ?", [self._cursor], limit - len(rows))
+            rows += self._select(f"{_LANE_WHERE[lane]} AND seq > ?", [self._cursor[lane]],
+                                 limit - len(rows))
+        for row in rows:
+            self._lane_of[row.seq] = lane
         return rows
 
     def mark_inflight(self, seqs: Iterable[int]) -> None:
@@ -278,17 +304,43 @@ class Queue:
             marked -= logged
         if not marked:
             return
-        top = max(marked)
-        if top > self._cursor:
-            # Pending rows skipped between the old cursor and the new one are not lost: they
-            # join the returned set, so the cursor never jumps over an unsent row.
-            between = self._db.execute(
-                "SELECT seq FROM queue WHERE seq > ? AND seq <= ?", (self._cursor, top)
-            ).fetchall()
-            self._returned.update(s for (s,) in between if s not in marked)
-            self._cursor = top
-        self._returned.difference_update(marked)
+        for lane, members in self._lanes(marked).items():
+            top = max(members)
+            if top > self._cursor[lane]:
+                # Pending rows of the lane skipped between its old cursor and the new one are
+                # not lost: they join the returned set, so the cursor never jumps an unsent row.
+                between = self._db.execute(
+                    f"SELECT seq FROM queue WHERE {_LANE_WHERE[lane]} AND seq > ? AND seq <= ?",
+                    (self._cursor[lane], top),
+                ).fetchall()
+                self._returned[lane].update(s for (s,) in between if s not in members)
+                self._cursor[lane] = top
+            self._returned[lane].difference_update(members)
         self._inflight.update(marked)
+
+    def _lanes(self, seqs: set[int]) -> dict[Lane, set[int]]:
+        """The lane of each row: known from peek, else (a caller's own seqs) from SQLite."""
+        unknown = [s for s in seqs if s not in self._lane_of]
+        for chunk in _chunks(unknown):
+            sql = f"SELECT seq, kind FROM queue WHERE seq IN ({_marks(chunk)})"
+            for seq, kind in self._db.execute(sql, chunk).fetchall():
+                self._lane_of[seq] = "status" if kind == "status" else "prompt"
+        out: dict[Lane, set[int]] = {}
+        for seq in seqs:
+            lane = self._lane_of.get(seq)
+            if lane is not None:
+                out.setdefault(lane, set()).add(seq)
+        return out
+
+    def _forget(self, seq: int) -> None:
+        """A row left the table (acked or dropped)."""
+        self._inflight.discard(seq)
+        lane = self._lane_of.pop(seq, None)
+        if lane is not None:
+            self._returned[lane].discard(seq)
+        else:
+            for returned in self._returned.values():
+                returned.discard(seq)
 
     def release(self, seqs: Iterable[int]) -> None:
         """In-flight rows whose send was abandoned: pending again, attempts + 1."""
@@ -299,7 +351,8 @@ class Queue:
         if not back:
             return
         self._inflight.difference_update(back)
-        self._returned.update(back)
+        for lane, members in self._lanes(set(back)).items():
+            self._returned[lane].update(members)
         with self._transaction():
             for chunk in _chunks(back):
                 self._db.execute(

@@ -45,8 +45,8 @@ def _agent_problems(config: SiteConfig, file: Path) -> list[ConfigProblem]:
 def _unit_problems(config: SiteConfig, file: Path) -> list[ConfigProblem]:
     """A sensor's unit must convert to its quantity's canonical unit for the point's agent
     (ppm of a dust, dB(A) of a gas): otherwise the gateway fails on the first value."""
-    from gateway.app import site_reference
     from gateway.normalise import Binding
+    from gateway.reference import site_reference
 
     reference = site_reference(config)
     problems = []
