@@ -23,6 +23,8 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from ingest.workers.schema import migrate_module
+
 PREFIX = "occw_"
 MODULE = "worker-keys"
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -69,27 +71,7 @@ def digest(token: str) -> str:
 
 def migrate(conn: sqlite3.Connection) -> int:
     """Bring ``worker_keys`` to VERSION on an autocommit connection; the version found."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        conn.execute("CREATE TABLE IF NOT EXISTS module_versions "
-                     "(module TEXT PRIMARY KEY, version INTEGER NOT NULL)")
-        row = conn.execute("SELECT version FROM module_versions WHERE module = ?",
-                           (MODULE,)).fetchone()
-        found = int(row[0]) if row else 0
-        if found > VERSION:
-            raise RuntimeError(f"worker-keys schema {found} is newer than this occmon's "
-                               f"({VERSION})")
-        for statements in MIGRATIONS[found:]:
-            for statement in statements:
-                conn.execute(statement)
-        conn.execute("INSERT INTO module_versions (module, version) VALUES (?, ?) "
-                     "ON CONFLICT (module) DO UPDATE SET version = excluded.version",
-                     (MODULE, VERSION))
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return found
+    return migrate_module(conn, MODULE, MIGRATIONS, name="worker-keys")
 
 
 def _row(values: tuple[Any, ...]) -> dict[str, Any]:

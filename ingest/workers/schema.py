@@ -10,6 +10,7 @@ the row it replaces; the current state is the rows nothing corrects.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
 from occmon import ledger
 
@@ -131,22 +132,34 @@ class SchemaTooNew(RuntimeError):
 def migrate(conn: sqlite3.Connection) -> int:
     """Bring the registries to VERSION (and make sure the ledger exists) in one write
     transaction on an autocommit connection (``ingest.schema.connect``); the version found."""
+    return migrate_module(conn, MODULE, MIGRATIONS, name="workers",
+                          also=lambda: ledger.ensure(conn))
+
+
+def migrate_module(conn: sqlite3.Connection, module: str,
+                   migrations: tuple[tuple[str, ...], ...], *, name: str,
+                   also: Callable[[], None] | None = None) -> int:
+    """Run ``module``'s migrations not yet applied (its row in ``module_versions``), and
+    ``also``, in one write transaction; the version found. A store written by a newer occmon
+    is refused (``SchemaTooNew``) rather than corrupted."""
+    version = len(migrations)
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.execute("CREATE TABLE IF NOT EXISTS module_versions "
                      "(module TEXT PRIMARY KEY, version INTEGER NOT NULL)")
         row = conn.execute("SELECT version FROM module_versions WHERE module = ?",
-                           (MODULE,)).fetchone()
+                           (module,)).fetchone()
         found = int(row[0]) if row else 0
-        if found > VERSION:
-            raise SchemaTooNew(f"workers schema {found} is newer than this occmon's ({VERSION})")
-        for statements in MIGRATIONS[found:]:
+        if found > version:
+            raise SchemaTooNew(f"{name} schema {found} is newer than this occmon's ({version})")
+        for statements in migrations[found:]:
             for statement in statements:
                 conn.execute(statement)
-        ledger.ensure(conn)
+        if also is not None:
+            also()
         conn.execute("INSERT INTO module_versions (module, version) VALUES (?, ?) "
                      "ON CONFLICT (module) DO UPDATE SET version = excluded.version",
-                     (MODULE, VERSION))
+                     (module, version))
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
