@@ -35,6 +35,11 @@ read, with no thread hand-over and no wait for the GIL. ``wake()`` (called by th
 committer after each commit) sends at once when there is room in the window, so a reading
 is on its way to the broker within a millisecond or so of its commit.
 
+Failure: an exception from a send round or from the keep-alive task (a bug, not a
+network error) is logged with its traceback, counted (``publisher.crashes``) and ends the
+connection; ``run()`` then connects again after a pause that doubles up to ``max_backoff``.
+The publisher is never left silent with its task dead.
+
 Threads: only the blocking TCP connect runs in an executor; everything else, queue access
 included, happens on the loop.
 """
@@ -215,18 +220,24 @@ class Publisher:
                 await self._sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, self._backoff[1])
                 continue
-            delay = self._backoff[0]
-            failed = False
+            pause = 0.0
             try:
                 await self._drain(conn)
+                delay = self._backoff[0]
             except sqlite3.Error:  # the queue could not be read: start over, after a pause
-                failed = True
+                pause = self._backoff[1]
                 self._stats["queue_errors"] += 1
                 log.exception("publisher: queue read failed; reconnecting")
+            except Exception:  # a bug must not silence the publisher for good
+                # Never silent, never final: the traceback goes to the log, the counter to
+                # health, and a new connection starts after a growing pause.
+                pause, delay = delay, min(delay * 2, self._backoff[1])
+                self._stats["crashes"] += 1
+                log.exception("publisher: send loop failed; reconnecting in %.1f s", pause)
             finally:
                 await self._teardown(conn)
-            if failed:
-                await self._sleep(self._backoff[1])
+            if pause:
+                await self._sleep(pause)
 
     async def stop(self, grace: float = 1.0) -> None:
         """Stop sending; wait up to ``grace`` s for outstanding PUBACKs, then disconnect."""
@@ -352,9 +363,14 @@ class Publisher:
     async def _misc(self, conn: _Connection) -> None:
         while conn.alive:
             await asyncio.sleep(MISC_INTERVAL)
-            if conn.client.loop_misc() != mqtt.MQTT_ERR_SUCCESS:  # e.g. no PINGRESP in time
-                self._on_lost(conn, "keep-alive timeout")
-            self._watch_writes(conn)
+            try:
+                if conn.client.loop_misc() != mqtt.MQTT_ERR_SUCCESS:  # e.g. no PINGRESP
+                    self._on_lost(conn, "keep-alive timeout")
+                self._watch_writes(conn)
+            except Exception:  # without this task no PINGREQ goes out
+                self._stats["crashes"] += 1
+                log.exception("publisher: keep-alive failed; reconnecting")
+                self._on_lost(conn, "keep-alive failed")
 
     def _on_connected(self, conn: _Connection) -> None:
         conn.connected.set()
