@@ -267,7 +267,9 @@ class ReadingLog:
             if seg.fd >= 0:
                 os.close(seg.fd)
                 seg.fd = -1
-        os.close(self._ack_fd)
+        if self._ack_fd >= 0:  # a second close must not close a number reused since
+            os.close(self._ack_fd)
+            self._ack_fd = -1
 
     # -- helpers ---------------------------------------------------------------------------
 

@@ -155,3 +155,14 @@ def test_a_lost_acknowledged_position_only_repeats_what_is_left(tmp_path: Path) 
     again = ReadingLog(tmp_path / "log")
     assert again.low == 6 and [r.seq for r in again.peek(10)] == [6, 7, 8, 9, 10, 11]
     again.close()
+
+
+def test_closing_twice_leaves_a_file_opened_in_between_alone(tmp_path: Path) -> None:
+    """The gateway may close its queue twice (a stop after a failed stop); the second close
+    must not close a descriptor number the OS has handed to someone else meanwhile."""
+    log = ReadingLog(tmp_path / "log")
+    log.close()
+    with (tmp_path / "other").open("w") as other:  # likely reuses a freed number
+        log.close()
+        other.write("still open")
+    assert (tmp_path / "other").read_text() == "still open"
