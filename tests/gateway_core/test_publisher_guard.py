@@ -115,6 +115,8 @@ def test_a_keepalive_call_that_raises_is_logged_and_the_connection_renewed(
         queue.append_many([reading_entry(SITE, make_reading(i)) for i in range(7)])
         pub.wake()
         assert await wait_until(lambda: queue.rows == 0, 10), pub.counters()
+        # the new connection's keep-alive ticks every 0.1 s: give it the time to run once
+        assert await wait_until(lambda: calls[0] >= 2, 5), calls
         await pub.stop()
         await asyncio.wait_for(task, 5)
         return pub.counters()
