@@ -32,7 +32,7 @@ from api.auth import Principal
 from occmon import roles, signing, topics
 from occmon.config.schema import SiteConfig
 from occmon.config.tls import BrokerTls
-from occmon.mqttclient import apply, options
+from occmon.mqttclient import apply, options, stop_loop
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +170,7 @@ class GatewayCommands:
     def stop(self) -> None:
         if self._started:
             self._client.disconnect()
-            self._client.loop_stop()
+            stop_loop(self._client)
 
     def send(self, command: str, who: Principal, **fields: Any) -> dict[str, Any]:
         """The gateway's result (``ok`` True); raises HTTPException for errors and silence."""

@@ -23,7 +23,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from occmon import topics
 from occmon.config.schema import Broker
-from occmon.mqttclient import configure
+from occmon.mqttclient import configure, stop_loop
 from occmon.payload import PayloadError
 from occmon.payload_v2 import SeriesBook
 
@@ -87,7 +87,7 @@ class SeriesFetcher:
             done.wait(self.timeout)
         finally:
             client.disconnect()
-            client.loop_stop()
+            stop_loop(client)
         if not have_all():
             self._last_miss = time.monotonic()
             log.error("%d series named by a batch are not retained on the broker",

@@ -44,7 +44,7 @@ from ingest.tee import TeeSink
 from ingest.validate import Validator
 from occmon import topics
 from occmon.config.schema import SiteConfig
-from occmon.mqttclient import configure
+from occmon.mqttclient import configure, stop_loop
 
 log = logging.getLogger("occmon.ingest")
 
@@ -217,7 +217,7 @@ class Ingest:
             self._closer.stop(timeout=0.2)
         self.health.stop()
         self._client.disconnect()
-        self._client.loop_stop()
+        stop_loop(self._client)
         if self._own_sink:
             self._sink.close()
 

@@ -68,3 +68,19 @@ def apply(client: mqtt.Client, username: str | None = None, password: str | None
 
 def _client_id(client: mqtt.Client) -> str:
     return str(getattr(client, "_client_id", b"").decode(errors="replace")) or "(no id)"
+
+
+def stop_loop(client: mqtt.Client) -> None:
+    """``loop_stop``, then close the wake-up socket pair ``loop_start`` opened.
+
+    paho closes that pair only in ``Client.__del__``. A client held in a reference cycle
+    (its callbacks are bound methods of the object that holds it) is freed by the cycle
+    collector, which may finalise the sockets first: each stop then leaves two descriptors
+    open until a full collection, and a ResourceWarning when it comes.
+    """
+    client.loop_stop()
+    for name in ("_sockpairR", "_sockpairW"):
+        sock = getattr(client, name, None)
+        if sock is not None:
+            sock.close()
+            setattr(client, name, None)

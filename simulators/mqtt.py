@@ -25,6 +25,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from occmon.config.schema import MqttDevice, MqttMapping
+from occmon.mqttclient import stop_loop
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ class MqttDeviceSim:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._client.disconnect()
-        await asyncio.to_thread(self._client.loop_stop)
+        await asyncio.to_thread(stop_loop, self._client)
 
     def publish_once(self, epoch: float | None = None) -> dict[str, Any] | None:
         """Publish the current values now; returns the document (None if nothing to send)."""

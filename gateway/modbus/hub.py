@@ -330,13 +330,23 @@ class ModbusHub:
             raise ExceptionResponse(int(getattr(response, "exception_code", 0)))
 
     async def close(self) -> None:
-        async with self._lock.hold():
-            if self._client is not None:
-                self._client.close()
-                self._client = None
+        """Close the connection once the bus is free. A bounded stop that gives up waiting
+        (cancels this) still closes it: the request in flight is cut, never left holding a
+        socket for the rest of the process."""
+        try:
+            async with self._lock.hold():
+                self._drop_client()
+        except asyncio.CancelledError:
+            self._drop_client()
+            raise
         hooks, self._on_close = self._on_close, []
         for hook in hooks:
             await hook()
+
+    def _drop_client(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 
     async def _connected(self) -> ModbusClient:
         """The connected client, connecting if the back-off allows; else HubOffline."""

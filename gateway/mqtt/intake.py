@@ -66,7 +66,7 @@ from occmon.config.schema import MqttDevice
 from occmon.config.tls import BrokerTls
 from occmon.config.trust import TrustConfig
 from occmon.model import Quality, Reading, Reason
-from occmon.mqttclient import ClientOptions, apply
+from occmon.mqttclient import ClientOptions, apply, stop_loop
 from occmon.plausibility import Implausible, check_time
 from thresholds.lod import parse_result
 
@@ -210,7 +210,7 @@ class MqttIntake:
         client, self._client = self._client, None
         if client is not None:
             client.disconnect()
-            await asyncio.get_running_loop().run_in_executor(None, client.loop_stop)
+            await asyncio.get_running_loop().run_in_executor(None, stop_loop, client)
 
     @property
     def device_count(self) -> int:

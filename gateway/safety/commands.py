@@ -35,7 +35,7 @@ from gateway import interlock as il
 from occmon import topics
 from occmon.config.tls import BrokerTls
 from occmon.model import time_value
-from occmon.mqttclient import apply
+from occmon.mqttclient import apply, stop_loop
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +133,7 @@ class CommandListener:
 
     async def stop(self) -> None:
         self._client.disconnect()
-        await asyncio.get_running_loop().run_in_executor(None, self._client.loop_stop)
+        await asyncio.get_running_loop().run_in_executor(None, stop_loop, self._client)
 
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any,
                     _p: Any = None) -> None:

@@ -129,6 +129,7 @@ def test_bad_input_is_dead_lettered_and_the_next_message_still_counts(
     try:
         with_gateway(tmp_path, mosquitto, body)
     finally:
+        vendor.disconnect()
         vendor.loop_stop()
         sub.stop()
 
@@ -156,6 +157,7 @@ def test_good_fields_of_a_message_with_a_bad_field_are_kept(
     try:
         with_gateway(tmp_path, mosquitto, body, mapping=mapping)  # type: ignore[arg-type]
     finally:
+        vendor.disconnect()
         vendor.loop_stop()
         sub.stop()
 
@@ -188,5 +190,6 @@ def test_silent_device_goes_stale_then_recovers(tmp_path: Path, mosquitto: Mosqu
     try:
         with_gateway(tmp_path, mosquitto, body, expire_after=0.5)
     finally:
+        vendor.disconnect()
         vendor.loop_stop()
         sub.stop()
