@@ -20,7 +20,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from occmon import heartbeat, topics
 from occmon.config.schema import SiteConfig
-from occmon.mqttclient import configure, role_of
+from occmon.mqttclient import configure, role_of, stop_loop
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class StatusLink:
             with contextlib.suppress(RuntimeError, ValueError):
                 info.wait_for_publish(1.0)
         self._client.disconnect()
-        self._client.loop_stop()
+        stop_loop(self._client)
 
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> bool:
         """Hand a message to paho; False when it could not even be queued (not connected)."""
