@@ -158,6 +158,7 @@ class ReadingLog:
     def _roll(self) -> _Segment:
         if self._write_fd >= 0:
             os.close(self._write_fd)
+            self._write_fd = -1  # if the open below fails (disk full), close() skips it
         if self._segments and self._segments[-1].records == 0:  # an empty one: reuse it
             seg = self._segments[-1]
         else:
@@ -293,6 +294,7 @@ class ReadingLog:
     def _forget(self, seg: _Segment) -> None:
         if seg.fd >= 0:
             os.close(seg.fd)
+            seg.fd = -1
         seg.path.unlink(missing_ok=True)
 
     def _segment_of(self, seq: int) -> _Segment:

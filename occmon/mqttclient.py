@@ -79,6 +79,8 @@ def stop_loop(client: mqtt.Client) -> None:
     open until a full collection, and a ResourceWarning when it comes.
     """
     client.loop_stop()
+    if getattr(client, "_thread", None) is not None:
+        return  # called from paho's own thread, or it did not end: it may still use them
     for name in ("_sockpairR", "_sockpairW"):
         sock = getattr(client, name, None)
         if sock is not None:
