@@ -16,19 +16,19 @@ import html
 import io
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from ingest.daily.printing import (
     HTML_FONTS,
     ROUNDING_RULE,
-    check_fits,
-    fit,
+    Section,
     fmt,
     limit,
     page_decorations,
     pdf_font,
+    pdf_table,
 )
 
 Row = dict[str, Any]
@@ -170,18 +170,6 @@ def _clock(at: Any, tz: ZoneInfo) -> str:
         return dt.datetime.fromtimestamp(float(at), tz).strftime("%H:%M:%S")
     text = str(at or "")
     return text[11:19] if len(text) >= 19 else text
-
-
-@dataclass
-class Section:
-    """One labelled table of the sheet."""
-
-    id: str
-    title: str
-    head: list[str]
-    weights: tuple[float, ...]
-    rows: list[list[str]] = field(default_factory=list)
-    empty: str = ""
 
 
 @dataclass
@@ -407,7 +395,7 @@ def pdf_story(sheet: Sheet) -> tuple[Any, list[Any], list[Any], bool]:
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
 
     font, embedded = pdf_font()
     title_style = ParagraphStyle("title", fontName=font, fontSize=14, leading=18)
@@ -429,19 +417,8 @@ def pdf_story(sheet: Sheet) -> tuple[Any, list[Any], list[Any], bool]:
     tables = []
     for sec in sheet.sections:
         story.append(Paragraph(esc(sec.title), h2))
-        rows = sec.rows or [[sec.empty] + [""] * (len(sec.head) - 1)]
-        data = [[Paragraph(esc(c), cell) for c in r] for r in [sec.head, *rows]]
-        table = Table(data, colWidths=fit(sec.weights, doc.width), repeatRows=1)
-        style = [("FONT", (0, 0), (-1, -1), font, 6.5),
-                 ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
-                 ("BACKGROUND", (0, 0), (-1, 0), colors.Color(0.92, 0.92, 0.92)),
-                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                 ("LEFTPADDING", (0, 0), (-1, -1), 2), ("RIGHTPADDING", (0, 0), (-1, -1), 2),
-                 ("TOPPADDING", (0, 0), (-1, -1), 1), ("BOTTOMPADDING", (0, 0), (-1, -1), 1)]
-        if not sec.rows:
-            style.append(("SPAN", (0, 1), (-1, 1)))
-        table.setStyle(TableStyle(style))
-        check_fits(table, doc.width, doc.height)
+        table = pdf_table(sec.head, sec.rows, sec.weights, empty=sec.empty,
+                          frame=(doc.width, doc.height), font=font, cell=cell, tight=True)
         tables.append(table)
         story.append(table)
     story.append(Paragraph(esc(_t(sheet.lang, "五、签署与账本", "5. Signature and ledger")), h2))

@@ -8,10 +8,12 @@ resolution they mean, not the analyzer's six decimals. docs/records.md, "Printed
 
 from __future__ import annotations
 
+import html
 import logging
 import math
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +127,46 @@ def check_fits(table: Any, width: float, height: float) -> float:
     if used > width + 0.01:
         raise LayoutError(f"table is {used:.1f} pt wide, the frame {width:.1f} pt")
     return float(used)
+
+
+@dataclass
+class Section:
+    """One labelled table of a printed sheet; ``empty`` is the one line that spans it when
+    it has no row (a section is printed even then: "none" is a statement on a record)."""
+
+    id: str
+    title: str
+    head: list[str]
+    weights: tuple[float, ...]
+    rows: list[list[str]] = field(default_factory=list)
+    empty: str = ""
+
+
+def pdf_table(head: Sequence[str], rows: Sequence[Sequence[str]], weights: Sequence[float],
+              *, empty: str, frame: tuple[float, float], font: str, cell: Any,
+              size: float = 6.5, tight: bool = False) -> Any:
+    """A grid table of ``rows`` under ``head`` (repeated on each page) whose columns fit
+    ``frame`` (width, height); with no row, one line ``empty`` spans it. ``LayoutError`` if
+    it would still run off the paper. ``tight``: 1-2 pt cell padding (a dense sheet)."""
+    from reportlab.lib import colors
+    from reportlab.platypus import Paragraph, Table, TableStyle
+
+    width, height = frame
+    body = [list(r) for r in rows] or [[empty] + [""] * (len(head) - 1)]
+    data = [[Paragraph(html.escape(c), cell) for c in r] for r in [list(head), *body]]
+    table = Table(data, colWidths=fit(weights, width), repeatRows=1)
+    style: list[Any] = [("FONT", (0, 0), (-1, -1), font, size),
+                        ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
+                        ("BACKGROUND", (0, 0), (-1, 0), colors.Color(0.92, 0.92, 0.92)),
+                        ("VALIGN", (0, 0), (-1, -1), "TOP")]
+    if tight:
+        style += [("LEFTPADDING", (0, 0), (-1, -1), 2), ("RIGHTPADDING", (0, 0), (-1, -1), 2),
+                  ("TOPPADDING", (0, 0), (-1, -1), 1), ("BOTTOMPADDING", (0, 0), (-1, -1), 1)]
+    if not rows:
+        style.append(("SPAN", (0, 1), (-1, 1)))
+    table.setStyle(TableStyle(style))
+    check_fits(table, width, height)
+    return table
 
 
 def page_decorations(font: str, footer: str, watermark: str | None) -> Any:

@@ -31,12 +31,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ingest.daily import query
 from ingest.daily.printing import (
     ROUNDING_RULE,
-    check_fits,
-    fit,
     fmt,
     limit,
     page_decorations,
     pdf_font,
+    pdf_table,
 )
 from occmon import ledger
 from occmon.ledger import canonical, sha256_text
@@ -283,11 +282,10 @@ PRINT_WEIGHTS = (60, 120, 70, 40, 50, 70, 50, 55, 55, 40, 40, 50, 50)
 def pdf_parts(summary: Summary, sign: dict[str, Any] | None, lang: str = "zh",
               provisional: bool = False) -> tuple[Any, list[Any], Any]:
     """(doc template, story, the table) of the quarterly form, laid out and checked to fit."""
-    from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
 
     zh = lang == "zh"
     font, _embedded = pdf_font()
@@ -302,23 +300,13 @@ def pdf_parts(summary: Summary, sign: dict[str, Any] | None, lang: str = "zh",
     esc = html.escape
     head = [c[0] if zh else c[1] for c in COLUMNS]
     keep = (1, 2, 3, 4, 6, 7, 9, 10, 11, 12, 13, 14, 15)  # the printed columns
-    rows = [[head[i] for i in keep]]
+    rows = []
     for r in summary.rows:
         cells = _cells(summary, r, lang, sign, printed=True)
         rows.append([cells[i] for i in keep])
-    if not summary.rows:
-        rows.append([("本季度无已日结的记录" if zh else "no closed day in this quarter")]
-                    + [""] * (len(keep) - 1))
-    data = [[Paragraph(esc(c), cell) for c in r] for r in rows]
-    table = Table(data, colWidths=fit(PRINT_WEIGHTS, doc.width), repeatRows=1)
-    style = [("FONT", (0, 0), (-1, -1), font, 7),
-             ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
-             ("BACKGROUND", (0, 0), (-1, 0), colors.Color(0.92, 0.92, 0.92)),
-             ("VALIGN", (0, 0), (-1, -1), "TOP")]
-    if not summary.rows:
-        style.append(("SPAN", (0, 1), (-1, 1)))
-    table.setStyle(TableStyle(style))
-    check_fits(table, doc.width, doc.height)
+    table = pdf_table([head[i] for i in keep], rows, PRINT_WEIGHTS,
+                      empty="本季度无已日结的记录" if zh else "no closed day in this quarter",
+                      frame=(doc.width, doc.height), font=font, cell=cell, size=7)
     closed = len(summary.closed_days)
     meta = (f"单位 {summary.site_zh}; 季度 {summary.first} 至 {summary.last}; 已日结 {closed}/"
             f"{summary.days} 天; 合格率 = 合格 / (合格 + 超标), 数据不足不计入" if zh else

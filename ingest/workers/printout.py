@@ -12,18 +12,18 @@ from __future__ import annotations
 import html
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ingest.daily.printing import (
     HTML_FONTS,
     ROUNDING_RULE,
-    check_fits,
-    fit,
+    Section,
     fmt,
     limit,
     page_decorations,
     pdf_font,
+    pdf_table,
 )
 
 Row = dict[str, Any]
@@ -35,12 +35,9 @@ BASIS = {"site-shifts": "按本单位班次 site shifts", "calendar-day": "按�
 
 
 @dataclass
-class Table:
-    id: str
-    title: str
-    head: list[str]
-    weights: tuple[float, ...]
-    rows: list[list[str]] = field(default_factory=list)
+class Table(Section):
+    """A section of a worker's printout; bilingual "none" when it has no row."""
+
     empty: str = "无 none"
 
 
@@ -246,12 +243,10 @@ def to_html(sheet: Sheet) -> str:
 
 def to_pdf(sheet: Sheet) -> bytes:
     """A4 landscape, CJK font embedded (``pdf_font``); a table wider than the frame is refused."""
-    from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, TableStyle
-    from reportlab.platypus import Table as PdfTable
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
 
     font, _embedded = pdf_font()
     title = ParagraphStyle("title", fontName=font, fontSize=13, leading=17, spaceAfter=4)
@@ -269,18 +264,8 @@ def to_pdf(sheet: Sheet) -> bytes:
     story += [Paragraph(esc(m), body) for m in sheet.meta]
     for t in sheet.tables:
         story.append(Paragraph(esc(t.title), h2))
-        rows = t.rows or [[t.empty] + [""] * (len(t.head) - 1)]
-        data = [[Paragraph(esc(c), cell) for c in r] for r in [t.head, *rows]]
-        table = PdfTable(data, colWidths=fit(t.weights, doc.width), repeatRows=1)
-        style = [("FONT", (0, 0), (-1, -1), font, 6.5),
-                 ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
-                 ("BACKGROUND", (0, 0), (-1, 0), colors.Color(0.92, 0.92, 0.92)),
-                 ("VALIGN", (0, 0), (-1, -1), "TOP")]
-        if not t.rows:
-            style.append(("SPAN", (0, 1), (-1, 1)))
-        table.setStyle(TableStyle(style))
-        check_fits(table, doc.width, doc.height)
-        story.append(table)
+        story.append(pdf_table(t.head, t.rows, t.weights, empty=t.empty,
+                               frame=(doc.width, doc.height), font=font, cell=cell))
     story.append(Spacer(1, 6))
     story += [Paragraph(esc(n), cell) for n in sheet.notes]
     story.append(Paragraph(esc(f"{ROUNDING_RULE['zh']} {ROUNDING_RULE['en']}"), cell))
