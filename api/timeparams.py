@@ -16,7 +16,7 @@ import json
 import math
 from typing import Annotated, Any
 
-from fastapi import HTTPException, Path
+from fastapi import HTTPException, Path, Query
 
 from api.errors import error
 from occmon.model import parse_time
@@ -32,6 +32,14 @@ WINDOW = f"{EARLIEST:%Y-%m-%dT%H:%M:%SZ} .. {LATEST:%Y-%m-%dT%H:%M:%SZ}"
 DAY: dict[str, Any] = {"format": "date"}
 TIME: dict[str, Any] = {"format": "date-time"}
 DayPath = Annotated[str, Path(description="a day YYYY-MM-DD (site local)", json_schema_extra=DAY)]
+# the time window and the page of a listing (exceedances, instrument events)
+MAX_PAGE = 1000
+StartQuery = Annotated[str | None, Query(description="ISO 8601 with offset, inclusive",
+                                         json_schema_extra=TIME)]
+EndQuery = Annotated[str | None, Query(description="ISO 8601 with offset, exclusive",
+                                       json_schema_extra=TIME)]
+PageLimit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+PageOffset = Annotated[int, Query(ge=0, le=10_000_000)]
 
 
 def unprocessable(message: str, parameter: str | None = None) -> HTTPException:

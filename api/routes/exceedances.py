@@ -28,7 +28,16 @@ from api.records_deps import (
     check_site,
     csv_response,
 )
-from api.timeparams import TIME, check_range, check_time, parse_iso, unprocessable
+from api.timeparams import (
+    EndQuery,
+    PageLimit,
+    PageOffset,
+    StartQuery,
+    check_range,
+    check_time,
+    parse_iso,
+    unprocessable,
+)
 from ingest.daily import export, live, query, rectify
 from ingest.daily.store import Conflict, NotFound, RecordsStore
 from ingest.daily.windows import zone
@@ -37,7 +46,6 @@ from occmon.config.schema import SiteConfig
 router = APIRouter(prefix="/api/v1/exceedances", tags=["exceedances"])
 Type = Literal["twa", "stel", "mac", "peak", "noise", "dose"]
 Status = Literal["open", "actioned", "rechecked", "closed", "withdrawn"]
-MAX_PAGE = 1000
 
 
 def at_offset(epoch: float, config: SiteConfig) -> str:
@@ -84,12 +92,8 @@ def list_exceedances(
     provisional: bool | None = Query(
         default=None, description="true: only the open days' exceedances (not in the ledger "
         "until their day closes); false: only the ledgered ones; default both"),
-    start: str | None = Query(default=None, description="ISO 8601 with offset, inclusive",
-                              json_schema_extra=TIME),
-    end: str | None = Query(default=None, description="ISO 8601 with offset, exclusive",
-                            json_schema_extra=TIME),
-    limit: int = Query(default=100, ge=1, le=MAX_PAGE),
-    offset: int = Query(default=0, ge=0, le=10_000_000),
+    start: StartQuery = None, end: EndQuery = None,
+    limit: PageLimit = 100, offset: PageOffset = 0,
     format: Format = "json", lang: Lang = "zh",
 ) -> dict[str, Any] | Response:
     """Exceedances newest first, filtered; ``next_offset`` pages on (null on the last page).

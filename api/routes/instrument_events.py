@@ -13,7 +13,7 @@ import time
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
@@ -22,7 +22,16 @@ from api.deps import Config
 from api.errors import error
 from api.records_deps import CSV_TOO, Format, Lang, Records, RecordsWriter, csv_response
 from api.routes.exceedances import at_offset
-from api.timeparams import TIME, check_range, check_time, parse_iso, unprocessable
+from api.timeparams import (
+    EndQuery,
+    PageLimit,
+    PageOffset,
+    StartQuery,
+    check_range,
+    check_time,
+    parse_iso,
+    unprocessable,
+)
 from ingest import instrument_events as ie
 from ingest.daily import export
 from ingest.daily.windows import zone
@@ -30,7 +39,6 @@ from occmon.config.schema import SiteConfig
 
 router = APIRouter(prefix="/api/v1", tags=["instrument events"])
 EventName = Literal["state-changed", "bump-test", "calibration"]
-MAX_PAGE = 1000
 _ISO_FIELDS = ("time", "start", "end", "since")
 
 
@@ -87,12 +95,8 @@ def list_instrument_events(
     config: Config, store: Records,
     device: str | None = None, point: str | None = None, sensor: str | None = None,
     event: EventName | None = None,
-    start: str | None = Query(default=None, description="ISO 8601 with offset, inclusive",
-                              json_schema_extra=TIME),
-    end: str | None = Query(default=None, description="ISO 8601 with offset, exclusive",
-                            json_schema_extra=TIME),
-    limit: int = Query(default=100, ge=1, le=MAX_PAGE),
-    offset: int = Query(default=0, ge=0, le=10_000_000),
+    start: StartQuery = None, end: EndQuery = None,
+    limit: PageLimit = 100, offset: PageOffset = 0,
     format: Format = "json", lang: Lang = "zh",
 ) -> dict[str, Any] | Response:
     """Instrument events newest first, filtered; ``next_offset`` pages on (null on the last
