@@ -256,7 +256,7 @@ class IngestHealth:
         self._system_alarms(problems, now)
         payload = heartbeat.payload(self.site, "ingest", now=now, since=self.started,
                                     problems=problems, figures=figures)
-        self.ingest._client.publish(self.topic, payload, 1, True)
+        self.ingest.gate.publish(self.topic, payload, 1, True, hold=False)
 
     # -- system alarms --------------------------------------------------------------------
     def _system_alarms(self, problems: list[Problem], now: float) -> None:
@@ -290,5 +290,5 @@ class IngestHealth:
         if push is not None:
             push.submit([Event("alarm", now, body, self.site)])  # not via the store
             self.system_pushes += int(raised)
-        self.ingest._client.publish(topics.events(self.site, "alarm"),
+        self.ingest.gate.publish(topics.events(self.site, "alarm"),
                                     json.dumps(body, ensure_ascii=False).encode(), 1)

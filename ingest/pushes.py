@@ -19,8 +19,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
-
 from ingest.notify import DeliveryError, DeliveryRecord, Notifier, PointInfo, build_senders
 from ingest.records import DeadLetter, DeviceState, Event
 from ingest.sink import Sink
@@ -28,20 +26,20 @@ from ingest.store import SqliteStore
 from occmon import topics
 from occmon.config.schema import SiteConfig
 from occmon.model import Reading
+from occmon.mqttclient import PublishGate
 
 log = logging.getLogger("occmon.ingest.push")
 
 SEEN = 10_000  # event ids remembered against redelivery
 
 
-def mqtt_publish(client: Callable[[], mqtt.Client]) -> Callable[[str, bytes, int], None]:
-    """The annunciator's publish hook on ingest's own paho client; raises when not sent."""
+def mqtt_publish(gate: Callable[[], PublishGate]) -> Callable[[str, bytes, int], None]:
+    """The annunciator's publish hook on ingest's own paho client (through its gate: held
+    while the client reconnects); raises when it can be neither sent nor held."""
 
     def publish(topic: str, payload: bytes, qos: int) -> None:
-        info = client().publish(topic, payload, qos)
-        if info.rc != mqtt.MQTT_ERR_SUCCESS:
-            raise DeliveryError("mqtt-error", f"publish to {topic} failed: "
-                                f"{mqtt.error_string(info.rc)}")
+        if not gate().publish(topic, payload, qos):
+            raise DeliveryError("mqtt-error", f"publish to {topic} failed: not connected")
 
     return publish
 

@@ -44,7 +44,7 @@ from ingest.tee import TeeSink
 from ingest.validate import Validator
 from occmon import topics
 from occmon.config.schema import SiteConfig
-from occmon.mqttclient import configure, stop_loop
+from occmon.mqttclient import PublishGate, configure, stop_loop
 
 log = logging.getLogger("occmon.ingest")
 
@@ -97,7 +97,7 @@ class Ingest:
         self._sink: Sink = sink if sink is not None else default_sink(config)
         self._own_sink = sink is None
         # alarm pushes (notify:) follow the stored alarm events
-        self.push = AlarmPush.from_config(config, mqtt_publish(lambda: self._client))
+        self.push = AlarmPush.from_config(config, mqtt_publish(lambda: self.gate))
         if self.push is not None:
             self._sink = self.push.wrap(self._sink)
         self._batch_readings = batch_readings or max(config.store.batch_size, 2000)
@@ -137,6 +137,8 @@ class Ingest:
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
         self._client = client
+        # what ingest publishes (pushes, heartbeats, system alarms) from threads of its own
+        self.gate = PublishGate(client)
         # payload v2: series this process missed are fetched from the broker's retained ones
         self.series_fetcher = SeriesFetcher(
             self._check.series, self.site, host=broker_host, port=broker_port,
@@ -155,6 +157,7 @@ class Ingest:
             return
         self._generation += 1
         self._count("connects")
+        self.gate.flush()
         log.info(
             "ingest %s connected to %s:%s (session present: %s)",
             self.client_id, self._host, self._port, flags.session_present,

@@ -9,6 +9,8 @@ as keyword arguments), so a new client cannot forget TLS or log in with the wron
 from __future__ import annotations
 
 import logging
+import threading
+from collections import deque
 from typing import TypedDict
 
 import paho.mqtt.client as mqtt
@@ -86,3 +88,51 @@ def stop_loop(client: mqtt.Client) -> None:
         if sock is not None:
             sock.close()
             setattr(client, name, None)
+
+
+class PublishGate:
+    """``publish`` from any thread without racing paho's reconnect.
+
+    paho's ``reconnect()`` (in its network thread) sets the new socket a moment before it
+    queues CONNECT, and ``publish()`` from another thread only checks that a socket exists:
+    a message published in between goes out first on the new connection, and the broker
+    drops the connection ("first packet is not CONNECT"). So a message published while the
+    client is not connected is held here and handed to paho by ``flush()``, which the
+    owner calls from its ``on_connect`` (paho's thread, after CONNACK). QoS 0 is not held
+    (at most once: paho drops it too when not connected). At most ``limit`` are held; the
+    oldest are dropped past that and counted.
+    """
+
+    def __init__(self, client: mqtt.Client, limit: int = 10_000) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+        self._held: deque[tuple[str, bytes | str, int, bool]] = deque()
+        self._limit = limit
+        self.dropped = 0
+
+    def publish(self, topic: str, payload: bytes | str, qos: int = 1,
+                retain: bool = False, *, hold: bool = True) -> bool:
+        """True when paho took the message or it is held for the next connection.
+        ``hold=False``: not connected is False (a heartbeat: the next one replaces it)."""
+        with self._lock:
+            if self._client.is_connected() and not self._held:
+                info = self._client.publish(topic, payload, qos, retain)
+                return info.rc == mqtt.MQTT_ERR_SUCCESS
+            if qos == 0 or not hold:
+                return False
+            if len(self._held) >= self._limit:
+                self._held.popleft()
+                self.dropped += 1
+            self._held.append((topic, payload, qos, retain))
+            return True
+
+    def flush(self) -> None:
+        """Hand the held messages to paho, in order (call from ``on_connect``)."""
+        with self._lock:
+            while self._held and self._client.is_connected():
+                topic, payload, qos, retain = self._held.popleft()
+                self._client.publish(topic, payload, qos, retain)
+
+    @property
+    def held(self) -> int:
+        return len(self._held)

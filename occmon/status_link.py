@@ -20,7 +20,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from occmon import heartbeat, topics
 from occmon.config.schema import SiteConfig
-from occmon.mqttclient import configure, role_of, stop_loop
+from occmon.mqttclient import PublishGate, configure, role_of, stop_loop
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,7 @@ class StatusLink:
         client.on_message = self._on_message
         client.on_disconnect = self._on_disconnect
         self._client = client
+        self._out = PublishGate(client)  # publishes from the asyncio thread, not paho's
         self._host, self._port = host, port
         self._keepalive = broker.keepalive if broker else 30
         self._lock = threading.Lock()
@@ -75,12 +76,13 @@ class StatusLink:
         stop_loop(self._client)
 
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> bool:
-        """Hand a message to paho; False when it could not even be queued (not connected)."""
-        info = self._client.publish(topic, payload, qos, retain)
-        return info.rc == mqtt.MQTT_ERR_SUCCESS
+        """Hand a message to paho, or hold it until the link is connected (occmon.mqttclient
+        ``PublishGate``); False only when it cannot even be held."""
+        return self._out.publish(topic, payload, qos, retain)
 
     def beat(self, payload: bytes) -> bool:
-        return self.publish(self.topic, payload, 1, True)
+        """Publish a heartbeat; not held while disconnected (the next one replaces it)."""
+        return self._out.publish(self.topic, payload, 1, True, hold=False)
 
     def seen_alive(self, component: str) -> bool:
         """A timed online beat of ``component`` came at least once: it can be "lost"."""
@@ -101,6 +103,7 @@ class StatusLink:
             return
         self.connected = True
         self.connected_at = time.time()
+        self._out.flush()
         for topic in self._watch:
             client.subscribe(topic, qos=1)
 

@@ -25,7 +25,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from occmon.config.schema import MqttDevice, MqttMapping
-from occmon.mqttclient import stop_loop
+from occmon.mqttclient import PublishGate, stop_loop
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +118,8 @@ class MqttDeviceSim:
         if username:  # the device's own broker account (broker.accounts)
             self._client.username_pw_set(username, password)
         self._client.reconnect_delay_set(min_delay=1, max_delay=5)
+        self._out = PublishGate(self._client)  # publishes from the plant's loop, not paho's thread
+        self._client.on_connect = lambda *_: self._out.flush()
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -146,7 +148,7 @@ class MqttDeviceSim:
         document = build_payload(
             self.config.id, self.config.mapping, values, time.time() if epoch is None else epoch
         )
-        self._client.publish(self.config.topic, json.dumps(document), qos=1)
+        self._out.publish(self.config.topic, json.dumps(document), qos=1)
         self.published += 1
         self.last_payload = document
         return document
