@@ -10,7 +10,7 @@ from simulators.scenarios import list_scenarios
 PACKAGE = Path(__file__).resolve().parents[2] / "simulators"
 PROJECT = ("occmon", "gateway", "ingest", "api", "thresholds", "dashboards")
 ALLOWED = ("occmon.config", "occmon.model", "occmon.quantities", "gateway.modbus.profile",
-           "gateway.modbus.codec", "thresholds")
+           "gateway.modbus.codec", "occmon.mqttclient", "thresholds")
 
 
 def test_imports_stay_within_the_shared_contracts() -> None:
