@@ -143,8 +143,8 @@ class RegisterImage:
 def sayable_states(profile: Profile) -> frozenset[str]:
     """Every NE 107 state the profile's status registers can say (besides ``normal``): what
     a simulated device of that profile can be put in (``SimulatedPlant.set_state``). A map
-    with no status register (Polytron 8000 measured value, RAEGuard 3, iTrans 2) says none:
-    such a device can only be faulted by going silent."""
+    with no status register (Polytron 8000 measured value, RAEGuard 3) says none: such a
+    device can only be faulted by going silent."""
     found: set[str] = set()
     for reg in profile.registers:
         for meaning in (reg.status_bits or {}).values():
