@@ -183,13 +183,20 @@ class Calibrations:
         if not sensors:
             self.counters["calibrations.unknown-sensor"] += 1
             return
+        self.counters["calibrations.observed"] += 1
+        day = calibration.local_day(end, self.tz)
+        known = self.days()
+        if all(known.get(s) == day for s in sensors):
+            # the day, hence every due date, is already known: a status word flapping in
+            # and out of calibration costs no file write and no judgement
+            self.counters["calibrations.same-day"] += 1
+            return
         result = body.get("result")
         for sensor in sensors:
             before = self.observed.get(sensor)
             if before is None or end >= before.end:
                 self.observed[sensor] = Observed(device, end, str(body.get("id", "")),
                                                  result if isinstance(result, str) else None)
-        self.counters["calibrations.observed"] += 1
         try:
             self.store.save(self.observed)
         except OSError as exc:  # the warning still clears now; only a restart forgets it

@@ -116,6 +116,10 @@ def test_a_calibration_moves_the_due_date_and_is_stored(tmp_path: Path) -> None:
         assert stored["sensors"]["s2"] == {"device": "panel", "end": now,
                                            "event": f"id-calibration-{now}", "result": None}
         assert not list(tmp_path.glob("*.tmp"))
+        # the same day again (a status word flapping in and out of calibration): no write
+        cals(event("calibration", ["s1", "s2"], "passed", now + 0.25))
+        assert cals.counters["calibrations.same-day"] == 1
+        assert json.loads(store.path.read_text()) == stored
 
     run(tmp_path, body)
 
