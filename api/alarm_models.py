@@ -22,7 +22,8 @@ AlarmStateName = Literal["normal", "active-unacknowledged", "active-acknowledged
 # the alarm event names (each gateway.alarms.actions event's ``name``) and ingest's "closed"
 AlarmEventName = Literal["raised", "escalated", "deescalated", "cleared", "acknowledged",
                          "returned", "shelved", "unshelved", "out-of-service", "in-service",
-                         "resolved", "fault-raised", "fault-cleared", "warning", "closed"]
+                         "resolved", "fault-raised", "fault-cleared", "warning",
+                         "warning-cleared", "closed"]
 
 
 def body_out(body: dict[str, Any]) -> dict[str, Any]:

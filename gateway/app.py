@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import thresholds
-from gateway import instrument
+from gateway import calibrations, instrument
 from gateway.committer import Committer
 from gateway.health import GatewayHealth
 from gateway.modbus import build_drivers
@@ -97,6 +97,7 @@ class Gateway:
             client_id=f"{prefix}-gateway-commands-{self.site}",
         )
         self.sink.observers.append(self.safety.readings)
+        self.calibrations = calibrations.attach(config, self.safety, self.instrument_events)
         mqtt_devices = [d for d in config.devices if isinstance(d, MqttDevice)]
         self.intake: MqttIntake | None = None
         if mqtt_devices:
@@ -168,6 +169,7 @@ class Gateway:
             out.update(self.intake.counters())
         out.update(self.safety.counter_values())
         out.update(self.opcua.counters())
+        out.update(self.calibrations.counters)
         out["sink.buffered"] = self.sink.buffered
         out["sink.failed_commits"] = self.sink.failed_commits
         for driver in self.drivers:

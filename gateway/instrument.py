@@ -9,13 +9,16 @@ ingest stores them as events (kind ``instrument``) beside the readings they expl
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from gateway.queue import Entry
 from gateway.safety import wire
 
 INSTRUMENT = "instrument"  # events/instrument
+
+log = logging.getLogger(__name__)
 
 
 class _Committer(Protocol):
@@ -34,10 +37,21 @@ class InstrumentEvents:
         self.site = site
         self.ids = wire.EventIds()
         self.sent = 0
+        # parts of the gateway that act on what the instruments report (gateway.calibrations):
+        # each gets the body with its id, after it was queued
+        self.observers: list[Callable[[dict[str, Any]], None]] = []
+        self.observer_errors = 0
 
     def __call__(self, body: dict[str, Any]) -> None:
         self.sent += 1
-        self.committer.add([wire.event_entry(self.site, INSTRUMENT, body, self.ids.next())])
+        ident = self.ids.next()
+        self.committer.add([wire.event_entry(self.site, INSTRUMENT, body, ident)])
+        for observer in self.observers:
+            try:
+                observer({**body, "id": ident})
+            except Exception:  # an observer's bug must not lose the event nor the readings
+                self.observer_errors += 1
+                log.exception("instrument event observer failed")
 
 
 def attach(drivers: Iterable[object], committer: _Committer, site: str) -> InstrumentEvents:

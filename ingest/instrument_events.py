@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from occmon import ledger
+from occmon import calibration, ledger
 from occmon.config.schema import Instrument, SiteConfig
 
 KIND = "instrument"  # the events table's kind
@@ -212,13 +212,7 @@ def _local_day(epoch: float, tz: ZoneInfo) -> dt.date:
 
 def _end(item: Mapping[str, Any]) -> float:
     """When a test ended (epoch seconds): its ``end`` if parseable, else its stored time."""
-    text = item.get("end")
-    if isinstance(text, str):
-        try:
-            return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            pass
-    return float(item["time"])
+    return calibration.ended(item, float(item["time"]))
 
 
 def tests_of(conn: sqlite3.Connection, tz: ZoneInfo, *, device: str | None = None,
@@ -239,7 +233,7 @@ def latest_calibrations(conn: sqlite3.Connection, before: float,
     ``before`` and did not fail (an unknown result counts: the instrument was calibrated)."""
     out: dict[str, tuple[dt.date, str]] = {}
     for item in tests_of(conn, tz, before=before):
-        if item.get("event") != "calibration" or item.get("result") == "failed":
+        if not calibration.counts(item):  # the rule the gateway's warning follows too
             continue
         if _end(item) >= before:
             continue
@@ -256,11 +250,12 @@ def calibration_of(inst: Instrument | None, event: tuple[dt.date, str] | None
     typed = inst.calibrated if inst else None
     source: str | None = SITE_FILE if typed else None
     date, ident = typed, None
-    if event is not None and (typed is None or event[0] > typed):
+    if event is not None and calibration.later(typed, event[0]) != typed:
         date, ident, source = event[0], event[1], EVENT
     interval = inst.calibration_interval_days if inst else 365
     return {"calibrated": date.isoformat() if date else None,
-            "calibration_due": (date + dt.timedelta(days=interval)).isoformat() if date else None,
+            "calibration_due": (calibration.due_date(date, interval).isoformat()
+                                if date else None),
             "calibration_source": source, "calibration_event": ident}
 
 

@@ -23,6 +23,7 @@ from gateway.alarms.actions import (
     ReturnedToService,
     Shelved,
     Unshelved,
+    WarningCleared,
     WarningRaised,
 )
 from gateway.alarms.config import AlarmsConfig, PointAlarm
@@ -89,5 +90,6 @@ __all__ = [
     "UnknownAlarm",
     "Unshelve",
     "Unshelved",
+    "WarningCleared",
     "WarningRaised",
 ]

@@ -176,4 +176,14 @@ class WarningRaised(AlarmEvent):
     reason: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class WarningCleared(AlarmEvent):
+    """The end of a warning: the point is calibrated again (a calibration the gateway saw
+    moved its due date, or the instrument stopped reporting calibration overdue). Without it
+    a board would keep a warning that no longer holds until the next alarm on the point."""
+
+    name: ClassVar[str] = "warning-cleared"
+    reason: str
+
+
 Action = AlarmEvent

@@ -19,7 +19,7 @@ from __future__ import annotations
 import heapq
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from gateway.alarms import actions as act
@@ -43,7 +43,7 @@ from gateway.alarms.levels import Level, rank
 from gateway.alarms.snapshot import AlarmSnapshot, PointCondition, PointSnapshot
 from gateway.alarms.spec import PointSpec
 from gateway.alarms.states import Do, Trigger, transition
-from occmon.model import Quality, Reason
+from occmon.model import Quality, Reason, iso_utc
 
 _REASONS = {r.value for r in ResolveReason}
 _CHECK_FUNCTION = str(Reason.CHECK_FUNCTION)  # "check-function" or "check-function:<detail>"
@@ -427,8 +427,7 @@ class AlarmEngine:
         due = p.spec.calibration_due
         overdue = p.overdue_sample or (due is not None and time >= due)
         if not overdue:
-            p.warned = False
-            return []
+            return self._calibration_cleared(p, time) if p.warned else []
         if p.warned:
             return []
         p.warned = True
@@ -439,6 +438,48 @@ class AlarmEngine:
             level=None, value=p.value, setpoint=None, unit=p.spec.unit, time=time,
             state=AlarmState.NORMAL, occurrence=0, reason=str(Reason.CALIBRATION_OVERDUE),
             cause=f"{p.spec.point}: {why}; values are kept but uncertain")]
+
+    @staticmethod
+    def _calibration_cleared(p: _Point, time: float) -> list[AlarmEvent]:
+        """The end of a calibration warning, so the board and the point's state say so."""
+        p.warned = False
+        due = p.spec.calibration_due
+        when = f"next due {iso_utc(due)}" if due is not None else "no due date"
+        return [act.WarningCleared(
+            alarm_id=f"{p.spec.point}:calibration", point=p.spec.point, kind=AlarmKind.WARNING,
+            level=None, value=p.value, setpoint=None, unit=p.spec.unit, time=time,
+            state=AlarmState.NORMAL, occurrence=0, reason=str(Reason.CALIBRATION_OVERDUE),
+            cause=f"{p.spec.point}: calibration no longer overdue ({when})")]
+
+    # -- calibration due dates ----------------------------------------------------------------
+    def calibration_due(self, point: str) -> float | None:
+        """The point's calibration due time (epoch seconds) as the engine judges it now."""
+        p = self._points.get(point)
+        if p is None:
+            raise errors.UnknownPoint(point, f"no alarm point {point!r}")
+        return p.spec.calibration_due
+
+    def move_calibration_due(self, point: str, due: float | None,
+                             time: float) -> list[AlarmEvent]:
+        """A calibration moved the point's due date to ``due`` (None: no due date): the
+        point is judged at ``time`` at once (a warning that no longer holds clears, one
+        that now holds is raised) and its next check, the new date among them, is filed.
+
+        Before the first tick only the date changes: the first tick judges every point.
+        The point is judged no earlier than its last sample, as a sample would be."""
+        p = self._points.get(point)
+        if p is None:
+            raise errors.UnknownPoint(point, f"no alarm point {point!r}")
+        p.spec = replace(p.spec, calibration_due=due)
+        if not self._started:
+            return []
+        at = time if p.last_time is None else max(time, p.last_time)
+        if not at <= self._latest:
+            self._latest = at
+        p.fault.tick(at)
+        out = self._evaluate(p, at)  # a warning raised before is looked at (p.warned)
+        self._schedule(p, at)
+        return out
 
     @staticmethod
     def _fault_cause(p: _Point, reason: str | None) -> str:

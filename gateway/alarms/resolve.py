@@ -8,6 +8,7 @@ airborne limit (noise, dose) and no override gets fault supervision only.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -15,6 +16,7 @@ import thresholds
 from gateway.alarms.config import AlarmsConfig, PointAlarm
 from gateway.alarms.levels import SetPointsLike
 from gateway.alarms.spec import PointSpec
+from occmon import calibration
 from occmon.config.schema import MqttDevice, Sensor, SiteConfig
 from occmon.quantities import QUANTITIES
 
@@ -42,16 +44,32 @@ def _setpoints(agent: thresholds.Agent, entry: PointAlarm, profile: str,
         return SiteSetPoints(entry.pre_alarm, entry.alarm, entry.high_alarm, unit)
 
 
-def _calibration_due(site: SiteConfig, sensors: list[Sensor]) -> float | None:
-    """The earliest calibration due date of a point's ``sensors``, as a timestamp."""
+def _calibration_due(site: SiteConfig, sensors: list[Sensor],
+                     calibrated: Mapping[str, dt.date] | None = None) -> float | None:
+    """The earliest calibration due date of a point's ``sensors``, as a timestamp.
+
+    A sensor's calibration is the later of the site file's ``instrument.calibrated`` and
+    the date in ``calibrated`` (sensor id -> site-local day of its last calibration that
+    did not fail, as the gateway observed it: ``gateway.calibrations``); a sensor without
+    an ``instrument`` section has no due date (``occmon.calibration`` has the rule)."""
+    tz = ZoneInfo(site.site.timezone)
     dues = []
     for sensor in sensors:
-        if sensor.instrument and sensor.instrument.calibrated:
-            due = sensor.instrument.calibrated + dt.timedelta(
-                days=sensor.instrument.calibration_interval_days)
-            midnight = dt.datetime.combine(due, dt.time(), tzinfo=ZoneInfo(site.site.timezone))
-            dues.append(midnight.timestamp())
+        inst = sensor.instrument
+        if inst is None:
+            continue
+        day = calibration.later(inst.calibrated, (calibrated or {}).get(sensor.id))
+        if day is not None:
+            dues.append(calibration.due_at(day, inst.calibration_interval_days, tz))
     return min(dues) if dues else None
+
+
+def calibration_dues(site: SiteConfig, calibrated: Mapping[str, dt.date],
+                     points: Iterable[str] | None = None) -> dict[str, float | None]:
+    """point -> calibration due timestamp (``_calibration_due``) of ``points`` (default:
+    every point), with ``calibrated`` standing in for older site-file dates."""
+    names = [p.id for p in site.points] if points is None else list(points)
+    return {name: _calibration_due(site, site.sensors_at(name), calibrated) for name in names}
 
 
 def stale_after_polls(site: SiteConfig, alarms: AlarmsConfig) -> int:

@@ -232,6 +232,14 @@ class Safety:
         return self._alarm_events(self.engine.handle(
             ExternalAlarm(alarm_id, source, active, now, cause, system=True)))
 
+    def calibration_due(self, point: str, due: float | None, now: float
+                        ) -> list[dict[str, Any]]:
+        """A calibration moved a point's due date (``gateway.calibrations``): the warning
+        events it caused, queued like any other alarm event. No alarm point: nothing."""
+        if point not in self._alarm_points:
+            return []
+        return self._alarm_events(self.engine.move_calibration_due(point, due, now))
+
     # -- outputs --------------------------------------------------------------------------
     def _zone(self, now: float) -> None:
         if not self._bound:

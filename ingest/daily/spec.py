@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import thresholds
+from occmon import calibration
 from occmon.config.schema import Point, SiteConfig
 
 PRIMARY = {"chemical": "concentration", "dust": "concentration", "noise": "laeq",
@@ -98,11 +99,12 @@ def instruments_on(spec: PointSpec, day: dt.date,
     for inst in spec.instruments:
         event = (calibrations or {}).get(inst["sensor"])
         typed = inst["calibrated"]
+        typed_day = dt.date.fromisoformat(typed) if typed else None
         if event is not None and event[0] <= day and (
-                typed is None or event[0] > dt.date.fromisoformat(typed)):
-            interval = dt.timedelta(days=spec.intervals.get(inst["sensor"], 365))
+                calibration.later(typed_day, event[0]) != typed_day):
+            interval = spec.intervals.get(inst["sensor"], 365)
             inst = {**inst, "calibrated": event[0].isoformat(),
-                    "calibration_due": (event[0] + interval).isoformat(),
+                    "calibration_due": calibration.due_date(event[0], interval).isoformat(),
                     "calibration_source": "event", "calibration_event": event[1]}
         cal, due = inst["calibrated"], inst["calibration_due"]
         current = (cal is not None and due is not None
