@@ -226,7 +226,8 @@ def _alert(out: list[Alert], scope: str, quantity: str, first: str, last: str,
         out.append(Alert(scope, quantity, first, last, dose, limit, "approaching", source))
 
 
-def _plus(a: float | None, b: float | None) -> float | None:
+def plus(a: float | None, b: float | None) -> float | None:
+    """The sum of two organ doses, either of which may be unreported (None)."""
     return a if b is None else b if a is None else a + b
 
 
@@ -242,8 +243,8 @@ def _minor_years(periods: Sequence[PeriodResult], organ: Sequence[PeriodResult],
         if hi < lo:
             continue
         e, o = window_dose(periods, lo, hi), window_dose(organ, lo, hi)
-        d = WindowDose(lo, hi, e.hp10_msv, _plus(e.hp3_msv, o.hp3_msv),
-                       _plus(e.hp007_msv, o.hp007_msv), e.days, e.unmonitored_days)
+        d = WindowDose(lo, hi, e.hp10_msv, plus(e.hp3_msv, o.hp3_msv),
+                       plus(e.hp007_msv, o.hp007_msv), e.days, e.unmonitored_days)
         broken = [name for name, dose, limit in (
             ("effective_under_18", d.hp10_msv, MINOR_EFFECTIVE_MSV),
             ("lens_under_18", d.hp3_msv, MINOR_LENS_MSV),
@@ -282,7 +283,7 @@ def _with_organs(f: DoseFile, organ: Sequence[PeriodResult], lim: RadiationLimit
         if y is None:
             span = (hi - lo).days + 1
             y = YearDose(year, 0.0, None, None, span, span, (), "insufficient")
-        hp3, hp007 = _plus(y.hp3_msv, hp3), _plus(y.hp007_msv, hp007)
+        hp3, hp007 = plus(y.hp3_msv, hp3), plus(y.hp007_msv, hp007)
         broken = [b for b in y.broken if b == "effective_single_year"]
         if hp3 is not None and hp3 > lim.lens_msv:
             broken.append("lens")

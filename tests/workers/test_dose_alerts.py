@@ -14,7 +14,7 @@ import pytest
 from ingest.schema import connect
 from ingest.schema import migrate as migrate_store
 from ingest.store import SqliteStore
-from ingest.workers import dose_alerts, dose_view, doses, registry
+from ingest.workers import dose_alerts, dose_history, dose_view, doses, registry
 from ingest.workers.alert_push import DoseAlertPush
 from ingest.workers.schema import migrate
 from occmon import ledger
@@ -243,6 +243,16 @@ def test_ring_and_eye_rows_add_to_skin_and_lens_only(conn: sqlite3.Connection,
     assert len(ring) == 4 and all(p["organ_only"] and p["hp10_msv"] is None for p in ring)
     # the investigation level is Hp(10)'s: only the body periods are judged (1.5 > 1.25)
     assert len(f["investigations"]) == 4
+    # the exposure history takes the same figures from the file, each from its dosimeters
+    r = dose_history.read(conn, site, A, now=3.0)
+    whole = (D(2025, 1, 1), D(2025, 12, 31))
+    rows = {e["quantity"]: e for e in dose_history.entries(
+        r, *whole, dose_history.year_rows(r, *whole))}
+    assert (rows["hp10"]["sum"], rows["hp10"]["count"]) == (pytest.approx(6.0), 4)
+    assert (rows["hp007"]["sum"], rows["hp007"]["count"]) == (pytest.approx(100.1), 4)
+    assert rows["hp007"]["max"] == 40 and rows["hp007"]["instruments"][0] == "RING-0"
+    assert (rows["hp3"]["sum"], rows["hp3"]["count"]) == (pytest.approx(12.05), 2)
+    assert len(dose_history.covered_days(r, *whole)) == 365  # the body dosimeter's days
     # a second ring over the same days: two skin results of record: refused
     with pytest.raises(doses.ImportRefused) as twice:
         enter(conn, f"{A},RING-X,2025-02-01,2025-02-28,,3,,,lab,R\n")
