@@ -172,10 +172,10 @@ class DoseAlertPush:
             if not self._migrated:
                 migrate(conn)
                 self._migrated = True
-            self._day_close(conn, now)
-            if self.notifier is not None:
-                for alert in self._claim(conn, now):
+            if self.notifier is not None:  # what waits first: a file that fails to judge
+                for alert in self._claim(conn, now):  # below must not hold it up
                     self.notifier.submit(body(alert, self.mode), now)
+            self._day_close(conn, now)
         finally:
             conn.close()
 
@@ -188,8 +188,14 @@ class DoseAlertPush:
             return
         today = dt.datetime.fromtimestamp(now, zone(self.config.site.timezone)).date()
         for employee in dose_alerts.epd_wearers(conn):
-            raised = dose_alerts.evaluate(conn, self.config, employee, now=now, today=today,
-                                          trigger="epd-day-close", by="ingest")
+            try:
+                raised = dose_alerts.evaluate(conn, self.config, employee, now=now,
+                                              today=today, trigger="epd-day-close",
+                                              by="ingest")
+            except Exception:  # one file that fails to judge never blinds the others
+                self.errors += 1
+                log.exception("dose alerts: the file of %s was not judged", employee)
+                continue
             if raised:
                 log.info("dose alerts raised for %s: %d", employee, len(raised))
         self._epd_day = day
