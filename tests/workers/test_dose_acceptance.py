@@ -192,7 +192,14 @@ def test_five_years_of_quarterly_lab_results_give_the_verdicts_by_hand(url: str)
         assert lines[0].startswith("period,source,dosimeter,start,end") and len(lines) == 21
 
         # personal data: a worker reads its own dose file only; staff keys not at all
-        assert http.get(f"/api/v1/workers/{A}/doses", headers=WORKER_A).status_code == 200
+        own = ok(http.get(f"/api/v1/workers/{A}/doses", headers=WORKER_A))
+        assert len(own["raised_alerts"]) == 26  # the worker sees the alerts on their file
+        assert own["raised_alerts"][0]["entered"].endswith("+08:00")
+        whole = ok(http.get(f"/api/v1/workers/{A}", headers=WORKER_A))["dose"]
+        assert [a["id"] for a in whole["raised_alerts"]] == [
+            a["id"] for a in own["raised_alerts"]]
+        assert http.get("/api/v1/dose-alerts", params={"limit": 1001},
+                        headers=OFFICER).status_code == 422
         assert http.get(f"/api/v1/workers/{A}/doses", headers=WORKER_B).status_code == 403
         assert http.get("/api/v1/dose-alerts", headers=WORKER_A).status_code == 403
         assert http.get(f"/api/v1/workers/{A}/doses", headers=STAFF).status_code == 403

@@ -104,6 +104,9 @@ def test_an_alert_raised_while_ingest_is_down_is_pushed_once(
             assert notice["value"] is None  # 'employee' mode: no dose figure
             assert notice["setpoint"] == pytest.approx(15.0)  # 0.3 x 50 mSv
             assert "30%" in notice["cause"] and "GB 18871-2002" in notice["cause"]
+            assert hooked[0].body["title"] == {
+                "zh": f"个人剂量接近限值报警: {A}",
+                "en": f"PERSONAL DOSE NEARING A LIMIT RAISED: {A}"}
             for text in (str(pushed[0].body), str(hooked[0].body)):
                 assert A in text
                 for secret in ("张三", NATIONAL_ID, "1990-03-04"):  # the dose: value None
