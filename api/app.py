@@ -18,6 +18,7 @@ from api.heartbeats import ComponentWatch
 from api.routes import dead_letters, devices, health, points
 from api.routes.alarms import router as alarms_router
 from api.routes.board import router as board_router
+from api.routes.dose_alerts import router as dose_alerts_router
 from api.routes.exceedances import router as exceedances_router
 from api.routes.instrument_events import router as instrument_events_router
 from api.routes.ledger import router as ledger_router
@@ -82,6 +83,7 @@ def create_app(config: SiteConfig, store_path: Path, *,
         workers_router,
         worker_history_router,
         worker_dose_router,
+        dose_alerts_router,
         worker_access_router,
         board_router,
     ):

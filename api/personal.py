@@ -20,7 +20,8 @@ from pathlib import Path
 from api.limits import is_personal
 from occmon.config.schema import SiteConfig
 
-PERSONAL_PREFIXES = ("/api/v1/workers", "/api/v1/instruments", "/api/v1/assignments")
+PERSONAL_PREFIXES = ("/api/v1/workers", "/api/v1/instruments", "/api/v1/assignments",
+                     "/api/v1/dose-alerts")
 POINTS = "/api/v1/points/"
 
 

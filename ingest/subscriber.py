@@ -42,6 +42,7 @@ from ingest.sink import Sink, SinkError
 from ingest.store import SqliteStore
 from ingest.tee import TeeSink
 from ingest.validate import Validator
+from ingest.workers.alert_push import DoseAlertPush
 from occmon import topics
 from occmon.config.schema import SiteConfig
 from occmon.mqttclient import PublishGate, configure, stop_loop
@@ -89,6 +90,7 @@ class Ingest:
         max_wait: float | None = None,
         linger: float = 0.002,
         close_days: bool = False,
+        dose_alerts: bool | None = None,
     ) -> None:
         """``close_days``: also close each day's records after it ends (``occmon run`` and
         ``occmon ingest`` do; one ingest worker per site should)."""
@@ -108,6 +110,10 @@ class Ingest:
         self.client_id = client_id or f"{prefix}-ingest-{self.site}"
         self._host, self._port = broker_host, broker_port
         self._closer = DayCloser(config) if close_days else None
+        # dose alerts (ingest/workers/alert_push.py): pushed, and judged at the day close
+        self.dose_alerts = DoseAlertPush(config, mqtt_publish(lambda: self._client),
+                                         worker_id=self.client_id) if (
+            close_days if dose_alerts is None else dose_alerts) else None
         self._keepalive = broker.keepalive if broker else 30
 
         self._inbox: queue.SimpleQueue[_Message] = queue.SimpleQueue()
@@ -202,6 +208,8 @@ class Ingest:
             self.push.start()
         if self._closer is not None:
             self._closer.start()
+        if self.dose_alerts is not None:
+            self.dose_alerts.start()
         self.health.start()
 
     def stop(self) -> None:
@@ -218,6 +226,8 @@ class Ingest:
             self.push.stop()
         if self._closer is not None:
             self._closer.stop(timeout=0.2)
+        if self.dose_alerts is not None:
+            self.dose_alerts.stop()
         self.health.stop()
         self._client.disconnect()
         stop_loop(self._client)

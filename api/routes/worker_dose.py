@@ -15,7 +15,7 @@ import io
 import time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query
+from fastapi import APIRouter, Body, Depends, HTTPException
 from fastapi import Path as FastPath
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,11 +23,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import Officer
 from api.deps import Config
 from api.errors import error
-from api.records_deps import CSV_TOO, Format, csv_response
+from api.records_deps import csv_response
 from api.routes.worker_history import PRINTABLE, cell
 from api.routes.workers import Db, registries
 from ingest.daily.windows import iso_local, zone
-from ingest.workers import dose_printout, dose_view, doses, printout, registry
+from ingest.workers import dose_alerts, dose_printout, dose_view, doses, printout, registry
 from occmon.config.schema import SiteConfig
 
 router = APIRouter(prefix="/api/v1", tags=["workers"], dependencies=[Depends(registries)])
@@ -78,8 +78,19 @@ def import_doses(db: Db, who: Officer, config: Config,
             "rows": [e.as_dict() for e in exc.errors]}) from None
     employees = sorted({r["employee"] for r in rows})
     alerts = {e: _file(db, config, e)["alerts"] for e in employees}
+    raised = _raise(db, config, employees, "lab-import", who.name)
     return {"entered": len(rows), "ids": [r["id"] for r in rows],
-            "alerts": {e: a for e, a in alerts.items() if a}}
+            "alerts": {e: a for e, a in alerts.items() if a}, "raised": raised}
+
+
+def _raise(db: Db, config: SiteConfig, employees: list[str], trigger: str,
+           by: str) -> dict[str, list[dict[str, Any]]]:
+    """Dose alerts newly raised on these workers' files (stored, ledgered, queued for
+    ingest to push: ``ingest.workers.dose_alerts``), as answered."""
+    found = dose_alerts.evaluate_all(db, config, employees, now=time.time(),
+                                     today=_today(config), trigger=trigger, by=by)
+    return {e: [_row({k: v for k, v in r.items() if k != "seq"}, config) for r in rows]
+            for e, rows in found.items()}
 
 
 @router.get("/workers/{employee}/doses", response_model=None, responses=PRINTABLE)
@@ -111,6 +122,8 @@ def worker_doses(employee: str, db: Db, config: Config,
                             headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'})
         return HTMLResponse(printout.to_html(sheet))
     return JSONResponse({"site": config.site.id, "employee": employee, **found,
+                         "raised_alerts": dose_alerts.of_worker(db, employee,
+                                                                config.site.timezone),
                          "history": history})
 
 
@@ -135,13 +148,14 @@ def nominal_dose(employee: str, body: NominalIn, db: Db, who: Officer,
         raise error(422, "invalid-parameter", f"'hp10_msv' is for method 'given' only, not "
                     f"{body.method!r} (whose figure occmon computes)", "hp10_msv")
     try:
-        return _row(dose_view.nominal(db, config, employee, dosimeter=body.dosimeter,
-                                      start=body.start, end=body.end, method=body.method,
-                                      hp10_msv=body.hp10_msv, reason=body.reason,
-                                      by=who.name, now=time.time(), today=_today(config)),
-                    config)
+        out = _row(dose_view.nominal(db, config, employee, dosimeter=body.dosimeter,
+                                     start=body.start, end=body.end, method=body.method,
+                                     hp10_msv=body.hp10_msv, reason=body.reason,
+                                     by=who.name, now=time.time(), today=_today(config)),
+                   config)
     except registry.RegistryError as exc:
         raise _refused(exc) from None
+    return {**out, "raised": _raise(db, config, [employee], "nominal", who.name)}
 
 
 class InvestigationIn(BaseModel):
@@ -182,46 +196,10 @@ def declare_pregnancy(employee: str, body: PregnancyIn, db: Db, who: Officer,
                       config: Config) -> dict[str, Any]:
     """A declared pregnancy: from ``declared`` on, Hp(10) is held to the public level."""
     try:
-        return _row(doses.put_pregnancy(db, employee, body.declared, body.ended,
-                                        reason=body.reason, corrects=body.corrects,
-                                        site=config.site.id, by=who.name, now=time.time(),
-                                        today=_today(config)), config)
+        out = _row(doses.put_pregnancy(db, employee, body.declared, body.ended,
+                                       reason=body.reason, corrects=body.corrects,
+                                       site=config.site.id, by=who.name, now=time.time(),
+                                       today=_today(config)), config)
     except registry.RegistryError as exc:
         raise _refused(exc) from None
-
-
-def _current(alert: dict[str, Any], year: int) -> bool:
-    first, last = alert["first"][:4], alert["last"][:4]
-    return int(first) <= year <= int(last) or (alert["scope"] == "pregnancy" and
-                                               int(last) >= year)
-
-
-@router.get("/dose-alerts", response_model=None, responses=CSV_TOO)
-def dose_alerts(db: Db, config: Config,
-                year: Annotated[int | None, Query(ge=1970, le=2199, description=(
-                    "calendar year (default: this year)"))] = None,
-                format: Format = "json") -> Response:
-    """What an officer acts on: every worker's alerts touching ``year`` (near or over a
-    limit) and every open investigation, whatever its year."""
-    when = year or _today(config).year
-    items: list[dict[str, Any]] = []
-    for employee in dose_view.workers_with_results(db):
-        f = dose_view.dose_file(db, config, employee, time.time())
-        items += [{"employee": employee, "kind": "alert", **a}
-                  for a in f["alerts"] if _current(a, when)]
-        items += [{"employee": employee, "kind": "investigation-open", "scope": "period",
-                   "quantity": "hp10", "first": i["start"], "last": i["end"],
-                   "dose_msv": i["hp10_msv"], "limit_msv": i["level_msv"],
-                   "level": "investigate", "period": i["period"]}
-                  for i in f["investigations"] if i["open"]]
-    if format == "csv":
-        buf = io.StringIO()
-        cols = ("employee", "kind", "scope", "quantity", "first", "last", "dose_msv",
-                "limit_msv", "level", "period", "source")
-        writer = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(items)
-        return csv_response(buf.getvalue(), f"dose-alerts-{when}.csv")
-    return JSONResponse({"site": config.site.id, "year": when, "total": len(items),
-                         "items": items})
-
+    return {**out, "raised": _raise(db, config, [employee], "pregnancy", who.name)}

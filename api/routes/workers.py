@@ -28,7 +28,7 @@ from api.records_deps import CSV_TOO, Format, csv_response
 from api.timeparams import DAY, parse_day
 from ingest.daily.windows import day_window, iso_local, zone
 from ingest.schema import connect
-from ingest.workers import attribution, history, registry
+from ingest.workers import attribution, dose_alerts, history, registry
 from ingest.workers.dose_view import dose_file
 from ingest.workers.schema import migrate
 from occmon.config.schema import SiteConfig
@@ -195,7 +195,9 @@ def worker_file(employee: str, db: Db, config: Config,
         "days": days, "dose_usv": sum(known) if known else None,
         "exposure": history.file_summary(db, config, found, lo, hi),
         "history": [_worker_out(r, config) for r in registry.worker_history(db, employee)],
-        "dose": dose_file(db, config, employee, time.time())})
+        "dose": {**dose_file(db, config, employee, time.time()),
+                 "raised_alerts": dose_alerts.of_worker(db, employee,
+                                                        config.site.timezone)}})
 
 
 @router.get("/workers/{employee}/readings", response_model=None, responses=CSV_TOO)

@@ -17,6 +17,10 @@ LEVEL_NAMES = {
     "alarm": ("警报", "alarm"),
     "high_alarm": ("高报", "HIGH ALARM"),
     None: ("故障", "fault"),
+    # personal dose alerts (ingest/workers/alert_push.py, docs/workers.md "Dose alerts")
+    "dose_approaching": ("个人剂量接近限值", "personal dose nearing a limit"),
+    "dose_exceeded": ("个人剂量超过限值", "PERSONAL DOSE LIMIT EXCEEDED"),
+    "dose_investigate": ("个人剂量超调查水平", "personal dose above investigation level"),
 }
 EVENT_NAMES = {
     "raised": ("报警", "raised"),

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from ingest.schema import connect
-from ingest.workers import doses, registry
+from ingest.workers import dose_alerts, doses, registry
 from ingest.workers.bulk import Bulk
 from ingest.workers.schema import migrate
 from occmon.config import load
@@ -126,6 +126,10 @@ def import_doses(argv: list[str]) -> int:
         rows = doses.import_lab_csv(conn, text, site=config.site.id, by=args.by,
                                     now=time.time(), today=today,
                                     factor=config.personal_dose.mdl_factor)
+        # dose alerts: stored and queued here, pushed by ingest (ingest/workers/alert_push.py)
+        raised = dose_alerts.evaluate_all(conn, config, sorted({r["employee"] for r in rows}),
+                                          now=time.time(), today=today, trigger="lab-import",
+                                          by=args.by)
     except doses.ImportRefused as exc:
         for e in exc.errors:
             print(f"line {e.line}: {e.code}: {e.column or '-'}: {e.message}", file=sys.stderr)
@@ -135,6 +139,11 @@ def import_doses(argv: list[str]) -> int:
     finally:
         conn.close()
     print(f"{len(rows)} dose results entered", file=sys.stderr)
+    for employee, alerts in raised.items():
+        for a in alerts:
+            print(f"dose alert {a['id']}: {employee} {a['level']} {a['scope']} "
+                  f"{a['quantity']} {a['first']}..{a['last']} threshold {a['threshold']}",
+                  file=sys.stderr)
     return 0
 
 

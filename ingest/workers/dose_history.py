@@ -74,7 +74,10 @@ def read(conn: sqlite3.Connection, config: SiteConfig, employee: str,
         file = {"years": [], "periods": [], "five_years": [], "under_18": [],
                 "pregnancies": [], "rules": dose_view.rules_out(config)}
     counted = [p for _s, p, _m in periods[0]]
-    rows = [p for p in file["periods"] if p["counted"]]
+    rows = [p for p in file["periods"] if p["counted"] and not p.get("organ_only")]
+    # ring and eye results (no Hp(10)), after the body's: Hp(0.07) / Hp(3) only
+    counted += [p for p, _m in dose_view.organ(conn, config, employee)]
+    rows += [p for p in file["periods"] if p.get("organ_only")]
     return Radiation(file, counted, rows)
 
 
@@ -133,7 +136,9 @@ def year_rows(r: Radiation, first: dt.date, last: dt.date) -> list[dict[str, Any
 def covered_days(r: Radiation, lo: dt.date, hi: dt.date) -> set[str]:
     """The days of [lo, hi] a counted period covers (no job-based radiation on them)."""
     days: set[str] = set()
-    for p in r.counted:
+    for p, row in zip(r.counted, r.rows, strict=True):
+        if row.get("organ_only"):
+            continue  # a ring or eye dosimeter does not measure Hp(10)
         a, b = max(p.start, lo), min(p.end, hi)
         while a <= b:
             days.add(a.isoformat())
@@ -152,8 +157,12 @@ def entries(r: Radiation, lo: dt.date, hi: dt.date, years: Sequence[dict[str, An
     y = next((y for y in years if y["year"] == lo.year), None)
     if not inside or y is None:
         return []
-    dose = pd.window_dose([p for p, _row in inside], lo, hi)
-    part = {"hp10": dose.hp10_msv, "hp3": dose.hp3_msv, "hp007": dose.hp007_msv}
+    body = [p for p, row in inside if not row.get("organ_only")]
+    organ = pd.window_dose([p for p, row in inside if row.get("organ_only")], lo, hi)
+    dose = pd.window_dose(body, lo, hi)
+    part = {"hp10": dose.hp10_msv if body else None,
+            "hp3": pd.plus(dose.hp3_msv, organ.hp3_msv),
+            "hp007": pd.plus(dose.hp007_msv, organ.hp007_msv)}
     out = []
     for q, (metric, key) in QUANTITY.items():
         if part[q] is None:
@@ -168,7 +177,8 @@ def entries(r: Radiation, lo: dt.date, hi: dt.date, years: Sequence[dict[str, An
             verdict = worst(["insufficient" if y["unmonitored_days"] else "pass",
                              *(x for x in also if x != "fail")])
         five = y["five_years"] if q == "hp10" else None
-        having = [(p, row) for p, row in inside if getattr(p, key) is not None]
+        having = [(p, row) for p, row in inside if getattr(p, key) is not None
+                  and not (q == "hp10" and row.get("organ_only"))]
         out.append({
             "metric": metric, "quantity": q, "unit": UNIT, "count": len(having),
             "sum": round(float(part[q] or 0.0), 6), "year_sum": y[key], "limit": limit,

@@ -25,6 +25,7 @@ from ingest.workers.doses import (
     day_of,
     entered_msv,
     investigations,
+    organ_only,
     overlaps,
     pregnancies,
     put_nominal,
@@ -48,8 +49,7 @@ def _result_period(r: dict[str, Any], factor: float) -> tuple[PeriodResult, Meta
                 below.append(q)
         else:
             values[q] = None
-    hp10 = values["hp10"]
-    assert hp10 is not None  # required at entry
+    hp10 = values["hp10"] or 0.0  # an organ-only result (no Hp(10)) is judged apart: organ()
     p = PeriodResult(day_of(r["start"]), day_of(r["end"]), hp10, values["hp007"], values["hp3"],
                      tuple(below))
     meta = {"period": str(r["id"]), "id": r["id"], "source": r["source"],
@@ -120,7 +120,8 @@ def counted_periods(conn: sqlite3.Connection, config: SiteConfig, employee: str,
     """(counted, shown only): lab and nominal results count; an EPD month counts where no
     result overlaps it."""
     factor = config.personal_dose.mdl_factor
-    results = [_result_period(r, factor) for r in current_results(conn, employee)]
+    results = [_result_period(r, factor) for r in current_results(conn, employee)
+               if not organ_only(r)]
     counted = [(m["source"], p, m) for p, m in results]
     shown = []
     for p, m in epd_periods(conn, config, employee, now):
@@ -130,6 +131,15 @@ def counted_periods(conn: sqlite3.Connection, config: SiteConfig, employee: str,
             counted.append(("EPD", p, m))
     counted.sort(key=lambda c: c[1].start)
     return counted, shown
+
+
+def organ(conn: sqlite3.Connection, config: SiteConfig, employee: str
+          ) -> list[tuple[PeriodResult, Meta]]:
+    """The worker's results without Hp(10) (ring, eye dosimeters): lens and skin/extremity
+    doses only, beside the body dosimeter's periods (``doses.organ_only``)."""
+    factor = config.personal_dose.mdl_factor
+    return [_result_period(r, factor) for r in current_results(conn, employee)
+            if organ_only(r)]
 
 
 def _r(x: float | None) -> float | None:
@@ -193,11 +203,12 @@ def dose_file(conn: sqlite3.Connection, config: SiteConfig, employee: str,
              "entered": iso_local(inv["entered"], zone(config.site.timezone)),
              "entered_by": inv["entered_by"]})
     declared = pregnancies(conn, employee)
+    organs = organ(conn, config, employee)
     out: dict[str, Any] = {"rules": rules_out(config), "periods": [], "years": [],
                            "five_years": [], "under_18": [], "pregnancies": [],
                            "investigations": [], "alerts": [], "unmonitored": [],
                            "verdicts": {}, "verdict": "insufficient"}
-    if not counted:
+    if not counted and not organs:
         out["periods"] = [_period_out(p, m, False) for _s, p, m in shown]
         out["pregnancies"] = [{"id": d["id"], "declared": d["declared"], "ended": d["ended"],
                                "dose": None, "verdict": "insufficient"} for d in declared]
@@ -206,7 +217,8 @@ def dose_file(conn: sqlite3.Connection, config: SiteConfig, employee: str,
                       pregnancies=[(day_of(d["declared"]),
                                     day_of(d["ended"]) if d["ended"] else None)
                                    for d in declared],
-                      rules=config.personal_dose.rules())
+                      rules=config.personal_dose.rules(),
+                      organ=[p for p, _m in organs])
     f = judged.file
     periods = []
     for i, ((_s, p, meta), c) in enumerate(zip(counted, f.periods, strict=True)):
@@ -226,6 +238,8 @@ def dose_file(conn: sqlite3.Connection, config: SiteConfig, employee: str,
                 "hp10_msv": entry["hp10_msv"], "level_msv": entry["investigation_level_msv"],
                 "open": entry["investigation_open"], "follow_up": entry["follow_up"]})
     periods += [_period_out(p, m, False) for _s, p, m in shown]
+    periods += [{**_period_out(p, m, True), "hp10_msv": None, "organ_only": True}
+                for p, m in organs]
     periods.sort(key=lambda e: (e["start"], not e["counted"]))
     minors = [{"year": m.year, **(_window(m.dose) or {}), "broken": list(m.broken),
                "verdict": m.verdict} for m in judged.minor_years]

@@ -40,8 +40,9 @@ from thresholds.lod import parse_result
 
 LAB_COLUMNS = ("employee", "dosimeter", "start", "end", "hp10", "hp007", "hp3", "mdl_msv",
                "lab", "report", "corrects", "void", "reason")
-REQUIRED = ("employee", "dosimeter", "start", "end", "hp10")
+REQUIRED = ("employee", "dosimeter", "start", "end")
 QUANTITIES = ("hp10", "hp007", "hp3")
+ORGAN = ("hp007", "hp3")  # a ring's or an eye dosimeter's: never the effective dose
 MAX_ROWS = 100_000
 
 
@@ -110,6 +111,21 @@ def pregnancies(conn: sqlite3.Connection, employee: str) -> list[dict[str, Any]]
                  "ORDER BY r.declared, r.id", (employee,), PREGNANCY_COLS)
 
 
+def organ_only(row: dict[str, Any]) -> bool:
+    """A result without Hp(10): a ring (Hp(0.07)) or eye (Hp(3)) dosimeter's, worn beside
+    the body dosimeter; it adds to the skin/extremity and lens doses only."""
+    return not row["hp10"]
+
+
+def clash(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Two results of the same days that cannot both be of record: two body results
+    (Hp(10)), or two organ-only results reporting the same quantity (two rings). A body
+    result and a ring or eye result of the same days are both kept."""
+    if not organ_only(a) and not organ_only(b):
+        return True
+    return organ_only(a) and organ_only(b) and any(a[q] and b[q] for q in ORGAN)
+
+
 def day_of(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
 
@@ -142,6 +158,10 @@ def _parse_row(line: int, raw: dict[str, str], conn: sqlite3.Connection, today: 
     for column in REQUIRED:
         if not cell[column]:
             bad("missing-value", column, f"'{column}' is required")
+    if not any(cell[q] for q in QUANTITIES):
+        bad("missing-value", "hp10", "a result needs a dose: 'hp10', or 'hp007' / 'hp3' "
+            "alone for a ring or eye dosimeter (summed into the skin/extremity or lens dose "
+            "only)")
     if len(errors) > before:
         return None
     employee = cell["employee"]
@@ -220,18 +240,18 @@ def _check_together(parsed: list[_Parsed], conn: sqlite3.Connection,
                                        f"{replaced[p.corrects]} too"))
             else:
                 replaced[p.corrects] = p.line
-        kept = [(f"result {i}", day_of(r["start"]), day_of(r["end"]))
+        kept = [(f"result {i}", day_of(r["start"]), day_of(r["end"]), r)
                 for i, r in stored.items() if i not in replaced]
         new = [p for p in rows if not p.void]
         for i, p in enumerate(new):
-            others = kept + [(f"line {q.line}", q.start, q.end) for q in new[:i]]
-            for name, a, b in others:
-                if overlaps(p.start, p.end, a, b):
+            others = kept + [(f"line {q.line}", q.start, q.end, q.row) for q in new[:i]]
+            for name, a, b, other in others:
+                if overlaps(p.start, p.end, a, b) and clash(p.row, other):
                     errors.append(RowError(
                         p.line, "period-overlap", "start",
                         f"{employee} {p.start}..{p.end} overlaps {name} ({a}..{b}): one "
-                        "result of record per day; correct the old one ('corrects') if "
-                        "this replaces it"))
+                        "result of record per day and dosimeter kind; correct the old one "
+                        "('corrects') if this replaces it"))
                     break
 
 
@@ -301,7 +321,7 @@ def put_nominal(conn: sqlite3.Connection, employee: str, *, dosimeter: str, star
         raise RegistryError(exc.code, str(exc), 422) from None
     with _write(conn):
         for r in current_results(conn, employee):
-            if overlaps(start, end, day_of(r["start"]), day_of(r["end"])):
+            if not organ_only(r) and overlaps(start, end, day_of(r["start"]), day_of(r["end"])):
                 raise RegistryError("period-overlap", f"{start}..{end} overlaps result "
                                     f"{r['id']} ({r['start']}..{r['end']}): a nominal dose "
                                     "is for a period with no result")

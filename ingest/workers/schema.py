@@ -121,6 +121,37 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX pregnancy_rows_by_employee ON pregnancy_rows (employee, declared)",
         "CREATE UNIQUE INDEX pregnancy_rows_corrected_once ON pregnancy_rows (corrects)",
     ),
+    (  # dose alerts (ingest.workers.dose_alerts): raised once per key, ledgered, pushed
+        """CREATE TABLE dose_alert_rows (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            key TEXT NOT NULL,
+            employee TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            quantity TEXT NOT NULL,
+            first TEXT NOT NULL,
+            last TEXT NOT NULL,
+            threshold TEXT NOT NULL,
+            level TEXT NOT NULL,
+            dose_msv REAL NOT NULL,
+            limit_msv REAL NOT NULL,
+            source TEXT NOT NULL,
+            period TEXT,
+            trigger TEXT NOT NULL,
+            entered REAL NOT NULL,
+            entered_by TEXT NOT NULL,
+            seq INTEGER NOT NULL DEFAULT 0
+        )""",
+        "CREATE UNIQUE INDEX dose_alert_rows_key ON dose_alert_rows (key)",
+        "CREATE INDEX dose_alert_rows_by_employee ON dose_alert_rows (employee, id)",
+        # the push outbox: not ledgered (it changes); one row per alert
+        """CREATE TABLE dose_alert_pushes (
+            alert INTEGER PRIMARY KEY REFERENCES dose_alert_rows (id),
+            claimed_by TEXT,
+            claimed_at REAL,
+            done REAL,
+            status TEXT NOT NULL DEFAULT 'pending'
+        )""",
+    ),
 )
 VERSION = len(MIGRATIONS)
 

@@ -86,6 +86,18 @@ def test_five_years_of_quarterly_lab_results_give_the_verdicts_by_hand(url: str)
 
         entered = ok(post_csv(http, lab_csv()))
         assert entered["entered"] == 20
+        # raised once and stored (docs/workers.md "Dose alerts"), fractions 0.3 / 0.6 / 0.9
+        # of each limit (GB 18871-2002 B1.1.1.1): 2021 30 mSv reaches 15 and 30 of 50;
+        # 2022 52 reaches 15, 30, 45 and is over 50; 2023 15.05 reaches 15; 2020-2024 110.2
+        # reaches 30, 60, 90 of 100 and is over it; 15 periods above 1.25 (GBZ 128-2019)
+        raised = {(a["scope"], a["first"], a["threshold"]) for a in entered["raised"][A]}
+        assert raised == {
+            ("year", "2021", "0.3"), ("year", "2021", "0.6"),
+            *(("year", "2022", t) for t in ("0.3", "0.6", "0.9", "limit")),
+            ("year", "2023", "0.3"),
+            *(("five-years", "2020", t) for t in ("0.3", "0.6", "0.9", "limit")),
+            *(("period", f"{y}-{QUARTERS[q][0]}", "investigation") for y, q in INVESTIGATE)}
+        assert len(entered["raised"][A]) == 2 + 4 + 1 + 4 + 15
         # the same report again overlaps every period on file: refused, not counted twice
         again = post_csv(http, lab_csv())
         assert again.status_code == 422
@@ -146,13 +158,32 @@ def test_five_years_of_quarterly_lab_results_give_the_verdicts_by_hand(url: str)
             for q, (a, b) in enumerate(QUARTERS))
         entered = ok(post_csv(http, near))
         assert entered["alerts"][B][0]["level"] == "approaching"
-        listed = ok(http.get("/api/v1/dose-alerts", params={"year": 2021}, headers=OFFICER))
+        listed = ok(http.get("/api/v1/dose-alerts/current", params={"year": 2021},
+                             headers=OFFICER))
         mine = [i for i in listed["items"] if i["employee"] == B and i["kind"] == "alert"]
         assert [(i["scope"], i["dose_msv"], i["limit_msv"]) for i in mine] == [
             ("year", pytest.approx(38.0), 50.0)]
         assert sum(i["kind"] == "investigation-open" for i in listed["items"]) == 14 + 4
-        assert ok(http.get("/api/v1/dose-alerts", params={"year": 2021},
+        assert ok(http.get("/api/v1/dose-alerts/current", params={"year": 2021},
                            headers=INSPECTOR))["total"] == listed["total"]
+        # stored: B 38 mSv reaches 15 and 30 of 50 (not 45); the run of the years on file
+        # (2021 alone) 38 reaches 30 of 100 (not 60); 4 periods above 1.25: 7 alerts;
+        # touching 2021 also A's two 2021 year alerts, the 4 of run 2020-2024 and A's four
+        # 2021 periods: 17; paged 10 + 7, newest first
+        stored = ok(http.get("/api/v1/dose-alerts", params={"year": 2021, "limit": 10},
+                             headers=INSPECTOR))
+        assert stored["total"] == 17 and len(stored["items"]) == 10
+        rest = ok(http.get("/api/v1/dose-alerts", params={"year": 2021, "offset": 10},
+                           headers=OFFICER))["items"]
+        ids = [i["id"] for i in stored["items"] + rest]
+        assert len(rest) == 7 and ids == sorted(ids, reverse=True)
+        b_alerts = ok(http.get("/api/v1/dose-alerts", params={"employee": B},
+                               headers=OFFICER))["items"]
+        assert sorted((i["threshold"], i["push"]) for i in b_alerts if i["scope"] == "year") \
+            == [("0.3", "pending"), ("0.6", "pending")]  # no ingest here: waiting to be pushed
+        table = http.get("/api/v1/dose-alerts", params={"employee": B, "format": "csv"},
+                         headers=OFFICER).text.splitlines()
+        assert table[0].startswith("id,employee,level,scope") and len(table) == 1 + 7
 
         # the CSV export: a header and one line per period
         csv_text = http.get(f"/api/v1/workers/{A}/doses", params={"format": "csv"},
@@ -161,7 +192,14 @@ def test_five_years_of_quarterly_lab_results_give_the_verdicts_by_hand(url: str)
         assert lines[0].startswith("period,source,dosimeter,start,end") and len(lines) == 21
 
         # personal data: a worker reads its own dose file only; staff keys not at all
-        assert http.get(f"/api/v1/workers/{A}/doses", headers=WORKER_A).status_code == 200
+        own = ok(http.get(f"/api/v1/workers/{A}/doses", headers=WORKER_A))
+        assert len(own["raised_alerts"]) == 26  # the worker sees the alerts on their file
+        assert own["raised_alerts"][0]["entered"].endswith("+08:00")
+        whole = ok(http.get(f"/api/v1/workers/{A}", headers=WORKER_A))["dose"]
+        assert [a["id"] for a in whole["raised_alerts"]] == [
+            a["id"] for a in own["raised_alerts"]]
+        assert http.get("/api/v1/dose-alerts", params={"limit": 1001},
+                        headers=OFFICER).status_code == 422
         assert http.get(f"/api/v1/workers/{A}/doses", headers=WORKER_B).status_code == 403
         assert http.get("/api/v1/dose-alerts", headers=WORKER_A).status_code == 403
         assert http.get(f"/api/v1/workers/{A}/doses", headers=STAFF).status_code == 403
@@ -173,3 +211,5 @@ def test_five_years_of_quarterly_lab_results_give_the_verdicts_by_hand(url: str)
         assert ("worker-b", f"/api/v1/workers/{A}/doses", "refused") in seen
         assert ("demo-officer", "/api/v1/workers/doses", "allowed") in seen
         assert ("demo-inspector", "/api/v1/dose-alerts", "allowed") in seen
+        assert ("demo-officer", "/api/v1/dose-alerts", "allowed") in seen  # personal data
+        assert http.get("/api/v1/dose-alerts", headers=STAFF).status_code == 403

@@ -61,3 +61,29 @@ def test_a_tampered_registry_row_is_named_by_the_cli_and_the_api(tmp_path: Path)
     assert {(e["table"], e["key"], e["problem"]) for e in report["errors"]} == found
     # the findings name rows, never the personal data in them
     assert "王五" not in json.dumps(report, ensure_ascii=False)
+
+
+def test_a_deleted_dose_alert_is_named_by_the_cli(tmp_path: Path) -> None:
+    """A dose alert (docs/workers.md, "Dose alerts") is attested like a dose row: deleting
+    one with the sqlite3 CLI, to hide that a worker neared a limit, is found."""
+    site = make_site(tmp_path, sign=False)
+    workers = tmp_path / "workers.csv"
+    workers.write_text(WORKERS, encoding="utf-8")
+    assert occmon("workers", "import", str(site.path), str(workers)).returncode == 0
+    report = tmp_path / "lab.csv"
+    # 2025 Q1 20 mSv: 20 of 50 reaches 0.3 (15); the run (2025 alone) 20 of 100: none (30);
+    # the quarter above 1.25 (GBZ 128-2019): 2 alerts
+    report.write_text("employee,dosimeter,start,end,hp10\nE1001,T1,2025-01-01,2025-03-31,20\n",
+                      encoding="utf-8")
+    done = occmon("workers", "import-doses", str(site.path), str(report))
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("dose alert ") == 2, done.stderr
+    clean = site.verify("--json")
+    assert clean.returncode == 0 and json.loads(clean.stdout)["ok"] is True, clean.stdout
+    (year,) = query(site.db, "SELECT id FROM dose_alert_rows WHERE scope = 'year'")
+    sql(site.db, f"DELETE FROM dose_alert_pushes WHERE alert = {year[0]};"
+                 f"DELETE FROM dose_alert_rows WHERE id = {year[0]};")
+    done = site.verify("--json")
+    assert done.returncode == 1, done.stdout
+    found = {(e["table"], e["key"], e["problem"]) for e in json.loads(done.stdout)["errors"]}
+    assert found == {("dose_alert_rows", f"'row {year[0]}'", "missing")}, found
