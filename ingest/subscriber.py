@@ -111,7 +111,7 @@ class Ingest:
         self._host, self._port = broker_host, broker_port
         self._closer = DayCloser(config) if close_days else None
         # dose alerts (ingest/workers/alert_push.py): pushed, and judged at the day close
-        self.dose_alerts = DoseAlertPush(config, mqtt_publish(lambda: self._client),
+        self.dose_alerts = DoseAlertPush(config, mqtt_publish(lambda: self.gate),
                                          worker_id=self.client_id) if (
             close_days if dose_alerts is None else dose_alerts) else None
         self._keepalive = broker.keepalive if broker else 30
