@@ -24,8 +24,9 @@ DEMO = ROOT / "examples" / "demo-plant.yaml"
 NOT_NEEDED = ("asyncua", "httpx", "prometheus_client", "gateway.app", "gateway.publisher")
 # what a plain Modbus site with alarms has no use for, on top of NOT_NEEDED
 NOT_NEEDED_PLAIN = (
-    *NOT_NEEDED, "numpy", "paho", "sqlite3", "cryptography", "ingest", "simulators", "gateway.queue",
-    "gateway.safety.shell", "thresholds.noise", "thresholds.twa", "thresholds.stel",
+    *NOT_NEEDED, "numpy", "paho", "sqlite3", "cryptography", "ingest", "simulators",
+    "gateway.queue", "gateway.safety.shell", "thresholds.noise", "thresholds.twa",
+    "thresholds.stel",
 )
 
 PROGRAM = """
