@@ -50,6 +50,9 @@ def _unit_problems(config: SiteConfig, file: Path) -> list[ConfigProblem]:
 
     reference = site_reference(config)
     problems = []
+    # (quantity, unit, agent) -> None, or (the conversion's error, the canonical unit): the
+    # outcome depends on nothing else, and a large site repeats a few combinations
+    outcomes: dict[tuple[str, str, str], tuple[str, str] | None] = {}
     for i, sensor in enumerate(config.sensors):
         if sensor.unit is None or sensor.quantity not in QUANTITIES:
             continue
@@ -58,15 +61,22 @@ def _unit_problems(config: SiteConfig, file: Path) -> list[ConfigProblem]:
             agent = thresholds.lookup(point.agent)
         except (KeyError, ValueError):
             continue  # reported by the reference and agent checks
-        binding = Binding(sensor, point, agent, reference)
-        try:
-            binding.converter(sensor.unit)
-        except ValueError as exc:
+        key = (sensor.quantity, sensor.unit, point.agent)
+        if key not in outcomes:
+            binding = Binding(sensor, point, agent, reference)
+            try:
+                binding.converter(sensor.unit)
+                outcomes[key] = None
+            except ValueError as exc:
+                outcomes[key] = (str(exc), binding.canonical_unit)
+        outcome = outcomes[key]
+        if outcome is not None:
+            error, canonical_unit = outcome
             problems.append(ConfigProblem(
                 file, f"sensors[{i}].unit",
-                f"sensor {sensor.id!r}: {exc}",
+                f"sensor {sensor.id!r}: {error}",
                 f"give the unit the instrument reports its {sensor.quantity} in, one that "
-                f"converts to {binding.canonical_unit} for {point.agent!r}"))
+                f"converts to {canonical_unit} for {point.agent!r}"))
     return problems
 
 
@@ -139,11 +149,17 @@ def _job_problems(config: SiteConfig, file: Path) -> list[ConfigProblem]:
 
 
 def job_lines(config: SiteConfig) -> list[str]:
-    """What each job profile produces: one line per job x agent (its metric, limit, points)."""
-    from ingest.daily import jobs
-    from ingest.daily.spec import specs
+    """What each job profile produces: one line per job x agent (its metric, limit, points).
 
-    by_point = {s.point.id: s for s in specs(config)}
+    Specs only for the points a profile names (not all 5,000 of a large site), and none of
+    the analyzer imported when no job is configured."""
+    if config.records is None or not config.records.jobs:
+        return []
+    from ingest.daily import jobs
+    from ingest.daily.spec import point_spec
+
+    named = {step.point for job in config.records.jobs for step in job.profile}
+    by_point = {p.id: point_spec(config, p) for p in config.points if p.id in named}
     return [ja.explain() for ja in jobs.plan(config, by_point)]
 
 

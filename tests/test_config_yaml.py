@@ -26,6 +26,10 @@ DOCUMENTS = [
     "= : 1\n",  # a value key
     "",
     "a: 1\na: 2\n",  # a key given twice: the last value, as before
+    "a: &n 5\nb: *n\nc: &s text\nd: [*s, *n]\n",  # aliases of scalars: walked as scalars
+    "- {x: 1, y: 1.5, z: true, t: 2026-05-12}\n- {x: 1, y: 1.5, z: true, t: 2026-05-12}\n"
+    "- {x: '1', y: 01, z: True, t: '2026-05-12'}\n",  # the same texts, tags and styles
+    "1: one\n2.5: two\nnull: three\ntrue: four\n",  # keys that are not strings
 ]
 
 

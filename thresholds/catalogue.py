@@ -23,6 +23,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from thresholds.errors import CatalogueError, UnknownAgent
 
+# libyaml's parser where PyYAML has it: the same plain data as ``yaml.safe_load``, five times
+# faster (the catalogue is read by every process, ``occmon config check`` included)
+_SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 Kind = Literal["chemical", "dust", "noise", "radiation"]
 Confidence = Literal["H", "verify"]
 
@@ -312,7 +316,7 @@ def _row_error(row: Mapping[str, Any], err: ValidationError) -> CatalogueError:
 
 def parse_catalogue(text: str) -> Catalogue:
     """Validate catalogue YAML text; the first bad row raises ``CatalogueError`` naming it."""
-    doc = yaml.safe_load(text)
+    doc = yaml.load(text, Loader=_SAFE_LOADER)
     if not isinstance(doc, dict) or not isinstance(doc.get("agents"), list):
         raise CatalogueError("catalogue: top level must be a mapping with an 'agents' list")
     agents = []

@@ -10,11 +10,12 @@ Hp(10) may be taken as effective dose below 20 mSv a year.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from thresholds.catalogue import RadiationLimits, catalogue
-from thresholds.types import ArrayLike, FloatArray, Verdict
+
+if TYPE_CHECKING:  # numpy on first use: the limits are read by site-config checks too
+    from thresholds.types import ArrayLike, FloatArray, Verdict
 
 
 def radiation_limits(limits: RadiationLimits | None = None) -> RadiationLimits:
@@ -35,6 +36,8 @@ def cumulative_dose(readings: ArrayLike) -> float | None:
     seen, so the figure is a lower bound then). One rule for the daily record and ``occmon
     assess``. ``None`` with fewer than two valid readings (no rise can be seen).
     """
+    import numpy as np
+
     v = np.asarray(readings, dtype=np.float64)
     good = v[np.isfinite(v)]
     if good.size < 2:
@@ -76,6 +79,8 @@ def dose_assessment(period_msv: ArrayLike, *, periods_per_year: int = 12,
     otherwise ``insufficient`` if any period is unmonitored (the target is 100 % monitoring),
     else pass. ``lens_msv`` etc. are annual organ doses for the latest year, if measured.
     """
+    import numpy as np
+
     lim = radiation_limits(limits)
     d = np.asarray(period_msv, dtype=np.float64)
     if d.ndim != 1:

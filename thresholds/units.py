@@ -10,13 +10,13 @@ keeps the conventional 24.04, and every result records which one was used.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import overload
-
-import numpy as np
+from typing import TYPE_CHECKING, overload
 
 from thresholds.catalogue import Agent
 from thresholds.errors import UnitError
-from thresholds.types import FloatArray
+
+if TYPE_CHECKING:  # numpy only where a function needs it: lookups and conversions do not
+    from thresholds.types import FloatArray
 
 R_L_KPA = 8.314462618  # gas constant, L kPa / (mol K)
 
@@ -82,11 +82,15 @@ def msv_to_usv(msv: float) -> float:
 
 def db_sum(levels: FloatArray) -> float:
     """Energy sum of levels: 10 lg sum 10^(0.1 L) (equal-energy rule, GBZ 2.2-2007 cl. 11)."""
+    import numpy as np
+
     return float(10.0 * np.log10(np.sum(np.power(10.0, 0.1 * np.asarray(levels, float)))))
 
 
 def db_mean(levels: FloatArray, weights: FloatArray | None = None) -> float:
     """Energy (time-weighted) mean of levels: 10 lg (sum w 10^(0.1 L) / sum w)."""
+    import numpy as np
+
     lv = np.asarray(levels, float)
     w = np.ones_like(lv) if weights is None else np.asarray(weights, float)
     return float(10.0 * np.log10(np.sum(w * np.power(10.0, 0.1 * lv)) / np.sum(w)))

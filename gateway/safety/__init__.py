@@ -7,7 +7,25 @@ commands over MQTT and commits every event to the never-dropped queue. See docs/
 
 from __future__ import annotations
 
-from gateway.safety.shell import Safety
-from gateway.safety.sink import ObservedSink
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gateway.safety.shell import Safety
+    from gateway.safety.sink import ObservedSink
 
 __all__ = ["ObservedSink", "Safety"]
+
+
+def __getattr__(name: str) -> Any:
+    """``Safety`` and ``ObservedSink`` on first use: ``occmon config check`` imports
+    ``check`` from this package and must not pay for the shell (the queue, paho, the
+    interlock) to check a site file."""
+    if name == "Safety":
+        from gateway.safety.shell import Safety
+
+        return Safety
+    if name == "ObservedSink":
+        from gateway.safety.sink import ObservedSink
+
+        return ObservedSink
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
