@@ -110,7 +110,7 @@ class _Device:
         _end, dose, first, last, prior_at, _value = self.cols[:, a:b]
         fits = self.have[a:b] & dose_days.fits(first, last, prior_at, p.start, p.end)
         shown = np.flatnonzero(fits & ~np.isnan(first) & ~np.isnan(dose))
-        out = [(a + k, float(dose[k])) for k in shown.tolist()]
+        out = list(zip((a + shown).tolist(), dose[shown].tolist(), strict=True))
         for x, y in _runs((a + np.flatnonzero(~fits)).tolist(), len(self.days)):
             out += self._live(p, x, y)
         return sorted(out)
