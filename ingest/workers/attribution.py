@@ -21,6 +21,7 @@ is the ``zero`` convention of ``thresholds.noise.shift_noise``); the worn hours 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import sqlite3
 from collections import defaultdict
@@ -143,16 +144,27 @@ class DayExposure:
 
 def day_bounds(start: float, end: float, tz: ZoneInfo) -> list[tuple[str, float, float]]:
     """The local days touching [start, end): ``day_window``'s bounds, each midnight computed
-    once (a day ends where the next begins)."""
-    day = dt.datetime.fromtimestamp(start, tz).date()
+    once (a day ends where the next begins). The days of a working life are computed once
+    per process (``_days``), as the loop below would."""
+    first = dt.datetime.fromtimestamp(start, tz).date()
+    last = dt.datetime.fromtimestamp(end, tz).date()
+    out = list(_days(tz, first, last)) if first <= last else []
+    while out and out[-1][1] >= end:
+        out.pop()
+    return out
+
+
+@functools.lru_cache(maxsize=16)  # ~1.6 MB for 30 years of days
+def _days(tz: ZoneInfo, day: dt.date, last: dt.date) -> tuple[tuple[str, float, float], ...]:
+    """The days from ``day`` to ``last`` (both included) with their bounds."""
     at = dt.datetime.combine(day, dt.time(0), tzinfo=tz).timestamp()
     out: list[tuple[str, float, float]] = []
-    while at < end:
+    while day <= last:
         after = day + dt.timedelta(days=1)
         to = dt.datetime.combine(after, dt.time(0), tzinfo=tz).timestamp()
         out.append((day.isoformat(), at, to))
         day, at = after, to
-    return out
+    return tuple(out)
 
 
 def day_doses(t: np.ndarray, v: np.ndarray, starts: np.ndarray, ends: np.ndarray

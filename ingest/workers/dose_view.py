@@ -15,10 +15,8 @@ from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import numpy as np
-
 from ingest.daily.windows import iso_local, zone
-from ingest.workers import attribution, registry
+from ingest.workers import attribution, epd_days, registry
 from ingest.workers.doses import (
     QUANTITIES,
     current_results,
@@ -74,7 +72,7 @@ def epd_periods(conn: sqlite3.Connection, config: SiteConfig, employee: str,
     hi = max(now if a["end"] is None else min(a["end"], now) for a in epd)
     if hi <= lo:
         return []
-    worn = attribution.dose_series(conn, config, employee, lo, hi, {a["id"] for a in epd})
+    worn = epd_days.pieces(conn, employee, lo, hi, {a["id"] for a in epd})
     months: dict[str, dict[str, Any]] = {}
     for w in worn:  # the days worn, per month (a month at a time)
         day = dt.datetime.fromtimestamp(w.start, tz).date()
@@ -89,12 +87,11 @@ def epd_periods(conn: sqlite3.Connection, config: SiteConfig, employee: str,
             day = after
     # Each day's dose summed over the pieces in their order, then the days of a month in
     # day order: the additions ``attribution.daily_exposure`` makes, over the series only.
+    # Closed days come from the stored day doses (``epd_days``), the rest from readings.
     bounds = attribution.day_bounds(lo, hi, tz)
-    starts = np.array([b[1] for b in bounds], dtype=np.float64)
-    ends = np.array([b[2] for b in bounds], dtype=np.float64)
     per_day: dict[int, float] = {}
-    for w in worn:
-        for i, dose in attribution.day_doses(w.t, w.v, starts, ends):
+    for doses in epd_days.piece_day_doses(conn, config, worn, bounds, now):
+        for i, dose in doses:
             per_day[i] = per_day.get(i, 0.0) + dose
     for i in sorted(per_day):
         key = bounds[i][0][:7]

@@ -12,6 +12,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
+from ingest.schema import migrate as migrate_store
+from ingest.workers.dose_days_schema import DAY_DOSE_TABLES
 from occmon import ledger
 
 MODULE = "workers"
@@ -152,6 +154,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             status TEXT NOT NULL DEFAULT 'pending'
         )""",
     ),
+    DAY_DOSE_TABLES,
 )
 VERSION = len(MIGRATIONS)
 
@@ -162,7 +165,9 @@ class SchemaTooNew(RuntimeError):
 
 def migrate(conn: sqlite3.Connection) -> int:
     """Bring the registries to VERSION (and make sure the ledger exists) in one write
-    transaction on an autocommit connection (``ingest.schema.connect``); the version found."""
+    transaction on an autocommit connection (``ingest.schema.connect``); the version found.
+    The store's own tables first: the stored day doses' triggers watch ``readings``."""
+    migrate_store(conn)
     return migrate_module(conn, MODULE, MIGRATIONS, name="workers",
                           also=lambda: ledger.ensure(conn))
 
