@@ -25,6 +25,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from occmon import topics
+from occmon.mqttclient import stop_loop
 from tests.safety.rig import FAILURE, PPM, PROCESS, SITE, Rig, events_named, running
 from tests.servers import Mosquitto, wait_for
 
@@ -80,7 +81,7 @@ class States:
 
     def stop(self) -> None:
         self.client.disconnect()
-        self.client.loop_stop()
+        stop_loop(self.client)
 
 
 def listed(rig: Rig) -> set[tuple[str, str]]:

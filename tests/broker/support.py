@@ -28,6 +28,7 @@ from occmon import brokeracl
 from occmon.broker import AccountRules, GuardedBroker, broker_config
 from occmon.config import load
 from occmon.config.schema import SiteConfig
+from occmon.mqttclient import stop_loop
 from tests.servers import free_port, mosquitto_binary, wait_for, wait_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -129,9 +130,20 @@ def secured_embedded(workdir: Path) -> Iterator[SecuredBroker]:
         yield SecuredBroker("embedded", port, config, environ, passwords)
     finally:
         asyncio.run_coroutine_threadsafe(broker.shutdown(), loop).result(10)
+        asyncio.run_coroutine_threadsafe(_finish_tasks(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
         loop.close()
+
+
+async def _finish_tasks() -> None:
+    """Cancel and await what amqtt left running after shutdown (a client's handler whose
+    connection was closing), so its stream is closed here, not collected in a later test."""
+    me = asyncio.current_task()
+    left = [t for t in asyncio.all_tasks() if t is not me]
+    for task in left:
+        task.cancel()
+    await asyncio.gather(*left, return_exceptions=True)
 
 
 class Client:
@@ -203,7 +215,7 @@ class Client:
     def vanish(self) -> None:
         """Drop the connection without DISCONNECT, as a crashed device would: the will fires."""
         sock = self.client.socket()
-        self.client.loop_stop()
+        stop_loop(self.client)
         if isinstance(sock, socket.socket):
             sock.shutdown(socket.SHUT_RDWR)
             sock.close()
@@ -211,4 +223,4 @@ class Client:
     def close(self) -> None:
         if self.client.is_connected():
             self.client.disconnect()
-        self.client.loop_stop()
+        stop_loop(self.client)

@@ -14,6 +14,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from occmon import payload_v2, topics
 from occmon.config.schema import SiteConfig
 from occmon.model import Quality, Reading
+from occmon.mqttclient import stop_loop
 from occmon.payload import decode_batch
 
 
@@ -73,7 +74,7 @@ class Subscriber:
     def stop(self) -> None:
         if self.client is not None:
             self.client.disconnect()
-            self.client.loop_stop()
+            stop_loop(self.client)
             self.client = None
 
     def snapshot(self) -> list[Received]:

@@ -18,6 +18,7 @@ import pytest
 from gateway.app import Gateway
 from gateway.normalise import normalise
 from occmon.model import Quality, Reason
+from occmon.mqttclient import stop_loop
 from tests.gateway_core.helpers import Subscriber, site_config, vendor_client
 from tests.gateway_core.test_intake import VENDOR_TOPIC, dead_letters, good, until, with_gateway
 from tests.servers import Mosquitto
@@ -70,7 +71,7 @@ def test_a_sample_an_hour_ahead_does_not_blind_the_high_alarm(
     with_gateway(tmp_path, mosquitto, body)
     sub.stop()
     vendor.disconnect()
-    vendor.loop_stop()
+    stop_loop(vendor)
 
     # The alarm reached the broker within two seconds of the first real high value (ten
     # samples 0.1 s apart; the high alarm has no on-delay).
@@ -103,7 +104,7 @@ def test_a_sample_older_than_max_age_is_dead_lettered(
     with_gateway(tmp_path, mosquitto, body)
     sub.stop()
     vendor.disconnect()
-    vendor.loop_stop()
+    stop_loop(vendor)
     letter = dead_letters(sub)[0]
     assert letter["reason"] == "too-old"
     assert "max_age_days" in str(letter["message"])

@@ -15,6 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from gateway.app import Gateway
 from occmon.model import Quality
+from occmon.mqttclient import stop_loop
 from tests.gateway_core.helpers import Received, Subscriber, site_config, vendor_client
 from tests.servers import Mosquitto
 
@@ -55,7 +56,7 @@ def leave_old_subscription(broker: Mosquitto) -> None:
     assert done[0] == mqtt.MQTT_ERR_SUCCESS
     time.sleep(0.3)
     client.disconnect()
-    client.loop_stop()
+    stop_loop(client)
 
 
 async def until(condition: Callable[[], bool], timeout: float) -> bool:
@@ -130,7 +131,7 @@ def test_bad_input_is_dead_lettered_and_the_next_message_still_counts(
         with_gateway(tmp_path, mosquitto, body)
     finally:
         vendor.disconnect()
-        vendor.loop_stop()
+        stop_loop(vendor)
         sub.stop()
 
 
@@ -158,7 +159,7 @@ def test_good_fields_of_a_message_with_a_bad_field_are_kept(
         with_gateway(tmp_path, mosquitto, body, mapping=mapping)  # type: ignore[arg-type]
     finally:
         vendor.disconnect()
-        vendor.loop_stop()
+        stop_loop(vendor)
         sub.stop()
 
 
@@ -191,5 +192,5 @@ def test_silent_device_goes_stale_then_recovers(tmp_path: Path, mosquitto: Mosqu
         with_gateway(tmp_path, mosquitto, body, expire_after=0.5)
     finally:
         vendor.disconnect()
-        vendor.loop_stop()
+        stop_loop(vendor)
         sub.stop()

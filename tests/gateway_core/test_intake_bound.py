@@ -19,6 +19,7 @@ from gateway.mqtt.intake import INTAKE_OVERFLOW, MqttIntake
 from gateway.sink import DeadLetter
 from occmon.config.schema import MqttDevice
 from occmon.model import Reading
+from occmon.mqttclient import stop_loop
 from tests.gateway_core.helpers import site_config
 from tests.servers import Mosquitto
 
@@ -83,7 +84,7 @@ def test_qos0_overflow_is_counted_and_reported_qos1_is_kept(mosquitto: Mosquitto
 
     asyncio.run(main())
     vendor.disconnect()
-    vendor.loop_stop()
+    stop_loop(vendor)
     counters = intake.counters()
     dropped = counters.get("mqtt.dropped.overflow", 0)
     handled = counters["mqtt.messages"]
@@ -132,7 +133,7 @@ def test_repeated_rejects_are_dead_lettered_20_a_minute_then_summarised(
 
     asyncio.run(main())
     vendor.disconnect()
-    vendor.loop_stop()
+    stop_loop(vendor)
     counters = intake.counters()
     assert counters["mqtt.rejected.malformed-json"] == 25
     assert counters["mqtt.rejects_suppressed"] == 5

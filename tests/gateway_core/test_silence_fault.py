@@ -29,6 +29,7 @@ from gateway.app import Gateway
 from ingest.subscriber import Ingest
 from occmon.config import load
 from occmon.config.schema import SiteConfig
+from occmon.mqttclient import stop_loop
 from tests.api.serve import serve
 from tests.board.cards import card_status
 from tests.gateway_core.helpers import vendor_client
@@ -120,7 +121,7 @@ def running(tmp_path: Path, broker: Mosquitto, device_extra: dict[str, Any]) -> 
             yield plant
     finally:
         vendor.disconnect()
-        vendor.loop_stop()
+        stop_loop(vendor)
         try:
             loop.run(gateway.stop())
         finally:

@@ -15,6 +15,7 @@ from api.app import create_app
 from api.heartbeats import ComponentWatch
 from occmon import heartbeat, topics
 from occmon.config.schema import SiteConfig
+from occmon.mqttclient import stop_loop
 from tests.api.serve import serve
 from tests.ingest.helpers import SITE, site_config
 from tests.servers import Mosquitto, wait_for
@@ -63,4 +64,4 @@ def test_api_alone_is_503_until_both_beat(tmp_path: Path, mosquitto: Mosquitto) 
             assert stale == {"gateway-stale", "ingest-stale"}
         finally:
             beater.disconnect()
-            beater.loop_stop()
+            stop_loop(beater)

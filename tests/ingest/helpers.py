@@ -12,6 +12,7 @@ from occmon.config import load
 from occmon.config.schema import Broker, SiteConfig, Store
 from occmon.config.trust import TrustConfig
 from occmon.model import Quality, Reading
+from occmon.mqttclient import stop_loop
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo-plant.yaml"
 SITE = "demo-plant"
@@ -76,6 +77,6 @@ class Publisher:
 
     def close(self) -> None:
         self.client.disconnect()
-        self.client.loop_stop()
+        stop_loop(self.client)
 
 

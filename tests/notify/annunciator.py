@@ -13,6 +13,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from occmon import topics
+from occmon.mqttclient import stop_loop
 
 
 @dataclass(frozen=True)
@@ -50,5 +51,5 @@ class Annunciator:
             return [p for p in self.pushes if alarm_id in p.alarm_ids]
 
     def close(self) -> None:
-        self._client.loop_stop()
+        stop_loop(self._client)
         self._client.disconnect()

@@ -17,6 +17,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from ingest.notify import DeliveryRecord, Notifier, build_senders
 from occmon import topics
+from occmon.mqttclient import stop_loop
 from tests.notify.servers import http_sink, smtp_sink
 from tests.notify.support import (
     POINTS,
@@ -311,7 +312,7 @@ def test_mqtt_annunciator_through_real_mosquitto(mosquitto: Mosquitto) -> None:
             note.stop()
     finally:
         for client in (sub, pub):
-            client.loop_stop()
+            stop_loop(client)
             client.disconnect()
     body = json.loads(got[0])
     assert body["alarms"][0]["alarm_id"] == "desulf-h2s-1:process"

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.enums import CallbackAPIVersion
 
 from occmon import signing, topics
+from occmon.mqttclient import stop_loop
 
 
 def envelope(command: str, *, site: str, role: str = "officer", user: str = "li",
@@ -71,7 +72,7 @@ class Requester:
 
     def close(self) -> None:
         self._client.disconnect()
-        self._client.loop_stop()
+        stop_loop(self._client)
 
 
 def error_code(result: dict[str, Any]) -> str | None:

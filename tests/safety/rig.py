@@ -28,6 +28,7 @@ from ingest.subscriber import Ingest
 from occmon import signing
 from occmon.config import load
 from occmon.config.schema import SiteConfig
+from occmon.mqttclient import stop_loop
 from simulators.plant import SimulatedPlant
 from tests.api.serve import serve
 from tests.servers import Mosquitto, free_port
@@ -235,6 +236,6 @@ def annunciations(broker: Mosquitto, site: str = SITE) -> tuple[Callable[[], Non
 
     def stop() -> None:
         client.disconnect()
-        client.loop_stop()
+        stop_loop(client)
 
     return stop, got

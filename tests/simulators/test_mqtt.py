@@ -16,6 +16,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from occmon.config.schema import MqttMapping
 from occmon.model import parse_time
+from occmon.mqttclient import stop_loop
 from simulators.mqtt import build_payload
 from simulators.plant import SimulatedPlant
 from tests.servers import Mosquitto
@@ -60,7 +61,7 @@ def subscribed(broker: Mosquitto, topic: str) -> Iterator[queue.Queue[Message]]:
         yield received
     finally:
         client.disconnect()
-        client.loop_stop()
+        stop_loop(client)
 
 
 def drain(received: queue.Queue[Message]) -> list[Message]:

@@ -29,7 +29,7 @@ from ingest.subscriber import Ingest
 from occmon import signing, topics
 from occmon.config.schema import Broker, SecurityConfig, SiteConfig, Store
 from occmon.config.trust import TrustConfig
-from occmon.mqttclient import configure
+from occmon.mqttclient import configure, stop_loop
 from tests.gateway_core.helpers import site_config
 from tests.servers import wait_for
 from tests.tls.support import Pki, TlsBroker, tls_mosquitto, try_connect
@@ -72,7 +72,7 @@ class Retained:
 
     def close(self) -> None:
         self.client.disconnect()
-        self.client.loop_stop()
+        stop_loop(self.client)
 
 
 def stored_values(db: Path) -> list[float]:
@@ -147,7 +147,7 @@ def test_gateway_ingest_api_and_heartbeats_work_over_tls_only(
         ingest.stop()
         status.close()
         vendor.disconnect()
-        vendor.loop_stop()
+        stop_loop(vendor)
     assert stored_values(config.store.path) == [7.25]
     # the gateway verified the signed command and answered it (no such alarm): the API's
     # client and the gateway's command listener both reached the broker
