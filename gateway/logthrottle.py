@@ -162,3 +162,37 @@ def throttle_library(name: str, interval: float = INTERVAL) -> ThrottleFilter:
     found = ThrottleFilter(Throttle(interval))
     logger.addFilter(found)
     return found
+
+
+class DemoteFilter(logging.Filter):
+    """Files a library's records that contain ``text`` at DEBUG instead of their level, and
+    counts them: for messages whose event occmon already counts and reports itself (a late
+    Modbus answer after its request timed out is the hub's ``timeout``, counted and logged
+    there), so a terminal does not show the same failure twice."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+        self.demoted = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            found = self.text in record.getMessage()
+        except Exception:
+            return True
+        if found and record.levelno > logging.DEBUG:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            self.demoted += 1
+        return True
+
+
+def demote_library(name: str, text: str) -> DemoteFilter:
+    """Install (once per ``text``) a ``DemoteFilter`` on the logger ``name``; returns it.
+    Installed before the throttle, so a demoted record never takes a throttle slot."""
+    logger = logging.getLogger(name)
+    for existing in logger.filters:
+        if isinstance(existing, DemoteFilter) and existing.text == text:
+            return existing
+    found = DemoteFilter(text)
+    logger.filters.insert(0, found)
+    return found

@@ -48,7 +48,7 @@ from typing import Any, Protocol
 
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 
-from gateway.logthrottle import Throttle, ThrottledLog, throttle_library
+from gateway.logthrottle import Throttle, ThrottledLog, demote_library, throttle_library
 from gateway.modbus.buslock import BusLock
 from gateway.modbus.plan import ReadRequest
 from occmon.config.modbus_links import ModbusDtuDevice, ModbusRtuTcpDevice
@@ -126,6 +126,8 @@ def default_client(config: ModbusConfig) -> ModbusClient:
     from pymodbus.framer import FramerType
 
     throttle_library("pymodbus.logging")  # it logs every timeout and stray frame
+    # a late answer to a request that already timed out: the hub counted that timeout
+    demote_library("pymodbus.logging", "without a corresponding request")
     client: Any
     if isinstance(config, ModbusDtuDevice):
         raise TypeError("a DTU dials in: its client comes from gateway.modbus.links.dtu")

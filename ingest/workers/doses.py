@@ -258,7 +258,19 @@ def _check_together(parsed: list[_Parsed], conn: sqlite3.Connection,
 def import_lab_csv(conn: sqlite3.Connection, text: str, *, site: str, by: str, now: float,
                    today: dt.date, factor: float) -> list[dict[str, Any]]:
     """Enter a lab report (CSV text) as a unit: every row, or none (``ImportRefused``)."""
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    # newline="": a report saved with CR or CRLF line ends (Excel) is read as lines, as a file
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    try:
+        return _import_lab_rows(conn, reader, site=site, by=by, now=now, today=today,
+                                factor=factor)
+    except csv.Error as exc:  # e.g. a bare CR inside a field: a 422 naming the line, not a 500
+        raise ImportRefused([RowError(max(reader.line_num, 1), "malformed-csv", None,
+                                      f"the report is not readable CSV: {exc}")]) from None
+
+
+def _import_lab_rows(conn: sqlite3.Connection, reader: csv.DictReader[str], *, site: str,
+                     by: str, now: float, today: dt.date, factor: float
+                     ) -> list[dict[str, Any]]:
     header = [h.strip() for h in reader.fieldnames or []]
     missing = [c for c in REQUIRED if c not in header]
     unknown = [c for c in header if c and c not in LAB_COLUMNS]

@@ -108,3 +108,30 @@ def test_burst_admits_several_per_interval_and_due_reports_the_rest_once() -> No
     assert throttle.due() == {"k": 2}
     assert throttle.due() == {}
     assert throttle.admit("k") == 0  # a fresh window
+
+
+def test_a_late_modbus_answer_is_filed_at_debug_and_counted() -> None:
+    """pymodbus warns of an answer whose request already timed out; the hub counted that
+    timeout, so the warning is demoted (counted) and a terminal shows it once, not twice."""
+    import logging
+
+    from gateway.logthrottle import demote_library
+
+    logger = logging.getLogger("pymodbus.logging.demote-test")
+    seen: list[tuple[int, str]] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append((record.levelno, record.getMessage()))
+
+    handler = Keep(level=logging.WARNING)
+    logger.addHandler(handler)
+    try:
+        found = demote_library(logger.name, "without a corresponding request")
+        assert demote_library(logger.name, "without a corresponding request") is found  # once
+        logger.warning("ERROR: received pdu without a corresponding request, IGNORING")
+        logger.warning("Connection to (127.0.0.1, 5020) lost")
+    finally:
+        logger.removeHandler(handler)
+    assert seen == [(logging.WARNING, "Connection to (127.0.0.1, 5020) lost")]
+    assert found.demoted == 1
