@@ -1,8 +1,10 @@
-"""Fixtures of the worker noise and history tests (tests/workers/noise_data.py)."""
+"""Fixtures of the worker tests: the site and a migrated store connection; the noise and
+history tests' data (tests/workers/noise_data.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,12 +13,32 @@ import pytest
 
 from api.app import create_app
 from ingest.daily.close import close_day
+from ingest.schema import connect
+from ingest.schema import migrate as migrate_store
 from ingest.store import SqliteStore
+from ingest.workers.schema import migrate
 from occmon.config.records import Job, ProfileStep
 from occmon.config.schema import SiteConfig
 from tests.api.serve import serve
 from tests.workers.noise_data import THU, at, dosimeter_readings, point_readings
 from tests.workers.site import OFFICER, A, B, config, worker_body
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> SiteConfig:
+    return config(tmp_path)
+
+
+@pytest.fixture
+def conn(site: SiteConfig) -> Iterator[sqlite3.Connection]:
+    """The site's store with the store's and the registries' tables."""
+    c = connect(Path(site.store.path))
+    migrate_store(c)
+    migrate(c)
+    try:
+        yield c
+    finally:
+        c.close()
 
 
 @pytest.fixture

@@ -4,10 +4,12 @@ inspector keys; readings of its MQTT electronic dosimeter raddos-1 (cumulative H
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from api.auth import digest
+from ingest.workers import registry
 from occmon.config.auth import ApiKey, AuthConfig
 from occmon.config.schema import SiteConfig
 from occmon.model import Quality, Reading
@@ -48,3 +50,11 @@ def hp10(hour: int, value: float, minute: int = 0) -> Reading:
 def worker_body(employee: str, name: str, **kw: object) -> dict[str, object]:
     return {"employee": employee, "name": name, "sex": "F", "birth_date": "1990-03-04",
             "job": "探伤工", "category": "A", "joined": "2020-01-01", **kw}
+
+
+def add_worker(conn: sqlite3.Connection, employee: str = A, sex: str = "F",
+               birth: str = "1990-03-04") -> None:
+    """A category-A worker, entered through the registry (no national ID)."""
+    registry.put_worker(conn, registry.WorkerIn.model_validate({
+        "employee": employee, "name": "张三", "sex": sex, "birth_date": birth, "job": "探伤工",
+        "category": "A"}), site="demo-plant", by="officer", now=1.0)

@@ -6,21 +6,18 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ingest.schema import connect
-from ingest.schema import migrate as migrate_store
 from ingest.store import SqliteStore
 from ingest.workers import dose_alerts, dose_history, dose_view, doses, registry
 from ingest.workers.alert_push import DoseAlertPush
-from ingest.workers.schema import migrate
 from occmon import ledger
 from occmon.cli import main as occmon
 from occmon.config.schema import SiteConfig
-from tests.workers.site import A, B, at, config, hp10
+from tests.workers.site import A, B, add_worker, at, hp10
 from thresholds import personal_dose as pd
 from thresholds.dosefile import PeriodResult
 
@@ -29,29 +26,6 @@ TODAY = dt.date(2026, 12, 1)
 D = dt.date
 HEADER = "employee,dosimeter,start,end,hp10,hp007,hp3,mdl_msv,lab,report\n"
 Q = (("01-01", "03-31"), ("04-01", "06-30"), ("07-01", "09-30"), ("10-01", "12-31"))
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> SiteConfig:
-    return config(tmp_path)
-
-
-@pytest.fixture
-def conn(site: SiteConfig) -> Iterator[sqlite3.Connection]:
-    c = connect(Path(site.store.path))
-    migrate_store(c)
-    migrate(c)
-    try:
-        yield c
-    finally:
-        c.close()
-
-
-def add_worker(conn: sqlite3.Connection, employee: str = A, sex: str = "F",
-               birth: str = "1990-03-04") -> None:
-    registry.put_worker(conn, registry.WorkerIn.model_validate({
-        "employee": employee, "name": "张三", "sex": sex, "birth_date": birth, "job": "探伤工",
-        "category": "A", "national_id": None}), site=SITE, by="officer", now=1.0)
 
 
 def enter(conn: sqlite3.Connection, rows: str) -> list[dict[str, object]]:

@@ -8,49 +8,23 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ingest.schema import connect
-from ingest.schema import migrate as migrate_store
 from ingest.store import SqliteStore
 from ingest.workers import dose_view, doses, registry
-from ingest.workers.schema import migrate
 from occmon import ledger
 from occmon.cli import main as occmon
 from occmon.config.schema import SiteConfig
-from tests.workers.site import DAY, A, B, at, config, hp10
+from tests.workers.site import DAY, A, B, add_worker, at, hp10
 from thresholds import personal_dose as pd
 from thresholds.dosefile import PeriodResult
 
 SITE = "demo-plant"
 TODAY = dt.date(2026, 12, 1)
 D = dt.date
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> SiteConfig:
-    return config(tmp_path)
-
-
-@pytest.fixture
-def conn(site: SiteConfig) -> Iterator[sqlite3.Connection]:
-    c = connect(Path(site.store.path))
-    migrate_store(c)
-    migrate(c)
-    try:
-        yield c
-    finally:
-        c.close()
-
-
-def add_worker(conn: sqlite3.Connection, employee: str = A, sex: str = "F",
-               birth: str = "1990-03-04") -> None:
-    registry.put_worker(conn, registry.WorkerIn.model_validate({
-        "employee": employee, "name": "张三", "sex": sex, "birth_date": birth, "job": "探伤工",
-        "category": "A"}), site=SITE, by="officer", now=1.0)
 
 
 def enter(conn: sqlite3.Connection, rows: str) -> list[dict[str, object]]:
