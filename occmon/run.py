@@ -358,7 +358,12 @@ def component_main(name: str, argv: list[str]) -> int:
     args = _parser(f"occmon {name}").parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
     try:
-        config = load_checked(args.config)
+        if name == "gateway":  # the load's scratch memory stays in a child (gateway/forkload.py)
+            from gateway.forkload import run_forked
+
+            config = run_forked(load_checked, args.config)
+        else:
+            config = load_checked(args.config)
         check_logins(config.broker, (name,))  # type: ignore[arg-type]  # gateway|ingest|api
     except (ConfigError, MissingPassword) as exc:
         print(exc, file=sys.stderr)
