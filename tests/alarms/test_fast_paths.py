@@ -205,3 +205,35 @@ def test_a_point_without_alarms_never_reaches_the_engine(tmp_path: Path) -> None
         queue.close()
 
     asyncio.run(run())
+
+
+def test_points_with_the_same_set_points_share_one_object(tmp_path: Path) -> None:
+    """Two H2S points under the same profile share one set-points object; a point with its
+    own alarm level gets its own; each equals what resolving it alone gives."""
+    from gateway.alarms.resolve import _setpoints, point_specs
+    from thresholds import canonical_unit, lookup
+
+    points = [{"id": p, "name": {"zh": "点", "en": "point"}, "area": "a", "agent": "h2s"}
+              for p in ("one", "two", "own")]
+    data = {
+        "site": {"id": "t", "name": {"zh": "测试", "en": "test"}},
+        "gateway": {"queue_path": str(tmp_path / "q.db")},
+        "areas": [{"id": "a", "name": {"zh": "区", "en": "area"}}],
+        "points": points,
+        "devices": [{"id": "panel", "protocol": "modbus-tcp", "host": "127.0.0.1",
+                     "port": 1502, "profile": "toxic-gas-detector"}],
+        "sensors": [{"id": f"s-{p['id']}", "point": p["id"], "device": "panel",
+                     "register": "gas_ppm", "unit": "mg/m3"} for p in points],
+        "alarms": {"points": [{"point": "own", "alarm": 7.0}]},
+    }
+    config, problems = parse(data, tmp_path / "site.yaml")
+    assert config is not None, problems
+    specs = {s.point: s for s in point_specs(config, config.alarms)}
+    assert specs["one"].setpoints is specs["two"].setpoints
+    assert specs["own"].setpoints is not specs["one"].setpoints
+    agent = lookup("h2s")
+    for point in ("one", "own"):
+        alone = _setpoints(agent, config.alarms.for_point(point), config.alarms.profile,
+                           canonical_unit(agent))
+        assert specs[point].setpoints == alone
+    assert specs["own"].setpoints.alarm == 7.0  # type: ignore[union-attr]
