@@ -392,6 +392,9 @@ def component_main(name: str, argv: list[str]) -> int:
             with collector_paused():  # 5,000 points: a third of the construction (gcpause.py)
                 gateway = Gateway(config, args.config, broker_host=host, broker_port=port)
             await gateway.start()
+            from gateway.heap import settle
+
+            settle()  # long-lived objects out of the collector's full passes (gateway/heap.py)
             await stop.wait()
             await gateway.stop()
             return 0
