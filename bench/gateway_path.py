@@ -509,14 +509,16 @@ def quantile(values: Sequence[float], q: float) -> float:
 # -- profile grouping ---------------------------------------------------------------------
 
 STAGES: list[tuple[str, tuple[str, ...]]] = [  # first match wins; paths relative to a root
+    ("Modbus client (pymodbus, gateway/modbus/leantcp.py)",
+     ("pymodbus/", "gateway/modbus/leantcp.py")),
     ("decode (gateway/modbus)", ("gateway/modbus/",)),
     ("normalise", ("gateway/normalise.py", "thresholds/", "occmon/plausibility.py",
                    "occmon/model.py", "occmon/quantities.py")),
     ("alarm evaluation", ("gateway/alarms/", "gateway/safety/", "gateway/interlock/")),
-    ("queue commit", ("gateway/queue.py", "gateway/committer.py", "gateway/sink.py")),
-    ("encode (occmon/payload)", ("occmon/payload.py",)),
+    ("queue commit", ("gateway/queue.py", "gateway/committer.py", "gateway/sink.py",
+                      "gateway/readlog.py")),
+    ("encode (occmon/payload, payload_v2)", ("occmon/payload.py", "occmon/payload_v2.py")),
     ("publish (publisher, paho)", ("gateway/publisher.py", "paho/", "occmon/mqttclient.py")),
-    ("pymodbus client", ("pymodbus/",)),
     ("loop overhead (asyncio, polling)", ("asyncio/", "selectors.py", "gateway/polling.py")),
     ("other gateway (health, heartbeat)", ("gateway/", "occmon/", "ingest/", "prometheus_client/")),
 ]

@@ -23,7 +23,7 @@ from gateway.health import GatewayHealth
 from gateway.modbus import build_drivers
 from gateway.mqtt.intake import MqttIntake
 from gateway.normalise import Binding
-from gateway.opcua import OpcUaIntake
+from gateway.opcua.site import intake_for_site
 from gateway.polling import run_polled
 from gateway.publisher import Publisher
 from gateway.queue import Queue
@@ -112,7 +112,7 @@ class Gateway:
                 trust=config.trust,
                 stale_after_polls=config.gateway.stale_after_polls,
             )
-        self.opcua = OpcUaIntake.for_site(config, self.bindings)  # OPC UA (gateway/opcua/)
+        self.opcua = intake_for_site(config, self.bindings)  # OPC UA (gateway/opcua/)
         self._tasks: list[asyncio.Task[None]] = []
         # heartbeat on status/gateway, system alarms, /metrics (gateway/health.py)
         self.health = GatewayHealth(self, broker_host=broker_host, broker_port=broker_port)

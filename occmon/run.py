@@ -358,7 +358,12 @@ def component_main(name: str, argv: list[str]) -> int:
     args = _parser(f"occmon {name}").parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
     try:
-        config = load_checked(args.config)
+        if name == "gateway":  # the load's scratch memory stays in a child (gateway/forkload.py)
+            from gateway.forkload import run_forked
+
+            config = run_forked(load_checked, args.config)
+        else:
+            config = load_checked(args.config)
         check_logins(config.broker, (name,))  # type: ignore[arg-type]  # gateway|ingest|api
     except (ConfigError, MissingPassword) as exc:
         print(exc, file=sys.stderr)
@@ -387,6 +392,9 @@ def component_main(name: str, argv: list[str]) -> int:
             with collector_paused():  # 5,000 points: a third of the construction (gcpause.py)
                 gateway = Gateway(config, args.config, broker_host=host, broker_port=port)
             await gateway.start()
+            from gateway.heap import settle
+
+            settle()  # long-lived objects out of the collector's full passes (gateway/heap.py)
             await stop.wait()
             await gateway.stop()
             return 0

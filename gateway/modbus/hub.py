@@ -118,7 +118,9 @@ def connection_key(config: ModbusConfig) -> str:
 
 
 def default_client(config: ModbusConfig) -> ModbusClient:
-    """A pymodbus async client with pymodbus's own reconnect and no-response close off.
+    """The client of one connection: ``leantcp.LeanTcpClient`` for plain Modbus TCP; for
+    RTU over TCP and serial lines, a pymodbus async client with pymodbus's own reconnect
+    and no-response close off.
 
     A DTU has no dialling client: ``build_drivers`` gives its hub a ``links.dtu`` client.
     """
@@ -131,12 +133,16 @@ def default_client(config: ModbusConfig) -> ModbusClient:
     client: Any
     if isinstance(config, ModbusDtuDevice):
         raise TypeError("a DTU dials in: its client comes from gateway.modbus.links.dtu")
-    if isinstance(config, ModbusTcpDevice | ModbusRtuTcpDevice):
+    if isinstance(config, ModbusTcpDevice):  # plain Modbus TCP: one frame, one protocol
+        from gateway.modbus.leantcp import LeanTcpClient
+
+        return LeanTcpClient(config.host, config.port, timeout=config.timeout,
+                             retries=config.retries, name=config.id)
+    if isinstance(config, ModbusRtuTcpDevice):
         client = AsyncModbusTcpClient(
             config.host,
             port=config.port,
-            framer=(FramerType.RTU if isinstance(config, ModbusRtuTcpDevice)
-                    else FramerType.SOCKET),
+            framer=FramerType.RTU,
             timeout=config.timeout,
             retries=config.retries,
             reconnect_delay=0,

@@ -82,6 +82,64 @@ def test_observe_and_handle_sample_give_the_same_events_and_states(
     assert fast_engine.point_snapshot("nowhere") is None
 
 
+quiet_sample = st.tuples(
+    st.sampled_from(("a", "b")),
+    st.floats(min_value=0.0, max_value=2.5),
+    # mostly below the lowest band (pre-alarm 5 minus 5 %: 4.75), some just over it, a few
+    # high enough to raise, and missing values
+    st.one_of(st.floats(min_value=0.0, max_value=4.8), st.floats(min_value=4.7, max_value=5.3),
+              st.floats(min_value=0.0, max_value=30.0), st.none()),
+    st.sampled_from((None, None, None, None, Reason.DEVICE_OFFLINE, "check-function:inhibit")),
+    st.integers(min_value=0, max_value=3),  # 0: no tick; else a tick after 0.5, 1 or 1.5 s
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(quiet_sample, min_size=1, max_size=80))
+def test_the_quiet_short_way_leaves_every_machine_as_the_whole_way_does(
+        steps: list[tuple[str, float, float | None, str | None, int]]) -> None:
+    """Mostly quiet values, so ``observe``'s short way is taken often and left often: the
+    events, and every point's whole state (timers, comparators, next check), are those of
+    the whole way (``handle(Sample(...))``)."""
+    plain_engine, fast_engine = AlarmEngine(specs()), AlarmEngine(specs())
+    t = 0.0
+    for point, dt, value, reason, tick in steps:
+        t += dt
+        quality = Quality.BAD if value is None or reason == Reason.DEVICE_OFFLINE \
+            else Quality.UNCERTAIN if reason is not None else Quality.GOOD
+        expected = plain_engine.handle(Sample(point, t, value, quality, reason))
+        assert fast_engine.observe(point, t, value, quality, reason) == expected
+        if tick:
+            t += 0.5 * tick
+            assert fast_engine.handle(Tick(t)) == plain_engine.handle(Tick(t))
+        assert fast_engine._order == plain_engine._order
+        assert fast_engine._due == plain_engine._due
+        assert fast_engine._latest == plain_engine._latest
+    assert fast_engine.snapshot() == plain_engine.snapshot()
+
+
+def test_the_short_way_is_taken_for_a_quiet_value_only() -> None:
+    """A quiet point's value below the band skips the whole way; one in the band, over a
+    set-point, bad, or on a faulted point does not (then ``_observe`` runs)."""
+    engine = AlarmEngine(specs())
+    whole: list[float | None] = []
+    original = engine._observe
+
+    def counting(point: str, time: float, value: float | None, *rest: Any) -> list[AlarmEvent]:
+        whole.append(value)
+        return original(point, time, value, *rest)
+
+    engine._observe = counting  # type: ignore[method-assign]
+    engine.observe("a", 0.0, 1.0)  # the first sample: the whole way
+    engine.observe("a", 1.0, 2.0)  # quiet
+    engine.observe("a", 2.0, 4.7)  # quiet: below 5 - 0.25
+    engine.observe("a", 3.0, 4.8)  # in the pre-alarm band
+    engine.observe("a", 4.0, 1.0)  # quiet again
+    engine.observe("a", 5.0, None, Quality.BAD, Reason.DEVICE_OFFLINE)  # a fault
+    engine.observe("a", 6.0, 1.0)  # faulted: the whole way until the fault clears
+    assert whole == [1.0, 4.8, None, 1.0]
+
+
 def test_to_dict_is_asdict_with_enums_as_strings() -> None:
     engine = AlarmEngine(specs())
     events: list[AlarmEvent] = []
@@ -147,3 +205,35 @@ def test_a_point_without_alarms_never_reaches_the_engine(tmp_path: Path) -> None
         queue.close()
 
     asyncio.run(run())
+
+
+def test_points_with_the_same_set_points_share_one_object(tmp_path: Path) -> None:
+    """Two H2S points under the same profile share one set-points object; a point with its
+    own alarm level gets its own; each equals what resolving it alone gives."""
+    from gateway.alarms.resolve import _setpoints, point_specs
+    from thresholds import canonical_unit, lookup
+
+    points = [{"id": p, "name": {"zh": "点", "en": "point"}, "area": "a", "agent": "h2s"}
+              for p in ("one", "two", "own")]
+    data = {
+        "site": {"id": "t", "name": {"zh": "测试", "en": "test"}},
+        "gateway": {"queue_path": str(tmp_path / "q.db")},
+        "areas": [{"id": "a", "name": {"zh": "区", "en": "area"}}],
+        "points": points,
+        "devices": [{"id": "panel", "protocol": "modbus-tcp", "host": "127.0.0.1",
+                     "port": 1502, "profile": "toxic-gas-detector"}],
+        "sensors": [{"id": f"s-{p['id']}", "point": p["id"], "device": "panel",
+                     "register": "gas_ppm", "unit": "mg/m3"} for p in points],
+        "alarms": {"points": [{"point": "own", "alarm": 7.0}]},
+    }
+    config, problems = parse(data, tmp_path / "site.yaml")
+    assert config is not None, problems
+    specs = {s.point: s for s in point_specs(config, config.alarms)}
+    assert specs["one"].setpoints is specs["two"].setpoints
+    assert specs["own"].setpoints is not specs["one"].setpoints
+    agent = lookup("h2s")
+    for point in ("one", "own"):
+        alone = _setpoints(agent, config.alarms.for_point(point), config.alarms.profile,
+                           canonical_unit(agent))
+        assert specs[point].setpoints == alone
+    assert specs["own"].setpoints.alarm == 7.0  # type: ignore[union-attr]
