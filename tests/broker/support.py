@@ -34,8 +34,10 @@ ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "examples" / "demo-plant.yaml"
 SITE = "demo-plant"
 R = f"occmon/v1/{SITE}"
-# The demo's accounts, one device renamed so an override is exercised.
+# The demo's accounts, one device renamed so an override is exercised, and the read-only
+# account of a control-room annunciator panel.
 ACCOUNTS: dict[str, Any] = {
+    "annunciator": {},
     "devices": {"noisedos-1": {"username": "noise-dosimeter-7", "password_env": "NOISE_PW"}},
 }
 
@@ -212,3 +214,6 @@ class Client:
         if self.client.is_connected():
             self.client.disconnect()
         self.client.loop_stop()
+        # paho keeps its loop's wake-up socket pair open until the client is collected; a
+        # collection in the wrong order warns of an unclosed socket (and fails the run)
+        self.client._reset_sockets()
