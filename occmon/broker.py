@@ -14,6 +14,10 @@ at CONNECT (amqtt sends wills without asking the topic plugins); a client id tha
 account used cannot be taken over by another account during the run; and retained messages
 go only to a client subscribed to them and allowed to read them (amqtt replays them without
 the topic plugins, and on every connect for every filter that any client subscribed).
+
+A control-room annunciator panel outside occmon gets the read-only ``occmon-annunciator``
+account when ``$OCCMON_MQTT_PASSWORD_ANNUNCIATOR`` is set: its password comes from that
+variable, not from the run (a panel is configured once), and no occmon client uses it.
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,8 +36,8 @@ from amqtt.contexts import Action, BaseContext
 from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
 from amqtt.session import Session
 
-from occmon.brokeracl import Grant, covers, grants, matches
-from occmon.config.mqttauth import MqttAccounts
+from occmon.brokeracl import Grant, covers, grants, matches, passwords
+from occmon.config.mqttauth import Account, MissingPassword, MqttAccounts
 from occmon.config.schema import Broker as BrokerSettings
 from occmon.config.schema import Embedded, SiteConfig
 
@@ -169,16 +175,45 @@ def broker_config(host: str, port: int, rules: AccountRules) -> dict[str, Any]:
     }
 
 
+def annunciator_panel(config: SiteConfig,
+                      environ: Mapping[str, str]) -> tuple[dict[str, str], str]:
+    """The panel's username -> password (empty: no account) and the line that says so.
+
+    Devices' and roles' passwords are made per run and handed to the in-process clients; a
+    panel outside the process cannot be handed one, so its password is its variable's.
+    """
+    cred = MqttAccounts().reader("annunciator", configured=False)
+    assert cred is not None  # configured=False always gives the default account
+    topic = f"occmon/v1/{config.site.id}/annunciator"
+    if not environ.get(cred.password_env):
+        return {}, (f"embedded broker: no annunciator panel account; to let a panel read "
+                    f"{topic}, set ${cred.password_env} (12+ random characters) and log "
+                    f"the panel in as {cred.username!r}")
+    try:
+        secret = passwords(MqttAccounts(), [Grant(cred, ())], environ)
+    except MissingPassword as exc:  # too short or change-me: no account rather than a weak one
+        return {}, f"embedded broker: no annunciator panel account: {exc}"
+    return secret, (f"embedded broker: annunciator panel account {cred.username!r} (password "
+                    f"from ${cred.password_env}) may read {topic} and the heartbeats")
+
+
 class EmbeddedBroker:
     """Start and stop an amqtt broker inside the running asyncio loop, with the site's
     accounts (``broker.accounts`` defaults) and random passwords made for this run."""
 
-    def __init__(self, settings: Embedded, config: SiteConfig) -> None:
+    def __init__(self, settings: Embedded, config: SiteConfig,
+                 environ: Mapping[str, str] | None = None) -> None:
         self.host = settings.host
         self.port = settings.port
         self.accounts = MqttAccounts()
-        self.grants = grants(config, self.accounts)
-        self._passwords = {g.username: secrets.token_urlsafe(24) for g in self.grants}
+        self._passwords = {g.username: secrets.token_urlsafe(24)
+                           for g in grants(config, self.accounts)}
+        panel, self._panel_note = annunciator_panel(
+            config, os.environ if environ is None else environ)
+        self._panel = bool(panel)
+        self._all_passwords = {**self._passwords, **panel}  # the panel's: only in the rules
+        self.grants = grants(config, MqttAccounts(annunciator=Account()) if panel
+                             else self.accounts)
         self._broker: GuardedBroker | None = None
 
     def clients(self, config: SiteConfig) -> SiteConfig:
@@ -191,7 +226,8 @@ class EmbeddedBroker:
     async def start(self) -> None:
         for name in _QUIET:
             logging.getLogger(name).setLevel(logging.WARNING)
-        rules = AccountRules.of(self.grants, self._passwords)
+        log.log(logging.INFO if self._panel else logging.WARNING, "%s", self._panel_note)
+        rules = AccountRules.of(self.grants, self._all_passwords)
         self._broker = GuardedBroker(broker_config(self.host, self.port, rules))
         await self._broker.start()
 

@@ -24,14 +24,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from occmon.config.mqttauth import Credential, MissingPassword, MqttAccounts, Role
+from occmon.config.mqttauth import Credential, MissingPassword, MqttAccounts, Reader, Role
 from occmon.config.schema import MqttDevice, SiteConfig
 
 Access = Literal["read", "write"]
 
-# What each role may do, relative to the site root occmon/v1/{site} ("~"). docs/topics.md
-# has the same table for people; tests/broker checks it against a real Mosquitto.
-ROLE_RULES: dict[Role, tuple[tuple[Access, str], ...]] = {
+# What each role (and the outside annunciator panel) may do, relative to the site root
+# occmon/v1/{site} ("~"). docs/topics.md has the same table for people; tests/broker checks
+# it against a real Mosquitto.
+ROLE_RULES: dict[Role | Reader, tuple[tuple[Access, str], ...]] = {
     "gateway": (
         ("write", "~/readings"),
         ("write", "~/readings/#"),
@@ -61,6 +62,14 @@ ROLE_RULES: dict[Role, tuple[tuple[Access, str], ...]] = {
     ),
     "notifier": (
         ("write", "~/annunciator"),
+    ),
+    # a control-room panel outside occmon: reads pushes, writes nothing (no will either).
+    # The heartbeats carry no personal data and let it show "monitoring offline" rather
+    # than a silent (all quiet looking) annunciator when the senders of pushes are down.
+    "annunciator": (
+        ("read", "~/annunciator"),
+        ("read", "~/status/gateway"),
+        ("read", "~/status/ingest"),
     ),
 }
 
@@ -176,6 +185,10 @@ def grants(config: SiteConfig, accounts: MqttAccounts | None = None) -> list[Gra
         if role == "gateway":
             rules += [Rule("read", d.topic) for d in devices]
         out.append(Grant(cred, tuple(rules)))
+    for cred in accounts.readers():
+        reader: Reader = cred.who  # type: ignore[assignment]  # readers() names readers
+        out.append(Grant(cred, tuple(Rule(a, t.replace("~", root, 1))
+                                     for a, t in ROLE_RULES[reader])))
     out += [Grant(accounts.device(d.id), (Rule("write", d.topic),)) for d in devices]
     seen: dict[str, str] = {}
     for grant in out:

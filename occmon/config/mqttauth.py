@@ -10,6 +10,10 @@ holds its password (default ``OCCMON_MQTT_PASSWORD_<NAME>``, e.g.
 ``OCCMON_MQTT_PASSWORD_GATEWAY``, ``OCCMON_MQTT_PASSWORD_WGAS_1`` for device ``wgas-1``).
 Without ``accounts:`` every role logs in with ``broker.username`` / ``broker.password`` as
 before.
+
+``annunciator`` is not a role: it is the login of a control-room annunciator panel (or an
+HMI screen) outside occmon that only reads the alarm pushes and the heartbeats. No occmon
+component logs in as it (``login()`` takes a ``Role``), so its rules stay read-only.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ if TYPE_CHECKING:
 
 Role = Literal["gateway", "ingest", "api", "notifier"]
 ROLES: tuple[Role, ...] = ("gateway", "ingest", "api", "notifier")
+Reader = Literal["annunciator"]  # an outside reader's account: never an occmon client's login
+READERS: tuple[Reader, ...] = ("annunciator",)
 ENV_PREFIX = "OCCMON_MQTT_PASSWORD_"
 
 # A username goes verbatim into Mosquitto's password and ACL files: no blanks, no ':',
@@ -81,6 +87,10 @@ class MqttAccounts(BaseModel):
         default=None,
         description="a separate notifier process; today ingest sends the annunciator pushes "
         "on its own client, so without this the notifier logs in as ingest")
+    annunciator: Account | None = Field(
+        default=None,
+        description="a read-only login for a control-room annunciator panel: it may read the "
+        "alarm pushes and the gateway and ingest heartbeats, and publish nothing")
     devices: dict[Slug, Account] = Field(
         default_factory=dict, description="vendor MQTT device id -> its account (optional)")
     # per-run passwords by username (the embedded broker's); never read from a file
@@ -89,7 +99,7 @@ class MqttAccounts(BaseModel):
     @model_validator(mode="after")
     def _distinct(self) -> MqttAccounts:
         seen: dict[str, str] = {}
-        for cred in self.roles() + [self.device(d) for d in self.devices]:
+        for cred in self.roles() + self.readers() + [self.device(d) for d in self.devices]:
             if cred.username in seen:
                 raise ValueError(
                     f"{cred.who} and {seen[cred.username]} share username {cred.username!r}; "
@@ -98,6 +108,8 @@ class MqttAccounts(BaseModel):
         return self
 
     def role(self, role: Role) -> Credential:
+        if role not in ROLES:  # e.g. "annunciator": an outside reader, never our client
+            raise ValueError(f"{role!r} is not an occmon role; roles are {list(ROLES)}")
         account = getattr(self, role)
         if account is None:  # the notifier's pushes go out on ingest's client
             return self.role("ingest")
@@ -107,6 +119,22 @@ class MqttAccounts(BaseModel):
     def roles(self) -> list[Credential]:
         """The configured role accounts (the notifier only when it has its own)."""
         return [self.role(r) for r in ROLES if r != "notifier" or self.notifier is not None]
+
+    def reader(self, reader: Reader, *, configured: bool = True) -> Credential | None:
+        """The account of an outside reader (the annunciator panel), or None when it is not
+        configured; ``configured=False`` gives its default account anyway (the embedded
+        broker, which has no ``accounts:``, offers it when its variable is set)."""
+        account = getattr(self, reader)
+        if account is None:
+            if configured:
+                return None
+            account = Account()
+        return Credential(reader, account.username or f"occmon-{reader}",
+                          account.password_env or default_env(reader))
+
+    def readers(self) -> list[Credential]:
+        """The configured outside readers' accounts."""
+        return [c for c in (self.reader(r) for r in READERS) if c is not None]
 
     def device(self, device_id: str) -> Credential:
         account = self.devices.get(device_id, Account())

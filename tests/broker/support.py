@@ -35,8 +35,10 @@ ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "examples" / "demo-plant.yaml"
 SITE = "demo-plant"
 R = f"occmon/v1/{SITE}"
-# The demo's accounts, one device renamed so an override is exercised.
+# The demo's accounts, one device renamed so an override is exercised, and the read-only
+# account of a control-room annunciator panel.
 ACCOUNTS: dict[str, Any] = {
+    "annunciator": {},
     "devices": {"noisedos-1": {"username": "noise-dosimeter-7", "password_env": "NOISE_PW"}},
 }
 

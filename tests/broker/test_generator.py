@@ -70,8 +70,8 @@ def test_covers(pattern: str, sub: str, covered: bool) -> None:
 def test_the_demo_grants_each_account_its_topics(tmp_path: Path) -> None:
     config = config_of(tmp_path, demo_doc(1883))
     grants = {g.username: g for g in brokeracl.grants(config)}
-    assert list(grants) == ["occmon-gateway", "occmon-ingest", "occmon-api", "wgas-1",
-                            "noise-dosimeter-7", "raddos-1"]
+    assert list(grants) == ["occmon-gateway", "occmon-ingest", "occmon-api",
+                            "occmon-annunciator", "wgas-1", "noise-dosimeter-7", "raddos-1"]
     device = grants["noise-dosimeter-7"]
     assert device.cred.password_env == "NOISE_PW"
     assert device.rules == (brokeracl.Rule("write", "vendor/noisedos/noisedos-1/data"),)
@@ -85,6 +85,10 @@ def test_the_demo_grants_each_account_its_topics(tmp_path: Path) -> None:
     first_user = text.index("\nuser ")
     assert "topic " not in text[:first_user]  # nothing for anonymous clients
     assert "user wgas-1\ntopic write vendor/wgas/wgas-1/data\n" in text
+    # the annunciator panel: reads pushes and heartbeats, writes nothing (not even a will)
+    assert (f"user occmon-annunciator\ntopic read {R}/annunciator\n"
+            f"topic read {R}/status/gateway\ntopic read {R}/status/ingest\n") in text
+    assert not [r for r in grants["occmon-annunciator"].rules if r.access == "write"]
 
 
 @pytest.mark.parametrize(("change", "message"), [
@@ -169,8 +173,8 @@ def test_cli_writes_acl_and_private_passwd(tmp_path: Path, monkeypatch: pytest.M
     assert cli(["broker", "acl", str(tmp_path / "site.yaml"), "--out", str(out)]) == 0
     passwd = (out / "passwd").read_text().splitlines()
     assert [line.split(":")[0] for line in passwd] == [
-        "occmon-gateway", "occmon-ingest", "occmon-api", "wgas-1", "noise-dosimeter-7",
-        "raddos-1"]
+        "occmon-gateway", "occmon-ingest", "occmon-api", "occmon-annunciator", "wgas-1",
+        "noise-dosimeter-7", "raddos-1"]
     assert all(line.split(":", 1)[1].startswith("$7$10000$") for line in passwd)
     assert stat.S_IMODE((out / "passwd").stat().st_mode) == 0o600
     assert "user occmon-api" in (out / "acl").read_text()
