@@ -37,7 +37,7 @@ from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
 from amqtt.session import Session
 
 from occmon.brokeracl import Grant, covers, grants, matches, passwords
-from occmon.config.mqttauth import Account, MissingPassword, MqttAccounts
+from occmon.config.mqttauth import Account, MissingPassword, MqttAccounts, default_env
 from occmon.config.schema import Broker as BrokerSettings
 from occmon.config.schema import Embedded, SiteConfig
 
@@ -208,9 +208,12 @@ class EmbeddedBroker:
         self.accounts = MqttAccounts()
         self._passwords = {g.username: secrets.token_urlsafe(24)
                            for g in grants(config, self.accounts)}
-        panel, self._panel_note = annunciator_panel(
-            config, os.environ if environ is None else environ)
+        env = os.environ if environ is None else environ
+        panel, self.panel_note = annunciator_panel(config, env)
         self._panel = bool(panel)
+        # a variable set but refused (weak) is a misconfiguration; unset is a choice, which
+        # ``occmon run`` shows in its banner rather than as a warning on every demo start
+        self._panel_refused = not panel and bool(env.get(default_env("annunciator")))
         self._all_passwords = {**self._passwords, **panel}  # the panel's: only in the rules
         self.grants = grants(config, MqttAccounts(annunciator=Account()) if panel
                              else self.accounts)
@@ -226,7 +229,7 @@ class EmbeddedBroker:
     async def start(self) -> None:
         for name in _QUIET:
             logging.getLogger(name).setLevel(logging.WARNING)
-        log.log(logging.INFO if self._panel else logging.WARNING, "%s", self._panel_note)
+        log.log(logging.WARNING if self._panel_refused else logging.INFO, "%s", self.panel_note)
         rules = AccountRules.of(self.grants, self._all_passwords)
         self._broker = GuardedBroker(broker_config(self.host, self.port, rules))
         await self._broker.start()

@@ -171,11 +171,13 @@ async def start_system(
     system = System()
     host, port = broker_address(config)
     embedded = config.broker is None
+    panel_note = ""
     try:
         if config.broker is None:
             from occmon.broker import EmbeddedBroker
 
             broker = EmbeddedBroker(config.embedded_broker, config)
+            panel_note = broker.panel_note.removeprefix("embedded broker: ")
             await broker.start()
             system.stops.append(("embedded broker", broker.stop))
             config = broker.clients(config)  # each client its account (occmon/brokeracl.py)
@@ -247,6 +249,7 @@ async def start_system(
             f"  records   {url}/api/v1/daily-records?start=<YYYY-MM-DD>",
             f"  broker    mqtt://{host}:{port}"
             + ("  (embedded)" if embedded else ""),
+            *([f"  panel     {panel_note}"] if panel_note else []),
             f"  readings  {topics.readings(config.site.id)}",
             f"  events    {topics.events(config.site.id, '<kind>')}",
             f"  store     {config.store.path}",

@@ -202,8 +202,12 @@ def test_occmon_runs_embedded_broker_takes_the_panel_password_from_its_variable(
     with caplog.at_level(logging.INFO, logger="occmon.broker"):
         asyncio.run_coroutine_threadsafe(broker.start(), loop).result(10)
     try:
-        notes = [r.getMessage() for r in caplog.records if "annunciator panel" in r.getMessage()]
+        said = [r for r in caplog.records if "annunciator panel" in r.getMessage()]
+        notes = [r.getMessage() for r in said]
         assert len(notes) == 1, notes
+        # unset is a choice (INFO; `occmon run` shows it in its banner), weak a misconfiguration
+        assert said[0].levelno == (logging.INFO if password in (None, "a-panel-password-from-env")
+                                   else logging.WARNING), (password, said[0].levelname)
         panel = Client(port, (PANEL, password or "a-panel-password-from-env"))
         try:
             if password != "a-panel-password-from-env":
