@@ -210,10 +210,10 @@ class EmbeddedBroker:
                            for g in grants(config, self.accounts)}
         env = os.environ if environ is None else environ
         panel, self.panel_note = annunciator_panel(config, env)
-        self._panel = bool(panel)
+        self.panel = bool(panel)
         # a variable set but refused (weak) is a misconfiguration; unset is a choice, which
         # ``occmon run`` shows in its banner rather than as a warning on every demo start
-        self._panel_refused = not panel and bool(env.get(default_env("annunciator")))
+        self._panel_weak = not panel and bool(env.get(default_env("annunciator")))
         self._all_passwords = {**self._passwords, **panel}  # the panel's: only in the rules
         self.grants = grants(config, MqttAccounts(annunciator=Account()) if panel
                              else self.accounts)
@@ -229,7 +229,7 @@ class EmbeddedBroker:
     async def start(self) -> None:
         for name in _QUIET:
             logging.getLogger(name).setLevel(logging.WARNING)
-        log.log(logging.WARNING if self._panel_refused else logging.INFO, "%s", self.panel_note)
+        log.log(logging.WARNING if self._panel_weak else logging.INFO, "%s", self.panel_note)
         rules = AccountRules.of(self.grants, self._all_passwords)
         self._broker = GuardedBroker(broker_config(self.host, self.port, rules))
         await self._broker.start()

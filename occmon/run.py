@@ -177,7 +177,9 @@ async def start_system(
             from occmon.broker import EmbeddedBroker
 
             broker = EmbeddedBroker(config.embedded_broker, config)
-            panel_note = broker.panel_note.removeprefix("embedded broker: ")
+            panel_note = ("read-only account occmon-annunciator" if broker.panel else
+                          "none (to let a panel read the pushes as occmon-annunciator, set "
+                          "$OCCMON_MQTT_PASSWORD_ANNUNCIATOR)")
             await broker.start()
             system.stops.append(("embedded broker", broker.stop))
             config = broker.clients(config)  # each client its account (occmon/brokeracl.py)

@@ -37,6 +37,9 @@ def test_a_normal_day_raises_no_alarm_and_starts_no_fan_in_its_first_minute(
     assert polled[0][0] >= 50  # it did poll: about one reading a second
     assert after_banner(run.stdout()) == []  # the banner, and nothing else
     assert not NOISE.search(run.stderr() + run.stdout()), run.stderr()
+    # no panel password in the environment: the banner says how to let a panel in
+    assert "  panel     none (to let a panel read the pushes as occmon-annunciator, set " \
+           "$OCCMON_MQTT_PASSWORD_ANNUNCIATOR)" in run.stdout().splitlines(), run.stdout()
 
 
 @pytest.mark.slow
