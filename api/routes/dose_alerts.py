@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse, Response
 from api.deps import Config
 from api.records_deps import CSV_TOO, Format, csv_response
 from api.routes.worker_history import cell
-from api.routes.workers import MAX_PAGE, Db, registries
+from api.routes.workers import Db, Limit, Offset, registries
 from ingest.daily.windows import zone
 from ingest.workers import dose_alerts, dose_view
 from occmon.config.schema import SiteConfig
@@ -51,8 +51,7 @@ def raised_alerts(db: Db, config: Config,
                   year: Annotated[int | None, Query(ge=1950, le=2199, description=(
                       "alerts whose window touches this calendar year"))] = None,
                   level: Level | None = None,
-                  limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
-                  offset: Annotated[int, Query(ge=0)] = 0,
+                  limit: Limit = 100, offset: Offset = 0,
                   format: Format = "json") -> Response:
     """Every dose alert raised (newest first): a dose at a fraction of its limit
     (``approaching``), over it (``exceeded``), a period above its investigation level

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -12,6 +13,9 @@ from tests.auth.conftest import Site
 from tests.records.support import OFFICER_KEY
 
 MAX_EXAMPLES = 20
+# h11 (uvicorn) refuses a request head over 16 KiB by closing the connection, which the
+# client may see as a reset before it reads the 400: that is the server's guard, not the app
+HEAD_LIMIT = 16 * 1024 - 512
 COMMANDS = ("/api/v1/alarms/", "/api/v1/ventilation/")
 
 
@@ -43,10 +47,19 @@ def test_no_operation_answers_5xx(site: Site) -> None:
             # this venv pins (AttributeError in its connection-pool cleanup)
             kw = case.as_transport_kwargs(base_url=site.url, headers=headers)
             data = kw.get("data")
-            response = http.request(kw["method"], kw["url"], params=kw.get("params"),
-                                    headers=kw.get("headers"), json=kw.get("json"),
-                                    content=data if isinstance(data, (bytes, str)) else None,
-                                    )
+            head = (len(kw["url"]) + len(urlencode(kw.get("params") or {}, doseq=True))
+                    + sum(len(str(k)) + len(str(v)) for k, v in (kw.get("headers") or {}).items()))
+            if head > HEAD_LIMIT:
+                return  # the HTTP server refuses such a request head before the app sees it
+            try:
+                response = http.request(kw["method"], kw["url"], params=kw.get("params"),
+                                        headers=kw.get("headers"), json=kw.get("json"),
+                                        content=data if isinstance(data, (bytes, str)) else None,
+                                        )
+            except httpx.TransportError as exc:  # no answer at all is a failure too: say which
+                failures.append(f"{case.method} {kw['url']} (request head {head} B): "
+                                f"no answer: {exc!r}")
+                return
             if response.status_code >= 500:
                 failures.append(f"{case.method} {kw['url']} {kw.get('params')} -> "
                                 f"{response.status_code} {response.text[:200]}")

@@ -234,3 +234,15 @@ def test_a_report_that_is_not_csv_is_refused_with_its_line_not_a_server_error(
         assert r.status_code in (200, 201), r.text
         assert len(http.get(f"/api/v1/workers/{A}/doses", headers=OFFICER).json()[
             "periods"]) == 1
+
+
+def test_a_dose_alert_page_past_any_store_is_a_422_not_a_500(url: str) -> None:
+    """Found by the API fuzz test: an offset beyond SQLite's integers overflowed (500)."""
+    with httpx.Client(base_url=url, timeout=20) as http:
+        r = http.get("/api/v1/dose-alerts", headers=OFFICER,
+                     params={"offset": "90197149156317659136", "limit": 564})
+        assert r.status_code == 422, r.text
+        assert "offset" in r.text
+        r = http.get("/api/v1/dose-alerts", headers=OFFICER, params={"offset": 2**31})
+        assert r.status_code == 200, r.text
+        assert r.json()["items"] == []
