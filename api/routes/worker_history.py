@@ -63,6 +63,9 @@ def _csv(rows: list[dict[str, Any]], columns: list[str], filename: str) -> Respo
     return csv_response(buf.getvalue(), filename)
 
 
+MAX_HISTORY_DAYS = 100 * 366  # a working life, with room: more is a mistake or an attack
+
+
 def _days(start: str | None, end: str | None, default: tuple[dt.date, dt.date],
           most: int | None) -> tuple[dt.date, dt.date]:
     first = parse_day("start", start) if start else default[0]
@@ -111,7 +114,15 @@ def worker_history(employee: str, db: Db, config: Config,
     level with its source (personal / job). Default window: joined to left (or today)."""
     worker = _worker(db, employee)
     today = dt.datetime.now(zone(config.site.timezone)).date()
-    first, last = _days(start, end, history.employment(db, config, worker, today), None)
+    employed = history.employment(db, config, worker, today)
+    first, last = _days(start, end, employed, None)
+    # nothing is exposed after the worker left (or after today), nor before a known joining
+    # day; a window of centuries would walk every shift of it
+    if worker.get("joined"):
+        first = max(first, employed[0])
+    last = max(first, min(last, employed[1]))
+    if (last - first).days >= MAX_HISTORY_DAYS:
+        raise error(422, "invalid-parameter", f"at most {MAX_HISTORY_DAYS} days here", "start")
     hist = history.exposure_history(db, config, worker, first, last, time.time())
     if format == "csv":
         cols = history.CSV_COLUMNS

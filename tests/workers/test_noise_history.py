@@ -259,3 +259,17 @@ def test_bad_requests_are_refused_by_name_and_csv_cells_never_run(
     hist = get(noise_api, "/api/v1/workers/E1004/history", start="2026-05-01", end="2026-05-31")
     assert hist["periods"][0]["job_id"] is None  # no job of records.jobs: no job-based entry
     assert [(e["agent"], e["source"]) for e in hist["entries"]] == [("noise", "personal")]
+
+
+def test_a_history_window_of_centuries_is_cut_to_the_employment(noise_api: httpx.Client
+                                                                  ) -> None:
+    """Found by the API fuzz test: 1970..9999 walked every shift of 8,000 years (a worker
+    thread tied up for minutes). Worker A joined 2020-01-01 and is still employed."""
+    hist = get(noise_api, f"/api/v1/workers/{A}/history", start="1970-01-01", end="9999-12-29")
+    today = dt.date.fromisoformat(hist["to"])
+    assert hist["from"] == "2020-01-01"
+    assert abs((today - dt.date.today()).days) <= 1  # today in the site's zone
+    assert {e["agent"] for e in hist["entries"]} >= {"noise"}  # the worn week is still in it
+    r = noise_api.get(f"/api/v1/workers/{B}/history", headers=OFFICER,
+                      params={"start": "1970-01-01", "end": "2026-01-01"})
+    assert r.status_code == 200, r.text  # B joined 2020 too: cut, not refused
