@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import itertools
 import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
@@ -217,52 +216,6 @@ def daily_exposure(personal: PersonalReadings, tz: ZoneInfo) -> list[DayExposure
                     days[name].noise_energy_s += integral
                     days[name].noise_worn_s += held
     return list(days.values())
-
-
-@dataclass(frozen=True, slots=True)
-class WornDose:
-    """One assignment clipped to the window, with its instrument's Hp(10) series only."""
-
-    assignment: int
-    instrument: str
-    start: float
-    end: float
-    t: np.ndarray
-    v: np.ndarray
-
-
-def dose_series(conn: sqlite3.Connection, config: SiteConfig, worker: str, start: float,
-                end: float, assignments: set[int] | None = None) -> list[WornDose]:
-    """The worker's pieces as ``personal_readings`` finds them (``assignments``: only these),
-    with the good Hp(10) (time, value) series that ``_series`` would pick, read with one
-    query per device instead of as Reading objects: a working life's file reads them all."""
-    pieces = []
-    for a in registry.assignments(conn, worker=worker, start=start, end=end):
-        if assignments is not None and a["id"] not in assignments:
-            continue
-        lo, hi = max(start, a["start"]), min(end, a["end"] if a["end"] is not None else end)
-        inst = registry.instrument(conn, a["instrument"])
-        pieces.append((a, lo, hi, inst["device"] if inst else None))
-    by_device: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for device in sorted({d for *_r, d in pieces if d}):
-        lo = min(p[1] for p in pieces if p[3] == device)
-        hi = max(p[2] for p in pieces if p[3] == device)
-        points = device_points(config, device)
-        marks = ", ".join("?" * len(points))
-        rows = conn.execute(
-            f"SELECT time, value FROM readings WHERE point IN ({marks}) AND quantity = ? "
-            "AND time >= ? AND time <= ? AND device = ? AND quality = ? "
-            "AND value IS NOT NULL ORDER BY time, value",
-            (*points, DOSE_QUANTITY, lo, hi, device, Quality.GOOD.value)).fetchall()
-        flat = np.fromiter(itertools.chain.from_iterable(rows), np.float64, 2 * len(rows))
-        by_device[device] = (flat[0::2].copy(), flat[1::2].copy())
-    empty = np.empty(0, dtype=np.float64)
-    out = []
-    for a, lo, hi, device in pieces:
-        t, v = by_device.get(device, (empty, empty)) if device else (empty, empty)
-        i, j = np.searchsorted(t, lo, "left"), np.searchsorted(t, hi, "right")
-        out.append(WornDose(a["id"], a["instrument"], lo, hi, t[i:j], v[i:j]))
-    return out
 
 
 def piece_doses(personal: PersonalReadings) -> dict[int, float | None]:

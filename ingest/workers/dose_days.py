@@ -73,8 +73,8 @@ def usable(conn: sqlite3.Connection) -> bool:
 
 def series(conn: sqlite3.Connection, points: Sequence[str], device: str, start: float,
            end: float) -> tuple[np.ndarray, np.ndarray]:
-    """The device's good Hp(10) (time, value) in [start, end], as ``attribution.dose_series``
-    reads them (ordered by time, then value)."""
+    """The device's good Hp(10) (time, value) in [start, end], ordered by time, then value
+    (the order the reading-by-reading rule takes them in)."""
     marks = ", ".join("?" * len(points))
     rows = conn.execute(
         f"SELECT time, value FROM readings WHERE point IN ({marks}) AND quantity = ? "

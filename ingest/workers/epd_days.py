@@ -2,7 +2,7 @@
 (``dose_days``) where a piece sees the whole day, the readings where it does not.
 
 The figures are those of ``attribution.day_doses`` over each piece's good Hp(10) series
-(``attribution.dose_series``): a stored day is used only where the piece holds the day's
+(``dose_days.series``): a stored day is used only where the piece holds the day's
 baseline and its last reading (``_Device.piece``), which makes the piece's slice of the
 day the device's; every other day the piece touches (the handover days, the open days, a
 day a late reading dropped) is computed from its readings and the piece's last reading
