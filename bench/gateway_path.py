@@ -25,13 +25,17 @@ too), wire bytes per reading at the subscriber (MQTT payload + topic bytes, with
 MQTT fixed header, packet id and TCP/IP), readings/s delivered, the accounting of every
 expected reading (missing, duplicate, wrong value, bad quality), latency from the
 reading's time (the gateway's wall clock when it sent the poll request) to its arrival at
-the subscriber (same host, same clock: it includes the Modbus round trip), and start-up
+the subscriber (same host, same clock: it includes the Modbus round trip and the plant's
+own queueing: one Python process answers 500 devices one request at a time), latency from
+the plant's answer to that poll to the reading's arrival (the issue's "poll-response ->
+broker", measured to the subscriber: the broker's hop is in it), and start-up
 time (gateway process spawned -> first reading at the subscriber; -> every point seen).
 Each run also times ``occmon config check`` on the same site file.
 
 ``--profile`` runs the gateway under cProfile for the window only (main thread: the event
 loop; the queue's checkpoint thread is not profiled) and prints its self time grouped by
 stage; time in the standard library and C builtins goes to the stage that called it.
+``--keep-profile FILE`` keeps the raw stats for ``python -m pstats``.
 
 ``--startup-only`` (with ``--points 5000``: 500 devices x 10 sensors) times ``occmon
 config check`` and the gateway's start-up on a large site, without a measuring window.
@@ -48,6 +52,7 @@ gateway fails.
 from __future__ import annotations
 
 import argparse
+import bisect
 import contextlib
 import json
 import math
@@ -107,7 +112,9 @@ def expected_values(device: int, value: int, when: float, interval: float) -> se
 
 def serve(count: int, values: int, interval: float) -> None:
     """The plant process: ``count`` pymodbus servers; prints their ports as one JSON line,
-    then serves until stdin closes."""
+    then serves until stdin closes. Each answer's moment is kept (``time.time()`` when the
+    request is served, just before pymodbus encodes the response); a line ``answers PATH``
+    on stdin pickles them to PATH (device -> times, in order) and prints ``answered``."""
     import asyncio
 
     from pymodbus.server import ModbusTcpServer
@@ -121,15 +128,27 @@ def serve(count: int, values: int, interval: float) -> None:
 
     def action(device: int) -> Callable[..., Any]:
         cache: list[Any] = [None, None]  # slot, words
+        times = answered[device]
 
         async def answer(_fc: int, _start: int, _address: int, _count: int,
                          registers: list[int], _set: Any) -> None:
-            slot = math.floor(time.time() / interval)
+            now = time.time()
+            times.append(now)
+            slot = math.floor(now / interval)
             if cache[0] != slot:
                 cache[0], cache[1] = slot, words(device, slot)
             registers[: 2 * values] = cache[1]
 
         return answer
+
+    answered: list[list[float]] = [[] for _ in range(count)]
+
+    def commands() -> None:
+        for line in sys.stdin:
+            if line.startswith("answers "):
+                with open(line.split(" ", 1)[1].strip(), "wb") as f:
+                    pickle.dump({n: list(t) for n, t in enumerate(answered)}, f)
+                print("answered", flush=True)
 
     async def main() -> None:
         servers, ports = [], []
@@ -142,7 +161,7 @@ def serve(count: int, values: int, interval: float) -> None:
             listener: Any = server.transport
             ports.append(int(listener.sockets[0].getsockname()[1]))
         print(json.dumps(ports), flush=True)
-        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+        await asyncio.get_running_loop().run_in_executor(None, commands)
         for server in servers:
             await server.shutdown()  # type: ignore[no-untyped-call]
 
@@ -417,10 +436,14 @@ class Accounting:
     extra_polls: int = 0  # two polls of a device in one interval
     latencies: list[float] = field(default_factory=list)
     poll_lags: list[float] = field(default_factory=list)  # poll time - its grid tick
+    # arrival - the plant's answer to the poll (the latency the gateway itself adds)
+    response_latencies: list[float] = field(default_factory=list)
+    unanswered: int = 0  # delivered readings the plant has no answer for (answers given)
 
 
 def account(readings: Sequence[tuple[float, Delivered]], devices: int, values: int,
-            interval: float, window: tuple[float, float]) -> Accounting:
+            interval: float, window: tuple[float, float],
+            answers: dict[int, list[float]] | None = None) -> Accounting:
     """Check every delivered reading and find every expected one that never came.
 
     Each device polls on a grid of its own (its phase, every ``interval`` s): a poll is
@@ -429,7 +452,10 @@ def account(readings: Sequence[tuple[float, Delivered]], devices: int, values: i
     before it (``EARLY`` of an interval of slack for noise). Expected: every value of
     every device at every grid tick inside the window. A reading counts as delivered
     when its value is one the plant may have sent for its time; ``latencies`` are
-    arrival - reading time, in-window only.
+    arrival - reading time, in-window only. With the plant's ``answers`` (device -> the
+    moments it answered, in order), ``response_latencies`` are arrival - the first answer
+    to that device at or after the reading's time (the poll's response): what the gateway
+    adds after the device has spoken, without the plant's own queueing.
     """
     acc = Accounting()
     start, end = window
@@ -490,6 +516,13 @@ def account(readings: Sequence[tuple[float, Delivered]], devices: int, values: i
                 continue
             got.add((n, i, k))
             acc.latencies.append(arrival - t)
+            if answers is not None:
+                moments = answers.get(n, [])
+                j = bisect.bisect_left(moments, t)
+                if j < len(moments) and moments[j] - t < interval / 2:
+                    acc.response_latencies.append(arrival - moments[j])
+                else:
+                    acc.unanswered += 1
             if i == 0:
                 acc.poll_lags.append(t - (phase[n] + k * interval))
     acc.delivered = len(got)
@@ -688,6 +721,7 @@ def import_seconds() -> float:
 
 @dataclass
 class Rig:
+    plant: subprocess.Popen[str]
     ports: list[int]
     broker_port: int
     workdir: Path
@@ -774,6 +808,8 @@ def run_once(args: argparse.Namespace, rig: Rig, number: int) -> dict[str, Any]:
         figures["gateway_exit"] = stop_gateway(gateway)
         figures["stop_s"] = round(STOPS.get(gateway.pid, math.nan), 2)
         stop_child(subscriber)
+    answers_file = workdir / "answers.pickle"
+    answers = plant_answers(rig.plant, answers_file)
     if figures["gateway_exit"] != 0:  # its last words, before the work directory goes
         tail = (workdir / "gateway.log").read_text(errors="replace").splitlines()[-20:]
         print("gateway log (last lines):", *tail, sep="\n  ", file=sys.stderr)
@@ -792,19 +828,35 @@ def run_once(args: argparse.Namespace, rig: Rig, number: int) -> dict[str, Any]:
         wchar_kib_s=round((io1.get("wchar", 0) - io0.get("wchar", 0)) / 1024 / wall, 1),
         load_average=" ".join(f"{x:.2f}" for x in load),
     )
-    figures.update(delivery_figures(arrivals_file, args, (w0, w1)))
+    figures.update(delivery_figures(arrivals_file, args, (w0, w1), answers))
     if profile_out is not None and profile_out.exists():
         breakdown = stage_breakdown(str(profile_out))
         total = sum(s for _, s in breakdown) or 1.0
         figures["profile"] = [[stage, round(s, 3), round(100 * s / total, 1)]
                               for stage, s in breakdown]
         figures["profile_total_s"] = round(total, 3)
+        if args.keep_profile:
+            shutil.copyfile(profile_out, args.keep_profile)
         figures["cpu_s"] = round(cpu1 - cpu0, 3)
     return figures
 
 
+def plant_answers(plant: subprocess.Popen[str], path: Path) -> dict[int, list[float]] | None:
+    """The plant's answer moments so far (device -> times), or None if it cannot say."""
+    if plant.stdin is None or plant.stdout is None or plant.poll() is not None:
+        return None
+    plant.stdin.write(f"answers {path}\n")
+    plant.stdin.flush()
+    if plant.stdout.readline().strip() != "answered":
+        return None
+    with path.open("rb") as f:
+        answers: dict[int, list[float]] = pickle.load(f)
+    return answers
+
+
 def delivery_figures(arrivals_file: Path, args: argparse.Namespace,
-                     window: tuple[float, float]) -> dict[str, Any]:
+                     window: tuple[float, float],
+                     answers: dict[int, list[float]] | None = None) -> dict[str, Any]:
     with arrivals_file.open("rb") as f:
         arrivals: list[tuple[float, str, bytes]] = pickle.load(f)
     readings: list[tuple[float, Delivered]] = []
@@ -824,9 +876,11 @@ def delivery_figures(arrivals_file: Path, args: argparse.Namespace,
         if window[0] <= arrival < window[1]:
             wire_bytes += len(payload) + len(topic.encode())
             wire_readings += len(batch)
-    acc = account(readings, args.devices, args.registers // 2, args.interval, window)
+    acc = account(readings, args.devices, args.registers // 2, args.interval, window,
+                  answers)
     wall = window[1] - window[0]
     ms = [1000 * x for x in acc.latencies]
+    answered_ms = [1000 * x for x in acc.response_latencies]
     return {
         "messages": len(arrivals),
         "undecodable": undecodable,
@@ -846,6 +900,10 @@ def delivery_figures(arrivals_file: Path, args: argparse.Namespace,
         "latency_p50_ms": round(quantile(ms, 0.50), 2),
         "latency_p99_ms": round(quantile(ms, 0.99), 2),
         "latency_max_ms": round(max(ms), 2) if ms else math.nan,
+        "response_latency_p50_ms": round(quantile(answered_ms, 0.50), 2),
+        "response_latency_p99_ms": round(quantile(answered_ms, 0.99), 2),
+        "response_latency_max_ms": round(max(answered_ms), 2) if answered_ms else math.nan,
+        "unanswered_readings": acc.unanswered,
         "poll_lag_p50_ms": round(1000 * quantile(acc.poll_lags, 0.50), 1),
         "poll_lag_p99_ms": round(1000 * quantile(acc.poll_lags, 0.99), 1),
     }
@@ -866,7 +924,9 @@ ROWS = [  # (label, key, target text)
     ("expected / delivered / missing", "accounting", "missing 0"),
     ("  polls with no reading at all", "missing_polls", "0"),
     ("duplicates / wrong / bad quality", "faults", "0 / 0 / 0"),
-    ("latency p50 / p99 / max ms", "latency", "p99 <= 20"),
+    ("latency poll request -> subscriber p50 / p99 / max ms", "latency", ""),
+    ("latency poll response -> subscriber p50 / p99 / max ms", "response_latency",
+     "p99 <= 20"),
     ("poll lag behind its tick p50 / p99 ms", "poll_lag", ""),
     ("start-up s (first reading; all points)", "startup", "<= 3"),
     ("occmon config check s", "config_check_s", "<= 1"),
@@ -887,6 +947,9 @@ def cell(figures: dict[str, Any], key: str) -> str:
         return f"{f.get('duplicates')} / {f.get('wrong_values')} / {f.get('bad_quality')}"
     if key == "latency":
         return f"{f.get('latency_p50_ms')} / {f.get('latency_p99_ms')} / {f.get('latency_max_ms')}"
+    if key == "response_latency":
+        return (f"{f.get('response_latency_p50_ms')} / {f.get('response_latency_p99_ms')} / "
+                f"{f.get('response_latency_max_ms')}")
     if key == "poll_lag":
         return f"{f.get('poll_lag_p50_ms')} / {f.get('poll_lag_p99_ms')}"
     if key == "startup":
@@ -951,7 +1014,7 @@ def rig(args: argparse.Namespace) -> Iterator[Rig]:
             raise SystemExit(f"plant did not start: {line!r}") from None
         (base / "mosquitto").mkdir()
         broker = stack.enter_context(running_mosquitto(base / "mosquitto"))
-        yield Rig(ports, broker.port, base)
+        yield Rig(plant, ports, broker.port, base)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -970,6 +1033,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drain", type=float, default=5.0,
                         help="s after the window for its last readings to arrive")
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--keep-profile", metavar="FILE",
+                        help="with --profile: copy the raw cProfile stats to FILE (pstats)")
     parser.add_argument("--profile", action="store_true",
                         help="run the gateway under cProfile; print self time by stage")
     parser.add_argument("--points", type=int,

@@ -34,7 +34,10 @@ documents, thousands of them at start) are handed out by ``peek_lanes`` apart fr
 rest (events, reading rows, log records), each lane oldest first with a cursor of its own,
 so the publisher can send a reading or an alarm event while a backlog of state rows
 drains beside it, and reads only as many status rows as it can send (one message each).
-``peek`` still merges both lanes, oldest first.
+``peek`` still merges both lanes, oldest first. A lane whose last look found no row past
+its cursor is not asked again until a row of it is inserted: in steady state the publisher
+peeks after every commit, and those commits are poll batches in the log, so SQLite is not
+touched at all.
 
 Overflow: past ``max_rows``, the oldest telemetry (readings, device status) is dropped and
 counted, and an ``events/queue-overflow`` row records how many; events (dead letters, alarms)
@@ -157,6 +160,9 @@ class Queue:
         self._inflight: set[int] = set()
         self._returned: dict[Lane, set[int]] = {lane: set() for lane in LANES}  # pending again
         self._lane_of: dict[int, Lane] = {}  # rows handed out by peek and not yet settled
+        # Lanes with no row past their cursor (a select found none, nothing inserted since):
+        # the publisher peeks after every commit, and most of them only add log records.
+        self._drained: set[Lane] = set()
         self._stats: Counter[str] = Counter()
 
     # -- writing ---------------------------------------------------------------------------
@@ -187,6 +193,7 @@ class Queue:
         over = self.rows + len(rows) > self.max_rows
         if rows or over:
             with self._transaction():
+                self._inserted({kind for _, _, kind, _ in rows})
                 self._db.executemany(
                     "INSERT INTO queue (topic, payload, kind, enqueued) VALUES (?, ?, ?, ?)", rows
                 )
@@ -230,6 +237,7 @@ class Queue:
                 "last_seq": last,
                 "time": iso_utc(now),
             }
+            self._inserted({"event"})
             self._db.execute(
                 "INSERT INTO queue (topic, payload, kind, enqueued) VALUES (?, ?, 'event', ?)",
                 (self.overflow_topic, json.dumps(record).encode(), now),
@@ -288,12 +296,20 @@ class Queue:
         if returned:
             back = sorted(returned)[: min(limit, _CHUNK)]
             rows = self._select(f"seq IN ({_marks(back)})", back)
-        if len(rows) < limit:
-            rows += self._select(f"{_LANE_WHERE[lane]} AND seq > ?", [self._cursor[lane]],
+        if len(rows) < limit and lane not in self._drained:
+            ahead = self._select(f"{_LANE_WHERE[lane]} AND seq > ?", [self._cursor[lane]],
                                  limit - len(rows))
+            if not ahead:
+                self._drained.add(lane)
+            rows += ahead
         for row in rows:
             self._lane_of[row.seq] = lane
         return rows
+
+    def _inserted(self, kinds: set[str]) -> None:
+        """Rows of ``kinds`` are being inserted: their lanes have rows past the cursor."""
+        for kind in kinds:
+            self._drained.discard("status" if kind == "status" else "prompt")
 
     def mark_inflight(self, seqs: Iterable[int]) -> None:
         """Rows handed to the broker: left out of peek() until acked or released."""

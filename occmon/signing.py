@@ -23,11 +23,15 @@ import os
 import stat
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+if TYPE_CHECKING:  # cryptography is imported where a key is used: the gateway, which
+    # imports this module for its command guard, then pays nothing (~6 MB of memory) on a
+    # site that never receives a command
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
 
 SIGNATURE = "signature"  # the member that carries the signature; never part of what is signed
 SIGNATURE_BYTES = 64
@@ -64,6 +68,8 @@ def verify(doc: Mapping[str, Any], key: Ed25519PublicKey) -> bool:
         return False
     if len(signature) != SIGNATURE_BYTES:
         return False
+    from cryptography.exceptions import InvalidSignature
+
     try:
         key.verify(signature, data)
     except InvalidSignature:
@@ -73,12 +79,16 @@ def verify(doc: Mapping[str, Any], key: Ed25519PublicKey) -> bool:
 
 def fingerprint(key: Ed25519PublicKey) -> str:
     """A short name for a public key in messages and logs: SHA-256 of its raw bytes, 16 hex."""
+    from cryptography.hazmat.primitives import serialization
+
     raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
 # -- key files (the only I/O) ----------------------------------------------------------------
 def generate() -> Ed25519PrivateKey:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     return Ed25519PrivateKey.generate()
 
 
@@ -98,6 +108,8 @@ def _write(path: Path, data: bytes, mode: int) -> None:
 
 def write_private(path: Path, key: Ed25519PrivateKey) -> None:
     """PKCS#8 PEM, unencrypted, mode 0600 (the file's permissions are its protection)."""
+    from cryptography.hazmat.primitives import serialization
+
     _write(path, key.private_bytes(serialization.Encoding.PEM,
                                    serialization.PrivateFormat.PKCS8,
                                    serialization.NoEncryption()), 0o600)
@@ -105,6 +117,8 @@ def write_private(path: Path, key: Ed25519PrivateKey) -> None:
 
 def write_public(path: Path, key: Ed25519PublicKey) -> None:
     """SubjectPublicKeyInfo PEM, mode 0644: a public key is no secret."""
+    from cryptography.hazmat.primitives import serialization
+
     _write(path, key.public_bytes(serialization.Encoding.PEM,
                                   serialization.PublicFormat.SubjectPublicKeyInfo), 0o644)
 
@@ -120,6 +134,9 @@ def _read(path: Path, what: str) -> bytes:
 
 def load_private(path: Path) -> Ed25519PrivateKey:
     """The signing key; refused if group or others may read it (as ssh refuses)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     data = _read(path, "signing key")
     mode = stat.S_IMODE(path.stat().st_mode)
     if os.name == "posix" and mode & 0o077:
@@ -136,7 +153,10 @@ def load_private(path: Path) -> Ed25519PrivateKey:
 
 
 def load_public(path: Path) -> Ed25519PublicKey:
-    data = _read(path, "verify key")
+    data = _read(path, "verify key")  # a site without a key never loads cryptography
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         key = serialization.load_pem_public_key(data)
     except (ValueError, TypeError) as exc:

@@ -31,9 +31,7 @@ import json
 import logging
 import math
 from pathlib import Path
-from typing import Any
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from typing import TYPE_CHECKING, Any
 
 from gateway.safety.commands import result_payload
 from occmon import signing
@@ -41,6 +39,9 @@ from occmon.config.schema import SiteConfig
 from occmon.config.trust import TrustConfig
 from occmon.plausibility import Implausible, check_time
 from occmon.roles import COMMAND_ROLES, ROLES, refusal
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 log = logging.getLogger(__name__)
 

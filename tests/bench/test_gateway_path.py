@@ -133,3 +133,16 @@ def test_a_late_poll_is_delivered_not_missing() -> None:
     acc = bench.account(stream, 2, 2, 1.0, (4.0, 8.0))
     assert (acc.expected, acc.delivered, acc.missing, acc.extra_polls) == (16, 16, 0, 0)
     assert max(acc.poll_lags) == pytest.approx(0.7)
+
+
+def test_response_latency_counts_from_the_plant_s_answer_to_each_poll() -> None:
+    # device 0's polls answered 3 ms after they were sent, device 1's after 1 ms; arrivals
+    # 5 ms after the poll: the gateway's own share is 2 ms (device 1: 4 ms)
+    times = [k + 0.3 for k in range(10)]
+    answers = {0: [t + 0.003 for t in times], 1: [t + 0.001 for t in times]}
+    del answers[1][5]  # device 1's poll of 5.3 s: no answer on record near it
+    acc = bench.account(polls(2, 2, times), 2, 2, 1.0, (4.0, 8.0), answers)
+    assert len(acc.latencies) == 16
+    assert sorted(acc.response_latencies) == pytest.approx([0.002] * 8 + [0.004] * 6)
+    assert acc.unanswered == 2  # the two values of that one poll
+    assert bench.account(polls(2, 2, times), 2, 2, 1.0, (4.0, 8.0)).response_latencies == []

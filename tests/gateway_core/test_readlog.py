@@ -166,3 +166,40 @@ def test_closing_twice_leaves_a_file_opened_in_between_alone(tmp_path: Path) -> 
         log.close()
         other.write("still open")
     assert (tmp_path / "other").read_text() == "still open"
+
+
+def test_peeking_only_log_records_asks_sqlite_nothing_until_a_row_comes(tmp_path: Path) -> None:
+    # The publisher peeks after every commit; in steady state those are all poll batches.
+    queue = Queue(tmp_path / "q.db", max_rows=1000, overflow_topic="t/overflow")
+    encoder = queue.encoder
+    statements: list[str] = []
+    queue._db.set_trace_callback(statements.append)  # every statement SQLite runs
+
+    def batch(start: int) -> Entry:
+        return Entry("", encoder.group([make_reading(start + i) for i in range(5)]), "batch")
+
+    def send(limit: int = 10, status_limit: int = 10) -> list[tuple[str, int]]:
+        prompt, status = queue.peek_lanes(limit, status_limit)
+        rows = prompt + status
+        queue.mark_inflight(r.seq for r in rows)
+        return [(r.kind, r.readings) for r in rows]
+
+    queue.append_many([batch(0)])
+    assert send() == [("batch", 5)]  # the first peek of each lane looks, and finds none
+    statements.clear()
+    for start in range(5, 30, 5):
+        queue.append_many([batch(start)])
+        assert send() == [("batch", 5)]
+    assert statements == []  # log records only: no SQLite at all
+    queue.append_many([Entry("t/e", b"event-1", "event"), batch(30)])
+    assert send() == [("event", 1), ("batch", 5)]  # the event is not skipped
+    queue.append_many([Entry("t/s", b"status-1", "status")])
+    assert send() == [("status", 1)]
+    queue.release_all()  # the connection dropped: everything comes back, rows included
+    assert sorted(send(100, 100)) == sorted([("batch", 5)] * 7 + [("event", 1), ("status", 1)])
+    # overflow: the dropped readings' record is an event row, handed out like any other
+    statements.clear()
+    for start in range(100, 1200, 5):
+        queue.append_many([batch(start)])
+    assert any("INSERT INTO queue" in s for s in statements)
+    assert ("event", 1) in send(1000, 10)
