@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -121,9 +122,12 @@ class Gateway:
         self._tasks.append(asyncio.create_task(self.publisher.run(), name="publisher"))
         await self.safety.start()
         await self.health.start()
-        for driver in self.safety.polled(self.drivers):
+        polled = self.safety.polled(self.drivers)
+        peers = Counter(driver.interval for driver in polled)  # sizes the wake-up grids
+        for driver in polled:
             task = run_polled(
-                driver, self.sink, stale_after_polls=self.config.gateway.stale_after_polls
+                driver, self.sink, stale_after_polls=self.config.gateway.stale_after_polls,
+                peers=peers[driver.interval],
             )
             self._tasks.append(asyncio.create_task(task, name=f"poll-{driver.device_id}"))
         if self.intake is not None:

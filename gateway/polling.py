@@ -12,13 +12,17 @@ Device health is a small state machine:
   the gap is explicit in the store, never silent;
 - the first good poll makes it online again (a status, then readings as usual).
 
-Wake-ups are shared: a poll due at ``t`` waits for the first slot of a fixed grid
-(``WAKE_QUANTUM``, 100 ms, at most a tenth of the interval) at or after ``t``, and all the
-tasks due in one slot wake in one event-loop turn from one timer, so their requests go out
-and their responses come back in bursts that one ``epoll_wait`` serves. 500 devices started
-at random phases then cost at most 10 wake-ups a second instead of 500, which is most of
-what polling them all at the same instant would save (bench/modbus_poll.py: about half the
-CPU) while still spreading the load over the second. A poll starts at most one quantum
+Wake-ups are shared: a poll due at ``t`` waits for the first slot of a fixed grid at or
+after ``t``, and all the tasks due in one slot wake in one event-loop turn from one timer,
+so their requests go out and their responses come back in bursts that one ``epoll_wait``
+serves. The grid (``wake_quantum``) is at most ``WAKE_QUANTUM`` (100 ms) and a tenth of the
+interval, and fine enough that a slot holds about ``WAKE_BURST`` (25) of the gateway's polls
+at that interval: 100 devices at 1 Hz wake 10 times a second, 10 polls each; 500 devices
+20 times a second, 25 each, instead of 500 wake-ups (bench/modbus_poll.py: polling every
+device on its own timer costs about twice the CPU). The burst is bounded because its
+responses are handled one after the other: at 100 ms, 50 polls a slot put ~20 ms between
+the last device's answer and its reading reaching the broker (bench/gateway_path.py, p99),
+against ~13 ms at 25 a slot for about a tenth more CPU. A poll starts at most one quantum
 late; the schedule itself stays exact, with no drift.
 
 A driver with a ``poll_phase`` (Modbus devices on a connection with ``stagger: auto``,
@@ -55,7 +59,9 @@ log = logging.getLogger(__name__)
 
 counters: Counter[str] = Counter()  # process-wide: driver-error, sink-error, poll-timeout
 
-WAKE_QUANTUM = 0.1  # s: the grid shared wake-ups are rounded up to
+WAKE_QUANTUM = 0.1  # s: the coarsest grid shared wake-ups are rounded up to
+WAKE_BURST = 25  # polls a slot of the grid should hold (on average), for latency
+MIN_WAKE_QUANTUM = 0.005  # s: the finest grid (200 wake-ups a second)
 
 
 class Wakeups:
@@ -92,10 +98,18 @@ _wakeups: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[float, Wakeu
 )
 
 
-def wakeups(interval: float) -> Wakeups:
-    """The running loop's shared wake-ups for polls at ``interval``."""
-    loop = asyncio.get_running_loop()
+def wake_quantum(interval: float, devices: int = 0) -> float:
+    """The wake-up grid for ``devices`` polled every ``interval`` s (0: not known)."""
     quantum = min(WAKE_QUANTUM, interval / 10)
+    if devices > WAKE_BURST:
+        quantum = max(MIN_WAKE_QUANTUM, min(quantum, interval * WAKE_BURST / devices))
+    return quantum
+
+
+def wakeups(interval: float, devices: int = 0) -> Wakeups:
+    """The running loop's shared wake-ups for polls at ``interval`` (``devices`` of them)."""
+    loop = asyncio.get_running_loop()
+    quantum = wake_quantum(interval, devices)
     by_quantum = _wakeups.setdefault(loop, {})
     found = by_quantum.get(quantum)
     if found is None:
@@ -110,14 +124,17 @@ async def run_polled(
     stale_after_polls: int = 3,
     clock: Callable[[], float] = time.time,
     monotonic: Callable[[], float] = time.monotonic,
+    peers: int = 0,
 ) -> None:
     """Poll ``driver`` forever at its interval; cancel the task to stop it.
 
+    ``peers``: how many devices the gateway polls at this interval, this one included
+    (sizes the shared wake-up grid; 0 when not known).
     The driver is not closed here: its owner closes it (devices may share a connection).
     """
     interval = driver.interval
     poll_timeout = max(interval * stale_after_polls, 1.0)
-    shared = wakeups(interval)
+    shared = wakeups(interval, peers)
     loop_time = shared.loop.time
     task = asyncio.current_task()
     cancels = task.cancelling() if task is not None else 0

@@ -168,7 +168,11 @@ class Encoder:
             raise ValueError(f"a group holds 1 to {MAX_GROUP} readings, not {len(readings)}")
         base = time_ms(readings[0].time)
         ids = [self._series(r) for r in readings]
-        parts = [_HEAD.pack(len(readings), base), *ids]
+        head = _HEAD.pack(len(readings), base)
+        plain = _plain(readings)
+        if plain is not None:
+            return b"".join((head, *ids, plain))
+        parts = [head, *ids]
         last_time, last_ms = readings[0].time, base
         for r in readings:
             flags = 0
@@ -196,6 +200,39 @@ class Encoder:
             parts.append(_U8.pack(flags))
             parts.extend(tail)
         return b"".join(parts)
+
+
+_PLAIN_FLAGS = _VALUE_F32 | _RAW_F32
+_plain_structs: dict[int, struct.Struct] = {}
+
+
+def _plain(readings: Sequence[Reading]) -> bytes | None:
+    """The readings part of a group in one ``struct`` call, or None unless every reading is
+    the usual poll reading: the group's time, good, no reason, a value and a raw value that
+    are both exact as float32. Then each is ``flags, f32, f32``, the bytes the per-reading
+    way writes (``tests/gateway_core/test_payload_v2.py`` compares both)."""
+    first = readings[0].time
+    args: list[float | int] = []
+    add = args.extend
+    for r in readings:
+        value, raw = r.value, r.raw_value
+        if (r.time != first or r.quality is not Quality.GOOD or r.reason
+                or value is None or raw is None):
+            return None
+        add((_PLAIN_FLAGS, value, raw))
+    n = len(readings)
+    layout = _plain_structs.get(n)
+    if layout is None:
+        layout = struct.Struct("<" + "Bff" * n)
+        if len(_plain_structs) < 64:  # a gateway has a few batch sizes
+            _plain_structs[n] = layout
+    try:
+        packed = layout.pack(*args)
+    except (OverflowError, struct.error):
+        return None
+    if layout.unpack(packed) != tuple(args):  # a value float32 cannot carry exactly
+        return None
+    return packed
 
 
 def message(site: str, groups: Sequence[bytes]) -> bytes:

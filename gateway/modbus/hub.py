@@ -398,8 +398,11 @@ class ModbusHub:
     async def _call(self, pending: Awaitable[Any], unit_id: int) -> Any:
         self.counters["requests"] += 1  # per connection, for /metrics (gateway/health.py)
         try:
-            async with asyncio.timeout(self._call_timeout):  # no extra task, unlike wait_for
-                response = await pending
+            if getattr(self._client, "bounded", False):
+                response = await pending  # the client's own timer ends every try
+            else:
+                async with asyncio.timeout(self._call_timeout):  # no task, unlike wait_for
+                    response = await pending
         except (TimeoutError, ConnectionException, ModbusException, OSError) as exc:
             self.counters["timeout"] += 1
             client = self._client

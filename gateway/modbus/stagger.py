@@ -15,8 +15,8 @@ connection ``c`` (of ``C``) would ideally sit at ``(j + c / C) / n``, and the de
 the slots in the order of those ideal moments. So no two devices share a moment, a bus is
 asked about once per ``interval / n`` (within one slot of it), and 500 one-device TCP
 connections are spread as evenly as 500 units on one bus. (Polls then wake on
-``gateway.polling``'s shared 100 ms grid: 500 devices at 1 Hz are 10 groups of 50, not one
-of 500.)
+``gateway.polling``'s shared grid: 500 devices at 1 Hz are 20 groups of 25, not one of
+500.)
 
 Staggering only chooses when a poll *starts*. Devices sharing a connection are still
 serialised by the hub's bus lock, with ``inter_request_delay`` kept inside it, so a poll

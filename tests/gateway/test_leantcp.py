@@ -181,3 +181,47 @@ def test_a_connection_lost_while_waiting_is_a_connection_error() -> None:
         assert await refused.connect() is False
 
     asyncio.run(run())
+
+
+def test_the_hub_leans_on_the_client_s_own_timer_and_keeps_its_own_for_others() -> None:
+    # A silent unit behind the lean client: the hub adds no timer of its own (the client's
+    # tries end it), so the read ends on the client's bound, (1 + 1) x 0.1 s, not the hub's
+    # 5 s backstop, and the unit is backed off as silent. A client without its own bound
+    # (one that hangs) is still cut by the hub's timer.
+    from gateway.modbus.hub import HubOffline, ModbusHub
+    from gateway.modbus.plan import ReadRequest
+
+    class Hanging:
+        connected = True
+
+        async def connect(self) -> bool:
+            return True
+
+        async def read_holding_registers(self, address: int, *, count: int = 1,
+                                         device_id: int = 1) -> object:
+            await asyncio.sleep(3600)
+
+        def close(self) -> None:
+            self.connected = False
+
+    async def run() -> None:
+        peer = Peer(lambda frame: b"")
+        await peer.start()
+        lean = ModbusHub("lean", lambda: LeanTcpClient("127.0.0.1", peer.port, timeout=0.1,
+                                                       retries=1), call_timeout=5.0)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(HubOffline, match="timeout"):
+            await lean.read(ReadRequest("holding", 0, 2, ()), 1)
+        assert 0.15 <= loop.time() - started < 1.0
+        assert len(peer.requests) == 2 and lean.counters["unit-silent"] == 1
+        await lean.close()
+        hanging = ModbusHub("hanging", Hanging, call_timeout=0.2)
+        started = loop.time()
+        with pytest.raises(HubOffline, match="timeout"):
+            await hanging.read(ReadRequest("holding", 0, 2, ()), 1)
+        assert 0.15 <= loop.time() - started < 1.0
+        await hanging.close()
+        await peer.stop()
+
+    asyncio.run(run())

@@ -188,3 +188,57 @@ def test_a_cancel_swallowed_inside_the_driver_still_ends_the_task() -> None:
         return ended and task.cancelled() and len(driver.starts) == polls
 
     assert asyncio.run(scenario())
+
+
+def test_the_wake_up_grid_keeps_a_slot_to_about_25_polls() -> None:
+    from gateway.polling import wake_quantum
+
+    assert wake_quantum(1.0) == wake_quantum(1.0, 100) == 0.1  # 10 polls a slot
+    assert wake_quantum(1.0, 500) == 0.05  # 25 a slot, not 50
+    assert wake_quantum(0.5, 0) == 0.05  # a tenth of the interval at most
+    assert wake_quantum(1.0, 5000) == 0.005  # 5,000 devices: 25 a slot
+    assert wake_quantum(1.0, 100_000) == 0.005  # never finer than 200 wake-ups a second
+    assert wake_quantum(60.0, 600) == 0.1  # slow polls: the coarsest grid
+
+
+class _Instant:
+    """A driver that answers at once with nothing: only the wake-ups are exercised."""
+
+    def __init__(self, n: int) -> None:
+        self.device_id, self.interval = f"d{n}", 1.0
+        self.poll_phase = n / 500  # staggered: one device every 2 ms
+        self.polls: list[float] = []
+
+    async def poll(self, now: float) -> list[Reading]:
+        self.polls.append(time.monotonic())
+        return []
+
+    def offline_readings(self, now: float, reason: str) -> list[Reading]:
+        return []
+
+
+def test_500_staggered_devices_wake_in_slots_of_about_25() -> None:
+    drivers = [_Instant(n) for n in range(500)]
+
+    async def scenario() -> None:
+        tasks = [asyncio.create_task(run_polled(d, RecordingSink(), peers=500))
+                 for d in drivers]
+        await asyncio.sleep(2.6)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    asyncio.run(scenario())
+    # the second second's polls, grouped by the loop turn (moment) they went out in
+    moments = sorted(t for d in drivers for t in d.polls[1:3])
+    start = moments[0]
+    second = [t for t in moments if start + 0.5 <= t < start + 1.5]
+    slots: list[list[float]] = []
+    for t in second:
+        if slots and t - slots[-1][0] < 0.004:  # one wake-up's burst
+            slots[-1].append(t)
+        else:
+            slots.append([t])
+    assert len(second) >= 450
+    assert max(len(s) for s in slots) <= 30  # ~25 a slot (at 100 ms it was 50)
+    assert len(slots) >= 15  # ~20 wake-ups a second

@@ -132,3 +132,56 @@ def test_an_unknown_quality_code_costs_only_its_reading() -> None:
     _, _, items = decode_items(message(SITE, [bytes(group)]), book_of(encoder))
     assert isinstance(items[0], PayloadError) and items[0].code == "invalid-reading"
     assert items[1] == readings[1]
+
+
+def test_a_plain_poll_batch_takes_the_one_call_path_with_the_same_bytes() -> None:
+    import random
+
+    from occmon import payload_v2
+
+    rng = random.Random(7)
+
+    def batch(n: int, *, tweak: int | None = None) -> list[Reading]:
+        out = []
+        for j in range(n):
+            raw = struct.unpack("<f", struct.pack("<f", rng.uniform(-1e6, 1e6)))[0]
+            value = raw if j % 3 else raw * 0.5  # both float32-exact
+            out.append(Reading(f"p{j}", "h2s", T, value, "mg/m3", sensor=f"s{j}",
+                               device="d", raw_value=raw, raw_unit="ppm"))
+        if tweak is not None:  # one reading that needs the per-reading way
+            r = out[tweak]
+            out[tweak] = [
+                Reading(r.point, r.agent, T + 0.5, r.value, r.unit, sensor=r.sensor,
+                        device=r.device, raw_value=r.raw_value, raw_unit=r.raw_unit),
+                Reading(r.point, r.agent, T, r.value, r.unit, Quality.UNCERTAIN,
+                        reason="calibration-overdue", sensor=r.sensor, device=r.device,
+                        raw_value=r.raw_value, raw_unit=r.raw_unit),
+                Reading(r.point, r.agent, T, 0.1, r.unit, sensor=r.sensor, device=r.device,
+                        raw_value=r.raw_value, raw_unit=r.raw_unit),  # 0.1: not float32
+                Reading(r.point, r.agent, T, 1e300, r.unit, sensor=r.sensor, device=r.device,
+                        raw_value=r.raw_value, raw_unit=r.raw_unit),  # past float32
+                Reading(r.point, r.agent, T, r.value, r.unit, sensor=r.sensor,
+                        device=r.device),  # no raw value
+            ][tweak % 5]
+        return out
+
+    def per_reading(encoder: Encoder, readings: list[Reading]) -> bytes:
+        plain, payload_v2._plain = payload_v2._plain, lambda _r: None
+        try:
+            return encoder.group(readings)
+        finally:
+            payload_v2._plain = plain
+
+    encoder = Encoder()
+    for n in (1, 10, 37):
+        readings = batch(n)
+        assert payload_v2._plain(readings) is not None  # the one-call path is taken
+        assert encoder.group(readings) == per_reading(encoder, readings)
+        for tweak in range(1, min(n, 6)):  # not the first: its time is the group's
+            readings = batch(n, tweak=tweak)
+            assert payload_v2._plain(readings) is None
+            assert encoder.group(readings) == per_reading(encoder, readings)
+    # and a plain group decodes to the readings it was made of, through v1's equal
+    readings = batch(10)
+    _, _, items = decode_items(message(SITE, [encoder.group(readings)]), book_of(encoder))
+    assert items == decode_batch(encode_batch(SITE, readings))[1]
