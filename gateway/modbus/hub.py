@@ -292,8 +292,11 @@ class ModbusHub:
             if probing:  # as long again for the others before the next probe
                 now = self._monotonic()
                 self._probes_quiet_until = max(self._probes_quiet_until, now + now - started)
-        self._holder = task  # keep the bus for this task's next request, if it comes now
-        self._keeper = asyncio.get_running_loop().call_soon(self._let_go)
+        if self._lock.waiting:
+            self._holder = task  # keep the bus for this task's next request, if it comes now
+            self._keeper = asyncio.get_running_loop().call_soon(self._let_go)
+        else:  # nobody to keep it from: this task's next request finds it free all the same
+            self._lock.release()
         if response.isError():
             self.counters["modbus-exception"] += 1
             raise ExceptionResponse(int(getattr(response, "exception_code", 0)), request)
