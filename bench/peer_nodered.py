@@ -46,7 +46,6 @@ from __future__ import annotations
 import argparse
 import bisect
 import contextlib
-import importlib.util
 import json
 import math
 import os
@@ -59,7 +58,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,21 +72,8 @@ TOPIC_FILTER = TOPIC_PREFIX + "+"
 MATCH_S = 0.001  # Date.now() has ms resolution: an answer up to 1 ms after the stamp is its own
 
 
-def load_gateway_path() -> ModuleType:
-    """bench/gateway_path.py as a module (once per process)."""
-    name = "occmon_bench_gateway_path"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / "gateway_path.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-gp = load_gateway_path()
-
+sys.path.insert(0, str(ROOT))  # run as a script: the repository, for ``bench.gateway_path``
+from bench import gateway_path as gp  # noqa: E402
 
 # -- decoding Node-RED's messages ---------------------------------------------------------
 

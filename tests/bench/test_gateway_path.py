@@ -9,34 +9,21 @@ must be sane. No timing is asserted: the machine is shared and the figures are f
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
+from bench import gateway_path as bench
 from occmon.model import Quality, Reading
 from occmon.payload import encode_batch
 from tests.servers import mosquitto_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "bench" / "gateway_path.py"
-
-
-def load_bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gateway_path_bench", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = load_bench()
 
 
 def polls(devices: int, values: int, times: list[float]) -> list[tuple[float, Any]]:

@@ -10,7 +10,6 @@ cache folder (the test never downloads it).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import struct
@@ -18,11 +17,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
+from bench import peer_nodered as peer
 from occmon.model import Quality, Reading
 from occmon.payload import encode_batch
 from tests.servers import mosquitto_binary
@@ -31,16 +30,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "bench" / "peer_nodered.py"
 
 
-def load_peer() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("peer_nodered_bench", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-peer = load_peer()
 gp = peer.gp
 
 

@@ -13,7 +13,6 @@ one after another, 0.2 s each: 30 s for 150 such devices.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import signal
 import subprocess
@@ -69,11 +68,8 @@ def plants() -> Iterator[tuple[subprocess.Popen[str], list[int], subprocess.Pope
 
 def write_site(workdir: Path, ports: list[int], broker_port: int) -> Path:
     """The bench's own site file for these ports (alarms on every point)."""
-    spec = importlib.util.spec_from_file_location("gateway_path_bench", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
+    from bench import gateway_path as module
+
     document = module.site_document(ports, VALUES, 1.0, True, broker_port, workdir)
     for device in document["devices"]:
         device["timeout"] = DEVICE_TIMEOUT
