@@ -213,6 +213,14 @@ class AnnunciatorChanged(UnitEvent):
     on: bool
 
 
+@dataclass(frozen=True, kw_only=True)
+class UnitReported(UnitEvent):
+    """The unit's state as the gateway starts: without it a unit that nothing has happened
+    to yet has no log line, and the board and the API can only say "no state reported"."""
+
+    name: ClassVar[str] = "unit-state"
+
+
 FanCommand = WriteCoil  # the transport-neutral name: a coil or a drive's control word
 
 Output = WriteCoil | UnitEvent

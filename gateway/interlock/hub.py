@@ -42,5 +42,10 @@ class Interlock:
             raise errors.UnknownUnit(event.unit, f"no ventilation unit {event.unit!r}")
         return unit_obj.handle(event)
 
+    def report(self, time: float, cause: str) -> list[ev.Output]:
+        """One ``unit-state`` log line per unit: its state now (the shell adds the snapshot)."""
+        return [ev.UnitReported(unit=unit.id, time=time, state=str(unit.state), cause=cause)
+                for unit in self.units.values()]
+
     def snapshot(self) -> dict[str, UnitSnapshot]:
         return {name: unit.snapshot() for name, unit in self.units.items()}

@@ -108,9 +108,13 @@ class Safety:
         return out
 
     async def start(self) -> None:
+        now = self._clock()
         self._enqueue(states.state_entries(  # the fresh engine's truth: ingest reconciles
             self.site, self.engine, [*self._alarm_points, *self.interlock.units],
-            self._clock(), startup=True))
+            now, startup=True))
+        # each unit's state as the interlock starts, so the board shows "idle" on a quiet
+        # day rather than "no state reported" until something happens to the unit
+        self._apply(self.interlock.report(now, "gateway started"))
         self._ticker = asyncio.create_task(self._tick_loop(), name="safety-tick")
         if self.listener is not None:
             self.listener.start()

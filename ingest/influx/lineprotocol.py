@@ -148,6 +148,11 @@ def state_code(body: Mapping[str, Any], kind: str = "") -> int | None:
     if kind == "ventilation":
         if name == "ventilation-failure" and body.get("active") is False:
             return None  # the failure alarm clearing says nothing new about the fan
+        if name == "unit-state":  # the state as the gateway starts: what the fan does now
+            snapshot = body.get("snapshot")
+            if isinstance(snapshot, Mapping) and isinstance(snapshot.get("ventilating"), bool):
+                return 2 if snapshot["ventilating"] else 0
+            return None
         return VENTILATION_CODES.get(name) if isinstance(name, str) else None
     if kind == "alarm" and isinstance(name, str) and name in ALARM_CODES:
         return ALARM_CODES[name]

@@ -78,6 +78,16 @@ def test_state_codes_cover_alarm_levels_and_fans() -> None:
     assert lp.state_code({"level": "unheard-of"}) is None
 
 
+def test_a_units_state_at_start_gives_what_its_fan_does() -> None:
+    """``unit-state`` (gateway/interlock/hub.py ``report``): the fan panel draws the snapshot's
+    ``ventilating``, not the unit's demand state."""
+    body = {"event": "unit-state", "state": "idle", "snapshot": {"ventilating": False}}
+    assert lp.state_code(body, "ventilation") == 0
+    body["snapshot"] = {"ventilating": True}
+    assert lp.state_code(body, "ventilation") == 2
+    assert lp.state_code({"event": "unit-state", "state": "idle"}, "ventilation") is None
+
+
 def test_device_dead_letter_and_counter_lines() -> None:
     assert lp.device_line(DeviceState("dust-1", False, T, "timeout", "s")) == (
         'device_status,device=dust-1,site=s online=0i,reason="timeout" 1790000000123')

@@ -33,7 +33,9 @@ def test_a_normal_day_raises_no_alarm_and_starts_no_fan_in_its_first_minute(
                           "AND quality = 'good'")
         assert run.stop() == 0
     assert alarms == [], alarms  # no sensor fault from polling before the simulators listen
-    assert fans == [], fans  # so no fail-safe start either
+    # so no fail-safe start either: each unit's state at start, idle, and nothing else
+    assert [(unit, event, json.loads(body)["state"]) for unit, event, body in fans] == [
+        ("desulf-exhaust", "unit-state", "idle")], fans
     assert polled[0][0] >= 50  # it did poll: about one reading a second
     assert after_banner(run.stdout()) == []  # the banner, and nothing else
     assert not NOISE.search(run.stderr() + run.stdout()), run.stderr()
