@@ -51,8 +51,10 @@ class PolledDriver(Protocol):
     @property
     def interval(self) -> float: ...
 
-    async def poll(self, now: float) -> list[Reading]:
+    async def poll(self, now: float) -> Sequence[Reading]:
         """Read every bound sensor once; raise DeviceOffline when the device does not answer.
+
+        A list, or an ``occmon.batch.GoodBatch`` when every value is good.
 
         A Modbus exception response is not offline: its sensors come back as bad readings.
         """

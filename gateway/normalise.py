@@ -23,6 +23,7 @@ from functools import partial
 from operator import mul
 
 import thresholds
+from occmon.batch import SeriesKey
 from occmon.config.schema import Point, Sensor
 from occmon.model import Quality, Reading, Reason
 from occmon.plausibility import RANGES, Implausible, check_value
@@ -187,6 +188,23 @@ class Prepared:
         self._plausible = (bound.low, bound.high) if bound is not None else None
         self._fields = (binding.point.id, binding.agent.id, binding.canonical_unit,
                         sensor.quantity, sensor.id, sensor.device)
+
+    @property
+    def key(self) -> SeriesKey:
+        """The series of this sensor's Readings (``occmon.batch``): what every poll repeats."""
+        point, agent, unit, quantity, sensor, device = self._fields
+        return point, agent, unit, quantity, sensor, device, self.unit
+
+    def good(self, value: float) -> float | None:
+        """The canonical value when ``value`` takes the good path (the Reading ``__call__``
+        would make is good, with no reason), else None."""
+        convert, plausible_range = self._convert, self._plausible
+        if (convert is not None and plausible_range is not None and _isfinite(value)
+                and self._low <= value <= self._high):
+            canonical = convert(value)
+            if _isfinite(canonical) and plausible_range[0] <= canonical <= plausible_range[1]:
+                return canonical
+        return None
 
     def __call__(self, value: float, time: float) -> Reading:
         convert, plausible_range = self._convert, self._plausible

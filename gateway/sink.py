@@ -96,6 +96,9 @@ class QueueSink:
             return
         encoder = self.committer.queue.encoder
         topic = topics.readings(self.site)
+        if len(batch) <= MAX_GROUP:  # a poll's readings (a GoodBatch as it is: columns)
+            self.committer.add([Entry(topic, encoder.group(batch), "batch")])
+            return
         self.committer.add([Entry(topic, encoder.group(batch[i : i + MAX_GROUP]), "batch")
                             for i in range(0, len(batch), MAX_GROUP)])
 

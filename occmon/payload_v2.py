@@ -30,11 +30,13 @@ import hashlib
 import json
 import struct
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from occmon.batch import GoodBatch, SeriesKey, SeriesTable
 from occmon.model import Quality, Reading
 from occmon.payload import MAX_PAYLOAD_BYTES, PayloadError, reading_to_dict
 from occmon.quantities import QUANTITIES
@@ -140,6 +142,9 @@ class Encoder:
 
     def __init__(self) -> None:
         self._ids: dict[tuple[Any, ...], bytes] = {}
+        # the ids of a device's series table, in its order (occmon.batch.GoodBatch)
+        self._tables: weakref.WeakKeyDictionary[SeriesTable, list[bytes]] = (
+            weakref.WeakKeyDictionary())
         self.bodies: dict[bytes, bytes] = {}  # id -> body of every series seen or loaded
         self.unsaved: dict[bytes, bytes] = {}  # new since the owner last stored them
 
@@ -148,14 +153,17 @@ class Encoder:
         self.bodies[ident] = body
 
     def _series(self, r: Reading) -> bytes:
-        key = (r.point, r.agent, r.unit, r.quantity, r.sensor, r.device, r.raw_unit)
+        return self._series_of((r.point, r.agent, r.unit, r.quantity, r.sensor, r.device,
+                                r.raw_unit))
+
+    def _series_of(self, key: SeriesKey) -> bytes:
         ident = self._ids.get(key)
         if ident is None:
             body = Series(*key).body()
             ident = series_id(body)
             known = self.bodies.get(ident)
             if known is not None and known != body:
-                raise ValueError(f"series id {ident.hex()} of point {r.point!r} collides")
+                raise ValueError(f"series id {ident.hex()} of point {key[0]!r} collides")
             if known is None:
                 self.bodies[ident] = body
                 self.unsaved[ident] = body
@@ -166,6 +174,14 @@ class Encoder:
         """One group (what the gateway's log stores as one record): up to 65,535 readings."""
         if not 0 < len(readings) <= MAX_GROUP:
             raise ValueError(f"a group holds 1 to {MAX_GROUP} readings, not {len(readings)}")
+        if isinstance(readings, GoodBatch):  # a poll's good readings, as columns
+            table = readings.table
+            ids = self._tables.get(table)
+            if ids is None:
+                ids = self._tables[table] = [self._series_of(k) for k in table.keys]
+            plain = _pack_plain(_interleaved(readings.values, readings.raws))
+            if plain is not None:
+                return b"".join((_HEAD.pack(len(ids), time_ms(readings.time)), *ids, plain))
         base = time_ms(readings[0].time)
         ids = [self._series(r) for r in readings]
         head = _HEAD.pack(len(readings), base)
@@ -220,7 +236,21 @@ def _plain(readings: Sequence[Reading]) -> bytes | None:
                 or value is None or raw is None):
             return None
         add((_PLAIN_FLAGS, value, raw))
-    n = len(readings)
+    return _pack_plain(args)
+
+
+def _interleaved(values: list[float], raws: list[float]) -> list[float | int]:
+    """``flags, value, raw`` of each reading, as ``_plain`` lays them out."""
+    args: list[float | int] = [_PLAIN_FLAGS, 0.0, 0.0] * len(values)
+    args[1::3] = values
+    args[2::3] = raws
+    return args
+
+
+def _pack_plain(args: list[float | int]) -> bytes | None:
+    """``args`` (``flags, value, raw`` per reading) as float32 records, or None unless every
+    number is exact as float32."""
+    n = len(args) // 3
     layout = _plain_structs.get(n)
     if layout is None:
         layout = struct.Struct("<" + "Bff" * n)

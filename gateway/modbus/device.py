@@ -44,6 +44,7 @@ from gateway.modbus.hub import ExceptionResponse, HubOffline, ModbusConfig, Modb
 from gateway.modbus.plan import ReadRequest, plan_reads
 from gateway.modbus.profile import Profile, Register
 from gateway.normalise import Binding, Prepared, normalise
+from occmon.batch import GoodBatch, SeriesTable
 from occmon.model import Reading, Reason, iso_utc
 
 EventHandler = Callable[[dict[str, Any]], None]
@@ -189,7 +190,14 @@ class ModbusDevice:
              Prepared(b.binding, b.unit))
             for b in self.bound
         ]
-        # instrument states: (value registers it judges or None = all, compiled fields)
+        # The usual poll as columns (occmon.batch): every sensor with a fixed unit and scale
+        # and no 4-20 mA loop, its value good -> one GoodBatch, no Reading objects.
+        self._table = SeriesTable([s[7].key for s in self._sensors])
+        self._plain = [(name, scale, offset, prepared.good)
+                       for _, name, scale, offset, loop, _, dynamic, prepared in self._sensors
+                       if dynamic is None and not loop]
+        if len(self._plain) != len(self._sensors):
+            self._plain = []
         self._judge = st.StateJudge([
             (frozenset(r.applies_to) if r.applies_to else None, r.state_fields)
             for r in profile.registers if r.role == "status" and r.state_fields
@@ -218,7 +226,7 @@ class ModbusDevice:
     def interval(self) -> float:
         return self.config.poll_interval
 
-    async def poll(self, now: float) -> list[Reading]:
+    async def poll(self, now: float) -> Sequence[Reading]:
         """Read every request once; bad readings for sensors whose request was refused."""
         values: dict[str, float | int] = {}
         refused: set[str] = set()  # names of registers whose request got an exception
@@ -243,6 +251,19 @@ class ModbusDevice:
         if fault is not None:
             self.counters["sensor-fault"] += 1
         states = self._states(values, now) if self._judge else None
+        if self._plain and fault is None and not refused and (
+                states is None or all(state == st.NORMAL for state in states.values())):
+            goods: list[float] = []
+            raws: list[float] = []
+            for name, scale, offset, good in self._plain:
+                raw = float(values[name]) * scale + offset  # codec.apply_scale
+                canonical = good(raw)
+                if canonical is None:
+                    break  # out of range, implausible, ...: the per-reading way says which
+                goods.append(canonical)
+                raws.append(raw)
+            else:
+                return GoodBatch(self._table, now, goods, raws)
         readings = []
         for binding, name, scale, offset, loop, unit, dynamic, prepared in self._sensors:
             if name in refused:

@@ -19,7 +19,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from weakref import WeakKeyDictionary
 
@@ -82,7 +82,7 @@ class FanDriver:
         """The fan's device's moment of the interval (``gateway/modbus/stagger.py``)."""
         return self.device.poll_phase
 
-    async def poll(self, now: float) -> list[Reading]:
+    async def poll(self, now: float) -> Sequence[Reading]:
         try:
             readings = await self.device.poll(now)
         except DeviceOffline:

@@ -35,10 +35,11 @@ from gateway.safety import states, wire
 from gateway.safety.commands import BadCommand, CommandListener, parse, result_payload
 from gateway.safety.fans import FanDriver, FanState, write_coil, write_drive
 from gateway.safety.guard import AUDIT, CommandGuard, Refused
+from occmon.batch import GoodBatch
 from occmon.config.alarms import AlarmsConfig
 from occmon.config.schema import SiteConfig
 from occmon.config.ventilation import Drive, VentilationConfig
-from occmon.model import Reading
+from occmon.model import Quality, Reading
 from occmon.mqttclient import options
 
 log = logging.getLogger(__name__)
@@ -151,6 +152,26 @@ class Safety:
         now = self._clock()
         late = self.engine.counters["late-sample"]
         alarm_points, bound, observe = self._alarm_points, self._bound, self.engine.observe
+        if isinstance(batch, GoodBatch):  # a poll's good readings, as columns (occmon.batch)
+            when = batch.time
+            capped = when > now
+            if capped:
+                when = now
+            table = batch.table
+            for point, quantity, value in zip(table.points, table.quantities, batch.values,
+                                              strict=True):
+                if point not in alarm_points:
+                    continue
+                if capped:
+                    self.counters["alarm.time-capped"] += 1
+                found = observe(point, when, value, Quality.GOOD, None, quantity)
+                if found:
+                    events += found
+                if not touched and point in bound:
+                    touched = True
+                if when > latest:
+                    latest = when
+            batch = ()  # nothing left for the per-reading way
         for reading in batch:
             point = reading.point
             if point not in alarm_points:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -12,6 +12,9 @@ import pytest
 from gateway.driver import DeviceOffline
 from gateway.modbus import ModbusDevice, build_drivers
 from gateway.modbus.hub import connection_key
+from gateway.normalise import normalise
+from occmon.batch import GoodBatch
+from occmon.payload_v2 import Encoder
 from tests.gateway.helpers import bindings_for
 from tests.gateway.modbus_server import ModbusTestServer, Registers
 from tests.gateway.sites import DEMO, custom_site, load_plain, load_site
@@ -168,7 +171,7 @@ def test_exception_response_marks_only_its_sensors_and_device_stays_online(
     # The server only has holding 0..3: reading holding 100 gets "illegal data address".
     server = ModbusTestServer(device.port, {1: {"holding": {0: [0x4145, 0x70A4, 0, 0]}}})
 
-    async def body() -> tuple[list[Any], list[Any], int]:
+    async def body() -> tuple[Sequence[Any], Sequence[Any], int]:
         await server.start()
         [driver] = build_drivers(config, bindings_for(config), site)
         try:
@@ -230,3 +233,33 @@ def test_devices_on_one_connection_share_a_hub(tmp_path: Path) -> None:
     hubs = {connection_key(d.config): d.hub for d in drivers}
     assert sorted(hubs) == ["rtu:///dev/ttyS9", "tcp://127.0.0.1:1502"]
     assert len({id(d.hub) for d in drivers}) == 2
+
+
+def test_a_good_poll_is_a_column_batch_equal_to_the_per_reading_way() -> None:
+    """The usual poll comes back as an ``occmon.batch.GoodBatch`` (no Reading objects until
+    asked for); its readings, and the v2 group the queue stores, are exactly those of
+    ``normalise`` one value at a time. A value that is not good (NaN here) sends the whole
+    poll the per-reading way, which says why, and the other sensor stays good."""
+    bindings = bindings_for(load_site(DEMO))
+
+    async def body(drivers: dict[str, ModbusDevice],
+                   servers: dict[str, ModbusTestServer]) -> tuple[Any, Any]:
+        dust = drivers["dust-1"]
+        good = await dust.poll(NOW)
+        await servers["dust-1"].set(1, "input", 0, [0x0000, 0x7FC0])  # NaN (CDAB)
+        mixed = await dust.poll(NOW + 1)
+        return good, mixed
+
+    good, mixed = run(with_demo(DEMO_REGISTERS, body))
+    assert isinstance(good, GoodBatch) and len(good) == 2
+    expected = [normalise(bindings[r.sensor], r.raw_value, NOW, unit=r.raw_unit or "")
+                for r in good]
+    assert list(good) == expected and good == expected
+    assert [(r.sensor, r.value, r.raw_value) for r in good] == [
+        ("d1-total", 3.5, 3.5), ("d1-resp", 1.25, 1.25)]
+    assert good[-1] == expected[1] and good[0:1] == expected[:1]
+    batch_bytes, list_bytes = Encoder().group(good), Encoder().group(expected)
+    assert batch_bytes == list_bytes
+    assert not isinstance(mixed, GoodBatch)
+    assert [(r.sensor, str(r.quality), r.reason) for r in mixed] == [
+        ("d1-total", "bad", "not-a-number"), ("d1-resp", "good", None)]
