@@ -49,8 +49,9 @@ import math
 import time
 import weakref
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
+from gateway.deadlines import deadlines
 from gateway.driver import DeviceOffline, DeviceStatus, PolledDriver, Sink
 from gateway.logthrottle import Throttle, ThrottledLog
 from occmon.model import Reading, Reason
@@ -151,13 +152,40 @@ async def run_polled(
         start = math.ceil((start + interval / 2 - offset) / interval) * interval + offset
         start -= interval
     tick = 0
+    # Every poll is bounded: past ``poll_timeout`` the task is cancelled and the poll counts
+    # as a timeout, as ``asyncio.timeout`` would do, on the loop's shared deadline timer
+    # (gateway/deadlines.py) instead of a timer of its own per poll.
+    timeouts = deadlines(shared.loop)
+    expired = [False]
+
+    def expire(poll: asyncio.Task[None]) -> None:
+        expired[0] = True
+        poll.cancel()
+
     while True:
         now = clock()
         reason: str | None = None
-        readings: list[Reading] = []
+        readings: Sequence[Reading] = []
         try:
-            async with asyncio.timeout(poll_timeout):
-                readings = await driver.poll(now)
+            if task is None:  # not in a task (nothing to cancel): a timer of its own
+                async with asyncio.timeout(poll_timeout):
+                    readings = await driver.poll(now)
+            else:
+                timeouts.add(task, poll_timeout, expire)
+                try:
+                    readings = await driver.poll(now)
+                except asyncio.CancelledError:
+                    if not expired[0]:
+                        raise  # the gateway stops
+                    expired[0] = False  # as asyncio.timeout: the cancel was ours, take it back
+                    if task.uncancel() > cancels:
+                        raise  # and a stop came too
+                    raise TimeoutError from None
+                finally:
+                    timeouts.discard(task)
+                    if expired[0]:  # the poll ended anyway after our cancel: take it back
+                        expired[0] = False
+                        task.uncancel()
         except DeviceOffline as exc:
             reason = exc.reason
         except TimeoutError:
@@ -202,7 +230,7 @@ def poll_phase(driver: PolledDriver) -> float | None:
     return float(phase) % 1.0
 
 
-def _emit_readings(sink: Sink, driver: PolledDriver, readings: list[Reading]) -> None:
+def _emit_readings(sink: Sink, driver: PolledDriver, readings: Sequence[Reading]) -> None:
     if not readings:
         return
     try:

@@ -31,6 +31,8 @@ from typing import Any
 
 from pymodbus.exceptions import ConnectionException, ModbusIOException
 
+from gateway.deadlines import deadlines
+
 _MBAP = struct.Struct(">HHHB")  # transaction id, protocol id (0), length, unit id
 _REQUEST = struct.Struct(">HHHBBHH")  # MBAP + function code, address, count or value
 _MAX_FRAME = 260  # MBAP 7 + PDU 253
@@ -168,6 +170,7 @@ class LeanTcpClient(asyncio.Protocol):
         self._tid = tid = 1 if self._tid >= _TID_WRAP else self._tid + 1
         frame = _REQUEST.pack(tid, 0, 6, unit, function, address, value)
         loop = asyncio.get_running_loop()
+        timeouts = deadlines(loop)  # one loop timer for every try's timeout (gateway.deadlines)
         for _ in range(self.retries + 1):
             if self._transport is not transport:
                 raise ConnectionException(f"{self.name}: connection closed")
@@ -175,13 +178,13 @@ class LeanTcpClient(asyncio.Protocol):
             self._waiting = (tid, unit, future)
             self._buffer = b""  # as pymodbus: a new try starts on a clean buffer
             transport.write(frame)
-            expiry = loop.call_later(self.timeout, _expire, future)
+            timeouts.add(future, self.timeout, _expire)
             try:
                 return await future
             except TimeoutError:
                 continue
             finally:
-                expiry.cancel()
+                timeouts.discard(future)
                 if self._waiting is not None and self._waiting[2] is future:
                     self._waiting = None
         raise ModbusIOException(

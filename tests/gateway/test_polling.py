@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from gateway.modbus import build_drivers
 from gateway.polling import run_polled
-from occmon.model import Reading
+from occmon.model import Quality, Reading
 from tests.gateway.helpers import RecordingSink, bindings_for
 from tests.gateway.modbus_server import ModbusTestServer
 from tests.gateway.sites import DEMO, load_site
@@ -245,3 +245,74 @@ def test_500_staggered_devices_wake_in_slots_of_about_25() -> None:
     sizes = sorted(len(s) for s in slots)
     assert sizes[len(sizes) // 2] <= 30
     assert len(slots) >= 12  # ~20 wake-ups a second
+
+
+class HangingDriver(FakeDriver):
+    """Polls that hang (``hang`` of them), e.g. a driver stuck on a lock: the bound of
+    ``run_polled`` must end each one as a timeout and keep the schedule going.
+    ``swallow``: the poll swallows the cancel and returns, as 3.11's wait_for can."""
+
+    device_id = "hanging"
+    interval = 0.1
+
+    def __init__(self, hang: int, swallow: bool = False) -> None:
+        super().__init__()
+        self.hang, self.swallow = hang, swallow
+        self.ended: list[str] = []
+
+    async def poll(self, now: float) -> list[Reading]:
+        self.starts.append(time.monotonic())
+        if len(self.starts) > self.hang:
+            return []
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.ended.append("cancelled")
+            if not self.swallow:
+                raise
+        return []
+
+    def offline_readings(self, now: float, reason: str) -> list[Reading]:
+        return [Reading("p", "h2s", now, None, "mg/m3", Quality.BAD, reason=reason)]
+
+
+def test_a_hung_poll_ends_as_a_timeout_on_its_bound_and_polling_goes_on() -> None:
+    """``stale_after_polls=1``: the bound is max(0.1 s x 1, 1 s) = 1 s a poll."""
+    from gateway.polling import counters
+
+    driver = HangingDriver(hang=2)
+    sink = RecordingSink()
+
+    async def scenario() -> bool:
+        before = counters["poll-timeout"]
+        task = asyncio.create_task(run_polled(driver, sink, stale_after_polls=1))
+        await until(lambda: len(driver.starts) >= 5, 10)
+        timeouts = counters["poll-timeout"] - before
+        task.cancel()
+        await asyncio.wait([task], timeout=5)
+        return task.cancelled() and timeouts == 2
+
+    assert asyncio.run(scenario())
+    assert driver.ended == ["cancelled", "cancelled"]
+    first, second, third = driver.starts[:3]
+    assert 1.0 <= second - first < 1.5 and 1.0 <= third - second < 1.5  # ended on the bound
+    assert [(s.online, s.reason) for s in sink.statuses][:2] == [(False, "timeout"),
+                                                                 (True, None)]
+    assert [r.reason for batch in sink.batches for r in batch] == ["device-offline"] * 2
+
+
+def test_a_poll_that_swallows_its_timeout_leaves_the_task_polling() -> None:
+    """The cancel was the bound's: taken back, the task is not left cancelled."""
+    driver = HangingDriver(hang=1, swallow=True)
+
+    async def scenario() -> tuple[int, bool]:
+        task = asyncio.create_task(run_polled(driver, RecordingSink(), stale_after_polls=1))
+        await until(lambda: len(driver.starts) >= 4, 10)
+        cancelling = task.cancelling()
+        task.cancel()
+        await asyncio.wait([task], timeout=5)
+        return cancelling, task.cancelled()
+
+    assert asyncio.run(scenario()) == (0, True)
+    assert driver.ended == ["cancelled"]
+    assert 1.0 <= driver.starts[1] - driver.starts[0] < 1.5
