@@ -72,6 +72,9 @@ CONNACK_TIMEOUT = 10.0
 MISC_INTERVAL = 1.0  # s between loop_misc calls: keep-alive pings and their timeouts
 
 
+MAX_ANNOUNCED_BLOCKS = 10_000  # MQTT devices sending changing subsets of their fields
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
     """One MQTT message built from queue rows; ``seqs`` are deleted when it is acked."""
@@ -81,7 +84,9 @@ class Message:
     retain: bool
     seqs: tuple[int, ...]
     readings: int = 1
-    series: tuple[bytes, ...] = ()  # payload v2: the series ids its groups name
+    # payload v2: the series ids its groups name, as each group's block of ids (a device's
+    # groups repeat one block, so "announced already?" is one look-up a group, not one an id)
+    series: tuple[bytes, ...] = ()
 
 
 def join_readings(site: str, bodies: Sequence[bytes]) -> bytes:
@@ -119,7 +124,7 @@ def build_messages(site: str, rows: Sequence[Row], batch: int) -> list[Message]:
             messages.append(Message(item.topic, item.payload, item.kind == "status", (item.seq,)))
         elif isinstance(item, list):
             bodies = [r.payload for r in item]
-            series = tuple(dict.fromkeys(i for b in bodies for i in payload_v2.group_ids(b)))
+            series = tuple(dict.fromkeys(payload_v2.group_id_block(b) for b in bodies))
             messages.append(Message(topics.readings(site), payload_v2.message(site, bodies),
                                     False, tuple(r.seq for r in item),
                                     sum(r.readings for r in item), series))
@@ -139,6 +144,7 @@ class _Connection:
     inflight: dict[int, tuple[int, ...]] = field(default_factory=dict)
     status_mids: set[int] = field(default_factory=set)  # in flight from the status lane
     announced: set[bytes] = field(default_factory=set)  # series published on this connection
+    announced_blocks: set[bytes] = field(default_factory=set)  # blocks all of whose are
     connected: asyncio.Event = field(default_factory=asyncio.Event)
     alive: bool = True
     sock: Any = None  # the socket the loop watches
@@ -484,9 +490,20 @@ class Publisher:
         self._stats["rows_sent"] += readings
         return count
 
-    def _announce(self, conn: _Connection, series: Sequence[bytes]) -> bool:
-        """Publish (retained) each series not yet sent on this connection; False if the
-        connection refused a publish."""
+    def _announce(self, conn: _Connection, blocks: Sequence[bytes]) -> bool:
+        """Publish (retained) each series of ``blocks`` (``Message.series``) not yet sent on
+        this connection; False if the connection refused a publish."""
+        for block in blocks:
+            if block in conn.announced_blocks:
+                continue
+            if not self._announce_ids(conn, payload_v2.split_ids(block)):
+                return False
+            if len(conn.announced_blocks) >= MAX_ANNOUNCED_BLOCKS:
+                conn.announced_blocks.clear()  # a look-up cache only: ``announced`` decides
+            conn.announced_blocks.add(block)
+        return True
+
+    def _announce_ids(self, conn: _Connection, series: Sequence[bytes]) -> bool:
         for ident in series:
             if ident in conn.announced:
                 continue

@@ -278,6 +278,17 @@ def group_ids(group: bytes) -> list[bytes]:
     return [group[start + i * ID_BYTES : start + (i + 1) * ID_BYTES] for i in range(n)]
 
 
+def group_id_block(group: bytes) -> bytes:
+    """The series ids a group names, as the one block of bytes they are in the group."""
+    n = _U16.unpack_from(group)[0]
+    return group[_HEAD.size : _HEAD.size + n * ID_BYTES]
+
+
+def split_ids(block: bytes) -> list[bytes]:
+    """``group_id_block``'s ids, one by one."""
+    return [block[i : i + ID_BYTES] for i in range(0, len(block), ID_BYTES)]
+
+
 def group_readings(group: bytes) -> int:
     return int(_U16.unpack_from(group)[0])
 

@@ -294,7 +294,20 @@ class AlarmEngine:
                             if comp.low_since is None:
                                 comp.low_since = time
                         process.value = value
-                    self._schedule(p, time)
+                    stale = fault.stale_after
+                    if 0.0 < stale < _NEVER and (detector is None or process is not None):
+                        # _schedule(p, time) in this state: no comparator on or armed, no
+                        # fault, fresh now; stale then, or the calibration due date first
+                        check = time + stale
+                        if due is not None and due < check:
+                            check = due
+                        check -= 1e-3 + abs(check) * 1e-12
+                        p.next_check = check
+                        if check < p.due_at:
+                            p.due_at = check
+                            heapq.heappush(self._due, (check, p.index))
+                    else:
+                        self._schedule(p, time)
                     return []
         return self._observe(point, time, value, quality, reason, quantity)
 

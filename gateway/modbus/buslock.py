@@ -45,6 +45,14 @@ class BusLock:
         """The bus until ``release`` (for a holder that keeps it past one request)."""
         await self.hold(urgent=urgent, background=background).__aenter__()
 
+    def take(self) -> bool:
+        """The bus now if it is free and nobody waits for it (True), without a coroutine;
+        False: ``acquire`` it."""
+        if self._held or self._urgent or self._normal or self._background:
+            return False
+        self._held = True
+        return True
+
     def release(self) -> None:
         self._release()
 

@@ -109,6 +109,7 @@ class RequestDecoder:
             self._values.append((register.name, 2 * (register.address - request.address),
                                  struct.Struct(endian + _CODES[register.type]),
                                  order in ("BADC", "CDAB")))
+        self._any_swapped = any(v[3] for v in self._values)
 
     def decode(self, words: list[int], into: dict[str, float | int]) -> None:
         """Put each register's value into ``into``; CodecError if a word is not 16 bits."""
@@ -120,7 +121,7 @@ class RequestDecoder:
             return
         try:
             big = self._big.pack(*words)
-            swapped = self._swapped.pack(*words) if any(v[3] for v in self._values) else big
+            swapped = self._swapped.pack(*words) if self._any_swapped else big
         except struct.error:
             for register in request.registers:  # raises the CodecError naming the word
                 decode(request.slice_of(register, words), register.type, register.byte_order)

@@ -274,14 +274,17 @@ class ModbusHub:
         if self._keeper is not None and self._holder is task:
             self._keeper.cancel()  # the same poll goes on: it still has the bus
             self._keeper = None
-        else:
+        elif not self._lock.take():  # a free bus is taken without a coroutine
             await self._lock.acquire(background=probing)
         started = self._monotonic()
         try:
             if probing:
                 self._may_probe(unit, unit_id)  # another probe may have run while queued
-            client = await self._connected()
-            await self._pace()
+            client = self._client
+            if client is None or not client.connected:
+                client = await self._connected()
+            if self._quiet_until and self._quiet_until > time.monotonic():
+                await self._pace()
             call = getattr(client, _READ_CALLS[request.kind])
             response = await self._call(call(request.address, count=request.count,
                                              device_id=unit_id), unit_id)

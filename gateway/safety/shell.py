@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -35,7 +36,7 @@ from gateway.safety import states, wire
 from gateway.safety.commands import BadCommand, CommandListener, parse, result_payload
 from gateway.safety.fans import FanDriver, FanState, write_coil, write_drive
 from gateway.safety.guard import AUDIT, CommandGuard, Refused
-from occmon.batch import GoodBatch
+from occmon.batch import GoodBatch, SeriesTable
 from occmon.config.alarms import AlarmsConfig
 from occmon.config.schema import SiteConfig
 from occmon.config.ventilation import Drive, VentilationConfig
@@ -65,6 +66,9 @@ class Safety:
         self.interlock = il.Interlock.from_config(config.ventilation or VentilationConfig(),
                                                   areas)
         self._bound = {p for u in self.interlock.units.values() for p in u.points}
+        self._plans: weakref.WeakKeyDictionary[SeriesTable, tuple[list[tuple[int, str, str]],
+                                                                  bool]] = (
+            weakref.WeakKeyDictionary())  # per device's series table (readings)
         # the interlock's points that have alarms, in the engine's order (what _zone reports)
         self._zone_points = [p for p in self.engine.conditions() if p in self._bound]
         self._devices = {d.device_id: d for d in drivers}
@@ -157,20 +161,19 @@ class Safety:
             capped = when > now
             if capped:
                 when = now
-            table = batch.table
-            for point, quantity, value in zip(table.points, table.quantities, batch.values,
-                                              strict=True):
-                if point not in alarm_points:
-                    continue
-                if capped:
-                    self.counters["alarm.time-capped"] += 1
-                found = observe(point, when, value, Quality.GOOD, None, quantity)
+            plan = self._plans.get(batch.table)
+            if plan is None:
+                plan = self._plans[batch.table] = self._plan(batch.table)
+            judged, touches = plan
+            values = batch.values
+            for i, point, quantity in judged:
+                found = observe(point, when, values[i], Quality.GOOD, None, quantity)
                 if found:
                     events += found
-                if not touched and point in bound:
-                    touched = True
-                if when > latest:
-                    latest = when
+            if judged:
+                touched, latest = touches, when
+                if capped:
+                    self.counters["alarm.time-capped"] += len(judged)
             batch = ()  # nothing left for the per-reading way
         for reading in batch:
             point = reading.point
@@ -194,6 +197,15 @@ class Safety:
         self._alarm_events(events)
         if touched:
             self._zone(latest)
+
+    def _plan(self, table: SeriesTable) -> tuple[list[tuple[int, str, str]], bool]:
+        """What ``readings`` does with a device's batches: (index, point, quantity) of each
+        series whose point has alarms, and whether one of them is a ventilation unit's."""
+        judged = [(i, point, quantity)
+                  for i, (point, quantity) in enumerate(zip(table.points, table.quantities,
+                                                            strict=True))
+                  if point in self._alarm_points]
+        return judged, any(point in self._bound for _, point, _ in judged)
 
     def tick(self, now: float) -> None:
         try:

@@ -12,11 +12,13 @@ from occmon.payload_v2 import (
     Encoder,
     SeriesBook,
     decode_items,
+    group_id_block,
     group_ids,
     group_readings,
     is_v2,
     message,
     series_id,
+    split_ids,
 )
 
 SITE = "plant-a"
@@ -74,6 +76,10 @@ def test_a_poll_batch_costs_a_fraction_of_v1() -> None:
     assert len(group) == 10 * (8 + 1 + 4 + 4) + 2 + 8
     assert len(encode_batch(SITE, batch)) / 10 > 180  # what v1 spends on each
     assert group_readings(group) == 10 and len(set(group_ids(group))) == 10
+    # the publisher's "announced already?" key: the group's ids as one block
+    block = group_id_block(group)
+    assert len(block) == 80 and split_ids(block) == group_ids(group)
+    assert group_id_block(Encoder().group(batch[3:5])) == block[24:40]
 
 
 def test_series_are_content_addressed_and_checked() -> None:
