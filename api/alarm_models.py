@@ -169,6 +169,10 @@ class UnitOut(BaseModel):
     coil_failures: int | None
     last_event: str | None
     time: str | None
+    uncommanded: list[str] = Field(
+        default_factory=list, description="fans (primary, standby) that run though the "
+        "interlock did not start them (by hand, or left running across a gateway restart); "
+        "primary/standby then say stopped: the interlock's command, not what the fan does")
 
 
 class VentilationLogOut(BaseModel):
@@ -241,4 +245,5 @@ def unit_out(unit: str, r: VentilationRecord | None) -> UnitOut:
                    failure=snap.get("failure"),
                    hold_until=iso_utc(hold) if isinstance(hold, int | float) else None,
                    override_by=snap.get("override_by"), coil_failures=snap.get("coil_failures"),
-                   last_event=r.event if r else None, time=iso_utc(r.time) if r else None)
+                   last_event=r.event if r else None, time=iso_utc(r.time) if r else None,
+                   uncommanded=[str(f) for f in snap.get("uncommanded") or []])

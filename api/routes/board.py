@@ -208,6 +208,14 @@ def curves_of(config: SiteConfig, records: Records, points: list[PointOut], now:
 
 
 # -- ventilation, verdicts, exceedances -----------------------------------------------------
+def _fan(unit: UnitOut, which: str, state: str | None, lang: str) -> str:
+    """A fan's word: the interlock's state, or "running (not started by the interlock)"
+    when it runs though the interlock has it stopped."""
+    if which in unit.uncommanded and state == "stopped":
+        state = "uncommanded"
+    return esc(DRIVE[lang].get(state or "", state or "-"))
+
+
 def ventilation_section(config: SiteConfig, units: list[UnitOut], lang: str) -> str:
     t = TEXT[lang]
     if not units:
@@ -221,16 +229,17 @@ def ventilation_section(config: SiteConfig, units: list[UnitOut], lang: str) -> 
             key, cls = "vent_failed", "vent-failed"
         elif u.demanded:
             key, cls = "vent_starting", "vent-starting"
+        elif u.uncommanded:
+            key, cls = "vent_uncommanded", "vent-running"
         elif u.state is None:
             key, cls = "vent_unknown", "vent-unknown"
         else:
             key, cls = "vent_idle", "vent-idle"
         name = names.get(u.unit)
         title = _name(name, lang) if name else u.unit
-        drive = DRIVE[lang]
-        fans = f'{t["primary"]} {esc(drive.get(u.primary or "", u.primary or "-"))}'
+        fans = f'{t["primary"]} {_fan(u, "primary", u.primary, lang)}'
         if u.standby is not None:
-            fans += f' · {t["standby"]} {esc(drive.get(u.standby, u.standby))}'
+            fans += f' · {t["standby"]} {_fan(u, "standby", u.standby, lang)}'
         items.append(f'<li class="unit {cls}" data-unit="{esc(u.unit)}"><b>{esc(title)}</b> '
                      f'<span class="vstate">{t[key]}</span> '
                      f'<span class="muted">{fans}</span></li>')

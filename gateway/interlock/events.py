@@ -221,6 +221,16 @@ class UnitReported(UnitEvent):
     name: ClassVar[str] = "unit-state"
 
 
+@dataclass(frozen=True, kw_only=True)
+class UncommandedRun(UnitEvent):
+    """A fan the interlock has not started runs (``running``), or stops running again."""
+
+    name: ClassVar[str] = "uncommanded-run"
+    fan: str
+    device: str
+    running: bool
+
+
 FanCommand = WriteCoil  # the transport-neutral name: a coil or a drive's control word
 
 Output = WriteCoil | UnitEvent

@@ -48,6 +48,8 @@ class _Drive:
     deadline: float | None = None
     retry_at: float | None = None
     failure_active: bool = False
+    running: bool | None = None  # the fan's last running feedback (None: not polled yet)
+    uncommanded: bool = False  # runs, and the interlock did not start it
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,10 @@ class UnitSnapshot:
     # the unit wants air moved (active, hold, awaiting reset, manual on); ``ventilating`` is
     # only true while a fan confirms it runs (running feedback): a demand is not a fan.
     demanded: bool = False
+    # the fans ("primary", "standby") that run though the interlock did not start them (by
+    # hand, or left running across a gateway restart): ``primary`` then says stopped, which
+    # is the interlock's command, not what the fan does
+    uncommanded: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -78,6 +84,7 @@ class UnitSnapshot:
             "failure": self.failure, "hold_until": self.hold_until,
             "annunciator": self.annunciator, "coil_failures": self.coil_failures,
             "override_by": self.override_by,
+            "uncommanded": list(self.uncommanded),
             "points": {p: {"level": None if c.level is None else str(c.level),
                            "faulted": c.faulted} for p, c in self.points.items()},
         }
@@ -122,7 +129,8 @@ class VentilationUnit:
             self._standby.state if self._standby else None,
             any(d.failure_active for d in self._drives()), self._hold_until, self._annunciator,
             self._coils.failures, self._override_by, dict(self._conditions),
-            demanded=self.state in _VENTILATING)
+            demanded=self.state in _VENTILATING,
+            uncommanded=tuple(d.fan for d in self._drives() if d.uncommanded))
 
     # -- the one entry point ------------------------------------------------------------------
     def handle(self, event: ev.Input) -> list[ev.Output]:
@@ -135,6 +143,7 @@ class VentilationUnit:
         elif isinstance(event, ev.Feedback):
             for drive in self._drives():
                 if drive.config.device == event.device:
+                    out += self._uncommanded(drive, event)
                     trigger = (DriveTrigger.FAULT if event.fault and not event.running
                                else DriveTrigger.FEEDBACK_ON if event.running
                                else DriveTrigger.FEEDBACK_OFF)
@@ -250,6 +259,8 @@ class VentilationUnit:
         if step is None:
             return []
         drive.state = step.next
+        if drive.state is not DriveState.STOPPED:
+            drive.uncommanded = False  # the interlock runs it now (its own log says so)
         cfg = self.config
         common: dict[str, Any] = dict(unit=self.id, time=time, state=str(self.state))
         purpose = "run" if drive.fan == "primary" else "standby"
@@ -283,6 +294,26 @@ class VentilationUnit:
         if drive.state is DriveState.STOPPED:
             drive.deadline, drive.retry_at, drive.retry_delay = None, None, cfg.retry_initial
         return out
+
+    def _uncommanded(self, drive: _Drive, event: ev.Feedback) -> list[ev.Output]:
+        """Record the fan's feedback; a fan the interlock has not started (stopped) that
+        starts or stops running is logged, so the log and the board say it runs."""
+        before, drive.running = drive.running, event.running
+        if drive.state is not DriveState.STOPPED:
+            drive.uncommanded = False  # the interlock runs it now (its own log says so)
+            return []
+        if event.running and not before and not drive.uncommanded:  # started, not by us
+            drive.uncommanded = True
+            word = ("runs, not started by the interlock (by hand, or left running when the "
+                    "gateway restarted)")
+        elif not event.running and drive.uncommanded:
+            drive.uncommanded = False
+            word = "stopped running (it was not started by the interlock)"
+        else:  # e.g. still spinning down after the interlock stopped it
+            return []
+        return [ev.UncommandedRun(unit=self.id, time=event.time, state=str(self.state),
+                                  cause=f"{drive.config.device} {word}", fan=drive.fan,
+                                  device=drive.config.device, running=event.running)]
 
     def _failure_id(self, drive: _Drive) -> str:
         return f"{self.id}:{drive.fan}:ventilation-failure"

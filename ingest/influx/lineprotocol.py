@@ -153,6 +153,9 @@ def state_code(body: Mapping[str, Any], kind: str = "") -> int | None:
             if isinstance(snapshot, Mapping) and isinstance(snapshot.get("ventilating"), bool):
                 return 2 if snapshot["ventilating"] else 0
             return None
+        if name == "uncommanded-run":  # a fan the interlock did not start runs, or stops
+            running = body.get("running")
+            return (2 if running else 0) if isinstance(running, bool) else None
         return VENTILATION_CODES.get(name) if isinstance(name, str) else None
     if kind == "alarm" and isinstance(name, str) and name in ALARM_CODES:
         return ALARM_CODES[name]

@@ -86,6 +86,11 @@ def test_a_units_state_at_start_gives_what_its_fan_does() -> None:
     body["snapshot"] = {"ventilating": True}
     assert lp.state_code(body, "ventilation") == 2
     assert lp.state_code({"event": "unit-state", "state": "idle"}, "ventilation") is None
+    # a fan the interlock did not start: what it does, not the unit's (idle) demand
+    assert lp.state_code({"event": "uncommanded-run", "state": "idle", "running": True},
+                         "ventilation") == 2
+    assert lp.state_code({"event": "uncommanded-run", "state": "idle", "running": False},
+                         "ventilation") == 0
 
 
 def test_device_dead_letter_and_counter_lines() -> None:

@@ -268,7 +268,9 @@ def test_hub_routes_by_device_and_unit() -> None:
     out = hub.handle(ZoneAlarm(0.0, zone(0.0, Level.ALARM).conditions))
     assert writes(out) == [("fan-1", "run_command", True)]
     assert names(hub.handle(Feedback("fan-1", True, 1.0))) == ["confirmed"]
-    assert hub.handle(Feedback("fan-3", True, 1.0)) == []
+    # fan-3 is u2's alone, and u2 never started it: u2 (not u1) logs it as running anyway
+    [line] = hub.handle(Feedback("fan-3", True, 1.0))
+    assert (line.name, line.unit) == ("uncommanded-run", "u2")
     with pytest.raises(errors.UnknownUnit):
         hub.handle(ManualOverride("nope", "on", "li", "x", 2.0))
     with pytest.raises(ValueError, match="area 'nowhere'"):

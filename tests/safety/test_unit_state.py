@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pymodbus.client import ModbusTcpClient
 
 from tests.safety.rig import running
 from tests.servers import Mosquitto, wait_for
@@ -33,3 +34,41 @@ def test_a_quiet_unit_is_shown_idle_from_the_start(tmp_path: Path,
         board = rig.api.get("/board").text
         assert 'class="unit vent-idle" data-unit="desulf-exhaust"' in board
         assert "无状态数据" not in board
+
+
+def test_a_fan_started_by_hand_is_logged_and_shown_running(tmp_path: Path,
+                                                           mosquitto: Mosquitto) -> None:
+    """An operator starts fan-1 at the panel (its run coil, as a gateway restarted with the
+    coil latched on would find it): the unit stays idle (nothing demands air, and nothing
+    stops the fan), the log says the fan runs though the interlock did not start it, and
+    the API and the board say it runs; stopped again, it is logged and shown stopped."""
+    with running(tmp_path, mosquitto) as rig:
+        wait_for(lambda: [r for r in rig.ventilation_log() if r.event == "unit-state"], 20,
+                 "the start report")
+        host, port = rig.call(lambda: rig.plant.endpoints()["fan-1"])
+        profile = rig.call(lambda: rig.plant.modbus["fan-1"].profile)
+        coil = profile.register("run_command").address
+        client = ModbusTcpClient(host, port=port)
+        assert client.connect()
+        try:
+            assert not client.write_coil(coil, True, device_id=1).isError()
+            wait_for(lambda: rig.fan_running("fan-1"), 10, "fan-1 running by hand")
+            line = wait_for(lambda: [r for r in rig.ventilation_log()
+                                     if r.event == "uncommanded-run"], 10, "the log line")[0]
+            assert line.body["running"] is True and line.body["device"] == "fan-1"
+            assert line.body["snapshot"]["uncommanded"] == ["primary"]
+            unit = rig.api.get("/api/v1/ventilation").json()[0]
+            assert unit["uncommanded"] == ["primary"] and unit["state"] == "idle"
+            assert unit["primary"] == "stopped" and unit["ventilating"] is False
+            board = rig.api.get("/board").text
+            assert "主风机 运行 (非联锁启动)" in board
+            assert "待机, 风机在运行 (非联锁启动)" in board
+            assert rig.fan_commanded("fan-1")  # the gateway did not switch it off
+            assert not client.write_coil(coil, False, device_id=1).isError()
+            wait_for(lambda: [r for r in rig.ventilation_log()
+                              if r.event == "uncommanded-run" and not r.body["running"]],
+                     10, "the stop logged")
+            assert rig.api.get("/api/v1/ventilation").json()[0]["uncommanded"] == []
+            assert "主风机 停止" in rig.api.get("/board").text
+        finally:
+            client.close()

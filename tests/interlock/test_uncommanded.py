@@ -1,0 +1,58 @@
+"""A fan that runs though the interlock did not start it is logged and shown as running.
+
+After a gateway restart the interlock starts with every fan stopped (its command); a fan
+left running (its coil latched on) or started by hand at the panel still runs. The unit
+does not stop it (an operator may have started it on purpose), but says so: an
+``uncommanded-run`` log line and ``uncommanded`` in its snapshot, which the board shows.
+"""
+
+from __future__ import annotations
+
+from gateway.alarms import Level
+from gateway.interlock import Feedback, Tick, UncommandedRun, WriteCoil
+from tests.interlock.support import names, unit, zone
+
+
+def test_a_fan_running_at_start_is_logged_and_shown_until_it_stops() -> None:
+    vent = unit()
+    [line] = vent.handle(Feedback("fan-1", True, 1.0))  # the first poll after a restart
+    assert isinstance(line, UncommandedRun)
+    assert (line.fan, line.device, line.running, line.state) == ("primary", "fan-1", True,
+                                                                 "idle")
+    assert "fan-1 runs, not started by the interlock" in line.cause
+    snap = vent.snapshot()
+    assert snap.uncommanded == ("primary",) and snap.to_dict()["uncommanded"] == ["primary"]
+    assert str(snap.primary) == "stopped" and not snap.ventilating  # the command, as before
+    assert vent.handle(Feedback("fan-1", True, 2.0)) == []  # said once
+    assert vent.handle(Feedback("fan-2", False, 2.0)) == []  # a stopped fan is no news
+    assert vent.handle(Tick(3.0)) == []  # nothing written: an operator may have started it
+    [stopped] = vent.handle(Feedback("fan-1", False, 4.0))
+    assert isinstance(stopped, UncommandedRun) and stopped.running is False
+    assert vent.snapshot().uncommanded == ()
+    [again] = vent.handle(Feedback("fan-1", True, 5.0))  # started by hand later
+    assert again.running is True and vent.snapshot().uncommanded == ("primary",)
+
+
+def test_the_interlocks_own_run_and_stop_are_not_uncommanded() -> None:
+    vent = unit(hold_time=5.0)
+    assert vent.handle(Feedback("fan-1", False, 0.5)) == []
+    out = vent.handle(zone(1.0, Level.ALARM))
+    assert "started" in names(out)
+    assert names(vent.handle(Feedback("fan-1", True, 2.0))) == ["confirmed"]
+    vent.handle(zone(10.0))
+    out = vent.handle(Tick(20.0))
+    assert any(isinstance(o, WriteCoil) and not o.value for o in out)  # stopped
+    # still spinning down after the stop, then stopped: neither is news
+    assert vent.handle(Feedback("fan-1", True, 21.0)) == []
+    assert vent.handle(Feedback("fan-1", False, 25.0)) == []
+    assert vent.snapshot().uncommanded == ()
+
+
+def test_a_demand_takes_over_a_fan_running_by_hand() -> None:
+    vent = unit()
+    vent.handle(Feedback("fan-1", True, 1.0))
+    assert vent.snapshot().uncommanded == ("primary",)
+    out = vent.handle(zone(2.0, Level.ALARM))
+    assert "started" in names(out) and vent.snapshot().uncommanded == ()
+    assert names(vent.handle(Feedback("fan-1", True, 3.0))) == ["confirmed"]
+    assert vent.snapshot().ventilating
