@@ -117,3 +117,30 @@ def test_flush_at_stop_commits_the_buffer_now(tmp_path: Path) -> None:
     assert asyncio.run(main()) is True
     assert queue.rows == 7
     queue.close()
+
+
+def test_lingering_collects_a_burst_over_several_turns_into_one_commit(tmp_path: Path) -> None:
+    """``linger``: the first entry waits up to that long for the rest of its burst (the
+    gateway's way, gateway/app.py), and never longer, whatever the turns do."""
+    queue = Queue(tmp_path / "q.db")
+    commits: list[tuple[int, float]] = []
+
+    async def main() -> float:
+        start = time.monotonic()
+        committer = Committer(queue, on_commit=lambda: commits.append(
+            (queue.rows, time.monotonic() - start)), linger=0.05, max_wait=0.05)
+        for n in range(5):  # a burst over five turns
+            committer.add(entries(2, start=2 * n))
+            await asyncio.sleep(0)
+        assert commits == [] and committer.buffered == 10  # not at the end of a turn
+        await asyncio.sleep(0.2)
+        committer.add(entries(1, start=10))  # a new burst: its own window
+        time.sleep(0.06)  # a long turn: the cap commits inside it
+        committer.add(entries(1, start=11))
+        return time.monotonic() - start
+
+    asyncio.run(main())
+    assert [rows for rows, _ in commits] == [10, 12]
+    assert 0.05 <= commits[0][1] < 0.15  # one window after the first entry
+    assert payloads(queue) == [f"r-{i}".encode() for i in range(12)]
+    queue.close()
