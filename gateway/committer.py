@@ -15,8 +15,9 @@ first entry waits up to 4 ms for the others of its burst, so a burst of ~25 poll
 becomes one or two commits and messages instead of three or four. Committing and publishing
 at the end of every turn interleaves that work with the burst's later responses, which then
 wait for it: measured at 500 devices (``bench/gateway_path.py``, docs/benchmarks.md), the
-linger takes the p99 from poll response to subscriber from 12.5-13.9 ms to 6.8-8.0 ms and
-the CPU down by a tenth, for a p50 of 4.5 ms instead of 2.4 ms.
+linger takes the p99 from poll response to subscriber from 13.6-14.9 ms to 6.7-9.5 ms (in
+five runs of six; one gave 38.6 ms and did not come back) and the CPU down by about a
+tenth, for a p50 of 4.5 ms instead of 2.5 ms.
 
 The commit runs on the loop. It stays short: poll batches are one ``write()`` to the
 queue's reading log, and the WAL checkpoints of its SQLite half (events, statuses), the one
