@@ -300,8 +300,7 @@ class VentilationUnit:
         starts or stops running is logged, so the log and the board say it runs."""
         before, drive.running = drive.running, event.running
         if drive.state is not DriveState.STOPPED:
-            drive.uncommanded = False  # the interlock runs it now (its own log says so)
-            return []
+            return []  # the interlock runs it (``_drive`` cleared the flag when it started it)
         if event.running and not before and not drive.uncommanded:  # started, not by us
             drive.uncommanded = True
             word = ("runs, not started by the interlock (by hand, or left running when the "
