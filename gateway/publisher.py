@@ -144,7 +144,8 @@ class _Connection:
     inflight: dict[int, tuple[int, ...]] = field(default_factory=dict)
     status_mids: set[int] = field(default_factory=set)  # in flight from the status lane
     announced: set[bytes] = field(default_factory=set)  # series published on this connection
-    announced_blocks: set[bytes] = field(default_factory=set)  # blocks all of whose are
+    # groups' blocks of series ids (payload_v2.group_id_block) all announced already
+    announced_blocks: set[bytes] = field(default_factory=set)
     connected: asyncio.Event = field(default_factory=asyncio.Event)
     alive: bool = True
     sock: Any = None  # the socket the loop watches

@@ -272,10 +272,8 @@ def message(site: str, groups: Sequence[bytes]) -> bytes:
 
 
 def group_ids(group: bytes) -> list[bytes]:
-    """The series ids a group names (the publisher announces those not yet sent)."""
-    n = _U16.unpack_from(group)[0]
-    start = _HEAD.size
-    return [group[start + i * ID_BYTES : start + (i + 1) * ID_BYTES] for i in range(n)]
+    """The series ids a group names, one by one."""
+    return split_ids(group_id_block(group))
 
 
 def group_id_block(group: bytes) -> bytes:

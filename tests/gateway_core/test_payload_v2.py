@@ -71,14 +71,15 @@ def test_v2_decodes_to_exactly_what_v1_decodes_to() -> None:
 def test_a_poll_batch_costs_a_fraction_of_v1() -> None:
     batch = [Reading(f"dev7-p{j}", "h2s", T, j + 0.25, "mg/m3", sensor=f"dev7-s{j}",
                      device="dev-7", raw_value=F32, raw_unit="mA") for j in range(10)]
-    group = Encoder().group(batch)
+    encoder = Encoder()
+    group = encoder.group(batch)
     # per reading: 8-byte series id, 1 flag byte, two float32; per group: count and time
     assert len(group) == 10 * (8 + 1 + 4 + 4) + 2 + 8
     assert len(encode_batch(SITE, batch)) / 10 > 180  # what v1 spends on each
     assert group_readings(group) == 10 and len(set(group_ids(group))) == 10
     # the publisher's "announced already?" key: the group's ids as one block
     block = group_id_block(group)
-    assert len(block) == 80 and split_ids(block) == group_ids(group)
+    assert len(block) == 80 and split_ids(block) == group_ids(group) == list(encoder.bodies)
     assert group_id_block(Encoder().group(batch[3:5])) == block[24:40]
 
 
