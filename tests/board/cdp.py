@@ -113,6 +113,10 @@ async def _shoot(ws_url: str, url: str, width: int, height: int, mobile: bool,
 def screenshot(url: str, out: Path, *, width: int, height: int, mobile: bool) -> Shot:
     """Load ``url`` at ``width`` x ``height`` in headless Chromium; PNGs next to ``out``."""
     profile = out.parent / f"{out.name}-profile"
+    port_file = profile / "DevToolsActivePort"
+    # a profile used before (a shot taken again) still names the port of the Chromium that
+    # wrote it, which is gone: wait for this one's own
+    port_file.unlink(missing_ok=True)
     proc = subprocess.Popen(
         [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
          "--no-first-run", "--disable-background-networking", "--disable-component-update",
@@ -120,7 +124,6 @@ def screenshot(url: str, out: Path, *, width: int, height: int, mobile: bool) ->
          "--remote-allow-origins=*", f"--user-data-dir={profile}", "about:blank"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        port_file = profile / "DevToolsActivePort"
         deadline = time.monotonic() + 30
         while not (port_file.exists() and port_file.read_text().strip()):
             assert time.monotonic() < deadline, "chromium did not open its DevTools port"
