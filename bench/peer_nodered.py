@@ -341,11 +341,13 @@ def run_nodered(args: argparse.Namespace, rig: Any, number: int, node: str,
             raise SystemExit(f"Node-RED exited early ({nodered.returncode}); "
                              f"see {userdir / 'node-red.log'}")
         w0, cpu0, io0 = time.time(), gp.cpu_seconds(pid), gp.io_counts(f"/proc/{pid}/io")
+        system0 = gp.cpu_times(pid)[1]
         rss: list[int] = []
         while time.time() < w0 + args.window:
             rss.append(gp.status_kib(pid, "VmRSS"))
             time.sleep(min(1.0, max(0.0, w0 + args.window - time.time())))
         w1, cpu1, io1 = time.time(), gp.cpu_seconds(pid), gp.io_counts(f"/proc/{pid}/io")
+        system1 = gp.cpu_times(pid)[1]
         hwm = gp.status_kib(pid, "VmHWM")
         threads = len(list(Path(f"/proc/{pid}/task").iterdir()))
         load = os.getloadavg()
@@ -362,6 +364,7 @@ def run_nodered(args: argparse.Namespace, rig: Any, number: int, node: str,
     figures.update(
         window_s=round(wall, 1),
         cpu_pct=round(100 * (cpu1 - cpu0) / wall, 2),
+        cpu_system_pct=round(100 * (system1 - system0) / wall, 2),
         rss_mb=round(statistics.mean(rss) / 1024, 1) if rss else math.nan,
         rss_max_mb=round(max(rss) / 1024, 1) if rss else math.nan,
         peak_rss_mb=round(hwm / 1024, 1),
@@ -390,6 +393,7 @@ def run_nodered(args: argparse.Namespace, rig: Any, number: int, node: str,
 
 ROWS = [  # (label, key)
     ("CPU, % of one core", "cpu_pct"),
+    ("  of which system (kernel)", "cpu_system_pct"),
     ("RSS MB, mean over window (max)", "rss"),
     ("peak RSS MB (VmHWM)", "peak_rss_mb"),
     ("disk writes KiB/s (write_bytes)", "disk_kib_s"),

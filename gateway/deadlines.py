@@ -30,7 +30,7 @@ class Deadlines:
     """Deadlines on one event loop's clock, each with a callback given its key."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
+        self.loop = loop
         self._due: dict[Hashable, tuple[float, Callable[[Any], None]]] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = math.inf
@@ -42,7 +42,7 @@ class Deadlines:
     def add(self, key: Hashable, delay: float, callback: Callable[[Any], None]) -> None:
         """Call ``callback(key)`` ``delay`` s from now unless ``discard(key)`` comes first;
         a key already waiting gets the new deadline."""
-        when = self._loop.time() + delay
+        when = self.loop.time() + delay
         self._due[key] = (when, callback)
         if when < self._timer_at:
             self._arm(when)
@@ -54,12 +54,12 @@ class Deadlines:
         if self._timer is not None:
             self._timer.cancel()
         self._timer_at = when
-        self._timer = self._loop.call_at(when, self._fire)
+        self._timer = self.loop.call_at(when, self._fire)
         self.timers += 1
 
     def _fire(self) -> None:
         self._timer, self._timer_at = None, math.inf
-        now = self._loop.time()
+        now = self.loop.time()
         expired = [key for key, (when, _) in self._due.items() if when <= now]
         for key in expired:
             entry = self._due.pop(key, None)

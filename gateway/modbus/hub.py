@@ -305,7 +305,8 @@ class ModbusHub:
             raise ExceptionResponse(int(getattr(response, "exception_code", 0)), request)
         if request.kind in ("coil", "discrete"):
             return [int(bool(bit)) for bit in response.bits[: request.count]]
-        registers = [int(word) for word in response.registers]
+        registers = (response.registers if getattr(response, "plain", False)
+                     else [int(word) for word in response.registers])
         if len(registers) != request.count:
             self.counters["short-response"] += 1
             raise HubOffline("short-response", f"{len(registers)} of {request.count} registers")

@@ -31,12 +31,13 @@ from typing import Any
 
 from pymodbus.exceptions import ConnectionException, ModbusIOException
 
-from gateway.deadlines import deadlines
+from gateway.deadlines import Deadlines, deadlines
 
 _MBAP = struct.Struct(">HHHB")  # transaction id, protocol id (0), length, unit id
 _REQUEST = struct.Struct(">HHHBBHH")  # MBAP + function code, address, count or value
 _MAX_FRAME = 260  # MBAP 7 + PDU 253
 _TID_WRAP = 65000  # as pymodbus: ids 1..65000
+_WORDS = [struct.Struct(f">{count}H") for count in range(_MAX_FRAME // 2)]  # by count
 
 
 class Response:
@@ -44,6 +45,7 @@ class Response:
     ``exception_code``."""
 
     __slots__ = ("bits", "dev_id", "exception_code", "function_code", "registers")
+    plain = True  # ``registers`` is a list of ints already (the hub copies pymodbus's)
 
     def __init__(self, function_code: int, dev_id: int) -> None:
         self.function_code = function_code
@@ -64,7 +66,7 @@ def parse_pdu(unit: int, pdu: bytes) -> Response:
         response.exception_code = pdu[1] if len(pdu) > 1 else 0
     elif function in (3, 4):
         count = min(pdu[1], len(pdu) - 2) // 2 if len(pdu) > 1 else 0
-        response.registers = list(struct.unpack_from(f">{count}H", pdu, 2))
+        response.registers = list(_WORDS[count].unpack_from(pdu, 2))
     elif function in (1, 2) and len(pdu) > 1:
         data = pdu[2 : 2 + pdu[1]]
         response.bits = [bool(byte >> bit & 1) for byte in data for bit in range(8)]
@@ -87,6 +89,7 @@ class LeanTcpClient(asyncio.Protocol):
         self._tid = 0
         # the request waiting for its answer: (transaction id, unit id, future)
         self._waiting: tuple[int, int, asyncio.Future[Response]] | None = None
+        self._timeouts: Deadlines | None = None
 
     # -- hub.ModbusClient -------------------------------------------------------------------
     @property
@@ -135,6 +138,7 @@ class LeanTcpClient(asyncio.Protocol):
         self._transport = transport
         self._buffer = b""
         self._tid = 0
+        self._timeouts = deadlines()  # the connection's loop's, found once
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
@@ -170,7 +174,9 @@ class LeanTcpClient(asyncio.Protocol):
         self._tid = tid = 1 if self._tid >= _TID_WRAP else self._tid + 1
         frame = _REQUEST.pack(tid, 0, 6, unit, function, address, value)
         loop = asyncio.get_running_loop()
-        timeouts = deadlines(loop)  # one loop timer for every try's timeout (gateway.deadlines)
+        timeouts = self._timeouts  # one loop timer for every try's timeout (gateway.deadlines)
+        if timeouts is None or timeouts.loop is not loop:
+            timeouts = self._timeouts = deadlines(loop)
         for _ in range(self.retries + 1):
             if self._transport is not transport:
                 raise ConnectionException(f"{self.name}: connection closed")

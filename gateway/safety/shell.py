@@ -27,6 +27,7 @@ from typing import Any
 
 from gateway import interlock as il
 from gateway.alarms import AlarmEngine, AlarmError, AlarmEvent, ExternalAlarm, Tick
+from gateway.alarms.engine import GoodPlan
 from gateway.alarms.resolve import point_specs
 from gateway.committer import Committer
 from gateway.driver import PolledDriver
@@ -40,12 +41,16 @@ from occmon.batch import GoodBatch, SeriesTable
 from occmon.config.alarms import AlarmsConfig
 from occmon.config.schema import SiteConfig
 from occmon.config.ventilation import Drive, VentilationConfig
-from occmon.model import Quality, Reading
+from occmon.model import Reading
 from occmon.mqttclient import options
 
 log = logging.getLogger(__name__)
 
 TICK_INTERVAL = 0.5
+
+# ``Safety._plan``: a device's judged series (index, point, quantity), the engine's plan of
+# them, and whether one is a ventilation unit's point
+_Plan = tuple[list[tuple[int, str, str]], GoodPlan, bool]
 
 
 class Safety:
@@ -66,8 +71,7 @@ class Safety:
         self.interlock = il.Interlock.from_config(config.ventilation or VentilationConfig(),
                                                   areas)
         self._bound = {p for u in self.interlock.units.values() for p in u.points}
-        self._plans: weakref.WeakKeyDictionary[SeriesTable, tuple[list[tuple[int, str, str]],
-                                                                  bool]] = (
+        self._plans: weakref.WeakKeyDictionary[SeriesTable, _Plan] = (
             weakref.WeakKeyDictionary())  # per device's series table (readings)
         # the interlock's points that have alarms, in the engine's order (what _zone reports)
         self._zone_points = [p for p in self.engine.conditions() if p in self._bound]
@@ -164,12 +168,8 @@ class Safety:
             plan = self._plans.get(batch.table)
             if plan is None:
                 plan = self._plans[batch.table] = self._plan(batch.table)
-            judged, touches = plan
-            values = batch.values
-            for i, point, quantity in judged:
-                found = observe(point, when, values[i], Quality.GOOD, None, quantity)
-                if found:
-                    events += found
+            judged, good, touches = plan
+            events += self.engine.observe_good(good, when, batch.values)
             if judged:
                 touched, latest = touches, when
                 if capped:
@@ -198,14 +198,16 @@ class Safety:
         if touched:
             self._zone(latest)
 
-    def _plan(self, table: SeriesTable) -> tuple[list[tuple[int, str, str]], bool]:
+    def _plan(self, table: SeriesTable) -> _Plan:
         """What ``readings`` does with a device's batches: (index, point, quantity) of each
-        series whose point has alarms, and whether one of them is a ventilation unit's."""
+        series whose point has alarms, the engine's plan of them (``good_plan``), and
+        whether one of them is a ventilation unit's."""
         judged = [(i, point, quantity)
                   for i, (point, quantity) in enumerate(zip(table.points, table.quantities,
                                                             strict=True))
                   if point in self._alarm_points]
-        return judged, any(point in self._bound for _, point, _ in judged)
+        return (judged, self.engine.good_plan(judged),
+                any(point in self._bound for _, point, _ in judged))
 
     def tick(self, now: float) -> None:
         try:
