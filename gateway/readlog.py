@@ -18,9 +18,11 @@ writes back now and then). A segment entirely below ``low`` is deleted. After a 
 restart every record from ``low`` on is sent again, acknowledged or not: duplicates, never
 gaps (ingest keeps one reading per point, quantity and time).
 
-In-flight and returned records are held in memory, like the SQLite queue's; records never
-handed out are read back from the file (the page cache, normally) when their turn comes.
-One thread only: the gateway's event loop.
+In-flight and returned records are held in memory, like the SQLite queue's. Records never
+handed out are kept in memory too while they are few (``FRESH_BYTES``): with the broker up
+each is handed out right after it was appended, and reading it back cost a ``pread`` and a
+parse per commit. Past that (an outage) they are read back from the file (the page cache,
+normally) when their turn comes. One thread only: the gateway's event loop.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ _FRAME = struct.Struct("<IIdH")  # body length, CRC-32 of the rest, enqueued tim
 _LOW = struct.Struct("<Q")
 _READ_CHUNK = 256 * 1024
 _SUFFIX = ".seg"
+FRESH_BYTES = 1 << 20  # bodies of records not yet handed out kept in memory, at most
 
 
 @dataclass(slots=True)
@@ -97,6 +100,10 @@ class ReadingLog:
         self._returned: dict[int, Record] = {}
         self._done: set[int] = set()  # acknowledged (or dropped) records at or above low
         self._peeked: dict[int, Record] = {}
+        # records appended and not handed out yet (at or above the cursor), in seq order,
+        # while their bodies take at most FRESH_BYTES: _read takes them from here
+        self._fresh: dict[int, Record] = {}
+        self._fresh_bytes = 0
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -145,6 +152,13 @@ class ReadingLog:
             written += os.write(self._write_fd, data[written:])
         if self.durable:
             os.fdatasync(self._write_fd)
+        seq, end = self.next, active.size
+        for frame, (body, count) in zip(frames, bodies, strict=True):
+            end += len(frame)
+            if self._fresh_bytes + len(body) <= FRESH_BYTES:
+                self._fresh[seq] = Record(seq, body, count, enqueued, end=end)
+                self._fresh_bytes += len(body)
+            seq += 1
         active.size += len(data)
         added = 0
         for _, count in bodies:
@@ -190,6 +204,7 @@ class ReadingLog:
                     self._returned[seq] = self._peeked[seq]
             end = self._peeked[top].end
             self._cursor, self._cursor_at = top + 1, (self._segment_of(top).first, end)
+            self._forget_fresh()
         for seq in marked:
             record = self._returned.pop(seq, None) or self._peeked[seq]
             self._inflight[seq] = record
@@ -237,6 +252,7 @@ class ReadingLog:
         self._advance()
         if self._cursor < self.low:
             self._cursor, self._cursor_at = self.low, None
+            self._forget_fresh()
         return dropped, first, last
 
     # -- state -----------------------------------------------------------------------------
@@ -323,10 +339,26 @@ class ReadingLog:
             seg.fd = os.open(seg.path, os.O_RDONLY)
         return seg.fd
 
+    def _forget_fresh(self) -> None:
+        """Drop the kept records below the cursor: handed out (or dropped) now."""
+        fresh = self._fresh
+        while fresh:
+            seq = next(iter(fresh))
+            if seq >= self._cursor:
+                break
+            self._fresh_bytes -= len(fresh.pop(seq).body)
+
     def _read(self, seq: int, limit: int) -> list[Record]:
-        """Up to ``limit`` records from ``seq`` on, in order, across segments."""
+        """Up to ``limit`` records from ``seq`` on, in order: kept ones from memory, the
+        others from their segments."""
         out: list[Record] = []
+        fresh = self._fresh
         while len(out) < limit and seq < self.next:
+            record = fresh.get(seq)
+            if record is not None:
+                out.append(record)
+                seq += 1
+                continue
             seg = self._segment_of(seq)
             pos = self._offset(seg, seq)
             fd = self._fd(seg)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
+import pytest
+
+from gateway import readlog
 from gateway.queue import LOG_BASE, Entry, Queue
 from gateway.readlog import ReadingLog
 from tests.gateway_core.helpers import make_reading
@@ -203,3 +207,40 @@ def test_peeking_only_log_records_asks_sqlite_nothing_until_a_row_comes(tmp_path
         queue.append_many([batch(start)])
     assert any("INSERT INTO queue" in s for s in statements)
     assert ("event", 1) in send(1000, 10)
+
+
+def test_records_not_handed_out_yet_come_from_memory_while_few(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the broker up each record is handed out right after its append: it is kept, not
+    read back. Past ``FRESH_BYTES`` (an outage) the rest are read from the file, and what
+    comes out either way is what a reopened log reads: bodies, counts, times, positions."""
+    monkeypatch.setattr(readlog, "FRESH_BYTES", 40)  # five of the 8-byte bodies below
+    reads: list[int] = []
+    pread = os.pread
+
+    def counted(fd: int, size: int, offset: int) -> bytes:
+        reads.append(offset)
+        return pread(fd, size, offset)
+
+    monkeypatch.setattr(readlog.os, "pread", counted)
+    log = ReadingLog(tmp_path / "log", segment_bytes=200)  # rolls: ~7 records a segment
+    reads.clear()  # opening reads the acknowledged position
+    log.append(bodies(3), 5.0)
+    first = log.peek(10)
+    assert reads == []  # kept: nothing read back
+    log.mark_inflight(r.seq for r in first[:2])  # the third is peeked, not sent
+    log.append(bodies(7, start=3), 6.0)  # 8 + 7 bodies of 7 bytes: past the 40 kept
+    rest = log.peek(10)
+    assert reads  # the ones not kept came from the file
+    assert [r.body for r in rest] == [f"group-{i}".encode() for i in range(2, 10)]
+    log.mark_inflight(r.seq for r in rest)
+    assert log._fresh == {} and log._fresh_bytes == 0  # all handed out: none kept
+    log.append(bodies(2, start=10), 7.0)
+    assert [r.body for r in log.peek(10)] == [b"group-10", b"group-11"]
+    handed = [(r.seq, r.body, r.readings, r.enqueued, r.end)
+              for r in (*first[:2], *rest, *log.peek(10))]
+    log.close()
+    again = ReadingLog(tmp_path / "log")
+    reread = [(r.seq, r.body, r.readings, r.enqueued, r.end) for r in again.peek(20)]
+    again.close()
+    assert handed == reread and len(handed) == 12
