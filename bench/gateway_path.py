@@ -1072,6 +1072,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.points:
         args.devices = math.ceil(args.points / (args.registers // 2))
     runs: list[dict[str, Any]] = []
+    # a bench stopped with SIGTERM stops its gateway, broker and plant on the way out: left
+    # running, a gateway polling a plant that is gone loads the machine for the next run
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with rig(args) as plant:
         for number in range(1, args.runs + 1):
             figures = run_once(args, plant, number)
