@@ -251,13 +251,12 @@ class AlarmEngine:
                 quantity: str = "concentration") -> list[AlarmEvent]:
         """``handle(Sample(...))`` without building the Sample: the gateway's per-reading
         path (``gateway.safety.Safety.readings``) for readings that are not part of a good
-        poll. A good value with no reason takes ``observe_good``'s short way when its point
-        is quiet."""
+        poll. A good value with no reason on a quiet point takes the short way (``_quiet``).
+        """
         p = self._points.get(point)
-        if (p is not None and reason is None and value is not None
-                and value < p.quiet_below and quality is not _BAD
-                and quantity == p.spec.quantity):
-            return self.observe_good(((0, p),), time, (value,))
+        if (p is not None and reason is None and value is not None and quality is not _BAD
+                and quantity == p.spec.quantity and self._quiet(p, time, value)):
+            return []
         return self._observe(point, time, value, quality, reason, quantity)
 
     def good_plan(self, series: Iterable[tuple[int, str, str]]) -> GoodPlan:
@@ -278,70 +277,71 @@ class AlarmEngine:
                      values: Sequence[float]) -> list[AlarmEvent]:
         """``observe(point, time, values[index])`` for each (index, point) of ``plan``
         (``good_plan``), each a good value with no reason: a poll whose every value is good
-        (``occmon.batch.GoodBatch``), the gateway's common case, without a call per value.
-
-        The common value takes a short way with the same outcome: below every level's band,
-        on a point that is quiet (no fault, no level on or pending, no process alarm, no
-        calibration warning or due date passed) and not behind its last sample. ``_observe``
-        would then only store the value and time, reset each comparator's arming (and start
-        its low time), find nothing to judge and file the next check; that is what is done
-        here, without the detector and judging calls. Anything else goes the whole way
-        (``tests/alarms/test_fast_paths.py`` compares both on random sequences).
-        """
+        (``occmon.batch.GoodBatch``), the gateway's common case, without a call per value
+        through ``observe``."""
         out: list[AlarmEvent] = []
+        quiet = self._quiet
         for index, p in plan:
             value = values[index]
-            fault = p.fault
-            last = p.last_time
-            due = p.spec.calibration_due
-            quiet = False
-            if (value < p.quiet_below and last is not None and time >= last
-                    and fault.bad_reason is None and not fault.faulted
-                    and fault.good_since is not None and not p.faults.active
-                    and not p.warned and (due is None or time < due)):
-                detector, process = p.detector, p.process
-                if detector is None or process is None:
-                    quiet = True
-                elif not process.active:
-                    for comp in detector.comparators:
-                        if comp.on:
-                            break
-                    else:
-                        quiet = True
-            if not quiet:
+            if not quiet(p, time, value):
                 found = self._observe(p.spec.point, time, value, Quality.GOOD, None,
                                       p.spec.quantity)
                 if found:
                     out += found
-                continue
-            p.last_time = time
-            if not time <= self._latest:
-                self._latest = time
-            fault.last_good = time
-            p.overdue_sample = False
-            p.value = value
-            if detector is not None and process is not None:
-                detector.value = value
-                for comp in detector.comparators:
-                    comp.armed_since = None
-                    if comp.low_since is None:
-                        comp.low_since = time
-                process.value = value
-            stale = fault.stale_after
-            if 0.0 < stale < _NEVER and (detector is None or process is not None):
-                # _schedule(p, time) in this state: no comparator on or armed, no fault,
-                # fresh now; stale then, or the calibration due date first
-                check = time + stale
-                if due is not None and due < check:
-                    check = due
-                check -= 1e-3 + abs(check) * 1e-12
-                p.next_check = check
-                if check < p.due_at:
-                    p.due_at = check
-                    heapq.heappush(self._due, (check, p.index))
-            else:
-                self._schedule(p, time)
         return out
+
+    def _quiet(self, p: _Point, time: float, value: float) -> bool:
+        """The short way for a good value with no reason, taken when it has the same
+        outcome as ``_observe``: the value is below every level's band, on a point that is
+        quiet (no fault, no level on or pending, no process alarm, no calibration warning or
+        due date passed) and not behind its last sample. ``_observe`` would then only store
+        the value and time, reset each comparator's arming (and start its low time), find
+        nothing to judge and file the next check; that is what is done here, without the
+        detector and judging calls. False (nothing changed) otherwise
+        (``tests/alarms/test_fast_paths.py`` compares both ways on random sequences)."""
+        fault = p.fault
+        last = p.last_time
+        due = p.spec.calibration_due
+        if not (value < p.quiet_below and last is not None and time >= last
+                and fault.bad_reason is None and not fault.faulted
+                and fault.good_since is not None and not p.faults.active
+                and not p.warned and (due is None or time < due)):
+            return False
+        detector, process = p.detector, p.process
+        if detector is not None and process is not None:
+            if process.active:
+                return False
+            for comp in detector.comparators:
+                if comp.on:
+                    return False
+        p.last_time = time
+        if not time <= self._latest:
+            self._latest = time
+        fault.last_good = time
+        p.overdue_sample = False
+        p.value = value
+        if detector is not None and process is not None:
+            detector.value = value
+            for comp in detector.comparators:
+                comp.armed_since = None
+                if comp.low_since is None:
+                    comp.low_since = time
+            process.value = value
+        stale = fault.stale_after
+        if 0.0 < stale < _NEVER and (detector is None or process is not None):
+            # _schedule(p, time) in this state: no comparator on or armed, no fault, fresh
+            # now; stale then, or the calibration due date first
+            check = time + stale
+            if due is not None and due < check:
+                check = due
+            check -= 1e-3 + abs(check) * 1e-12
+            p.next_check = check
+            if check < p.due_at:
+                p.due_at = check
+                heapq.heappush(self._due, (check, p.index))
+        else:
+            self._schedule(p, time)
+        return True
 
     def _observe(self, point: str, time: float, value: float | None,
                  quality: Quality = Quality.GOOD, reason: str | None = None,
