@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,8 +29,18 @@ from tests.workers.site import OFFICER, TZ, A, config, worker_body
 
 pytestmark = pytest.mark.server
 
-TODAY = dt.datetime.now(TZ).date()
-D3, D2, D1 = (TODAY - dt.timedelta(days=n) for n in (3, 2, 1))
+
+
+def the_days() -> tuple[dt.date, dt.date, dt.date]:
+    """D-3, D-2 and D-1 of the site's today, taken when the test starts (not when the
+    module is collected: a run that crosses local midnight closes one more day). A test
+    that starts in the last minute before midnight waits for it."""
+    now = dt.datetime.now(TZ)
+    midnight = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(0), tzinfo=TZ)
+    if (midnight - now).total_seconds() < 60:
+        time.sleep((midnight - now).total_seconds() + 1)
+    today = dt.datetime.now(TZ).date()
+    return today - dt.timedelta(days=3), today - dt.timedelta(days=2), today - dt.timedelta(days=1)
 
 
 def hp10(day: dt.date, hour: int, value: float) -> Reading:
@@ -39,13 +50,15 @@ def hp10(day: dt.date, hour: int, value: float) -> Reading:
                    device="raddos-1")
 
 
-# raddos-1's running total (uSv). By hand, the sum of rises from each day's baseline:
-# D-3 1 -> 3: 2; D-2 3 -> 4 -> 10: 7; D-1 10 -> 11: 1. Together 10 uSv.
-LOG = [hp10(D3, 8, 1.0), hp10(D3, 12, 3.0), hp10(D2, 9, 4.0), hp10(D2, 15, 10.0),
-       hp10(D1, 10, 11.0)]
-# held back, D-2 23:00 at 20: D-2 gains 10 -> 20 (10, so 17), D-1 falls 20 -> 11 (a reset:
-# 0). Together 2 + 17 + 0 = 19 uSv.
-LATE = hp10(D2, 23, 20.0)
+def dose_log(d3: dt.date, d2: dt.date, d1: dt.date) -> tuple[list[Reading], Reading]:
+    """raddos-1's running total (uSv), and the reading held back.
+
+    By hand, the sum of rises from each day's baseline: D-3 1 -> 3: 2; D-2 3 -> 4 -> 10: 7;
+    D-1 10 -> 11: 1. Together 10 uSv. Held back, D-2 23:00 at 20: D-2 gains 10 -> 20 (10,
+    so 17), D-1 falls 20 -> 11 (a reset: 0). Together 2 + 17 + 0 = 19 uSv."""
+    log = [hp10(d3, 8, 1.0), hp10(d3, 12, 3.0), hp10(d2, 9, 4.0), hp10(d2, 15, 10.0),
+           hp10(d1, 10, 11.0)]
+    return log, hp10(d2, 23, 20.0)
 
 
 @pytest.fixture
@@ -91,6 +104,8 @@ def test_a_late_reading_through_ingest_is_in_the_next_read_of_the_file(
     running: tuple[str, Publisher, Path],
 ) -> None:
     url, publisher, store = running
+    d3, d2, d1 = the_days()
+    log, late = dose_log(d3, d2, d1)
     with httpx.Client(base_url=url, timeout=30) as http:
         assert http.post("/api/v1/workers", json=worker_body(A, "张三"),
                          headers=OFFICER).status_code == 201
@@ -100,16 +115,16 @@ def test_a_late_reading_through_ingest_is_in_the_next_read_of_the_file(
         assert r.status_code == 201, r.text
         r = http.post("/api/v1/assignments", headers=OFFICER, json={
             "instrument": "EPD-55120", "worker": A,
-            "start": dt.datetime.combine(D3, dt.time(0), tzinfo=TZ).isoformat()})
+            "start": dt.datetime.combine(d3, dt.time(0), tzinfo=TZ).isoformat()})
         assert r.status_code == 201, r.text
-        publish(publisher, store, LOG, len(LOG))
+        publish(publisher, store, log, len(log))
         assert epd_usv(http) == pytest.approx(10.0)
-        days = [d.isoformat() for d in (D3, D2, D1)]
+        days = [d.isoformat() for d in (d3, d2, d1)]
         assert stored_days(store) == days  # the closed days; today is read live
         assert epd_usv(http) == pytest.approx(10.0)  # from the stored days
 
-        publish(publisher, store, [LATE], len(LOG) + 1)
-        assert stored_days(store) == [D3.isoformat()]  # dropped as ingest stored it
+        publish(publisher, store, [late], len(log) + 1)
+        assert stored_days(store) == [d3.isoformat()]  # dropped as ingest stored it
         assert epd_usv(http) == pytest.approx(19.0)
         assert stored_days(store) == days
         assert epd_usv(http) == pytest.approx(19.0)
