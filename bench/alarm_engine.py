@@ -16,26 +16,18 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import dataclass
 
+import thresholds
 from gateway.alarms import AlarmEngine, PointSpec, Tick
 from occmon.model import Quality
 
 
-@dataclass(frozen=True)
-class SetPoints:
-    """H2S by GBZ/T 223: 1/2 MAC, MAC, 2 x MAC (mg/m3)."""
-
-    pre_alarm: float | None = 5.0
-    alarm: float | None = 10.0
-    high_alarm: float | None = 20.0
-    unit: str = "mg/m3"
-    profile: str = "GBZ/T 223"
-
-
 def site(points: int) -> AlarmEngine:
-    engine = AlarmEngine([PointSpec(f"p{i}", "mg/m3", setpoints=SetPoints(),  # type: ignore[arg-type]
-                                    poll_interval=1.0, on_delay=1.0, off_delay=2.0)
+    """``points`` H2S points with GBZ/T 223's set-points (1/2 MAC, MAC, 2 x MAC: 5, 10 and
+    20 mg/m3), engine started."""
+    h2s = thresholds.setpoints(thresholds.lookup("h2s"), profile="GBZ/T 223")
+    engine = AlarmEngine([PointSpec(f"p{i}", h2s.unit, setpoints=h2s, poll_interval=1.0,
+                                    on_delay=1.0, off_delay=2.0)
                           for i in range(points)])
     engine.handle(Tick(0.0))
     return engine
