@@ -91,7 +91,7 @@ class Gateway:
         )
         # One committer for readings and safety events: a burst's entries in one transaction.
         self.committer = Committer(self.queue, on_commit=self.publisher.wake,
-                                   linger=GATEWAY_LINGER, max_wait=GATEWAY_LINGER)
+                                   linger=GATEWAY_LINGER)
         self.sink = ObservedSink(self.committer, self.site)
         self.sink.payload_version = settings.payload_version  # docs/topics.md, payload v2
         self.drivers = build_drivers(config, self.bindings, self.config_file, modbus_client_factory)

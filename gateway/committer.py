@@ -42,21 +42,21 @@ log = logging.getLogger(__name__)
 
 class Committer:
     """Commits entries to a ``Queue`` once per event-loop turn, or once per ``linger``
-    seconds from the first entry waiting (then ``max_wait`` should be ``linger`` too, the
-    cap inside one long turn). Event-loop only."""
+    seconds from the first entry waiting. ``max_wait`` caps the wait inside one long turn;
+    by default it is ``linger`` (2 ms without one). Event-loop only."""
 
     def __init__(
         self,
         queue: Queue,
         *,
         on_commit: Callable[[], None] | None = None,
-        max_wait: float = 0.002,
+        max_wait: float | None = None,
         retry_after: float = 1.0,
         linger: float = 0.0,
     ) -> None:
         self.queue = queue
         self.on_commit = on_commit
-        self._max_wait = max_wait
+        self._max_wait = max_wait if max_wait is not None else (linger or 0.002)
         self._linger = linger
         self._retry_after = retry_after
         self._retrying = False

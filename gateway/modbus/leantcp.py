@@ -138,7 +138,6 @@ class LeanTcpClient(asyncio.Protocol):
         self._transport = transport
         self._buffer = b""
         self._tid = 0
-        self._timeouts = deadlines()  # the connection's loop's, found once
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
@@ -175,7 +174,7 @@ class LeanTcpClient(asyncio.Protocol):
         frame = _REQUEST.pack(tid, 0, 6, unit, function, address, value)
         loop = asyncio.get_running_loop()
         timeouts = self._timeouts  # one loop timer for every try's timeout (gateway.deadlines)
-        if timeouts is None or timeouts.loop is not loop:
+        if timeouts is None or timeouts.loop is not loop:  # found once per loop
             timeouts = self._timeouts = deadlines(loop)
         for _ in range(self.retries + 1):
             if self._transport is not transport:

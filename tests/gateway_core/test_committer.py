@@ -128,7 +128,7 @@ def test_lingering_collects_a_burst_over_several_turns_into_one_commit(tmp_path:
     async def main() -> float:
         start = time.monotonic()
         committer = Committer(queue, on_commit=lambda: commits.append(
-            (queue.rows, time.monotonic() - start)), linger=0.05, max_wait=0.05)
+            (queue.rows, time.monotonic() - start)), linger=0.05)
         for n in range(5):  # a burst over five turns
             committer.add(entries(2, start=2 * n))
             await asyncio.sleep(0)
