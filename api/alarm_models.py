@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 import thresholds
 from api.isotimes import TIME_KEYS, iso_times
-from ingest.store import AlarmRecord, VentilationRecord
+from ingest.store import AlarmRecord, Episode, VentilationRecord
 from occmon.config.schema import SiteConfig
 from occmon.model import iso_utc
 
@@ -44,8 +44,22 @@ class PlaceNames(BaseModel):
     en: str
 
 
+class AlarmReached(BaseModel):
+    """The highest level the current occurrence reached, and the value that took it there."""
+
+    level: str | None = Field(description="pre_alarm, alarm or high_alarm; null for a fault")
+    value: float | None
+    setpoint: float | None
+    time: str
+
+
 class AlarmOut(BaseModel):
-    """An alarm as of its latest recorded event, with where it is and what it measures."""
+    """An alarm as of its latest recorded event, with where it is and what it measures.
+
+    ``value`` and ``setpoint`` are those of the latest event: after a ``cleared`` event,
+    the value at clearing (below the set-point) and the set-point of the level it left.
+    What the occurrence was is in ``raised_at``, ``reached`` and ``cleared_at``.
+    """
 
     alarm_id: str = Field(examples=["desulf-h2s-1:process"])
     point: str = Field(description="the point, or the ventilation unit of an external alarm")
@@ -73,6 +87,14 @@ class AlarmOut(BaseModel):
     event_id: str
     reason: str | None = Field(default=None, description="why ingest closed it (e.g. "
                                "gateway-restarted: the gateway no longer has it open)")
+    raised_at: str | None = Field(default=None, description="when the current occurrence "
+                                  "was raised; null if never raised or not in the store")
+    reached: AlarmReached | None = Field(default=None, description="the highest level of "
+                                         "the current occurrence and the value that took "
+                                         "it there")
+    cleared_at: str | None = Field(default=None, description="when the condition cleared, "
+                                   "while it stays cleared (a latched alarm awaiting "
+                                   "acknowledgement)")
 
 
 class AlarmEventOut(BaseModel):
@@ -208,16 +230,28 @@ def _where(config: SiteConfig, point: str) -> dict[str, Any]:
     return {"source": "other"}
 
 
-def alarm_out(r: AlarmRecord, config: SiteConfig) -> AlarmOut:
+def alarm_out(r: AlarmRecord, config: SiteConfig, episode: Episode | None = None) -> AlarmOut:
+    """``r``: the alarm's latest event; ``episode``: its current occurrence
+    (``AlarmQueries.episode``)."""
     b = r.body
     active = r.state in ("active-unacknowledged", "active-acknowledged")
     reason = b.get("reason") if r.event == "closed" else None
+    story: dict[str, Any] = {}
+    if episode is not None:
+        story = {
+            "raised_at": iso_utc(episode.raised_at),
+            "reached": AlarmReached(level=episode.level, value=episode.value,
+                                    setpoint=episode.setpoint,
+                                    time=iso_utc(episode.reached_at)),
+            "cleared_at": (iso_utc(episode.cleared_at)
+                           if episode.cleared_at is not None and not active else None)}
     return AlarmOut(alarm_id=r.alarm_id, point=r.point, kind=r.kind, state=r.state,
                     active=active, level=r.level, value=b.get("value"),
                     setpoint=b.get("setpoint"), unit=str(b.get("unit", "")),
                     occurrence=r.occurrence, last_event=r.event, time=iso_utc(r.time),
                     cause=str(b.get("cause", "")), event_id=r.event_id,
-                    reason=str(reason) if reason else None, **_where(config, r.point))
+                    reason=str(reason) if reason else None, **story,
+                    **_where(config, r.point))
 
 
 def event_out(r: AlarmRecord) -> AlarmEventOut:

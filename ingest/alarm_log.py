@@ -16,6 +16,7 @@ from typing import Any
 
 from ingest.records import Event
 from ingest.where import where
+from occmon.config.alarms import Level
 
 # ``state`` (the gateway's retained ``state/{point}``) goes through ``record`` too: it is
 # the truth the alarm record is reconciled on (``reconcile``).
@@ -137,6 +138,36 @@ class AlarmRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class Episode:
+    """An alarm's current occurrence as a person reads it: when it was raised, the highest
+    level it reached with the value and set-point that took it there, when it cleared.
+
+    An alarm's latest event alone cannot say this: a ``cleared`` event carries the value
+    at clearing (below the set-point) and the set-point of the level it left, an
+    ``acknowledged`` one the value of that moment, and its time is not the raise's.
+    """
+
+    raised_at: float
+    level: str | None  # the highest level of the occurrence (None: a fault alarm)
+    value: float | None  # the value with which it reached that level
+    setpoint: float | None
+    reached_at: float
+    cleared_at: float | None  # the latest clear, while the condition is gone
+
+
+_RAISES = ("raised", "fault-raised")
+_LEVEL_EVENTS = ("raised", "escalated")
+_CLEARS = ("cleared", "fault-cleared")
+
+
+def _level_rank(level: str | None) -> int:
+    try:
+        return Level(level).rank if level else 0
+    except ValueError:
+        return 0
+
+
+@dataclass(frozen=True, slots=True)
 class VentilationRecord:
     id: int
     event_id: str
@@ -175,6 +206,10 @@ def _alarm(row: tuple[Any, ...]) -> AlarmRecord:
                        json.loads(r[11]))
 
 
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
+
+
 def _vent(row: tuple[Any, ...]) -> VentilationRecord:
     r = row
     return VentilationRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]))
@@ -200,6 +235,35 @@ class AlarmQueries:
             f"SELECT {_ALARM_COLS} FROM alarm_events WHERE alarm_id = ? "
             "ORDER BY event_id DESC LIMIT 1", (alarm_id,)).fetchone()
         return _alarm(row) if row else None
+
+    def episode(self, latest: AlarmRecord) -> Episode | None:
+        """The occurrence ``latest`` (an alarm's latest event) belongs to; None before the
+        alarm was ever raised, or when the raise is not in the store."""
+        if latest.occurrence <= 0:
+            return None
+        raise_row = self._conn.execute(  # the index, backwards from the newest: found at once
+            f"SELECT {_ALARM_COLS} FROM alarm_events WHERE alarm_id = ? AND occurrence = ? "
+            f"AND event IN {_RAISES} AND event_id <= ? ORDER BY event_id DESC LIMIT 1",
+            (latest.alarm_id, latest.occurrence, latest.event_id)).fetchone()
+        if raise_row is None:
+            return None
+        raised = _alarm(raise_row)
+        rows = self._conn.execute(
+            f"SELECT {_ALARM_COLS} FROM alarm_events WHERE alarm_id = ? AND event_id >= ? "
+            "AND event_id <= ? AND occurrence = ? ORDER BY event_id",
+            (latest.alarm_id, raised.event_id, latest.event_id, latest.occurrence)).fetchall()
+        top = raised
+        cleared_at: float | None = None
+        for record in map(_alarm, rows):
+            if record.event in _LEVEL_EVENTS and _level_rank(record.level) > _level_rank(
+                    top.level):
+                top = record
+            if record.event in _CLEARS:
+                cleared_at = record.time
+            elif record.event in _LEVEL_EVENTS or record.event in _RAISES:
+                cleared_at = None  # present again
+        return Episode(raised.time, top.level, _number(top.body.get("value")),
+                       _number(top.body.get("setpoint")), top.time, cleared_at)
 
     def history(self, *, alarm_id: str | None = None, point: str | None = None,
                 event: str | None = None, start: float | None = None, end: float | None = None,

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest import alarm_log, dead_letters
-from ingest.alarm_log import AlarmQueries, AlarmRecord, VentilationRecord
+from ingest.alarm_log import AlarmQueries, AlarmRecord, Episode, VentilationRecord
 from ingest.reader import StoredDeadLetter, StoredReading, StoreReader
 from ingest.records import DeadLetter, DeviceState, Event
 from ingest.schema import connect, migrate
@@ -31,6 +31,7 @@ from occmon.model import Reading
 __all__ = [
     "AlarmQueries",
     "AlarmRecord",
+    "Episode",
     "SqliteStore",
     "StoreReader",
     "StoredDeadLetter",

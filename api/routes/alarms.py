@@ -69,7 +69,8 @@ def active_alarms(
         chosen = [r for r in current if r.state == state]
     else:
         chosen = [r for r in current if r.state != "normal"]
-    return [alarm_out(r, config) for r in chosen]
+    queries = store.alarms()
+    return [alarm_out(r, config, queries.episode(r)) for r in chosen]
 
 
 @router.get("/history", response_model=AlarmHistory)
@@ -148,7 +149,8 @@ def one_alarm(alarm_id: str, store: Store, config: Config,
     if latest is None:
         raise error(404, "unknown-alarm", f"no recorded events of alarm {alarm_id!r}")
     events = queries.history(alarm_id=alarm_id, limit=limit)
-    return AlarmDetail(alarm=alarm_out(latest, config), events=[event_out(r) for r in events])
+    return AlarmDetail(alarm=alarm_out(latest, config, queries.episode(latest)),
+                       events=[event_out(r) for r in events])
 
 
 def _result(result: dict[str, Any]) -> CommandResult:

@@ -112,20 +112,45 @@ def alarm_section(alarms: list[AlarmOut], lang: str, tz: dt.tzinfo) -> str:
         area = _name(a.area_name, lang)
         state = (t["unacked"] if a.state == "active-unacknowledged"
                  else t["latched"] if a.state == "cleared-unacknowledged" else a.state)
-        figure = ""
-        if a.value is not None:
-            figure = f"{shown(a.value)} {esc(a.unit)}"
-            if a.setpoint is not None:
-                figure += f" ≥ {shown(a.setpoint)}"
         items.append(
             f'<li class="alarm lvl-{level}" data-alarm="{esc(a.alarm_id)}" data-level="{level}">'
             f'<div class="a-head"><span class="badge">{esc(LEVEL[lang][level])}</span> '
             f'<b>{esc(where)}</b> <span class="agent">{esc(agent)}</span></div>'
-            f'<div class="a-fig">{figure} <span class="muted">{esc(area)} · {t["since"]} '
-            f'{_local(a.time, tz)} · {esc(state)}</span></div>'
+            f'<div class="a-fig">{_alarm_figure(a, lang)} <span class="muted">{esc(area)} · '
+            f'{_alarm_times(a, lang, tz)} · {esc(state)}</span></div>'
             f'<div class="todo">{esc(_todo(a, lang))}</div></li>')
     return (f'<section id="alarms" class="alarms"><h2>{t["alarms"]} ({len(items)})</h2>'
             f'<ul>{"".join(items)}</ul></section>')
+
+
+def _alarm_figure(a: AlarmOut, lang: str) -> str:
+    """What the alarm is about, truthfully whatever its latest event: the value that took
+    the occurrence to its highest level and that level's set-point ("reached 12.3 mg/m3,
+    alarm set-point 10"). The latest event's own value is not it: after a clear it is
+    the value at clearing, below the set-point it is printed with."""
+    t = TEXT[lang]
+    reached = a.reached
+    if reached is not None and reached.value is not None:
+        figure = f'{t["reached"]} <b>{shown(reached.value)}</b> {esc(a.unit)}'
+        level = ENGINE_LEVEL.get(reached.level or "")
+        if reached.setpoint is not None and level is not None:
+            gap = "" if lang == "zh" else " "  # 警报设定值 10; alarm set-point 10
+            figure += (f' ({esc(LEVEL[lang][level])}{gap}{t["setpoint"]} '
+                       f'{shown(reached.setpoint)})')
+        return figure
+    if a.value is None or not a.active:
+        return ""
+    return f"{shown(a.value)} {esc(a.unit)}"  # an active alarm whose raise is not stored
+
+
+def _alarm_times(a: AlarmOut, lang: str, tz: dt.tzinfo) -> str:
+    """Since when: the raise of the current occurrence (not the latest event, which may be
+    an acknowledgement); and when it cleared, for a latched alarm."""
+    t = TEXT[lang]
+    text = f'{t["since"]} {_local(a.raised_at or a.time, tz)}'
+    if a.cleared_at is not None:
+        text += f' · {t["cleared"]} {_local(a.cleared_at, tz)}'
+    return text
 
 
 def _rank(level: str) -> int:
@@ -308,7 +333,9 @@ def board(request: Request, config: Config, store: Store, records: Records,
     chosen = [p for p in config.points if p.id not in hidden]
     points = [point_out(config, p, store, now) for p in chosen]
     shown_points = {p.id for p in points}
-    alarms = [alarm_out(r, config) for r in store.alarms().current() if r.state in OPEN_ALARM]
+    queries = store.alarms()
+    alarms = [alarm_out(r, config, queries.episode(r)) for r in queries.current()
+              if r.state in OPEN_ALARM]
     alarms = [a for a in alarms if a.point in shown_points or a.source != "point"]
     latest_units = store.alarms().units()
     units = [unit_out(u.id, latest_units.get(u.id))

@@ -1,0 +1,179 @@
+"""An alarm card says what the occurrence was, whatever the alarm's latest event is.
+
+The latest event of a latched alarm is its ``cleared``: the value at clearing (below the
+set-point) with the set-point of the level it left. Printed together they read "2.33 mg/m3
+>= 5", which is false. An acknowledged alarm's latest event is the acknowledgement: its time
+is not when the alarm started. The card shows the value that took the occurrence to its
+highest level, with that level's set-point, since the raise, and when it cleared. The store
+holds the events as the gateway publishes them; the API and the board are read as a person
+reads them (the board in headless Chromium).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from api.app import create_app
+from ingest.records import Event
+from ingest.store import SqliteStore, StoreReader
+from occmon.model import iso_utc
+from tests.api.serve import serve
+from tests.board.dom import Node, chromium, headless, parse
+from tests.records.support import OFFICER_KEY, TZ, site_config
+
+H2S = "pump-h2s:process"
+DUST = "mill-dust:process"
+
+
+class Events:
+    """Alarm events with ids in the gateway's sortable form, in the order written."""
+
+    def __init__(self) -> None:
+        self.seq = 0
+        self.out: list[Event] = []
+
+    def add(self, alarm_id: str, event: str, state: str, at: float, occurrence: int,
+            level: str | None, value: float | None, setpoint: float | None,
+            **extra: Any) -> None:
+        self.seq += 1
+        point = alarm_id.split(":")[0]
+        self.out.append(Event("alarm", at, {
+            "id": f"{int(at * 1000):013d}-{self.seq:09d}", "event": event,
+            "alarm_id": alarm_id, "point": point, "kind": "process", "level": level,
+            "state": state, "occurrence": occurrence, "value": value, "setpoint": setpoint,
+            "unit": "mg/m3", "time": at, "cause": "test", **extra}, "plant-a"))
+
+
+def h2s_story(events: Events, t1: float) -> None:
+    """An old occurrence that went to high alarm and back to normal, then the current one:
+    pre-alarm, alarm, high alarm, back to alarm, cleared (latched, not acknowledged)."""
+    t0 = t1 - 7200
+    events.add(H2S, "raised", "active-unacknowledged", t0, 1, "high_alarm", 48.0, 20.0)
+    events.add(H2S, "cleared", "cleared-unacknowledged", t0 + 60, 1, "high_alarm", 1.0, 20.0)
+    events.add(H2S, "acknowledged", "normal", t0 + 90, 1, "high_alarm", 1.0, 20.0,
+               user="王安全", comment="")
+    events.add(H2S, "raised", "active-unacknowledged", t1, 2, "pre_alarm", 5.6, 5.0)
+    events.add(H2S, "escalated", "active-unacknowledged", t1 + 30, 2, "alarm", 12.4, 10.0,
+               previous_level="pre_alarm")
+    events.add(H2S, "escalated", "active-unacknowledged", t1 + 60, 2, "high_alarm", 23.7,
+               20.0, previous_level="alarm")
+    events.add(H2S, "deescalated", "active-unacknowledged", t1 + 120, 2, "alarm", 11.0, 10.0,
+               previous_level="high_alarm")
+    events.add(H2S, "cleared", "cleared-unacknowledged", t1 + 300, 2, "alarm", 2.33, 10.0)
+
+
+def dust_story(events: Events, t2: float) -> None:
+    """Raised, then acknowledged while still active (value 9.5 at the acknowledgement)."""
+    events.add(DUST, "raised", "active-unacknowledged", t2, 1, "alarm", 25.0, 10.0)
+    events.add(DUST, "acknowledged", "active-acknowledged", t2 + 120, 1, "alarm", 9.5, 10.0,
+               user="王安全", comment="going")
+
+
+def hms(t: float) -> str:
+    return dt.datetime.fromtimestamp(t, TZ).strftime("%H:%M:%S")
+
+
+def alarm_card(root: Node, alarm_id: str) -> str:
+    section = root.by_id("alarms")
+    assert section is not None
+    (card,) = section.find_all(lambda n: n.attrs.get("data-alarm") == alarm_id)
+    return card.text
+
+
+def test_alarm_cards_and_api_tell_the_occurrence_not_the_latest_event(
+        tmp_path: Path) -> None:
+    assert chromium()
+    config = site_config(tmp_path)
+    now = time.time()
+    t1, t2 = now - 900, now - 600
+    events = Events()
+    h2s_story(events, t1)
+    dust_story(events, t2)
+    store = SqliteStore(config.store.path)
+    try:
+        store.write_events(events.out)
+    finally:
+        store.close()
+    with serve(create_app(config, config.store.path)) as url:
+        listed = {a["alarm_id"]: a for a in httpx.get(
+            url + "/api/v1/alarms", headers={"X-API-Key": OFFICER_KEY}).json()}
+        one = httpx.get(url + f"/api/v1/alarms/{H2S}",
+                        headers={"X-API-Key": OFFICER_KEY}).json()["alarm"]
+        zh = parse(headless(tmp_path / "chromium", "--dump-dom", url + "/board"))
+        en = parse(headless(tmp_path / "chromium", "--dump-dom", url + "/board?lang=en"))
+
+    h2s = listed[H2S]
+    assert (h2s["value"], h2s["last_event"], h2s["occurrence"]) == (2.33, "cleared", 2)
+    assert h2s["raised_at"] == iso_utc(t1)  # the current occurrence's raise, not the old one
+    assert h2s["reached"] == {"level": "high_alarm", "value": 23.7, "setpoint": 20.0,
+                              "time": iso_utc(t1 + 60)}
+    assert h2s["cleared_at"] == iso_utc(t1 + 300)
+    assert one == h2s
+    dust = listed[DUST]
+    assert dust["raised_at"] == iso_utc(t2) and dust["cleared_at"] is None
+    assert dust["reached"] == {"level": "alarm", "value": 25.0, "setpoint": 10.0,
+                               "time": iso_utc(t2)}
+
+    card = alarm_card(zh, H2S)
+    assert "达到 23.7 mg/m3 (高报设定值 20)" in card, card
+    assert f"开始 {hms(t1)}" in card and f"恢复于 {hms(t1 + 300)}" in card, card
+    assert "≥" not in card and "2.33" not in card, card
+    card = alarm_card(zh, DUST)
+    assert "达到 25 mg/m3 (警报设定值 10)" in card, card
+    assert f"开始 {hms(t2)}" in card and hms(t2 + 120) not in card, card
+    assert "恢复于" not in card and "9.5" not in card, card
+    card = alarm_card(en, H2S)
+    assert "reached 23.7 mg/m3 (high alarm set-point 20)" in card, card
+    assert f"since {hms(t1)}" in card and f"cleared {hms(t1 + 300)}" in card, card
+
+
+def test_an_alarm_raised_again_after_clearing_is_not_shown_cleared(tmp_path: Path) -> None:
+    config = site_config(tmp_path)
+    now = time.time()
+    events = Events()
+    h2s_story(events, now - 900)
+    events.add(H2S, "acknowledged", "normal", now - 500, 2, "alarm", 2.0, 10.0,
+               user="王安全", comment="")
+    events.add(H2S, "raised", "active-unacknowledged", now - 100, 3, "pre_alarm", 6.1, 5.0)
+    store = SqliteStore(config.store.path)
+    try:
+        store.write_events(events.out)
+    finally:
+        store.close()
+    reader = StoreReader(config.store.path)
+    try:
+        queries = reader.alarms()
+        (latest,) = [r for r in queries.current() if r.alarm_id == H2S]
+        episode = queries.episode(latest)
+    finally:
+        reader.close()
+    assert episode is not None
+    assert (episode.raised_at, episode.level, episode.value, episode.setpoint) == (
+        now - 100, "pre_alarm", 6.1, 5.0)
+    assert episode.cleared_at is None
+
+
+def test_without_its_raise_in_the_store_an_alarm_has_no_episode(tmp_path: Path) -> None:
+    """A store that lost the raise (e.g. it began after it) says nothing rather than
+    guessing; the board then falls back to the latest value for an active alarm only."""
+    config = site_config(tmp_path)
+    now = time.time()
+    events = Events()
+    events.add(DUST, "escalated", "active-unacknowledged", now - 60, 4, "high_alarm", 33.0,
+               30.0, previous_level="alarm")
+    store = SqliteStore(config.store.path)
+    try:
+        store.write_events(events.out)
+    finally:
+        store.close()
+    with serve(create_app(config, config.store.path)) as url:
+        (alarm,) = httpx.get(url + "/api/v1/alarms", headers={"X-API-Key": OFFICER_KEY}).json()
+        page = httpx.get(url + "/board").text
+    assert alarm["raised_at"] is None and alarm["reached"] is None
+    card = alarm_card(parse(page), DUST)
+    assert "33 mg/m3" in card and "≥" not in card, card
