@@ -25,7 +25,7 @@ TEXT: Final[dict[str, dict[str, str]]] = {
            "vent_uncommanded": "待机, 风机在运行 (非联锁启动)",
            "curve": "今日曲线 (每10分钟最大值), 红虚线为限值", "unconfigured": "(未在配置中)"},
     "en": {"title": "Occupational health notice board", "updated": "updated", "switch": "中文",
-           "alarms": "Active alarms", "no_alarms": "No active alarms",
+           "alarms": "Current alarms", "no_alarms": "No active alarms",
            "points": "Live values per point", "ventilation": "Accident ventilation",
            "verdicts": "Today's verdicts", "open": "Open exceedances", "none": "none",
            "limit": "limit", "setpoints": "alarm set-points", "unacked": "unacknowledged",
@@ -65,6 +65,7 @@ TODO: Final[dict[str, dict[str, str]]] = {
         "fault": "检测器故障: 该点当前无有效监测; 进入须携带便携式检测仪, 通知仪表维修",
         "ventilation": "事故通风故障: 撤离该区域; 就地手动启动风机或打开门窗, 通知控制室",
         "other": "查看报警原因, 通知控制室",
+        "cleared": "已恢复: 确认现场安全并查明原因后, 在系统中确认该报警",
     },
     "en": {
         "high": "Evacuate the area now and warn others; start the emergency plan; "
@@ -78,6 +79,8 @@ TODO: Final[dict[str, dict[str, str]]] = {
         "ventilation": "Ventilation failed: leave the area; start the fan by hand or open "
                        "doors, tell the control room",
         "other": "Check the cause, tell the control room",
+        "cleared": "Cleared: make sure the area is safe and find the cause, then "
+                   "acknowledge the alarm",
     },
 }
 

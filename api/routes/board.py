@@ -82,12 +82,20 @@ def _name(names: Any, lang: str) -> str:
 
 # -- alarms ---------------------------------------------------------------------------------
 def _alarm_level(a: AlarmOut) -> str:
+    """The level a card shows: the current one while active; for a latched alarm the
+    highest its occurrence reached (its latest event's level is the one it cleared from,
+    after falling through the lower ones)."""
     if a.kind == "fault":
         return "fault"
-    return ENGINE_LEVEL.get(a.level or "", "alarm")
+    level = a.level
+    if not a.active and a.reached is not None and a.reached.level:
+        level = a.reached.level
+    return ENGINE_LEVEL.get(level or "", "alarm")
 
 
 def _todo(a: AlarmOut, lang: str) -> str:
+    if a.state == "cleared-unacknowledged":  # the condition is gone: not "leave the area"
+        return TODO[lang]["cleared"]
     if a.source == "ventilation-unit":
         return TODO[lang]["ventilation"]
     level = _alarm_level(a)
@@ -112,8 +120,10 @@ def alarm_section(alarms: list[AlarmOut], lang: str, tz: dt.tzinfo) -> str:
         area = _name(a.area_name, lang)
         state = (t["unacked"] if a.state == "active-unacknowledged"
                  else t["latched"] if a.state == "cleared-unacknowledged" else a.state)
+        latched = " latched" if a.state == "cleared-unacknowledged" else ""
         items.append(
-            f'<li class="alarm lvl-{level}" data-alarm="{esc(a.alarm_id)}" data-level="{level}">'
+            f'<li class="alarm lvl-{level}{latched}" data-alarm="{esc(a.alarm_id)}" '
+            f'data-level="{level}">'
             f'<div class="a-head"><span class="badge">{esc(LEVEL[lang][level])}</span> '
             f'<b>{esc(where)}</b> <span class="agent">{esc(agent)}</span></div>'
             f'<div class="a-fig">{_alarm_figure(a, lang)} <span class="muted">{esc(area)} · '

@@ -78,11 +78,15 @@ def hms(t: float) -> str:
     return dt.datetime.fromtimestamp(t, TZ).strftime("%H:%M:%S")
 
 
-def alarm_card(root: Node, alarm_id: str) -> str:
+def alarm_node(root: Node, alarm_id: str) -> Node:
     section = root.by_id("alarms")
     assert section is not None
     (card,) = section.find_all(lambda n: n.attrs.get("data-alarm") == alarm_id)
-    return card.text
+    return card
+
+
+def alarm_card(root: Node, alarm_id: str) -> str:
+    return alarm_node(root, alarm_id).text
 
 
 def test_alarm_cards_and_api_tell_the_occurrence_not_the_latest_event(
@@ -123,7 +127,17 @@ def test_alarm_cards_and_api_tell_the_occurrence_not_the_latest_event(
     assert "达到 23.7 mg/m3 (高报设定值 20)" in card, card
     assert f"开始 {hms(t1)}" in card and f"恢复于 {hms(t1 + 300)}" in card, card
     assert "≥" not in card and "2.33" not in card, card
+    # a latched alarm that reached high alarm is badged high (not the pre-alarm it fell
+    # through), and what to do is what a cleared alarm asks, not "leave the area"
+    node = alarm_node(zh, H2S)
+    assert node.attrs["data-level"] == "high" and "latched" in node.classes
+    assert node.with_class("badge")[0].text == "高报"
+    assert node.with_class("todo")[0].text.startswith("已恢复"), card
     card = alarm_card(zh, DUST)
+    node = alarm_node(zh, DUST)
+    assert node.attrs["data-level"] == "alarm"  # active: its current level
+    assert "latched" not in node.classes
+    assert node.with_class("todo")[0].text.startswith("撤离该区域"), card
     assert "达到 25 mg/m3 (警报设定值 10)" in card, card
     assert f"开始 {hms(t2)}" in card and hms(t2 + 120) not in card, card
     assert "恢复于" not in card and "9.5" not in card, card
