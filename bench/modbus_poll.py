@@ -173,20 +173,14 @@ def subscribe(port: int, out: str) -> None:
     Path(out).write_text(json.dumps(rows))
 
 
-async def poll(
-    ports: Sequence[int],
-    seconds: float,
-    warmup: float,
-    spread: bool = True,
-    broker_port: int | None = None,
-) -> tuple[dict[str, Any], LatencySink]:
+def drivers_for(ports: Sequence[int], folder: Path) -> dict[str, Any]:
+    """The bench site's drivers, as the gateway builds them (device id -> ModbusDevice);
+    the site and profile files go in ``folder``."""
     import thresholds
     from gateway.modbus import build_drivers
     from gateway.normalise import Binding
-    from gateway.polling import run_polled
     from occmon.config import parse
 
-    folder = Path(tempfile.mkdtemp(prefix="occmon-bench-"))
     (folder / "bench-20.yaml").write_text(PROFILE)
     config_file = folder / "site.yaml"
     config, problems = parse(site(ports), config_file)
@@ -196,7 +190,20 @@ async def poll(
         point = config.point(sensor.point)
         bindings[sensor.id] = Binding(sensor, point, thresholds.lookup(point.agent),
                                       thresholds.STANDARD_REFERENCE)
-    drivers = {d.device_id: d for d in build_drivers(config, bindings, config_file)}
+    return {d.device_id: d for d in build_drivers(config, bindings, config_file)}
+
+
+async def poll(
+    ports: Sequence[int],
+    seconds: float,
+    warmup: float,
+    spread: bool = True,
+    broker_port: int | None = None,
+) -> tuple[dict[str, Any], LatencySink]:
+    from gateway.polling import run_polled
+
+    folder = Path(tempfile.mkdtemp(prefix="occmon-bench-"))
+    drivers = drivers_for(ports, folder)
     publisher: Any = None
     queue: Any = None
     if broker_port is None:

@@ -125,22 +125,7 @@ def _same(device: BareDevice) -> BareDevice:
 
 def build(ports: Sequence[int]) -> dict[str, Any]:
     """The site's drivers, as the gateway builds them (device id -> ModbusDevice)."""
-    import thresholds
-    from gateway.modbus import build_drivers
-    from gateway.normalise import Binding
-    from occmon.config import parse
-
-    folder = Path(tempfile.mkdtemp(prefix="occmon-floor-"))
-    (folder / "bench-20.yaml").write_text(modbus_poll.PROFILE)
-    config_file = folder / "site.yaml"
-    config, problems = parse(modbus_poll.site(ports), config_file)
-    assert config is not None, problems[:3]
-    bindings = {}
-    for sensor in config.sensors:
-        point = config.point(sensor.point)
-        bindings[sensor.id] = Binding(sensor, point, thresholds.lookup(point.agent),
-                                      thresholds.STANDARD_REFERENCE)
-    return {d.device_id: d for d in build_drivers(config, bindings, config_file)}
+    return modbus_poll.drivers_for(ports, Path(tempfile.mkdtemp(prefix="occmon-floor-")))
 
 
 def cpu_wall() -> tuple[float, float]:

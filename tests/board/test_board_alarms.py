@@ -74,6 +74,14 @@ def dust_story(events: Events, t2: float) -> None:
                user="王安全", comment="going")
 
 
+def stored(path: Path, events: Events) -> None:
+    store = SqliteStore(path)
+    try:
+        store.write_events(events.out)
+    finally:
+        store.close()
+
+
 def hms(t: float) -> str:
     return dt.datetime.fromtimestamp(t, TZ).strftime("%H:%M:%S")
 
@@ -98,11 +106,7 @@ def test_alarm_cards_and_api_tell_the_occurrence_not_the_latest_event(
     events = Events()
     h2s_story(events, t1)
     dust_story(events, t2)
-    store = SqliteStore(config.store.path)
-    try:
-        store.write_events(events.out)
-    finally:
-        store.close()
+    stored(config.store.path, events)
     with serve(create_app(config, config.store.path)) as url:
         listed = {a["alarm_id"]: a for a in httpx.get(
             url + "/api/v1/alarms", headers={"X-API-Key": OFFICER_KEY}).json()}
@@ -154,11 +158,7 @@ def test_an_alarm_raised_again_after_clearing_is_not_shown_cleared(tmp_path: Pat
     events.add(H2S, "acknowledged", "normal", now - 500, 2, "alarm", 2.0, 10.0,
                user="王安全", comment="")
     events.add(H2S, "raised", "active-unacknowledged", now - 100, 3, "pre_alarm", 6.1, 5.0)
-    store = SqliteStore(config.store.path)
-    try:
-        store.write_events(events.out)
-    finally:
-        store.close()
+    stored(config.store.path, events)
     reader = StoreReader(config.store.path)
     try:
         queries = reader.alarms()
@@ -180,11 +180,7 @@ def test_without_its_raise_in_the_store_an_alarm_has_no_episode(tmp_path: Path) 
     events = Events()
     events.add(DUST, "escalated", "active-unacknowledged", now - 60, 4, "high_alarm", 33.0,
                30.0, previous_level="alarm")
-    store = SqliteStore(config.store.path)
-    try:
-        store.write_events(events.out)
-    finally:
-        store.close()
+    stored(config.store.path, events)
     with serve(create_app(config, config.store.path)) as url:
         (alarm,) = httpx.get(url + "/api/v1/alarms", headers={"X-API-Key": OFFICER_KEY}).json()
         page = httpx.get(url + "/board").text
