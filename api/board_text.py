@@ -61,7 +61,7 @@ TODO: Final[dict[str, dict[str, str]]] = {
     "zh": {
         "high": "立即撤离该区域并通知周边人员; 启动应急预案; 未佩戴正压式空气呼吸器不得进入",
         "alarm": "撤离该区域至上风向; 确认事故通风已运行; 通知安全员和控制室",
-        "pre-alarm": "注意: 浓度升高; 查找泄漏源, 做好撤离准备, 通知控制室",
+        "pre-alarm": "注意: 浓度超过预报值; 查找泄漏源, 做好撤离准备, 通知控制室",
         "fault": "检测器故障: 该点当前无有效监测; 进入须携带便携式检测仪, 通知仪表维修",
         "ventilation": "事故通风故障: 撤离该区域; 就地手动启动风机或打开门窗, 通知控制室",
         "other": "查看报警原因, 通知控制室",
@@ -72,8 +72,8 @@ TODO: Final[dict[str, dict[str, str]]] = {
                 "enter only with breathing apparatus",
         "alarm": "Leave the area upwind; check the accident ventilation runs; "
                  "call the safety officer and the control room",
-        "pre-alarm": "Caution: level rising; look for the leak, be ready to leave, "
-                     "tell the control room",
+        "pre-alarm": "Caution: above the pre-alarm level; look for the leak, be ready "
+                     "to leave, tell the control room",
         "fault": "Detector fault: no valid monitoring here; carry a portable detector, "
                  "call instrument maintenance",
         "ventilation": "Ventilation failed: leave the area; start the fan by hand or open "
