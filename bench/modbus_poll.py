@@ -328,12 +328,7 @@ def main() -> None:
 
         gateway.polling.WAKE_QUANTUM = args.wake_quantum
     with contextlib.ExitStack() as stack:
-        server = start_child(stack, ["--serve", str(args.devices)])
-        line = server.stdout.readline()  # type: ignore[union-attr]
-        try:
-            ports = [int(p) for p in json.loads(line)]
-        except ValueError:
-            raise SystemExit(f"device server did not start: {line!r}") from None
+        ports = device_servers(stack, args.devices)
         broker_port = subscriber = arrivals_file = None
         if args.path == "broker":
             from tests.servers import running_mosquitto
@@ -353,6 +348,17 @@ def main() -> None:
     figures["code_root"] = str(args.root or ROOT)
     for key, value in figures.items():
         print(f"{key}: {value}")
+
+
+def device_servers(stack: contextlib.ExitStack, count: int) -> list[int]:
+    """``count`` device servers (``serve``) in a child process that ``stack`` stops; their
+    ports."""
+    server = start_child(stack, ["--serve", str(count)])
+    line = server.stdout.readline()  # type: ignore[union-attr]
+    try:
+        return [int(p) for p in json.loads(line)]
+    except ValueError:
+        raise SystemExit(f"device server did not start: {line!r}") from None
 
 
 def start_child(stack: contextlib.ExitStack, argv: list[str]) -> subprocess.Popen[str]:

@@ -224,12 +224,7 @@ def main() -> None:
     args = parser.parse_args()
     results: list[dict[str, Any]] = []
     with contextlib.ExitStack() as stack:
-        server = modbus_poll.start_child(stack, ["--serve", str(args.devices)])
-        line = server.stdout.readline()  # type: ignore[union-attr]
-        try:
-            ports = [int(p) for p in json.loads(line)]
-        except ValueError:
-            raise SystemExit(f"device servers did not start: {line!r}") from None
+        ports = modbus_poll.device_servers(stack, args.devices)
         for _ in range(args.rounds):
             results.append(asyncio.run(drivers_lane(ports, args.warmup, args.window)))
             results.append(asyncio.run(bare_lane(ports, args.warmup, args.window, True)))
