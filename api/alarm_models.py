@@ -195,6 +195,10 @@ class UnitOut(BaseModel):
         default_factory=list, description="fans (primary, standby) that run though the "
         "interlock did not start them (by hand, or left running across a gateway restart); "
         "primary/standby then say stopped: the interlock's command, not what the fan does")
+    found_running: list[str] = Field(
+        default_factory=list, description="those of the uncommanded fans that were running "
+        "already when the gateway started: started by the interlock before a restart (a "
+        "coil latched on) or by hand; which of the two is not known")
 
 
 class VentilationLogOut(BaseModel):
@@ -280,4 +284,5 @@ def unit_out(unit: str, r: VentilationRecord | None) -> UnitOut:
                    hold_until=iso_utc(hold) if isinstance(hold, int | float) else None,
                    override_by=snap.get("override_by"), coil_failures=snap.get("coil_failures"),
                    last_event=r.event if r else None, time=iso_utc(r.time) if r else None,
-                   uncommanded=[str(f) for f in snap.get("uncommanded") or []])
+                   uncommanded=[str(f) for f in snap.get("uncommanded") or []],
+                   found_running=[str(f) for f in snap.get("found_running") or []])

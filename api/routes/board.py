@@ -245,9 +245,11 @@ def curves_of(config: SiteConfig, records: Records, points: list[PointOut], now:
 # -- ventilation, verdicts, exceedances -----------------------------------------------------
 def _fan(unit: UnitOut, which: str, state: str | None, lang: str) -> str:
     """A fan's word: the interlock's state, or "running (not started by the interlock)"
-    when it runs though the interlock has it stopped."""
+    when it runs though the interlock has it stopped ("running (it was running when the
+    gateway started)" when it ran already then: the interlock may have started it before a
+    restart)."""
     if which in unit.uncommanded and state == "stopped":
-        state = "uncommanded"
+        state = "found_running" if which in unit.found_running else "uncommanded"
     return esc(DRIVE[lang].get(state or "", state or "-"))
 
 
@@ -265,7 +267,9 @@ def ventilation_section(config: SiteConfig, units: list[UnitOut], lang: str) -> 
         elif u.demanded:
             key, cls = "vent_starting", "vent-starting"
         elif u.uncommanded:
-            key, cls = "vent_uncommanded", "vent-running"
+            key = ("vent_found_running" if set(u.uncommanded) <= set(u.found_running)
+                   else "vent_uncommanded")
+            cls = "vent-running"
         elif u.state is None:
             key, cls = "vent_unknown", "vent-unknown"
         else:

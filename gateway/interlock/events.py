@@ -223,12 +223,14 @@ class UnitReported(UnitEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class UncommandedRun(UnitEvent):
-    """A fan the interlock has not started runs (``running``), or stops running again."""
+    """A fan the interlock has not started runs (``running``), or stops running again;
+    ``at_start``: it ran already at the first feedback after the gateway started."""
 
     name: ClassVar[str] = "uncommanded-run"
     fan: str
     device: str
     running: bool
+    at_start: bool = False
 
 
 FanCommand = WriteCoil  # the transport-neutral name: a coil or a drive's control word

@@ -50,6 +50,7 @@ class _Drive:
     failure_active: bool = False
     running: bool | None = None  # the fan's last running feedback (None: not polled yet)
     uncommanded: bool = False  # runs, and the interlock did not start it
+    found_running: bool = False  # ... and ran already at the first feedback after start
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,9 @@ class UnitSnapshot:
     # hand, or left running across a gateway restart): ``primary`` then says stopped, which
     # is the interlock's command, not what the fan does
     uncommanded: tuple[str, ...] = ()
+    # those of them that ran already when the gateway started: who started them is not
+    # known (the interlock before a restart, or a hand at the panel), so none is named
+    found_running: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -85,6 +89,7 @@ class UnitSnapshot:
             "annunciator": self.annunciator, "coil_failures": self.coil_failures,
             "override_by": self.override_by,
             "uncommanded": list(self.uncommanded),
+            "found_running": list(self.found_running),
             "points": {p: {"level": None if c.level is None else str(c.level),
                            "faulted": c.faulted} for p, c in self.points.items()},
         }
@@ -130,7 +135,8 @@ class VentilationUnit:
             any(d.failure_active for d in self._drives()), self._hold_until, self._annunciator,
             self._coils.failures, self._override_by, dict(self._conditions),
             demanded=self.state in _VENTILATING,
-            uncommanded=tuple(d.fan for d in self._drives() if d.uncommanded))
+            uncommanded=tuple(d.fan for d in self._drives() if d.uncommanded),
+            found_running=tuple(d.fan for d in self._drives() if d.found_running))
 
     # -- the one entry point ------------------------------------------------------------------
     def handle(self, event: ev.Input) -> list[ev.Output]:
@@ -260,7 +266,8 @@ class VentilationUnit:
             return []
         drive.state = step.next
         if drive.state is not DriveState.STOPPED:
-            drive.uncommanded = False  # the interlock runs it now (its own log says so)
+            # the interlock runs it now (its own log says so)
+            drive.uncommanded = drive.found_running = False
         cfg = self.config
         common: dict[str, Any] = dict(unit=self.id, time=time, state=str(self.state))
         purpose = "run" if drive.fan == "primary" else "standby"
@@ -297,22 +304,36 @@ class VentilationUnit:
 
     def _uncommanded(self, drive: _Drive, event: ev.Feedback) -> list[ev.Output]:
         """Record the fan's feedback; a fan the interlock has not started (stopped) that
-        starts or stops running is logged, so the log and the board say it runs."""
+        starts or stops running is logged, so the log and the board say it runs.
+
+        A fan already running at the first feedback after the gateway started is told
+        apart from one started while the gateway watched: the first may be the
+        interlock's own start before a restart (a coil latched on), so it is not said to
+        be "not started by the interlock", only found running."""
         before, drive.running = drive.running, event.running
         if drive.state is not DriveState.STOPPED:
             return []  # the interlock runs it (``_drive`` cleared the flag when it started it)
         if event.running and not before and not drive.uncommanded:  # started, not by us
             drive.uncommanded = True
-            word = ("runs, not started by the interlock (by hand, or left running when the "
-                    "gateway restarted)")
+            drive.found_running = before is None  # no feedback yet since the gateway started
+            word = ("was running when the gateway started (left running across the "
+                    "restart, or started by hand); the interlock has not started it since"
+                    if drive.found_running
+                    else "runs, not started by the interlock (by hand at the panel, or "
+                         "by another control)")
         elif not event.running and drive.uncommanded:
-            drive.uncommanded = False
-            word = "stopped running (it was not started by the interlock)"
+            word = ("stopped running (it was running when the gateway started)"
+                    if drive.found_running
+                    else "stopped running (it was not started by the interlock)")
         else:  # e.g. still spinning down after the interlock stopped it
             return []
-        return [ev.UncommandedRun(unit=self.id, time=event.time, state=str(self.state),
-                                  cause=f"{drive.config.device} {word}", fan=drive.fan,
-                                  device=drive.config.device, running=event.running)]
+        line = ev.UncommandedRun(unit=self.id, time=event.time, state=str(self.state),
+                                 cause=f"{drive.config.device} {word}", fan=drive.fan,
+                                 device=drive.config.device, running=event.running,
+                                 at_start=drive.found_running)
+        if not event.running:
+            drive.uncommanded = drive.found_running = False
+        return [line]
 
     def _failure_id(self, drive: _Drive) -> str:
         return f"{self.id}:{drive.fan}:ventilation-failure"

@@ -17,20 +17,50 @@ def test_a_fan_running_at_start_is_logged_and_shown_until_it_stops() -> None:
     vent = unit()
     [line] = vent.handle(Feedback("fan-1", True, 1.0))  # the first poll after a restart
     assert isinstance(line, UncommandedRun)
-    assert (line.fan, line.device, line.running, line.state) == ("primary", "fan-1", True,
-                                                                 "idle")
-    assert "fan-1 runs, not started by the interlock" in line.cause
+    assert (line.fan, line.device, line.running, line.state, line.at_start) == (
+        "primary", "fan-1", True, "idle", True)
+    # the interlock may have started it before the restart: not "not started by" it
+    assert "fan-1 was running when the gateway started" in line.cause
+    assert "not started by the interlock" not in line.cause
     snap = vent.snapshot()
     assert snap.uncommanded == ("primary",) and snap.to_dict()["uncommanded"] == ["primary"]
+    assert snap.found_running == ("primary",) and snap.to_dict()["found_running"] == ["primary"]
     assert str(snap.primary) == "stopped" and not snap.ventilating  # the command, as before
     assert vent.handle(Feedback("fan-1", True, 2.0)) == []  # said once
     assert vent.handle(Feedback("fan-2", False, 2.0)) == []  # a stopped fan is no news
     assert vent.handle(Tick(3.0)) == []  # nothing written: an operator may have started it
     [stopped] = vent.handle(Feedback("fan-1", False, 4.0))
     assert isinstance(stopped, UncommandedRun) and stopped.running is False
-    assert vent.snapshot().uncommanded == ()
-    [again] = vent.handle(Feedback("fan-1", True, 5.0))  # started by hand later
-    assert again.running is True and vent.snapshot().uncommanded == ("primary",)
+    assert stopped.at_start and "it was running when the gateway started" in stopped.cause
+    assert vent.snapshot().uncommanded == () and vent.snapshot().found_running == ()
+    [again] = vent.handle(Feedback("fan-1", True, 5.0))  # started while the gateway watched
+    assert again.running is True and not again.at_start
+    assert "fan-1 runs, not started by the interlock" in again.cause
+    assert vent.snapshot().uncommanded == ("primary",)
+    assert vent.snapshot().found_running == ()
+    [off] = vent.handle(Feedback("fan-1", False, 6.0))
+    assert not off.at_start and "it was not started by the interlock" in off.cause
+
+
+def test_a_fan_seen_stopped_first_then_running_is_not_found_running() -> None:
+    """Only the first feedback after the start can find a fan running; the standby seen
+    stopped and then running was started while the gateway watched."""
+    vent = unit()
+    assert vent.handle(Feedback("fan-2", False, 1.0)) == []
+    [line] = vent.handle(Feedback("fan-2", True, 2.0))
+    assert (line.fan, line.at_start) == ("standby", False)
+    snap = vent.snapshot()
+    assert snap.uncommanded == ("standby",) and snap.found_running == ()
+
+
+def test_the_interlock_taking_over_a_fan_found_running_clears_both() -> None:
+    vent = unit()
+    vent.handle(Feedback("fan-1", True, 1.0))
+    assert vent.snapshot().found_running == ("primary",)
+    out = vent.handle(zone(2.0, Level.ALARM))
+    assert "started" in names(out)
+    snap = vent.snapshot()
+    assert snap.uncommanded == () and snap.found_running == ()
 
 
 def test_the_interlocks_own_run_and_stop_are_not_uncommanded() -> None:

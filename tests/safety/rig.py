@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import httpx
 import yaml
+from pymodbus.client import ModbusTcpClient
 
 from api.app import create_app
 from gateway.app import Gateway
@@ -31,7 +32,7 @@ from occmon.config.schema import SiteConfig
 from occmon.mqttclient import stop_loop
 from simulators.plant import SimulatedPlant
 from tests.api.serve import serve
-from tests.servers import Mosquitto, free_port
+from tests.servers import Mosquitto, free_port, wait_for
 
 T = TypeVar("T")
 SITE = "safety-plant"
@@ -167,6 +168,20 @@ class Rig:
 
 
 
+def switch_on(loop: LoopThread, plant: SimulatedPlant, device: str) -> None:
+    """Write a fan's run coil on over Modbus, as a panel or an earlier gateway did, and wait
+    until it runs."""
+    host, port = loop.call(lambda: plant.endpoints()[device])
+    coil = loop.call(lambda: plant.modbus[device].profile).register("run_command").address
+    client = ModbusTcpClient(host, port=port)
+    assert client.connect()
+    try:
+        assert not client.write_coil(coil, True, device_id=1).isError()
+    finally:
+        client.close()
+    wait_for(lambda: loop.call(lambda: plant.fan(device).running), 10, f"{device} running")
+
+
 def events_named(records: list[AlarmRecord], *names: str) -> list[AlarmRecord]:
     return [r for r in records if r.event in names]
 
@@ -179,9 +194,11 @@ def client(url: str, key: str) -> httpx.Client:
 def running(tmp_path: Path, broker: Mosquitto, *, scenario: str = "normal-day",
             speed: float = 1.0, doc: dict[str, Any] | None = None,
             gateway_doc: dict[str, Any] | None = None,
-            initial: dict[str, float] | None = None) -> Iterator[Rig]:
+            initial: dict[str, float] | None = None,
+            fans_on: tuple[str, ...] = ()) -> Iterator[Rig]:
     """Everything running; ``gateway_doc`` gives the gateway another config than the plant's
-    (e.g. a register map that does not match the device)."""
+    (e.g. a register map that does not match the device); ``fans_on``: fans whose run coil
+    is on, and which run, before the gateway starts (as a restart finds a latched coil)."""
     doc = doc or site_doc(tmp_path, broker.port)
     config = load(write_config(tmp_path, doc))
     gateway_file = write_config(tmp_path, gateway_doc or doc, "gateway.yaml")
@@ -192,6 +209,8 @@ def running(tmp_path: Path, broker: Mosquitto, *, scenario: str = "normal-day",
     for sensor, value in ({"gp1-h2s": 0.3} if initial is None else initial).items():
         plant.set_value(sensor, value)
     loop.run(plant.start())
+    for device in fans_on:
+        switch_on(loop, plant, device)
     gateway = loop.call(lambda: Gateway(gateway_config, gateway_file, broker_host=broker.host,
                                         broker_port=broker.port))  # its queue is loop-only
     ingest = Ingest(config, broker_host=broker.host, broker_port=broker.port)
