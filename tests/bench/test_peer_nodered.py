@@ -150,6 +150,13 @@ def test_responses_stamped_after_a_second_boundary_are_not_wrong() -> None:
 
 @pytest.mark.server
 @pytest.mark.slow
+def test_the_pairs_are_summed_up_by_their_median_and_how_many_meet_the_target() -> None:
+    assert peer.ratio_summary([0.61]) == ""  # one pair: its own line says it
+    assert peer.ratio_summary([0.577, 0.449, 0.514, 0.5, 0.49]) == (
+        "5 pairs: ratio median 0.500, 0.449-0.577; 3 of 5 at or under 0.5")
+    assert peer.ratio_summary([0.52, 0.51]).endswith("0 of 2 at or under 0.5")
+
+
 def test_node_red_delivers_every_reading_against_real_servers() -> None:
     mosquitto_binary()  # skips outside CI when Mosquitto is not installed
     if not peer.nodered_installed(peer.DEFAULT_DIR):
