@@ -197,7 +197,8 @@ class UnitOut(BaseModel):
         "primary/standby then say stopped: the interlock's command, not what the fan does")
     found_running: list[str] = Field(
         default_factory=list, description="those of the uncommanded fans that were running "
-        "already when the gateway started: started by the interlock before a restart (a "
+        "already at their first poll since the gateway started: started by the interlock "
+        "before a restart (a "
         "coil latched on) or by hand; which of the two is not known")
 
 

@@ -23,7 +23,7 @@ TEXT: Final[dict[str, dict[str, str]]] = {
            "vent_starting": "启动中, 等待风机反馈", "vent_idle": "待机",
            "vent_unknown": "无状态数据", "primary": "主风机", "standby": "备用风机",
            "vent_uncommanded": "待机, 风机在运行 (非联锁启动)",
-           "vent_found_running": "待机, 风机在运行 (网关启动时已在运行)",
+           "vent_found_running": "待机, 风机在运行 (网关启动后首次读取时已在运行)",
            "curve": "今日曲线 (每10分钟最大值), 红虚线为限值", "unconfigured": "(未在配置中)"},
     "en": {"title": "Occupational health notice board", "updated": "updated", "switch": "中文",
            "alarms": "Current alarms", "no_alarms": "No active alarms",
@@ -40,8 +40,8 @@ TEXT: Final[dict[str, dict[str, str]]] = {
            "vent_starting": "starting, awaiting fan feedback", "vent_idle": "standby",
            "vent_unknown": "no state reported", "primary": "primary fan",
            "vent_uncommanded": "standby, a fan runs (not started by the interlock)",
-           "vent_found_running": "standby, a fan runs (it was running when the gateway "
-                                 "started)",
+           "vent_found_running": "standby, a fan runs (already running at its first poll "
+                                 "since the gateway started)",
            "standby": "standby fan",
            "curve": "today (10-minute maxima), red dashed line: limit",
            "unconfigured": "(not in the configuration)"},
@@ -89,10 +89,12 @@ TODO: Final[dict[str, dict[str, str]]] = {
 
 DRIVE: Final[dict[str, dict[str, str]]] = {
     "zh": {"running": "运行", "starting": "启动中", "stopped": "停止", "failed": "故障",
-           "uncommanded": "运行 (非联锁启动)", "found_running": "运行 (网关启动时已在运行)"},
+           "uncommanded": "运行 (非联锁启动)",
+           "found_running": "运行 (网关启动后首次读取时已在运行)"},
     "en": {"running": "running", "starting": "starting", "stopped": "stopped",
            "failed": "FAILED", "uncommanded": "running (not started by the interlock)",
-           "found_running": "running (it was running when the gateway started)"},
+           "found_running": "running (already running at its first poll since the gateway "
+                            "started)"},
 }
 
 # exceedance types (ingest/daily/analyze.py) as the limit they broke

@@ -245,9 +245,9 @@ def curves_of(config: SiteConfig, records: Records, points: list[PointOut], now:
 # -- ventilation, verdicts, exceedances -----------------------------------------------------
 def _fan(unit: UnitOut, which: str, state: str | None, lang: str) -> str:
     """A fan's word: the interlock's state, or "running (not started by the interlock)"
-    when it runs though the interlock has it stopped ("running (it was running when the
-    gateway started)" when it ran already then: the interlock may have started it before a
-    restart)."""
+    when it runs though the interlock has it stopped ("running (already running at its
+    first poll since the gateway started)" when it ran already then: the interlock may have
+    started it before a restart)."""
     if which in unit.uncommanded and state == "stopped":
         state = "found_running" if which in unit.found_running else "uncommanded"
     return esc(DRIVE[lang].get(state or "", state or "-"))

@@ -31,12 +31,15 @@ class ZoneAlarm:
 @dataclass(frozen=True, slots=True)
 class Feedback:
     """A poll of a fan. ``fault``: the starter or drive reports a trip, so the fan will not
-    run whatever it is told: a ventilation failure now, not after the feedback timeout."""
+    run whatever it is told: a ventilation failure now, not after the feedback timeout.
+    ``answered`` False: the fan's device did not answer; ``running`` is then False (no
+    running feedback, which is what the drive table needs) but says nothing of the fan."""
 
     device: str
     running: bool
     time: float
     fault: bool = False
+    answered: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,9 +48,10 @@ class _Drive:
     deadline: float | None = None
     retry_at: float | None = None
     failure_active: bool = False
-    running: bool | None = None  # the fan's last running feedback (None: not polled yet)
+    running: bool | None = None  # the fan's last answered feedback (None: not known)
+    answered: bool = False  # the fan's device has answered a poll since the gateway started
     uncommanded: bool = False  # runs, and the interlock did not start it
-    found_running: bool = False  # ... and ran already at the first feedback after start
+    found_running: bool = False  # ... and ran already at its first answered poll
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +75,8 @@ class UnitSnapshot:
     # hand, or left running across a gateway restart): ``primary`` then says stopped, which
     # is the interlock's command, not what the fan does
     uncommanded: tuple[str, ...] = ()
-    # those of them that ran already when the gateway started: who started them is not
+    # those of them that ran already at their first poll since the gateway started: who
+    # started them is not
     # known (the interlock before a restart, or a hand at the panel), so none is named
     found_running: tuple[str, ...] = ()
 
@@ -306,23 +308,38 @@ class VentilationUnit:
         """Record the fan's feedback; a fan the interlock has not started (stopped) that
         starts or stops running is logged, so the log and the board say it runs.
 
-        A fan already running at the first feedback after the gateway started is told
-        apart from one started while the gateway watched: the first may be the
+        A fan already running at its first answered poll since the gateway started is
+        told apart from one started while the gateway watched: the first may be the
         interlock's own start before a restart (a coil latched on), so it is not said to
-        be "not started by the interlock", only found running."""
+        be "not started by the interlock", only found running. A poll the fan's device does
+        not answer says nothing of the fan: it is not "stopped running"."""
+        if not event.answered:
+            drive.running = None
+            if not drive.uncommanded:
+                return []
+            lost = ev.UncommandedRun(
+                unit=self.id, time=event.time, state=str(self.state), fan=drive.fan,
+                cause=f"{drive.config.device} does not answer: whether it still runs is not "
+                      f"known", device=drive.config.device, running=False,
+                at_start=drive.found_running)
+            drive.uncommanded = drive.found_running = False
+            return [lost]
+        first = not drive.answered
+        drive.answered = True
         before, drive.running = drive.running, event.running
         if drive.state is not DriveState.STOPPED:
             return []  # the interlock runs it (``_drive`` cleared the flag when it started it)
         if event.running and not before and not drive.uncommanded:  # started, not by us
             drive.uncommanded = True
-            drive.found_running = before is None  # no feedback yet since the gateway started
-            word = ("was running when the gateway started (left running across the "
-                    "restart, or started by hand); the interlock has not started it since"
+            drive.found_running = first  # no answered poll yet since the gateway started
+            word = ("was running at its first poll since the gateway started (left running "
+                    "across a restart, or started by hand); the interlock has not started it"
                     if drive.found_running
                     else "runs, not started by the interlock (by hand at the panel, or "
                          "by another control)")
         elif not event.running and drive.uncommanded:
-            word = ("stopped running (it was running when the gateway started)"
+            word = ("stopped running (it was running at its first poll since the gateway "
+                    "started)"
                     if drive.found_running
                     else "stopped running (it was not started by the interlock)")
         else:  # e.g. still spinning down after the interlock stopped it

@@ -222,7 +222,8 @@ class Safety:
         before = self._fan_state.get(state.device)
         self._fan_state[state.device] = state
         self._apply(self.interlock.handle(il.Feedback(state.device, state.running, state.time,
-                                                      fault=bool(state.fault))))
+                                                      fault=bool(state.fault),
+                                                      answered=state.online)))
         was_faulted = bool(before.fault) if before is not None else False
         if state.fault is not None and state.fault != was_faulted:
             drive = state.device in self._drives

@@ -20,7 +20,7 @@ def test_a_fan_running_at_start_is_logged_and_shown_until_it_stops() -> None:
     assert (line.fan, line.device, line.running, line.state, line.at_start) == (
         "primary", "fan-1", True, "idle", True)
     # the interlock may have started it before the restart: not "not started by" it
-    assert "fan-1 was running when the gateway started" in line.cause
+    assert "fan-1 was running at its first poll since the gateway started" in line.cause
     assert "not started by the interlock" not in line.cause
     snap = vent.snapshot()
     assert snap.uncommanded == ("primary",) and snap.to_dict()["uncommanded"] == ["primary"]
@@ -31,7 +31,8 @@ def test_a_fan_running_at_start_is_logged_and_shown_until_it_stops() -> None:
     assert vent.handle(Tick(3.0)) == []  # nothing written: an operator may have started it
     [stopped] = vent.handle(Feedback("fan-1", False, 4.0))
     assert isinstance(stopped, UncommandedRun) and stopped.running is False
-    assert stopped.at_start and "it was running when the gateway started" in stopped.cause
+    assert stopped.at_start
+    assert "it was running at its first poll since the gateway" in stopped.cause
     assert vent.snapshot().uncommanded == () and vent.snapshot().found_running == ()
     [again] = vent.handle(Feedback("fan-1", True, 5.0))  # started while the gateway watched
     assert again.running is True and not again.at_start
@@ -86,3 +87,23 @@ def test_a_demand_takes_over_a_fan_running_by_hand() -> None:
     assert "started" in names(out) and vent.snapshot().uncommanded == ()
     assert names(vent.handle(Feedback("fan-1", True, 3.0))) == ["confirmed"]
     assert vent.snapshot().ventilating
+
+
+def test_a_poll_the_fan_does_not_answer_says_nothing_of_whether_it_runs() -> None:
+    """Offline at the start, then answering running: found running at its first answered
+    poll. Offline again while running: not "stopped running" but not known; answering
+    running again after that: running, and no longer its first poll."""
+    vent = unit()
+    assert vent.handle(Feedback("fan-1", False, 1.0, answered=False)) == []
+    [found] = vent.handle(Feedback("fan-1", True, 2.0))
+    assert found.at_start and "first poll since the gateway started" in found.cause
+    [lost] = vent.handle(Feedback("fan-1", False, 3.0, answered=False))
+    assert lost.running is False and "does not answer" in lost.cause
+    assert "stopped running" not in lost.cause
+    assert vent.snapshot().uncommanded == () and vent.snapshot().found_running == ()
+    assert vent.handle(Feedback("fan-1", False, 4.0, answered=False)) == []  # said once
+    [back] = vent.handle(Feedback("fan-1", True, 5.0))
+    assert back.running and not back.at_start
+    assert "runs, not started by the interlock" in back.cause
+    assert vent.snapshot().uncommanded == ("primary",)
+    assert vent.snapshot().found_running == ()

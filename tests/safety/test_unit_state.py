@@ -46,7 +46,7 @@ def test_a_fan_started_by_hand_is_logged_and_shown_running(tmp_path: Path,
         wait_for(lambda: [r for r in rig.ventilation_log() if r.event == "unit-state"], 20,
                  "the start report")
         # the gateway has polled fan-1 (stopped): a fan found running at its first poll
-        # would be "running when the gateway started", the next test
+        # would be "running at its first poll since the gateway started", the next test
         wait_for(lambda: [d for d in rig.api.get("/api/v1/devices").json()
                           if d["id"] == "fan-1" and d["online"]], 20, "fan-1 polled")
         host, port = rig.call(lambda: rig.plant.endpoints()["fan-1"])
@@ -85,23 +85,24 @@ def test_a_fan_left_running_across_a_restart_is_not_said_to_be_started_by_hand(
         tmp_path: Path, mosquitto: Mosquitto) -> None:
     """fan-1's run coil is on before the gateway starts (the interlock latched it before a
     restart, or a hand did): the gateway does not know which, so the log, the API and the
-    board say it was running when the gateway started, not "not started by the interlock";
+    board say it was running at its first poll, not "not started by the interlock";
     the unit stays idle and leaves the fan running."""
     with running(tmp_path, mosquitto, fans_on=("fan-1",)) as rig:
         line = wait_for(lambda: [r for r in rig.ventilation_log()
                                  if r.event == "uncommanded-run"], 20, "the log line")[0]
         assert line.body["running"] is True and line.body["at_start"] is True
-        assert "fan-1 was running when the gateway started" in line.body["cause"]
+        assert "fan-1 was running at its first poll since the gateway started" in line.body["cause"]
         assert "not started by the interlock" not in line.body["cause"]
         assert line.body["snapshot"]["found_running"] == ["primary"]
         unit = rig.api.get("/api/v1/ventilation").json()[0]
         assert (unit["uncommanded"], unit["found_running"]) == (["primary"], ["primary"])
         assert unit["state"] == "idle" and unit["primary"] == "stopped"
         board = rig.api.get("/board").text
-        assert "主风机 运行 (网关启动时已在运行)" in board
-        assert "待机, 风机在运行 (网关启动时已在运行)" in board
+        assert "主风机 运行 (网关启动后首次读取时已在运行)" in board
+        assert "待机, 风机在运行 (网关启动后首次读取时已在运行)" in board
         assert "非联锁启动" not in board
         english = rig.api.get("/board", params={"lang": "en"}).text
-        assert "primary fan running (it was running when the gateway started)" in english
+        assert ("primary fan running (already running at its first poll since the gateway started)"
+                in english)
         assert "not started by the interlock" not in english
         assert rig.fan_commanded("fan-1")  # left running: an operator decides
