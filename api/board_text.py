@@ -24,6 +24,7 @@ TEXT: Final[dict[str, dict[str, str]]] = {
            "vent_unknown": "无状态数据", "primary": "主风机", "standby": "备用风机",
            "vent_uncommanded": "待机, 风机在运行 (非联锁启动)",
            "vent_found_running": "待机, 风机在运行 (网关启动后首次读取时已在运行)",
+           "fan_silent": "设备无应答, 实际状态未知",
            "curve": "今日曲线 (每10分钟最大值), 红虚线为限值", "unconfigured": "(未在配置中)"},
     "en": {"title": "Occupational health notice board", "updated": "updated", "switch": "中文",
            "alarms": "Current alarms", "no_alarms": "No active alarms",
@@ -42,6 +43,7 @@ TEXT: Final[dict[str, dict[str, str]]] = {
            "vent_uncommanded": "standby, a fan runs (not started by the interlock)",
            "vent_found_running": "standby, a fan runs (already running at its first poll "
                                  "since the gateway started)",
+           "fan_silent": "device not answering, actual state unknown",
            "standby": "standby fan",
            "curve": "today (10-minute maxima), red dashed line: limit",
            "unconfigured": "(not in the configuration)"},

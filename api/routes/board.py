@@ -243,21 +243,29 @@ def curves_of(config: SiteConfig, records: Records, points: list[PointOut], now:
 
 
 # -- ventilation, verdicts, exceedances -----------------------------------------------------
-def _fan(unit: UnitOut, which: str, state: str | None, lang: str) -> str:
+def _fan(unit: UnitOut, which: str, state: str | None, lang: str,
+         silent: bool = False) -> str:
     """A fan's word: the interlock's state, or "running (not started by the interlock)"
     when it runs though the interlock has it stopped ("running (already running at its
     first poll since the gateway started)" when it ran already then: the interlock may have
     started it before a restart)."""
     if which in unit.uncommanded and state == "stopped":
         state = "found_running" if which in unit.found_running else "uncommanded"
-    return esc(DRIVE[lang].get(state or "", state or "-"))
+    word = esc(DRIVE[lang].get(state or "", state or "-"))
+    # the state is the interlock's (its command, its judgment of the last feedback): a fan
+    # whose device does not answer may be doing anything, so the board says so
+    return f'{word} · <span class="silent">{TEXT[lang]["fan_silent"]}</span>' if silent else word
 
 
-def ventilation_section(config: SiteConfig, units: list[UnitOut], lang: str) -> str:
+def ventilation_section(config: SiteConfig, units: list[UnitOut], lang: str,
+                        silent: frozenset[str] = frozenset()) -> str:
+    """``silent``: the devices the gateway last reported offline."""
     t = TEXT[lang]
     if not units:
         return ""
     names = {u.id: u.name for u in config.ventilation.units} if config.ventilation else {}
+    devices = {u.id: (u.fan.device, u.standby.device if u.standby else None)
+               for u in config.ventilation.units} if config.ventilation else {}
     items = []
     for u in units:
         if u.ventilating:
@@ -276,9 +284,11 @@ def ventilation_section(config: SiteConfig, units: list[UnitOut], lang: str) -> 
             key, cls = "vent_idle", "vent-idle"
         name = names.get(u.unit)
         title = _name(name, lang) if name else u.unit
-        fans = f'{t["primary"]} {_fan(u, "primary", u.primary, lang)}'
+        primary, standby = devices.get(u.unit, (None, None))
+        fans = f'{t["primary"]} {_fan(u, "primary", u.primary, lang, primary in silent)}'
         if u.standby is not None:
-            fans += f' · {t["standby"]} {_fan(u, "standby", u.standby, lang)}'
+            fans += (f' · {t["standby"]} '
+                     f'{_fan(u, "standby", u.standby, lang, standby in silent)}')
         items.append(f'<li class="unit {cls}" data-unit="{esc(u.unit)}"><b>{esc(title)}</b> '
                      f'<span class="vstate">{t[key]}</span> '
                      f'<span class="muted">{fans}</span></li>')
@@ -367,7 +377,9 @@ def board(request: Request, config: Config, store: Store, records: Records,
         alarm_section=alarm_section(alarms, lang, tz),
         points_section=point_cards(points, curves_of(config, records, points, now, lang),
                                    lang, tz),
-        ventilation_section=ventilation_section(config, units, lang),
+        ventilation_section=ventilation_section(
+            config, units, lang,
+            frozenset(s.device for s in store.device_states() if s.online is False)),
         verdict_section=verdict_section(day, shown_points, lang),
         open_section=open_section(
             live.open_exceedances(records.conn, records.path, config, now), shown_points,

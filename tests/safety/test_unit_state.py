@@ -106,3 +106,31 @@ def test_a_fan_left_running_across_a_restart_is_not_said_to_be_started_by_hand(
                 in english)
         assert "not started by the interlock" not in english
         assert rig.fan_commanded("fan-1")  # left running: an operator decides
+
+
+def test_a_fan_whose_device_stops_answering_is_not_shown_stopped_or_running(
+        tmp_path: Path, mosquitto: Mosquitto) -> None:
+    """fan-1, found running, stops answering: the log does not say it stopped, it says
+    that whether it runs is not known; the board no longer lists it as running and
+    marks the fan's word (the interlock's command) as unknown in fact."""
+    with running(tmp_path, mosquitto, fans_on=("fan-1",)) as rig:
+        wait_for(lambda: rig.api.get("/api/v1/ventilation").json()[0]["found_running"], 20,
+                 "fan-1 found running")
+        rig.loop.run(rig.plant.stop_device("fan-1"))
+        lost = wait_for(lambda: [r for r in rig.ventilation_log()
+                                 if r.event == "uncommanded-run" and not r.body["running"]],
+                        20, "the line of the silence")[0]
+        assert "fan-1 does not answer: whether it still runs is not known" in lost.body["cause"]
+        assert "stopped running" not in lost.body["cause"]
+        assert lost.body["at_start"] is True
+        wait_for(lambda: [d for d in rig.api.get("/api/v1/devices").json()
+                          if d["id"] == "fan-1" and d["online"] is False], 20,
+                 "fan-1 offline")
+        unit = rig.api.get("/api/v1/ventilation").json()[0]
+        assert (unit["uncommanded"], unit["found_running"]) == ([], [])
+        board = rig.api.get("/board").text
+        assert "主风机 停止 · <span class=\"silent\">设备无应答, 实际状态未知</span>" in board
+        assert "备用风机 停止 · " not in board  # fan-2 answers: its word stands alone
+        english = rig.api.get("/board", params={"lang": "en"}).text
+        assert "device not answering, actual state unknown" in english
+        assert rig.fan_running("fan-1")  # it still runs: what the board may no longer claim
