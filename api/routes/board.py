@@ -254,7 +254,7 @@ def _fan(unit: UnitOut, which: str, state: str | None, lang: str,
     word = esc(DRIVE[lang].get(state or "", state or "-"))
     # the state is the interlock's (its command, its judgment of the last feedback): a fan
     # whose device does not answer may be doing anything, so the board says so
-    return f'{word} · <span class="silent">{TEXT[lang]["fan_silent"]}</span>' if silent else word
+    return f'{word} (<span class="silent">{TEXT[lang]["fan_silent"]}</span>)' if silent else word
 
 
 def ventilation_section(config: SiteConfig, units: list[UnitOut], lang: str,
