@@ -366,6 +366,7 @@ def run_nodered(args: argparse.Namespace, rig: Any, number: int, node: str,
         window_s=round(wall, 1),
         cpu_pct=round(100 * (cpu1 - cpu0) / wall, 2),
         cpu_system_pct=round(100 * (system1 - system0) / wall, 2),
+        cpu_total_s=round(cpu1, 2),  # since Node-RED started: its start-up included
         rss_mb=round(statistics.mean(rss) / 1024, 1) if rss else math.nan,
         rss_max_mb=round(max(rss) / 1024, 1) if rss else math.nan,
         peak_rss_mb=round(hwm / 1024, 1),

@@ -180,7 +180,11 @@ def test_node_red_delivers_every_reading_against_real_servers() -> None:
         0, 0, 0, 0)
     assert r["readings_per_message"] == 2.0  # one message per poll, both values
     assert r["failures"] == [] and r["nodered_exit"] == 0
-    assert 0 < r["cpu_pct"] < 100
+    # 3 devices for 3 s can take less than one clock tick (10 ms) of Node-RED's CPU, so the
+    # window's figure may be 0; its start-up (loading Node-RED) is a second or so: the
+    # process measured is Node-RED's own, not a wrapper's
+    assert 0 <= r["cpu_pct"] < 100
+    assert r["cpu_total_s"] > 0.3, r["cpu_total_s"]
     assert 10 < r["rss_mb"] <= r["peak_rss_mb"] + 0.1
     assert 0 < r["latency_p50_ms"] <= r["latency_p99_ms"] <= r["latency_max_ms"]
     assert r["versions"]["node-red"] == peer.NODE_RED
