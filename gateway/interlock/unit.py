@@ -76,8 +76,8 @@ class UnitSnapshot:
     # is the interlock's command, not what the fan does
     uncommanded: tuple[str, ...] = ()
     # those of them that ran already at their first poll since the gateway started: who
-    # started them is not
-    # known (the interlock before a restart, or a hand at the panel), so none is named
+    # started them is not known (the interlock before a restart, or a hand at the panel),
+    # so none is named
     found_running: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
