@@ -168,18 +168,19 @@ class Rig:
 
 
 
-def switch_on(loop: LoopThread, plant: SimulatedPlant, device: str) -> None:
-    """Write a fan's run coil on over Modbus, as a panel or an earlier gateway did, and wait
-    until it runs."""
+def switch(loop: LoopThread, plant: SimulatedPlant, device: str, on: bool) -> None:
+    """Write a fan's run coil over Modbus, as a panel or an earlier gateway did, and wait
+    until the fan runs (or no longer runs)."""
     host, port = loop.call(lambda: plant.endpoints()[device])
     coil = loop.call(lambda: plant.modbus[device].profile).register("run_command").address
     client = ModbusTcpClient(host, port=port)
     assert client.connect()
     try:
-        assert not client.write_coil(coil, True, device_id=1).isError()
+        assert not client.write_coil(coil, on, device_id=1).isError()
     finally:
         client.close()
-    wait_for(lambda: loop.call(lambda: plant.fan(device).running), 10, f"{device} running")
+    wait_for(lambda: loop.call(lambda: plant.fan(device).running) is on, 10,
+             f"{device} {'running' if on else 'stopped'}")
 
 
 def events_named(records: list[AlarmRecord], *names: str) -> list[AlarmRecord]:
@@ -210,7 +211,7 @@ def running(tmp_path: Path, broker: Mosquitto, *, scenario: str = "normal-day",
         plant.set_value(sensor, value)
     loop.run(plant.start())
     for device in fans_on:
-        switch_on(loop, plant, device)
+        switch(loop, plant, device, True)
     gateway = loop.call(lambda: Gateway(gateway_config, gateway_file, broker_host=broker.host,
                                         broker_port=broker.port))  # its queue is loop-only
     ingest = Ingest(config, broker_host=broker.host, broker_port=broker.port)

@@ -9,9 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pymodbus.client import ModbusTcpClient
 
-from tests.safety.rig import running
+from tests.safety.rig import running, switch
 from tests.servers import Mosquitto, wait_for
 
 pytestmark = pytest.mark.server
@@ -49,36 +48,27 @@ def test_a_fan_started_by_hand_is_logged_and_shown_running(tmp_path: Path,
         # would be "running at its first poll since the gateway started", the next test
         wait_for(lambda: [d for d in rig.api.get("/api/v1/devices").json()
                           if d["id"] == "fan-1" and d["online"]], 20, "fan-1 polled")
-        host, port = rig.call(lambda: rig.plant.endpoints()["fan-1"])
-        profile = rig.call(lambda: rig.plant.modbus["fan-1"].profile)
-        coil = profile.register("run_command").address
-        client = ModbusTcpClient(host, port=port)
-        assert client.connect()
-        try:
-            assert not client.write_coil(coil, True, device_id=1).isError()
-            wait_for(lambda: rig.fan_running("fan-1"), 10, "fan-1 running by hand")
-            line = wait_for(lambda: [r for r in rig.ventilation_log()
-                                     if r.event == "uncommanded-run"], 10, "the log line")[0]
-            assert line.body["running"] is True and line.body["device"] == "fan-1"
-            assert line.body["at_start"] is False
-            assert line.body["snapshot"]["uncommanded"] == ["primary"]
-            assert line.body["snapshot"]["found_running"] == []
-            unit = rig.api.get("/api/v1/ventilation").json()[0]
-            assert unit["uncommanded"] == ["primary"] and unit["state"] == "idle"
-            assert unit["found_running"] == []
-            assert unit["primary"] == "stopped" and unit["ventilating"] is False
-            board = rig.api.get("/board").text
-            assert "主风机 运行 (非联锁启动)" in board
-            assert "待机, 风机在运行 (非联锁启动)" in board
-            assert rig.fan_commanded("fan-1")  # the gateway did not switch it off
-            assert not client.write_coil(coil, False, device_id=1).isError()
-            wait_for(lambda: [r for r in rig.ventilation_log()
-                              if r.event == "uncommanded-run" and not r.body["running"]],
-                     10, "the stop logged")
-            assert rig.api.get("/api/v1/ventilation").json()[0]["uncommanded"] == []
-            assert "主风机 停止" in rig.api.get("/board").text
-        finally:
-            client.close()
+        switch(rig.loop, rig.plant, "fan-1", True)  # by hand at the panel
+        line = wait_for(lambda: [r for r in rig.ventilation_log()
+                                 if r.event == "uncommanded-run"], 10, "the log line")[0]
+        assert line.body["running"] is True and line.body["device"] == "fan-1"
+        assert line.body["at_start"] is False
+        assert line.body["snapshot"]["uncommanded"] == ["primary"]
+        assert line.body["snapshot"]["found_running"] == []
+        unit = rig.api.get("/api/v1/ventilation").json()[0]
+        assert unit["uncommanded"] == ["primary"] and unit["state"] == "idle"
+        assert unit["found_running"] == []
+        assert unit["primary"] == "stopped" and unit["ventilating"] is False
+        board = rig.api.get("/board").text
+        assert "主风机 运行 (非联锁启动)" in board
+        assert "待机, 风机在运行 (非联锁启动)" in board
+        assert rig.fan_commanded("fan-1")  # the gateway did not switch it off
+        switch(rig.loop, rig.plant, "fan-1", False)
+        wait_for(lambda: [r for r in rig.ventilation_log()
+                          if r.event == "uncommanded-run" and not r.body["running"]],
+                 10, "the stop logged")
+        assert rig.api.get("/api/v1/ventilation").json()[0]["uncommanded"] == []
+        assert "主风机 停止" in rig.api.get("/board").text
 
 
 def test_a_fan_left_running_across_a_restart_is_not_said_to_be_started_by_hand(
