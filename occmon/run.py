@@ -7,7 +7,8 @@ the accident fans fail-safe on an ordinary day), then the gateway, then the API.
 is the reverse, each step bounded, so Ctrl-C ends everything within a few seconds.
 
 Every port the run will listen on is tried before anything starts, so a second
-``occmon run`` says so in one line instead of half-starting. The terminal shows one line per
+``occmon run`` says so in one line instead of half-starting; the API's port is then held
+(bound) until the API serves on it, so no client connection made meanwhile is given it. The terminal shows one line per
 alarm, fan action and exceedance (``occmon.console``); ``-q`` leaves only the banner.
 """
 
@@ -141,16 +142,30 @@ def check_ports(ports: list[tuple[str, int, str]]) -> None:
     """Raise StartProblem for the first port another process holds. Bound as the servers
     bind (SO_REUSEADDR), so a port merely in TIME_WAIT after a restart is not refused."""
     for host, port, what in ports:
-        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind((host, port))
-            except OSError as exc:
-                if exc.errno == errno.EADDRINUSE:
-                    raise StartProblem(f"port {port} is in use: is occmon already running? "
-                                       f"(wanted by the {what} on {host})") from None
-                raise StartProblem(f"cannot listen on {host}:{port} ({what}): "
-                                   f"{exc.strerror or exc}") from None
+        bound_socket(host, port, what).close()
+
+
+def bound_socket(host: str, port: int, what: str) -> socket.socket:
+    """A socket bound to ``host:port`` as the servers bind it; StartProblem if it cannot be."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise StartProblem(f"port {port} is in use: is occmon already running? "
+                               f"(wanted by the {what} on {host})") from None
+        raise StartProblem(f"cannot listen on {host}:{port} ({what}): "
+                           f"{exc.strerror or exc}") from None
+    return sock
+
+
+def _closer(sock: socket.socket) -> Callable[[], Awaitable[None]]:
+    async def close() -> None:
+        sock.close()
+
+    return close
 
 
 async def start_system(
@@ -168,7 +183,13 @@ async def start_system(
     from occmon.keys import ensure_for_run
 
     ensure_for_run(config)  # one box: the API's signing key and the gateway's copy of it
+    # The API's port is held from here: a client connection of a part started before the API
+    # (ingest, gateway) may otherwise be given the same port number as its local end, and the
+    # API would then fail to bind after everything else had started.
+    api_port = config.api.port if options.api_port is None else options.api_port
+    api_socket = bound_socket(config.api.host, api_port, "API")
     system = System()
+    system.stops.append(("API socket", _closer(api_socket)))
     host, port = broker_address(config)
     embedded = config.broker is None
     panel_note = ""
@@ -212,7 +233,6 @@ async def start_system(
         await gateway.start()
         system.stops.append(("gateway", gateway.stop))
 
-        api_port = config.api.port if options.api_port is None else options.api_port
         watch = ComponentWatch(config, config.store.path, host=host, port=port)
         server = ApiServer(
             uvicorn.Config(
@@ -223,7 +243,7 @@ async def start_system(
                 lifespan="on",
             )
         )
-        serving = asyncio.create_task(server.serve(), name="api")
+        serving = asyncio.create_task(server.serve(sockets=[api_socket]), name="api")
         while not server.started:
             if serving.done():
                 serving.result()  # raises the bind error

@@ -132,13 +132,13 @@ def secured_embedded(workdir: Path) -> Iterator[SecuredBroker]:
         yield SecuredBroker("embedded", port, config, environ, passwords)
     finally:
         asyncio.run_coroutine_threadsafe(broker.shutdown(), loop).result(10)
-        asyncio.run_coroutine_threadsafe(_finish_tasks(), loop).result(10)
+        asyncio.run_coroutine_threadsafe(finish_loop_tasks(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
         loop.close()
 
 
-async def _finish_tasks() -> None:
+async def finish_loop_tasks() -> None:
     """Cancel and await what amqtt left running after shutdown (a client's handler whose
     connection was closing), so its stream is closed here, not collected in a later test."""
     me = asyncio.current_task()
