@@ -8,8 +8,9 @@ is the reverse, each step bounded, so Ctrl-C ends everything within a few second
 
 Every port the run will listen on is tried before anything starts, so a second
 ``occmon run`` says so in one line instead of half-starting; the API's port is then held
-(bound) until the API serves on it, so no client connection made meanwhile is given it. The terminal shows one line per
-alarm, fan action and exceedance (``occmon.console``); ``-q`` leaves only the banner.
+(bound) until the API serves on it, so no client connection made meanwhile is given it.
+The terminal shows one line per alarm, fan action and exceedance (``occmon.console``);
+``-q`` leaves only the banner.
 """
 
 from __future__ import annotations
