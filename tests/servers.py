@@ -7,6 +7,7 @@ Outside CI, a missing server skips the test with the command that installs it; w
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -28,18 +29,39 @@ _HANDED_OUT: set[int] = set()
 
 
 def free_port() -> int:
-    """A loopback port nothing listens on, never one this process handed out before.
+    """A loopback port nothing listens on, never one this process handed out before, and
+    below the kernel's ephemeral range.
 
-    The kernel may give the same ephemeral port to two quick binds in a row; a test that
-    asks for several ports would then start two servers on one.
+    A port from the ephemeral range (what binding port 0 gives) can be handed by the kernel
+    to the next client connection as its local end: a server started on it later, after the
+    system under test has made a few connections, then fails to bind (CI failed once on the
+    API's port). Ports below the range are never given to client connections.
     """
+    ports = _listen_ports()
     while True:
+        port = _RANDOM.choice(ports)
+        if port in _HANDED_OUT:
+            continue
         with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        if port not in _HANDED_OUT:
-            _HANDED_OUT.add(port)
-            return port
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:  # something listens there, or a connection of it is closing
+                continue
+        _HANDED_OUT.add(port)
+        return port
+
+
+_RANDOM = random.Random()
+
+
+def _listen_ports() -> range:
+    """The 12,000 ports just below the ephemeral range (Linux: 20768-32767 by default)."""
+    try:
+        text = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text(encoding="ascii")
+        low = int(text.split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return range(max(1024, low - 12000), low)
 
 
 def wait_port(port: int, timeout: float = 10.0, host: str = "127.0.0.1") -> None:

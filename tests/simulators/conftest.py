@@ -1,28 +1,21 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from occmon.config import SiteConfig, parse, read_yaml
+from tests.servers import free_port
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo-plant.yaml"
 T0 = 1_780_000_000.0  # a fixed sim epoch, so series are comparable across runs
 
 
 def free_ports(count: int) -> list[int]:
-    """Distinct free ports: all bound at once, so the OS cannot hand one out twice."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [int(sock.getsockname()[1]) for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
+    """Distinct free ports below the ephemeral range (``tests.servers.free_port``)."""
+    return [free_port() for _ in range(count)]
 
 
 def demo_config(broker_port: int | None = None) -> SiteConfig:
