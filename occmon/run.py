@@ -399,11 +399,16 @@ def component_main(name: str, argv: list[str]) -> int:
         from api.app import create_app
         from api.heartbeats import ComponentWatch
 
+        try:  # a taken port is one line and exit 2, as for `occmon run` (not uvicorn's 3)
+            listening = bound_socket(config.api.host, config.api.port, "API")
+        except StartProblem as exc:
+            print(f"occmon api: {exc}", file=sys.stderr)
+            return 2
         watch = ComponentWatch(config, config.store.path, host=host, port=port)
-        uvicorn.run(
+        uvicorn.Server(uvicorn.Config(
             create_app(config, config.store.path, components=watch),
             host=config.api.host, port=config.api.port,
-        )
+        )).run(sockets=[listening])
         return 0
 
     async def serve() -> int:

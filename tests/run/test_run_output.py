@@ -99,3 +99,58 @@ def test_a_port_in_use_is_one_line_before_anything_starts(tmp_path: Path) -> Non
                              "running? (wanted by the API on 127.0.0.1)\n")
     assert "occmon is running" not in result.stdout  # nothing was started
     assert not (tmp_path / "occmon.db").exists()
+
+
+def test_occmon_api_alone_says_a_taken_port_in_one_line(tmp_path: Path) -> None:
+    """The multi-process deployment's API: the same line and exit status as ``occmon run``,
+    not uvicorn's log line and its exit status 3."""
+    import subprocess
+    import sys
+
+    config, api_port = demo_config(tmp_path)
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", api_port))
+    holder.listen()
+    try:
+        result = subprocess.run([sys.executable, "-m", "occmon.cli", "api", str(config)],
+                                cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    finally:
+        holder.close()
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (f"occmon api: port {api_port} is in use: is occmon already "
+                             "running? (wanted by the API on 127.0.0.1)\n")
+
+
+@pytest.mark.slow
+def test_occmon_api_alone_serves_its_port_and_stops_on_sigterm(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import urllib.error
+    import urllib.request
+
+    config, api_port = demo_config(tmp_path)
+    proc = subprocess.Popen([sys.executable, "-m", "occmon.cli", "api", str(config)],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        status = 0
+        while time.monotonic() < deadline and not status:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{api_port}/healthz",
+                                            timeout=2) as answer:
+                    status = answer.status
+            except urllib.error.HTTPError as refused:
+                status = refused.code  # 503: no gateway or ingest beats (none run here)
+            except OSError:
+                time.sleep(0.2)
+        assert status == 503, status
+        proc.send_signal(signal.SIGTERM)
+        # uvicorn shuts down, then ends by the signal it was sent (which systemd counts as a
+        # clean stop); a crash would be status 1, a hang the timeout
+        assert proc.wait(timeout=10) in (0, -signal.SIGTERM)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        _, err = proc.communicate(timeout=10)
+    assert b"Traceback" not in err, err
