@@ -100,6 +100,7 @@ class Gateway:
             config, self.committer, self.drivers,
             broker_host=broker_host, broker_port=broker_port,
             client_id=f"{prefix}-gateway-commands-{self.site}",
+            memory_path=Path(f"{settings.queue_path}-interlock"),
         )
         self.sink.observers.append(self.safety.readings)
         self.calibrations = calibrations.attach(config, self.safety, self.instrument_events)

@@ -40,7 +40,7 @@ ALARM_EVENTS = {"raised", "fault-raised", "escalated", "deescalated", "cleared",
 # Ventilation log events worth a line: what the fans were told and what they did.
 FAN_EVENTS = {"started", "confirmed", "standby-started", "stopped", "ventilation-failure",
               "feedback-lost", "coil-write-failed", "inhibited", "override", "hold-started",
-              "awaiting-reset", "uncommanded-run"}
+              "awaiting-reset", "uncommanded-run", "restored"}
 
 
 def _num(value: Any) -> str:  # 3 significant figures: what a glance needs

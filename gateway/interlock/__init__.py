@@ -39,6 +39,7 @@ from gateway.interlock.events import (
     Priority,
     Reset,
     StandbyStarted,
+    StateRestored,
     Tick,
     UncommandedRun,
     UnitEvent,
@@ -52,7 +53,7 @@ from gateway.interlock.events import (
 )
 from gateway.interlock.hub import Interlock
 from gateway.interlock.states import DemandState, DriveState, Zone
-from gateway.interlock.unit import UnitSnapshot, VentilationUnit
+from gateway.interlock.unit import UnitMemory, UnitSnapshot, VentilationUnit
 
 __all__ = [
     "AlreadyInMode",
@@ -81,9 +82,11 @@ __all__ = [
     "Reset",
     "ResetNotAllowed",
     "StandbyStarted",
+    "StateRestored",
     "Tick",
     "UncommandedRun",
     "UnitEvent",
+    "UnitMemory",
     "UnitReported",
     "UnitSnapshot",
     "UnknownUnit",

@@ -236,6 +236,19 @@ class UncommandedRun(UnitEvent):
     at_start: bool = False
 
 
+@dataclass(frozen=True, kw_only=True)
+class StateRestored(UnitEvent):
+    """The unit's state as the gateway last saved it, taken up again after a restart
+    (``restored``), or an override deliberately not taken up (``restored`` False: a manual
+    off; the interlock starts automatic). ``was``: the saved state; ``saved``: when."""
+
+    name: ClassVar[str] = "restored"
+    was: str
+    saved: float
+    restored: bool
+    until: float | None = None
+
+
 FanCommand = WriteCoil  # the transport-neutral name: a coil or a drive's control word
 
 Output = WriteCoil | UnitEvent

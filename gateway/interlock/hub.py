@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from gateway.interlock import errors
 from gateway.interlock import events as ev
 from gateway.interlock.config import VentilationConfig, bound_points
-from gateway.interlock.unit import UnitSnapshot, VentilationUnit
+from gateway.interlock.unit import UnitMemory, UnitSnapshot, VentilationUnit
 
 
 class Interlock:
@@ -41,6 +41,20 @@ class Interlock:
         if unit_obj is None:
             raise errors.UnknownUnit(event.unit, f"no ventilation unit {event.unit!r}")
         return unit_obj.handle(event)
+
+    def memory(self) -> dict[str, UnitMemory]:
+        return {name: unit.memory() for name, unit in self.units.items()}
+
+    def restore(self, saved: Mapping[str, tuple[UnitMemory, float]],
+                time: float) -> list[ev.Output]:
+        """Each unit's saved (memory, when saved) taken up (``VentilationUnit.restore``);
+        a unit no longer configured is skipped."""
+        out: list[ev.Output] = []
+        for name, (memory, saved_at) in saved.items():
+            unit = self.units.get(name)
+            if unit is not None:
+                out += unit.restore(memory, time, saved_at)
+        return out
 
     def report(self, time: float, cause: str) -> list[ev.Output]:
         """One ``unit-state`` log line per unit: its state now (the shell adds the snapshot)."""

@@ -55,6 +55,25 @@ class _Drive:
 
 
 @dataclass(frozen=True, slots=True)
+class UnitMemory:
+    """What a unit must not forget across a gateway restart: a hold under way, a latch
+    waiting for an operator's reset, an override (``gateway/safety/memory.py`` keeps it)."""
+
+    state: DemandState
+    hold_until: float | None = None
+    override_by: str | None = None
+
+
+_OVERRIDDEN = {DemandState.MANUAL_ON, DemandState.MANUAL_OFF}
+_RESTORED = {
+    DemandState.ACTIVE: "ventilating on demand",
+    DemandState.HOLD: "holding after the zone cleared",
+    DemandState.AWAIT_RESET: "ventilating until an operator resets",
+    DemandState.MANUAL_ON: "forced on",
+}
+
+
+@dataclass(frozen=True, slots=True)
 class UnitSnapshot:
     unit: str
     state: DemandState
@@ -139,6 +158,44 @@ class VentilationUnit:
             demanded=self.state in _VENTILATING,
             uncommanded=tuple(d.fan for d in self._drives() if d.uncommanded),
             found_running=tuple(d.fan for d in self._drives() if d.found_running))
+
+    def memory(self) -> UnitMemory:
+        return UnitMemory(self.state,
+                          self._hold_until if self.state is DemandState.HOLD else None,
+                          self._override_by if self.state in _OVERRIDDEN else None)
+
+    def restore(self, saved: UnitMemory, time: float, saved_at: float) -> list[ev.Output]:
+        """Take up the state saved before a gateway restart, on a unit that has handled
+        nothing yet. A ventilating state is entered again and the run command written again
+        (the fan may have been stopped meanwhile; a fan still running confirms at its first
+        poll); a hold keeps its end (never later than a hold from now); the zone's next
+        report then moves the unit on as usual. A manual off is not taken up: after a restart
+        the interlock is automatic again, and the log says so."""
+        if self.state is not DemandState.IDLE or self.zone is not None:
+            raise errors.InterlockError(self.id, "a unit is restored before it runs")
+        was = saved.state
+        common: dict[str, Any] = dict(unit=self.id, time=time, was=str(was), saved=saved_at)
+        if was is DemandState.IDLE:
+            return []
+        if was is DemandState.MANUAL_OFF:
+            by = saved.override_by or "an operator"
+            return [ev.StateRestored(
+                **common, state=str(self.state), restored=False,
+                cause=f"not restored after a gateway restart: ventilation forced off by {by}; "
+                      f"the interlock is automatic again")]
+        self.state = was
+        phrase = _RESTORED[was]
+        if was is DemandState.HOLD:
+            latest = time + self.config.hold_time
+            until = saved.hold_until if saved.hold_until is not None else latest
+            self._hold_until = min(until, latest)
+        if was is DemandState.MANUAL_ON:
+            self._override_by = saved.override_by
+            phrase += f" by {saved.override_by}" if saved.override_by else ""
+        cause = f"restored after a gateway restart: {phrase}"
+        out: list[ev.Output] = [ev.StateRestored(**common, state=str(self.state), restored=True,
+                                                 cause=cause, until=self._hold_until)]
+        return out + self._drive(self._primary, DriveTrigger.RUN, time, cause)
 
     # -- the one entry point ------------------------------------------------------------------
     def handle(self, event: ev.Input) -> list[ev.Output]:

@@ -23,6 +23,7 @@ import time
 import weakref
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from gateway import interlock as il
@@ -37,6 +38,7 @@ from gateway.safety import states, wire
 from gateway.safety.commands import BadCommand, CommandListener, parse, result_payload
 from gateway.safety.fans import FanDriver, FanState, write_coil, write_drive
 from gateway.safety.guard import AUDIT, CommandGuard, Refused
+from gateway.safety.memory import UnitMemoryFile
 from occmon.batch import GoodBatch, SeriesTable
 from occmon.config.alarms import AlarmsConfig
 from occmon.config.schema import SiteConfig
@@ -60,7 +62,8 @@ class Safety:
                  drivers: Sequence[ModbusDevice], *,
                  broker_host: str | None = None, broker_port: int = 1883,
                  client_id: str | None = None, clock: Callable[[], float] = time.time,
-                 tick_interval: float = TICK_INTERVAL) -> None:
+                 tick_interval: float = TICK_INTERVAL, memory_path: Path | None = None
+                 ) -> None:
         self.site = config.site.id
         self._committer, self._clock = committer, clock
         self._tick_interval = tick_interval
@@ -85,11 +88,14 @@ class Safety:
                     if fan.drive is not None:
                         self._drives[fan.device] = fan.drive
         self._ids = wire.EventIds()
+        self.counters: Counter[str] = Counter()
+        # each unit's demand state across a restart (memory.py); None: not kept (tests)
+        self._memory = (UnitMemoryFile(memory_path, self.counters)
+                        if memory_path is not None else None)
         self.guard = CommandGuard.from_config(config)  # signed operator commands only
         self._tasks: set[asyncio.Task[Any]] = set()
         self._ticker: asyncio.Task[None] | None = None
         self._fan_state: dict[str, FanState] = {}
-        self.counters: Counter[str] = Counter()
         # (device, coil, value, started, FC5 answered or None, ok): monotonic, for the bench
         self.writes: deque[tuple[str, str, bool, float, float | None, bool]] = deque(
             maxlen=1000)
@@ -121,6 +127,8 @@ class Safety:
         self._enqueue(states.state_entries(  # the fresh engine's truth: ingest reconciles
             self.site, self.engine, [*self._alarm_points, *self.interlock.units],
             now, startup=True))
+        if self._memory is not None:  # a hold, a latch, an override from before a restart
+            self._apply(self.interlock.restore(self._memory.load(), now))
         # each unit's state as the interlock starts, so the board shows "idle" on a quiet
         # day rather than "no state reported" until something happens to the unit
         self._apply(self.interlock.report(now, "gateway started"))
@@ -141,6 +149,8 @@ class Safety:
                 log.warning("command listener did not stop in time")
         if not self._committer.flush():
             log.error("safety events not committed at stop (disk error?)")
+        if self._memory is not None:
+            self._memory.close()
 
     def counter_values(self) -> dict[str, int]:
         return {f"safety.{k}": v for k, v in self.counters.items()}
@@ -325,6 +335,8 @@ class Safety:
                 external += self.engine.handle(ExternalAlarm(
                     out.alarm_id, out.unit, out.active, out.time, out.cause))
         self._enqueue(entries)
+        if self._memory is not None and self.interlock.units:
+            self._memory.save(self.interlock.memory(), self._clock())
         return bodies + self._alarm_events(external)
 
     async def _write(self, command: il.WriteCoil) -> None:

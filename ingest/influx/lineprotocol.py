@@ -153,6 +153,8 @@ def state_code(body: Mapping[str, Any], kind: str = "") -> int | None:
             if isinstance(snapshot, Mapping) and isinstance(snapshot.get("ventilating"), bool):
                 return 2 if snapshot["ventilating"] else 0
             return None
+        if name == "restored":  # a ventilating state taken up again: its run command
+            return 1 if body.get("restored") is True else None
         if name == "uncommanded-run":  # a fan the interlock did not start runs, or stops
             running = body.get("running")
             return (2 if running else 0) if isinstance(running, bool) else None

@@ -91,6 +91,12 @@ def test_a_units_state_at_start_gives_what_its_fan_does() -> None:
                          "ventilation") == 2
     assert lp.state_code({"event": "uncommanded-run", "state": "idle", "running": False},
                          "ventilation") == 0
+    # a state taken up after a restart writes the run command again (as "started" does); a
+    # manual off not taken up says nothing of the fan
+    assert lp.state_code({"event": "restored", "state": "hold", "restored": True},
+                         "ventilation") == 1
+    assert lp.state_code({"event": "restored", "state": "idle", "restored": False},
+                         "ventilation") is None
 
 
 def test_device_dead_letter_and_counter_lines() -> None:

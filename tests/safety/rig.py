@@ -141,6 +141,19 @@ class Rig:
     broker: Mosquitto
     api: httpx.Client  # with an officer's key (the API has no anonymous access)
     staff: httpx.Client  # with a staff key: may read and acknowledge
+    gateway_file: Path | None = None  # what restart_gateway starts the new gateway on
+
+    def restart_gateway(self) -> None:
+        """Stop the gateway and start a new one on the same site file and local files (its
+        queue, the interlock's memory): a supervisor's restart after a crash or an update.
+        The plant, the broker, ingest and the API keep running."""
+        file = self.gateway_file
+        assert file is not None
+        self.loop.run(self.gateway.stop())
+        config = load(file)
+        self.gateway = self.loop.call(lambda: Gateway(
+            config, file, broker_host=self.broker.host, broker_port=self.broker.port))
+        self.loop.run(self.gateway.start())
 
     def call(self, fn: Callable[..., T], *args: Any) -> T:
         return self.loop.call(fn, *args)
@@ -221,7 +234,12 @@ def running(tmp_path: Path, broker: Mosquitto, *, scenario: str = "normal-day",
         assert ingest.wait_ready(10), "ingest did not subscribe"
         loop.run(gateway.start())
         with serve(app) as url, client(url, KEY) as api, client(url, STAFF_KEY) as staff:
-            yield Rig(config, loop, plant, gateway, ingest, url, broker, api, staff)
+            rig = Rig(config, loop, plant, gateway, ingest, url, broker, api, staff,
+                      gateway_file)
+            try:
+                yield rig
+            finally:
+                gateway = rig.gateway  # the one running now (restart_gateway)
     finally:
         commands = getattr(app.state, "gateway_commands", None)
         if commands is not None:

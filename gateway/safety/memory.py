@@ -1,0 +1,113 @@
+"""The interlock's memory across a gateway restart: each unit's demand state, on disk.
+
+Without it a restarted gateway started every unit idle: a hold under way was forgotten
+(the fan ran on until someone stopped it by hand, shown only as "found running"), a latch
+waiting for an operator's reset was lost (the reset was then refused, "not awaiting a
+reset"), and a manual on was no longer an override the operator could hand back.
+
+One small SQLite file beside the queue (``{queue_path}-interlock``), one row a unit, written
+only when what a unit must remember changes (a state change, a hold's end, an override): a
+few writes an hour, each committed with ``synchronous=FULL`` so a power cut right after a
+change keeps it. A file that cannot be read or written never stops the interlock: the
+problem is logged and counted, and the units start idle as they did before.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections import Counter
+from pathlib import Path
+
+from gateway.interlock import UnitMemory
+from gateway.interlock.states import DemandState
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS units (
+    unit TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    hold_until REAL,
+    override_by TEXT,
+    saved REAL NOT NULL
+)
+"""
+
+
+class UnitMemoryFile:
+    """Load at start, save on change; every failure is a counted log line, never a raise."""
+
+    def __init__(self, path: Path, counters: Counter[str]) -> None:
+        self.path = path
+        self.counters = counters
+        self._db: sqlite3.Connection | None = None
+        self._saved: dict[str, UnitMemory] = {}
+        self._failing = False  # one log line a run of failures, not one a try
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(path, isolation_level=None, timeout=0.1)
+            db.execute("PRAGMA synchronous=FULL")
+            db.executescript(_SCHEMA)
+            self._db = db
+        except (sqlite3.Error, OSError) as exc:
+            self._failed("open", exc)
+
+    def load(self) -> dict[str, tuple[UnitMemory, float]]:
+        """Each unit's saved memory and when it was saved; a row that does not read as one
+        (an unknown state, a wrong type) is skipped, logged and counted."""
+        if self._db is None:
+            return {}
+        try:
+            rows = self._db.execute(
+                "SELECT unit, state, hold_until, override_by, saved FROM units").fetchall()
+        except sqlite3.Error as exc:
+            self._failed("read", exc)
+            return {}
+        out: dict[str, tuple[UnitMemory, float]] = {}
+        for unit, state, hold_until, override_by, saved in rows:
+            try:
+                memory = UnitMemory(DemandState(state),
+                                    None if hold_until is None else float(hold_until),
+                                    None if override_by is None else str(override_by))
+                out[str(unit)] = (memory, float(saved))
+            except (ValueError, TypeError) as exc:
+                self.counters["interlock.memory-bad-row"] += 1
+                log.warning("interlock memory %s: unit %r not restored: %s", self.path, unit,
+                            exc)
+                continue
+            self._saved[str(unit)] = memory
+        return out
+
+    def save(self, memories: dict[str, UnitMemory], now: float) -> None:
+        """Write the units whose memory changed since the last save (or load)."""
+        changed = {u: m for u, m in memories.items() if self._saved.get(u) != m}
+        if not changed or self._db is None:
+            return
+        try:
+            with self._db:
+                self._db.execute("BEGIN")
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO units (unit, state, hold_until, override_by, saved) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [(u, str(m.state), m.hold_until, m.override_by, now)
+                     for u, m in changed.items()])
+        except sqlite3.Error as exc:
+            self._failed("write", exc)  # not marked saved: tried again at the next call
+            return
+        self._saved.update(changed)
+        self._failing = False
+        self.counters["interlock.memory-saved"] += len(changed)
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def _failed(self, what: str, exc: Exception) -> None:
+        self.counters[f"interlock.memory-{what}-failed"] += 1
+        if self._failing:
+            return
+        self._failing = True
+        log.error("interlock memory %s: cannot %s (%s); units start idle after a restart",
+                  self.path, what, exc)

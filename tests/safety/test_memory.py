@@ -1,0 +1,79 @@
+"""The interlock's memory file (gateway/safety/memory.py): what it keeps, and that a file it
+cannot use is a counted log line, never an error in the safety path."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from gateway.interlock import DemandState, UnitMemory
+from gateway.safety.memory import UnitMemoryFile
+
+HOLD = UnitMemory(DemandState.HOLD, 1_800_000_070.0)
+LATCH = UnitMemory(DemandState.AWAIT_RESET)
+
+
+def test_saved_units_load_again_in_a_new_process_with_when_they_were_saved(
+        tmp_path: Path) -> None:
+    path = tmp_path / "queue.db-interlock"
+    counters: Counter[str] = Counter()
+    first = UnitMemoryFile(path, counters)
+    first.save({"a": HOLD, "b": UnitMemory(DemandState.IDLE)}, 100.0)
+    first.save({"a": HOLD, "b": UnitMemory(DemandState.IDLE)}, 101.0)  # unchanged: no write
+    first.save({"a": HOLD, "b": LATCH}, 102.0)
+    assert counters["interlock.memory-saved"] == 3
+    first.close()
+    again = UnitMemoryFile(path, Counter())
+    assert again.load() == {"a": (HOLD, 100.0), "b": (LATCH, 102.0)}
+
+
+def test_a_row_that_is_not_a_state_is_skipped_and_counted(tmp_path: Path,
+                                                          caplog: pytest.LogCaptureFixture
+                                                          ) -> None:
+    path = tmp_path / "memory"
+    UnitMemoryFile(path, Counter()).save({"a": HOLD, "b": LATCH}, 5.0)
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE units SET state = 'spinning' WHERE unit = 'a'")
+    counters: Counter[str] = Counter()
+    with caplog.at_level(logging.WARNING, "gateway.safety.memory"):
+        loaded = UnitMemoryFile(path, counters).load()
+    assert loaded == {"b": (LATCH, 5.0)}
+    assert counters["interlock.memory-bad-row"] == 1
+    assert "unit 'a' not restored: 'spinning' is not a valid DemandState" in caplog.text
+
+
+def test_a_file_that_is_not_a_database_leaves_the_units_idle_and_says_so_once(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "memory"
+    path.write_bytes(b"this is not an SQLite file" * 100)
+    counters: Counter[str] = Counter()
+    with caplog.at_level(logging.ERROR, "gateway.safety.memory"):
+        memory = UnitMemoryFile(path, counters)
+        assert memory.load() == {}
+        memory.save({"a": HOLD}, 1.0)
+        memory.save({"a": LATCH}, 2.0)
+    assert counters["interlock.memory-open-failed"] == 1
+    assert caplog.text.count("units start idle after a restart") == 1
+
+
+def test_a_write_that_fails_is_counted_logged_once_and_tried_again(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "memory"
+    counters: Counter[str] = Counter()
+    memory = UnitMemoryFile(path, counters)
+    locker = sqlite3.connect(path, isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")  # another process holds the file
+    with caplog.at_level(logging.ERROR, "gateway.safety.memory"):
+        memory.save({"a": HOLD}, 1.0)
+        memory.save({"a": HOLD}, 2.0)
+    assert counters["interlock.memory-write-failed"] == 2
+    assert caplog.text.count("cannot write") == 1
+    locker.execute("ROLLBACK")
+    locker.close()
+    memory.save({"a": HOLD}, 3.0)  # not marked saved before: written now
+    memory.close()
+    assert UnitMemoryFile(path, Counter()).load() == {"a": (HOLD, 3.0)}

@@ -1,0 +1,101 @@
+"""The interlock remembers each unit's state across a gateway restart.
+
+Real simulators, broker, gateway, ingest, store and API: the gateway is stopped and a new
+one started on the same files while the fan runs, as a supervisor restarts it after a crash.
+Before, the new gateway started every unit idle: the hold was forgotten (the fan ran on,
+with nobody to stop it) and a latch waiting for an operator's reset was lost.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from occmon.model import iso_utc
+from tests.safety.rig import ALARM_PPM, Rig, running, site_doc
+from tests.servers import Mosquitto, wait_for
+
+pytestmark = pytest.mark.server
+
+UNIT = "desulf-exhaust"
+
+
+def _unit(rig: Rig) -> dict[str, object]:
+    units: list[dict[str, object]] = rig.api.get("/api/v1/ventilation").json()
+    return units[0]
+
+
+def _events(rig: Rig, name: str) -> list[object]:
+    return [r for r in rig.ventilation_log() if r.event == name]
+
+
+def _leak_then_clear(rig: Rig) -> None:
+    rig.call(rig.plant.set_value, "gp1-h2s", ALARM_PPM * 1.3)
+    wait_for(lambda: _events(rig, "confirmed"), 30, "fan-1 running on the leak")
+    rig.call(rig.plant.set_value, "gp1-h2s", 0.3)
+
+
+def test_a_hold_goes_on_across_a_restart_and_ends_when_it_would_have(
+        tmp_path: Path, mosquitto: Mosquitto) -> None:
+    doc = site_doc(tmp_path, mosquitto.port, hold_time=12)
+    with running(tmp_path, mosquitto, doc=doc) as rig:
+        _leak_then_clear(rig)
+        held = wait_for(lambda: _events(rig, "hold-started"), 20, "the hold")[0]
+        until = held.body["until"]
+        rig.restart_gateway()
+        restored = wait_for(lambda: _events(rig, "restored"), 10, "the restored line")[0]
+        assert restored.body["was"] == "hold" and restored.body["restored"] is True
+        assert restored.body["until"] == until
+        assert restored.body["cause"] == ("restored after a gateway restart: holding after "
+                                          "the zone cleared")
+        unit = _unit(rig)
+        assert unit["state"] == "hold" and unit["hold_until"] == iso_utc(until)
+        assert unit["demanded"] is True and unit["found_running"] == []
+        assert rig.fan_commanded("fan-1")
+        started = [r for r in rig.ventilation_log() if r.event == "unit-state"][-1]
+        assert started.body["state"] == "hold"  # the start report says the same
+        stopped = wait_for(lambda: _events(rig, "stopped"), until - time.time() + 10,
+                           "the hold's end")[0]
+        assert stopped.time >= until  # not earlier: the hold was kept, not restarted
+        assert stopped.time < until + 3  # nor later: not a new hold from the restart
+        wait_for(lambda: not rig.fan_commanded("fan-1"), 10, "fan-1 switched off")
+        board = rig.api.get("/board").text
+        assert 'class="unit vent-idle"' in board
+
+
+def test_a_latch_awaiting_reset_survives_a_restart_and_the_reset_stops_the_fan(
+        tmp_path: Path, mosquitto: Mosquitto) -> None:
+    doc = site_doc(tmp_path, mosquitto.port, hold_time=1, reset="operator")
+    with running(tmp_path, mosquitto, doc=doc) as rig:
+        _leak_then_clear(rig)
+        wait_for(lambda: _events(rig, "awaiting-reset"), 20, "the latch")
+        rig.restart_gateway()
+        wait_for(lambda: _events(rig, "restored"), 10, "the restored line")
+        assert _unit(rig)["state"] == "await-reset"
+        time.sleep(1.5)  # clear for longer than the hold: still latched, the fan still runs
+        assert _unit(rig)["state"] == "await-reset" and rig.fan_commanded("fan-1")
+        reset = rig.api.post(f"/api/v1/ventilation/{UNIT}/reset", json={"user": "li.wei"})
+        assert reset.status_code == 200, reset.text
+        wait_for(lambda: _events(rig, "stopped"), 10, "stopped by the reset")
+        wait_for(lambda: not rig.fan_commanded("fan-1"), 10, "fan-1 switched off")
+        assert _unit(rig)["state"] == "idle"
+
+
+def test_a_manual_off_is_not_kept_across_a_restart_and_a_leak_starts_the_fan(
+        tmp_path: Path, mosquitto: Mosquitto) -> None:
+    with running(tmp_path, mosquitto) as rig:
+        wait_for(lambda: _events(rig, "unit-state"), 20, "the start report")
+        forced = rig.api.post(f"/api/v1/ventilation/{UNIT}/override",
+                              json={"mode": "off", "user": "zhao.lei", "reason": "maintenance"})
+        assert forced.status_code == 200, forced.text
+        assert _unit(rig)["state"] == "manual-off"
+        rig.restart_gateway()
+        line = wait_for(lambda: _events(rig, "restored"), 10, "the restored line")[0]
+        assert line.body["restored"] is False and line.body["was"] == "manual-off"
+        assert "ventilation forced off by zhao.lei; the interlock is automatic again" in \
+            line.body["cause"]
+        assert _unit(rig)["state"] == "idle"
+        rig.call(rig.plant.set_value, "gp1-h2s", ALARM_PPM * 1.3)
+        wait_for(lambda: _events(rig, "started"), 20, "the leak starting the fan")
