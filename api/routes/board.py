@@ -257,8 +257,25 @@ def _fan(unit: UnitOut, which: str, state: str | None, lang: str,
     return f'{word} (<span class="silent">{TEXT[lang]["fan_silent"]}</span>)' if silent else word
 
 
+def _mode(u: UnitOut, lang: str, tz: dt.tzinfo) -> str:
+    """Why the unit ventilates (or may not) beyond the zone's demand: a hold and its end,
+    a latch awaiting an operator's reset, a manual override and who set it."""
+    t = TEXT[lang]
+    by = esc(u.override_by or "-")
+    if u.state == "hold" and u.hold_until:
+        return t["mode_hold"].format(until=_local(u.hold_until, tz))
+    if u.state == "await-reset":
+        return t["mode_await_reset"]
+    if u.state == "manual-on":
+        return t["mode_manual_on"].format(by=by)
+    if u.state == "manual-off":
+        return t["mode_manual_off"].format(by=by)
+    return ""
+
+
 def ventilation_section(config: SiteConfig, units: list[UnitOut], lang: str,
-                        silent: frozenset[str] = frozenset()) -> str:
+                        silent: frozenset[str] = frozenset(),
+                        tz: dt.tzinfo = dt.UTC) -> str:
     """``silent``: the devices the gateway last reported offline."""
     t = TEXT[lang]
     if not units:
@@ -289,8 +306,10 @@ def ventilation_section(config: SiteConfig, units: list[UnitOut], lang: str,
         if u.standby is not None:
             fans += (f' · {t["standby"]} '
                      f'{_fan(u, "standby", u.standby, lang, standby in silent)}')
+        mode = _mode(u, lang, tz)
+        why = f' <span class="vmode">· {mode}</span>' if mode else ""
         items.append(f'<li class="unit {cls}" data-unit="{esc(u.unit)}"><b>{esc(title)}</b> '
-                     f'<span class="vstate">{t[key]}</span> '
+                     f'<span class="vstate">{t[key]}</span>{why} '
                      f'<span class="muted">{fans}</span></li>')
     return (f'<section id="ventilation"><h2>{t["ventilation"]}</h2>'
             f'<ul class="units">{"".join(items)}</ul></section>')
@@ -379,7 +398,7 @@ def board(request: Request, config: Config, store: Store, records: Records,
                                    lang, tz),
         ventilation_section=ventilation_section(
             config, units, lang,
-            frozenset(s.device for s in store.device_states() if s.online is False)),
+            frozenset(s.device for s in store.device_states() if s.online is False), tz),
         verdict_section=verdict_section(day, shown_points, lang),
         open_section=open_section(
             live.open_exceedances(records.conn, records.path, config, now), shown_points,

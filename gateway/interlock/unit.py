@@ -65,6 +65,11 @@ class UnitMemory:
 
 
 _OVERRIDDEN = {DemandState.MANUAL_ON, DemandState.MANUAL_OFF}
+# After a restore, how long a bound point that has not reported since the restart leaves the
+# zone undecided instead of elevated: the gateway's first polls of each device come over
+# the first seconds, and a restored hold is not cancelled only because they have not come
+# yet. (A device that never answers is judged stale, a fault, well within this.)
+RESTORE_SETTLE_S = 30.0
 _RESTORED = {
     DemandState.ACTIVE: "ventilating on demand",
     DemandState.HOLD: "holding after the zone cleared",
@@ -133,6 +138,7 @@ class VentilationUnit:
         self._annunciator = False
         self._override_by: str | None = None
         self._zone_cause = ""
+        self._settle_until: float | None = None  # RESTORE_SETTLE_S after a restore
 
     @property
     def id(self) -> str:
@@ -193,6 +199,7 @@ class VentilationUnit:
             self._override_by = saved.override_by
             phrase += f" by {saved.override_by}" if saved.override_by else ""
         cause = f"restored after a gateway restart: {phrase}"
+        self._settle_until = time + RESTORE_SETTLE_S
         out: list[ev.Output] = [ev.StateRestored(**common, state=str(self.state), restored=True,
                                                  cause=cause, until=self._hold_until)]
         return out + self._drive(self._primary, DriveTrigger.RUN, time, cause)
@@ -234,13 +241,18 @@ class VentilationUnit:
         return out
 
     # -- zone ---------------------------------------------------------------------------------
-    def _classify(self) -> tuple[Zone, str]:
+    def _classify(self, time: float) -> tuple[Zone | None, str]:
+        """The zone and why; None: undecided (just restored, and what has reported neither
+        demands nor keeps the zone elevated while the other points' first polls are due)."""
         cfg = self.config
-        demanding, elevated = [], []
+        demanding: list[str] = []
+        elevated: list[str] = []
+        unheard: list[str] = []
+        settling = self._settle_until is not None and time < self._settle_until
         for point in sorted(self.points):
             cond = self._conditions.get(point)
             if cond is None:
-                elevated.append(f"{point} not yet reported")
+                (unheard if settling else elevated).append(f"{point} not yet reported")
                 continue
             if cond.faulted and cfg.fault_policy == "start":
                 demanding.append(f"{point} in fault ({cond.fault_reason}), fail-safe start")
@@ -254,12 +266,14 @@ class VentilationUnit:
             return Zone.DEMAND, "; ".join(demanding)
         if elevated:
             return Zone.ELEVATED, "; ".join(elevated)
+        if unheard:
+            return None, "; ".join(unheard)
         return Zone.CLEAR, f"every bound point under {cfg.reset_level}"
 
     def _zone_update(self, time: float) -> list[ev.Output]:
-        zone, cause = self._classify()
+        zone, cause = self._classify(time)
         self._zone_cause = cause
-        if zone == self.zone:
+        if zone is None or zone == self.zone:
             return []
         self.zone = zone
         return self._demand(_ZONE_TRIGGER[zone], time, cause)
@@ -444,7 +458,7 @@ class VentilationUnit:
                 out += self._drive(drive, DriveTrigger.RETRY, time,
                                    f"retrying {drive.config.device}")
         if (self.state is DemandState.HOLD and self._hold_until is not None
-                and time >= self._hold_until):
+                and time >= self._hold_until and self.zone is Zone.CLEAR):
             needs_reset = self.config.reset == "operator"
             trigger = (DemandTrigger.HOLD_ELAPSED_NEEDS_RESET if needs_reset
                        else DemandTrigger.HOLD_ELAPSED)

@@ -9,7 +9,9 @@ One small SQLite file beside the queue (``{queue_path}-interlock``), one row a u
 only when what a unit must remember changes (a state change, a hold's end, an override): a
 few writes an hour, each committed with ``synchronous=FULL`` so a power cut right after a
 change keeps it. A file that cannot be read or written never stops the interlock: the
-problem is logged and counted, and the units start idle as they did before.
+problem is logged and counted, and the units start idle as they did before; a file that is
+not a database (torn, or another file put there) is kept aside as ``.unreadable`` and a new
+one started, so the next restart remembers again.
 """
 
 from __future__ import annotations
@@ -46,10 +48,10 @@ class UnitMemoryFile:
         self._failing = False  # one log line a run of failures, not one a try
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(path, isolation_level=None, timeout=0.1)
-            db.execute("PRAGMA synchronous=FULL")
-            db.executescript(_SCHEMA)
-            self._db = db
+            self._db = _open(path)
+        except sqlite3.DatabaseError as exc:  # not a database (a torn or foreign file)
+            self._failed("open", exc)
+            self._set_aside()
         except (sqlite3.Error, OSError) as exc:
             self._failed("open", exc)
 
@@ -104,6 +106,19 @@ class UnitMemoryFile:
             self._db.close()
             self._db = None
 
+    def _set_aside(self) -> None:
+        """Keep the unreadable file for a look (``.unreadable``) and start an empty one, so
+        this run's changes are remembered for the next restart."""
+        aside = self.path.with_name(self.path.name + ".unreadable")
+        try:
+            self.path.replace(aside)
+            self._db = _open(self.path)
+        except (sqlite3.Error, OSError) as exc:
+            self._failed("open", exc)
+            return
+        log.error("interlock memory: the unreadable file is kept as %s; a new one is started",
+                  aside)
+
     def _failed(self, what: str, exc: Exception) -> None:
         self.counters[f"interlock.memory-{what}-failed"] += 1
         if self._failing:
@@ -111,3 +126,14 @@ class UnitMemoryFile:
         self._failing = True
         log.error("interlock memory %s: cannot %s (%s); units start idle after a restart",
                   self.path, what, exc)
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level=None, timeout=0.1)
+    try:
+        db.execute("PRAGMA synchronous=FULL")
+        db.executescript(_SCHEMA)
+    except sqlite3.Error:
+        db.close()
+        raise
+    return db

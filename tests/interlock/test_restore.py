@@ -14,6 +14,7 @@ from gateway.alarms import Level
 from gateway.interlock import (
     DemandState,
     Feedback,
+    HoldCancelled,
     InterlockError,
     ManualOverride,
     OperatorReset,
@@ -23,6 +24,7 @@ from gateway.interlock import (
     UnitMemory,
     WriteCoil,
 )
+from gateway.interlock.unit import RESTORE_SETTLE_S
 from tests.interlock.support import names, unit, zone
 
 HOLD = 60.0
@@ -63,10 +65,38 @@ def test_a_saved_hold_is_never_longer_than_a_hold_from_now() -> None:
     assert after.snapshot().hold_until == 120.0
 
 
-def test_a_hold_that_ended_while_the_gateway_was_down_stops_at_the_first_tick() -> None:
+def test_a_hold_that_ended_while_the_gateway_was_down_stops_once_the_zone_is_heard_clear(
+        ) -> None:
     after = unit(hold_time=HOLD)
     after.restore(UnitMemory(DemandState.HOLD, 70.0), 500.0, saved_at=10.0)
-    assert names(after.handle(Tick(500.5))) == ["stopped", "write fan-1.run_command=0"]
+    assert names(after.handle(Tick(500.5))) == []  # nothing heard since the restart yet
+    after.handle(zone(501.0, None))
+    assert names(after.handle(Tick(501.5))) == ["stopped", "write fan-1.run_command=0"]
+
+
+def test_points_not_yet_heard_after_a_restore_neither_cancel_nor_end_the_hold() -> None:
+    """A unit of two points: the first poll of one comes, the other's is due. The hold is
+    not cancelled for want of the second (it would then start again in full), nor ended
+    without it; a point still unheard when the settling time is over keeps the zone
+    elevated, as ever: the fan runs until it reports clear and a full hold has passed."""
+    two = ["desulf-h2s-1", "desulf-h2s-2"]
+    after = unit(hold_time=HOLD, points=two)
+    after.restore(UnitMemory(DemandState.HOLD, 520.0), 500.0, saved_at=480.0)
+    after.handle(Feedback("fan-1", True, 500.5))  # the fan runs: confirmed
+    assert after.handle(zone(501.0, None, point=two[0])) == []  # undecided, hold kept
+    assert after.handle(Tick(520.5)) == []  # due, but desulf-h2s-2 is not heard yet
+    assert names(after.handle(zone(521.0, None, point=two[1]))) == []  # clear now
+    assert names(after.handle(Tick(521.5))) == ["stopped", "write fan-1.run_command=0"]
+
+    silent = unit(hold_time=HOLD, points=two)
+    silent.restore(UnitMemory(DemandState.HOLD, 520.0), 500.0, saved_at=480.0)
+    silent.handle(Feedback("fan-1", True, 500.5))
+    silent.handle(zone(501.0, None, point=two[0]))
+    late = 500.0 + RESTORE_SETTLE_S + 1
+    [cancelled] = silent.handle(zone(late, None, point=two[0]))
+    assert cancelled.name == "hold-cancelled" and silent.state is DemandState.ACTIVE
+    assert isinstance(cancelled, HoldCancelled)
+    assert cancelled.cause == "desulf-h2s-2 not yet reported"
 
 
 def test_a_latch_awaiting_reset_is_kept_and_the_reset_still_works() -> None:

@@ -46,13 +46,32 @@ def test_a_row_that_is_not_a_state_is_skipped_and_counted(tmp_path: Path,
     assert "unit 'a' not restored: 'spinning' is not a valid DemandState" in caplog.text
 
 
-def test_a_file_that_is_not_a_database_leaves_the_units_idle_and_says_so_once(
+def test_a_file_that_is_not_a_database_is_set_aside_and_a_new_one_kept(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The units start idle (nothing can be read), the log says so and where the file went,
+    and what changes in this run is remembered for the next restart."""
     path = tmp_path / "memory"
-    path.write_bytes(b"this is not an SQLite file" * 100)
+    torn = b"this is not an SQLite file" * 100
+    path.write_bytes(torn)
     counters: Counter[str] = Counter()
     with caplog.at_level(logging.ERROR, "gateway.safety.memory"):
         memory = UnitMemoryFile(path, counters)
+        assert memory.load() == {}
+        memory.save({"a": HOLD}, 1.0)
+    memory.close()
+    assert counters["interlock.memory-open-failed"] == 1
+    assert "cannot open (file is not a database); units start idle" in caplog.text
+    assert f"the unreadable file is kept as {path}.unreadable" in caplog.text
+    assert (tmp_path / "memory.unreadable").read_bytes() == torn
+    assert UnitMemoryFile(path, Counter()).load() == {"a": (HOLD, 1.0)}
+
+
+def test_a_folder_it_cannot_create_leaves_the_units_idle_and_says_so_once(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "file").write_text("a file where the folder should be")
+    counters: Counter[str] = Counter()
+    with caplog.at_level(logging.ERROR, "gateway.safety.memory"):
+        memory = UnitMemoryFile(tmp_path / "file" / "memory", counters)
         assert memory.load() == {}
         memory.save({"a": HOLD}, 1.0)
         memory.save({"a": LATCH}, 2.0)

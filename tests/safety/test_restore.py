@@ -8,8 +8,10 @@ with nobody to stop it) and a latch waiting for an operator's reset was lost.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -56,6 +58,12 @@ def test_a_hold_goes_on_across_a_restart_and_ends_when_it_would_have(
         assert rig.fan_commanded("fan-1")
         started = [r for r in rig.ventilation_log() if r.event == "unit-state"][-1]
         assert started.body["state"] == "hold"  # the start report says the same
+        local_end = dt.datetime.fromtimestamp(until, ZoneInfo(rig.config.site.timezone))
+        board = rig.api.get("/board").text  # the floor sees when the fan will stop
+        assert f"各点已低于复位值, 保持通风至 {local_end:%H:%M:%S}" in board
+        english = rig.api.get("/board", params={"lang": "en"}).text
+        assert f"every point under the reset level, ventilating until {local_end:%H:%M:%S}" \
+            in english
         stopped = wait_for(lambda: _events(rig, "stopped"), until - time.time() + 10,
                            "the hold's end")[0]
         assert stopped.time >= until  # not earlier: the hold was kept, not restarted
@@ -76,6 +84,7 @@ def test_a_latch_awaiting_reset_survives_a_restart_and_the_reset_stops_the_fan(
         assert _unit(rig)["state"] == "await-reset"
         time.sleep(1.5)  # clear for longer than the hold: still latched, the fan still runs
         assert _unit(rig)["state"] == "await-reset" and rig.fan_commanded("fan-1")
+        assert "等待人工复位, 复位后停止" in rig.api.get("/board").text
         reset = rig.api.post(f"/api/v1/ventilation/{UNIT}/reset", json={"user": "li.wei"})
         assert reset.status_code == 200, reset.text
         wait_for(lambda: _events(rig, "stopped"), 10, "stopped by the reset")
@@ -91,11 +100,13 @@ def test_a_manual_off_is_not_kept_across_a_restart_and_a_leak_starts_the_fan(
                               json={"mode": "off", "user": "zhao.lei", "reason": "maintenance"})
         assert forced.status_code == 200, forced.text
         assert _unit(rig)["state"] == "manual-off"
+        assert "手动强制关闭 (zhao.lei), 联锁不启动风机" in rig.api.get("/board").text
         rig.restart_gateway()
         line = wait_for(lambda: _events(rig, "restored"), 10, "the restored line")[0]
         assert line.body["restored"] is False and line.body["was"] == "manual-off"
         assert "ventilation forced off by zhao.lei; the interlock is automatic again" in \
             line.body["cause"]
         assert _unit(rig)["state"] == "idle"
+        assert "手动强制关闭" not in rig.api.get("/board").text
         rig.call(rig.plant.set_value, "gp1-h2s", ALARM_PPM * 1.3)
         wait_for(lambda: _events(rig, "started"), 20, "the leak starting the fan")
