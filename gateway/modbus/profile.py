@@ -38,6 +38,7 @@ from gateway.modbus.codec import ByteOrder, DataType, register_count
 from gateway.modbus.states import NORMAL as NORMAL  # re-exported for the simulators
 from gateway.modbus.states import bit_range as bit_range
 from gateway.modbus.states import meaning_state as meaning_state
+from occmon.config.yamlload import safe_load
 
 RegisterKind = Literal["holding", "input", "coil", "discrete"]
 Role = Literal["value", "status", "command", "feedback", "fault"]
@@ -465,7 +466,7 @@ def load_profile(name_or_path: str, search: Sequence[Path] = ()) -> Profile:
 
 def _parse_text(text: str, origin: str) -> Profile:
     try:
-        data = yaml.safe_load(text)
+        data = safe_load(text)  # libyaml, with the pure parser's data and messages
     except yaml.YAMLError as exc:
         raise ProfileError([f"profile {origin!r}: not valid YAML: {exc}"]) from None
     return parse_profile(data, origin)
