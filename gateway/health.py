@@ -42,7 +42,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # problem code -> the system alarm it raises (alarm id system:gateway:<code>)
-SYSTEM_ALARMS = ("queue-write-failing", "disk-low", "publish-stalled", "ingest-lost")
+SYSTEM_ALARMS = ("queue-write-failing", "disk-low", "publish-stalled", "ingest-lost",
+                 "interlock-memory-failing")
 # with one of these, events/alarm may never reach ingest's notifier: push directly too
 _PATH_BROKEN = ("queue-write-failing", "publish-stalled", "ingest-lost")
 
@@ -156,6 +157,9 @@ class GatewayHealth:
                                                    f"(> {self.bounds.queue_max_rows})"))
         free, disk = heartbeat.disk_problem("queue", gw.queue.path, self.bounds.min_free_mb)
         problems += disk
+        memory = gw.safety.memory_problem()
+        if memory is not None:
+            problems.append(Problem("interlock-memory-failing", memory))
         beat = self.link.last("ingest")
         ingest_age = None if beat is None else beat.age(now)
         lost = heartbeat.lost("ingest", beat, now, self.bounds.stale_after)

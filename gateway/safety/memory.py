@@ -46,14 +46,16 @@ class UnitMemoryFile:
         self._db: sqlite3.Connection | None = None
         self._saved: dict[str, UnitMemory] = {}
         self._failing = False  # one log line a run of failures, not one a try
+        # why the units' state cannot be kept now (the gateway's health says it); None: kept
+        self.problem: str | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = _open(path)
+        except (sqlite3.OperationalError, OSError) as exc:  # cannot open or create it
+            self._failed("open", exc)
         except sqlite3.DatabaseError as exc:  # not a database (a torn or foreign file)
             self._failed("open", exc)
             self._set_aside()
-        except (sqlite3.Error, OSError) as exc:
-            self._failed("open", exc)
 
     def load(self) -> dict[str, tuple[UnitMemory, float]]:
         """Each unit's saved memory and when it was saved; a row that does not read as one
@@ -98,7 +100,7 @@ class UnitMemoryFile:
             self._failed("write", exc)  # not marked saved: tried again at the next call
             return
         self._saved.update(changed)
-        self._failing = False
+        self._failing, self.problem = False, None
         self.counters["interlock.memory-saved"] += len(changed)
 
     def close(self) -> None:
@@ -116,11 +118,14 @@ class UnitMemoryFile:
         except (sqlite3.Error, OSError) as exc:
             self._failed("open", exc)
             return
+        self._failing, self.problem = False, None
         log.error("interlock memory: the unreadable file is kept as %s; a new one is started",
                   aside)
 
     def _failed(self, what: str, exc: Exception) -> None:
         self.counters[f"interlock.memory-{what}-failed"] += 1
+        self.problem = (f"the interlock cannot {what} its memory {self.path} ({exc}): a "
+                        f"restart would start every ventilation unit idle")
         if self._failing:
             return
         self._failing = True

@@ -152,6 +152,10 @@ class Safety:
         if self._memory is not None:
             self._memory.close()
 
+    def memory_problem(self) -> str | None:
+        """Why the units' state cannot be kept across a restart now (memory.py); None: it is."""
+        return None if self._memory is None else self._memory.problem
+
     def counter_values(self) -> dict[str, int]:
         return {f"safety.{k}": v for k, v in self.counters.items()}
 

@@ -63,6 +63,7 @@ def test_a_file_that_is_not_a_database_is_set_aside_and_a_new_one_kept(
     assert "cannot open (file is not a database); units start idle" in caplog.text
     assert f"the unreadable file is kept as {path}.unreadable" in caplog.text
     assert (tmp_path / "memory.unreadable").read_bytes() == torn
+    assert memory.problem is None  # a new file took its place
     assert UnitMemoryFile(path, Counter()).load() == {"a": (HOLD, 1.0)}
 
 
@@ -77,6 +78,7 @@ def test_a_folder_it_cannot_create_leaves_the_units_idle_and_says_so_once(
         memory.save({"a": LATCH}, 2.0)
     assert counters["interlock.memory-open-failed"] == 1
     assert caplog.text.count("units start idle after a restart") == 1
+    assert memory.problem is not None and "cannot open its memory" in memory.problem
 
 
 def test_a_write_that_fails_is_counted_logged_once_and_tried_again(
@@ -91,8 +93,12 @@ def test_a_write_that_fails_is_counted_logged_once_and_tried_again(
         memory.save({"a": HOLD}, 2.0)
     assert counters["interlock.memory-write-failed"] == 2
     assert caplog.text.count("cannot write") == 1
+    assert memory.problem is not None  # the gateway's health says it (gateway/health.py)
+    assert memory.problem.startswith(f"the interlock cannot write its memory {path} (")
+    assert memory.problem.endswith("a restart would start every ventilation unit idle")
     locker.execute("ROLLBACK")
     locker.close()
     memory.save({"a": HOLD}, 3.0)  # not marked saved before: written now
+    assert memory.problem is None
     memory.close()
     assert UnitMemoryFile(path, Counter()).load() == {"a": (HOLD, 3.0)}

@@ -110,3 +110,25 @@ def test_a_manual_off_is_not_kept_across_a_restart_and_a_leak_starts_the_fan(
         assert "手动强制关闭" not in rig.api.get("/board").text
         rig.call(rig.plant.set_value, "gp1-h2s", ALARM_PPM * 1.3)
         wait_for(lambda: _events(rig, "started"), 20, "the leak starting the fan")
+
+
+def test_a_memory_the_gateway_cannot_keep_is_a_health_problem_and_a_system_alarm(
+        tmp_path: Path, mosquitto: Mosquitto) -> None:
+    """A folder where the memory file should be (a wrong permission, a read-only mount are
+    alike): the interlock runs as ever, and the gateway's health names the problem and
+    raises it as a system alarm, since a restart would then forget a hold or a latch."""
+    doc = site_doc(tmp_path, mosquitto.port)
+    (tmp_path / "queue.db-interlock").mkdir()
+    with running(tmp_path, mosquitto, doc=doc) as rig:
+        problems, _ = rig.call(rig.gateway.health.check, time.time())
+        [problem] = [p for p in problems if p.code == "interlock-memory-failing"]
+        assert problem.message.startswith(
+            f"the interlock cannot open its memory {tmp_path / 'queue.db-interlock'} (")
+        rig.call(rig.gateway.health.beat, time.time())
+        assert "interlock-memory-failing" in rig.gateway.health.active
+        alarm = wait_for(lambda: [e for e in rig.alarm_events(
+            "system:gateway:interlock-memory-failing") if e.event == "raised"], 10,
+            "the system alarm stored")[0]
+        assert "a restart would start every ventilation unit idle" in alarm.body["cause"]
+        rig.call(rig.plant.set_value, "gp1-h2s", ALARM_PPM * 1.3)  # the interlock works
+        wait_for(lambda: _events(rig, "confirmed"), 30, "fan-1 running on the leak")
