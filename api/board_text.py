@@ -24,7 +24,7 @@ TEXT: Final[dict[str, dict[str, str]]] = {
            "vent_unknown": "无状态数据", "primary": "主风机", "standby": "备用风机",
            "vent_uncommanded": "待机, 风机在运行 (非联锁启动)",
            "vent_found_running": "待机, 风机在运行 (网关启动后首次读取时已在运行)",
-           "fan_silent": "设备无应答, 实际状态未知",
+           "fan_silent": "设备无应答, 实际状态未知", "system_alarm": "监测系统报警",
            "mode_hold": "各点已低于复位值, 保持通风至 {until}",
            "mode_await_reset": "等待人工复位, 复位后停止",
            "mode_manual_on": "手动强制开启 ({by})",
@@ -48,6 +48,7 @@ TEXT: Final[dict[str, dict[str, str]]] = {
            "vent_found_running": "standby, a fan runs (already running at its first poll "
                                  "since the gateway started)",
            "fan_silent": "device not answering, actual state unknown",
+           "system_alarm": "monitoring system alarm",
            "standby": "standby fan",
            "mode_hold": "every point under the reset level, ventilating until {until}",
            "mode_await_reset": "awaiting an operator reset, stops after it",
@@ -59,9 +60,15 @@ TEXT: Final[dict[str, dict[str, str]]] = {
 
 LEVEL: Final[dict[str, dict[str, str]]] = {
     "zh": {"normal": "正常", "pre-alarm": "预报", "alarm": "警报", "high": "高报",
-           "fault": "故障", "offline": "离线"},
+           "fault": "故障", "offline": "离线", "system": "系统"},
     "en": {"normal": "normal", "pre-alarm": "pre-alarm", "alarm": "alarm",
-           "high": "high alarm", "fault": "fault", "offline": "offline"},
+           "high": "high alarm", "fault": "fault", "offline": "offline", "system": "system"},
+}
+
+# the part of occmon a system alarm comes from (alarm id system:{component}:{code})
+COMPONENT: Final[dict[str, dict[str, str]]] = {
+    "zh": {"gateway": "采集网关", "ingest": "数据入库", "api": "数据服务"},
+    "en": {"gateway": "gateway", "ingest": "ingest (storage)", "api": "API"},
 }
 
 SETPOINT: Final[dict[str, dict[str, str]]] = {
@@ -78,6 +85,8 @@ TODO: Final[dict[str, dict[str, str]]] = {
         "fault": "检测器故障: 该点当前无有效监测; 进入须携带便携式检测仪, 通知仪表维修",
         "ventilation": "事故通风故障: 撤离该区域; 就地手动启动风机或打开门窗, 通知控制室",
         "other": "查看报警原因, 通知控制室",
+        "system": "监测系统自身故障, 不是现场气体报警: 通知控制室和系统维护人员; "
+                  "修复前以就地仪表和便携式检测仪为准",
         "cleared": "已恢复: 确认现场安全并查明原因后, 在系统中确认该报警",
     },
     "en": {
@@ -92,6 +101,9 @@ TODO: Final[dict[str, dict[str, str]]] = {
         "ventilation": "Ventilation failed: leave the area; start the fan by hand or open "
                        "doors, tell the control room",
         "other": "Check the cause, tell the control room",
+        "system": "A fault of the monitoring system itself, not a gas alarm here: tell the "
+                  "control room and system maintenance; until it is fixed, rely on local "
+                  "instruments and portable detectors",
         "cleared": "Cleared: make sure the area is safe and find the cause, then "
                    "acknowledge the alarm",
     },

@@ -29,6 +29,7 @@ import thresholds
 from api import curve, personal
 from api.alarm_models import AlarmOut, UnitOut, alarm_out, unit_out
 from api.board_text import (
+    COMPONENT,
     DRIVE,
     EXCEEDANCE,
     LEVEL,
@@ -87,6 +88,8 @@ def _alarm_level(a: AlarmOut) -> str:
     after falling through the lower ones)."""
     if a.kind == "fault":
         return "fault"
+    if a.kind == "system":  # the monitoring system itself (gateway/health.py), not the air
+        return "system"
     level = a.level
     if not a.active and a.reached is not None and a.reached.level:
         level = a.reached.level
@@ -96,6 +99,8 @@ def _alarm_level(a: AlarmOut) -> str:
 def _todo(a: AlarmOut, lang: str) -> str:
     if a.state == "cleared-unacknowledged":  # the condition is gone: not "leave the area"
         return TODO[lang]["cleared"]
+    if a.kind == "system":
+        return TODO[lang]["system"]
     if a.source == "ventilation-unit":
         return TODO[lang]["ventilation"]
     level = _alarm_level(a)
@@ -113,6 +118,8 @@ def alarm_section(alarms: list[AlarmOut], lang: str, tz: dt.tzinfo) -> str:
     for a in ranked:
         level = _alarm_level(a)
         where = _name(a.point_name, lang) or f"{a.point} {t['unconfigured']}"
+        if a.kind == "system":  # system:{component}:{code}: the part of occmon that says it
+            where = f"{t['system_alarm']} · {COMPONENT[lang].get(a.point, a.point)}"
         if a.source == "ventilation-unit":  # {unit}:{primary|standby}:ventilation-failure
             fan = a.alarm_id.split(":")[1] if a.alarm_id.count(":") >= 2 else ""
             where += f" · {t[fan]}" if fan in ("primary", "standby") else ""
@@ -137,8 +144,11 @@ def _alarm_figure(a: AlarmOut, lang: str) -> str:
     """What the alarm is about, truthfully whatever its latest event: the value that took
     the occurrence to its highest level and that level's set-point ("reached 12.3 mg/m3,
     alarm set-point 10"). The latest event's own value is not it: after a clear it is
-    the value at clearing, below the set-point it is printed with."""
+    the value at clearing, below the set-point it is printed with. A system alarm has no
+    value: its cause says what is wrong."""
     t = TEXT[lang]
+    if a.kind == "system":
+        return esc(a.cause)
     reached = a.reached
     if reached is not None and reached.value is not None:
         figure = f'{t["reached"]} <b>{shown(reached.value)}</b> {esc(a.unit)}'
@@ -164,7 +174,7 @@ def _alarm_times(a: AlarmOut, lang: str, tz: dt.tzinfo) -> str:
 
 
 def _rank(level: str) -> int:
-    return {"high": 5, "alarm": 4, "fault": 3, "pre-alarm": 2}.get(level, 1)
+    return {"high": 5, "alarm": 4, "fault": 3, "system": 3, "pre-alarm": 2}.get(level, 1)
 
 
 # -- points ---------------------------------------------------------------------------------

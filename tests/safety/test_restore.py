@@ -130,5 +130,18 @@ def test_a_memory_the_gateway_cannot_keep_is_a_health_problem_and_a_system_alarm
             "system:gateway:interlock-memory-failing") if e.event == "raised"], 10,
             "the system alarm stored")[0]
         assert "a restart would start every ventilation unit idle" in alarm.body["cause"]
+        # the floor is told it is the monitoring system, not the air: no evacuation order
+        board = wait_for(lambda: [b for b in [rig.api.get("/board").text]
+                                  if "data-alarm=\"system:gateway:interlock-memory" in b],
+                         10, "the system alarm on the board")[0]
+        card = board[board.index('data-alarm="system:gateway:interlock-memory'):]
+        card = card[:card.index("</li>")]
+        assert "监测系统报警 · 采集网关" in card and 'data-level="system"' in card
+        assert "监测系统自身故障, 不是现场气体报警" in card
+        assert "a restart would start every ventilation unit idle" in card
+        assert "撤离" not in card and "未在配置中" not in card
+        english = rig.api.get("/board", params={"lang": "en"}).text
+        assert "monitoring system alarm · gateway" in english
+        assert "not a gas alarm here" in english
         rig.call(rig.plant.set_value, "gp1-h2s", ALARM_PPM * 1.3)  # the interlock works
         wait_for(lambda: _events(rig, "confirmed"), 30, "fan-1 running on the leak")
