@@ -247,7 +247,7 @@ async def start_system(
         serving = asyncio.create_task(server.serve(sockets=[api_socket]), name="api")
         while not server.started:
             if serving.done():
-                serving.result()  # raises the bind error
+                serving.result()  # raises why it stopped
                 raise RuntimeError(f"API did not start on {config.api.host}:{api_port}")
             await asyncio.sleep(0.05)
 

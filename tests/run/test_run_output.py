@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import socket
+import subprocess
+import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -81,19 +86,23 @@ def test_quiet_prints_the_banner_only(tmp_path: Path) -> None:
     assert after_banner(run.stdout()) == []
 
 
-def test_a_port_in_use_is_one_line_before_anything_starts(tmp_path: Path) -> None:
+def taken_api_port(tmp_path: Path, command: str) -> tuple[subprocess.CompletedProcess[str],
+                                                          int]:
+    """``occmon COMMAND`` on the demo while another process listens on the API's port."""
     config, api_port = demo_config(tmp_path)
     holder = socket.socket()
     holder.bind(("127.0.0.1", api_port))
     holder.listen()
     try:
-        import subprocess
-        import sys
-
-        result = subprocess.run([sys.executable, "-m", "occmon.cli", "run", str(config)],
-                                cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        return subprocess.run([sys.executable, "-m", "occmon.cli", command, str(config)],
+                              cwd=tmp_path, capture_output=True, text=True,
+                              timeout=60), api_port
     finally:
         holder.close()
+
+
+def test_a_port_in_use_is_one_line_before_anything_starts(tmp_path: Path) -> None:
+    result, api_port = taken_api_port(tmp_path, "run")
     assert result.returncode == 2
     assert result.stderr == (f"occmon run: port {api_port} is in use: is occmon already "
                              "running? (wanted by the API on 127.0.0.1)\n")
@@ -104,18 +113,7 @@ def test_a_port_in_use_is_one_line_before_anything_starts(tmp_path: Path) -> Non
 def test_occmon_api_alone_says_a_taken_port_in_one_line(tmp_path: Path) -> None:
     """The multi-process deployment's API: the same line and exit status as ``occmon run``,
     not uvicorn's log line and its exit status 3."""
-    import subprocess
-    import sys
-
-    config, api_port = demo_config(tmp_path)
-    holder = socket.socket()
-    holder.bind(("127.0.0.1", api_port))
-    holder.listen()
-    try:
-        result = subprocess.run([sys.executable, "-m", "occmon.cli", "api", str(config)],
-                                cwd=tmp_path, capture_output=True, text=True, timeout=60)
-    finally:
-        holder.close()
+    result, api_port = taken_api_port(tmp_path, "api")
     assert result.returncode == 2, result.stderr
     assert result.stderr == (f"occmon api: port {api_port} is in use: is occmon already "
                              "running? (wanted by the API on 127.0.0.1)\n")
@@ -123,12 +121,6 @@ def test_occmon_api_alone_says_a_taken_port_in_one_line(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_occmon_api_alone_serves_its_port_and_stops_on_sigterm(tmp_path: Path) -> None:
-    import signal
-    import subprocess
-    import sys
-    import urllib.error
-    import urllib.request
-
     config, api_port = demo_config(tmp_path)
     proc = subprocess.Popen([sys.executable, "-m", "occmon.cli", "api", str(config)],
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

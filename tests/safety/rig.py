@@ -170,6 +170,10 @@ class Rig:
         with self.reader() as reader:
             return list(reversed(reader.alarms().ventilation(limit=10_000)))
 
+    def logged(self, event: str) -> list[VentilationRecord]:
+        """The ventilation log's lines of one event, oldest first."""
+        return [r for r in self.ventilation_log() if r.event == event]
+
     def fan_commanded(self, device: str) -> bool:
         return self.call(lambda: self.plant.fan(device).commanded)
 

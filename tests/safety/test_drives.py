@@ -54,10 +54,6 @@ def _docs(tmp_path: Path, port: int, fan: str, standby: str) -> tuple[dict[str, 
     return plant, gateway
 
 
-def _log(rig: Rig, event: str) -> list[Any]:
-    return [r for r in rig.ventilation_log() if r.event == event]
-
-
 def _leak(rig: Rig) -> None:
     rig.call(rig.plant.set_value, "gp1-h2s", ALARM_PPM * 1.3)
 
@@ -70,11 +66,11 @@ def test_the_leak_alarm_starts_an_acs580_through_its_control_word_sequence(
             tmp_path, mosquitto, doc=plant_doc, gateway_doc=gateway_doc) as rig:
         assert fan.history == [] and not fan.running
         _leak(rig)
-        confirmed = wait_for(lambda: _log(rig, "confirmed"), 30, "running feedback")[0]
+        confirmed = wait_for(lambda: rig.logged("confirmed"), 30, "running feedback")[0]
         assert confirmed.body["device"] == "fan-1" and fan.running
         # 0x0476 (ready to switch on), then 0x047F (operation enabled): nothing else
         assert fan.history == [0x0476, 0x047F]
-        started = _log(rig, "started")[0]
+        started = rig.logged("started")[0]
         # the drive's start-up delay passed before the status word said running
         assert confirmed.time - started.time >= START_DELAY
         assert confirmed.time - started.time < FEEDBACK_TIMEOUT
@@ -92,7 +88,7 @@ def test_a_drive_fault_is_a_ventilation_failure_and_the_md500_standby_starts(
     with drives(gateway_doc, {"fan-1": fan, "fan-2": standby}) as servers, running(
             tmp_path, mosquitto, doc=plant_doc, gateway_doc=gateway_doc) as rig:
         _leak(rig)
-        wait_for(lambda: _log(rig, "confirmed"), 30, "fan-1 running")
+        wait_for(lambda: rig.logged("confirmed"), 30, "fan-1 running")
         tripped_at = time.time()
         rig.call(servers["fan-1"].trip)  # the ACS580 trips (overload): status bit 3
         raised = wait_for(lambda: events_named(rig.alarm_events(FAILURE), "raised"), 15,
@@ -101,13 +97,13 @@ def test_a_drive_fault_is_a_ventilation_failure_and_the_md500_standby_starts(
         # the fault bit fails the fan at once, not after the feedback timeout
         assert raised.time - tripped_at < FEEDBACK_TIMEOUT
         assert "reports a fault" in raised.body["cause"], raised.body
-        fault = wait_for(lambda: _log(rig, "fan-fault"), 10, "the fan-fault event")[0]
+        fault = wait_for(lambda: rig.logged("fan-fault"), 10, "the fan-fault event")[0]
         assert fault.body["cause"] == "fan-1: drive fault (tripped)"
-        wait_for(lambda: _log(rig, "standby-started"), 10, "the standby start")
+        wait_for(lambda: rig.logged("standby-started"), 10, "the standby start")
         wait_for(lambda: standby.running, 10, "the MD500 running")
         # MD500: frequency setting 1000H = 100.00 %, then 2000H = 1 (forward run)
         assert standby.setting == 10000 and standby.history == [1]
-        confirmed = wait_for(lambda: [r for r in _log(rig, "confirmed")
+        confirmed = wait_for(lambda: [r for r in rig.logged("confirmed")
                                       if r.body["device"] == "fan-2"], 10, "fan-2 confirmed")
         assert confirmed
         log = [r.event for r in rig.ventilation_log()]
@@ -133,11 +129,11 @@ def test_an_md500_duty_fan_is_started_by_a_command_value(
     with drives(gateway_doc, {"fan-1": fan, "fan-2": standby}), running(
             tmp_path, mosquitto, doc=plant_doc, gateway_doc=gateway_doc) as rig:
         _leak(rig)
-        confirmed = wait_for(lambda: _log(rig, "confirmed"), 30, "running feedback")[0]
+        confirmed = wait_for(lambda: rig.logged("confirmed"), 30, "running feedback")[0]
         assert confirmed.body["device"] == "fan-1" and fan.running
         assert fan.history == [1] and standby.history == []
         # the leak clears: after the hold the unit stops the drive by value 6
         rig.call(rig.plant.set_value, "gp1-h2s", 0.3)
-        wait_for(lambda: _log(rig, "stopped"), 40, "ventilation stopped after the hold")
+        wait_for(lambda: rig.logged("stopped"), 40, "ventilation stopped after the hold")
         wait_for(lambda: not fan.running, 10, "the MD500 stopped")
         assert fan.history == [1, 6]

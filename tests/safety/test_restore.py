@@ -29,13 +29,9 @@ def _unit(rig: Rig) -> dict[str, object]:
     return units[0]
 
 
-def _events(rig: Rig, name: str) -> list[object]:
-    return [r for r in rig.ventilation_log() if r.event == name]
-
-
 def _leak_then_clear(rig: Rig) -> None:
     rig.call(rig.plant.set_value, "gp1-h2s", ALARM_PPM * 1.3)
-    wait_for(lambda: _events(rig, "confirmed"), 30, "fan-1 running on the leak")
+    wait_for(lambda: rig.logged("confirmed"), 30, "fan-1 running on the leak")
     rig.call(rig.plant.set_value, "gp1-h2s", 0.3)
 
 
@@ -44,10 +40,10 @@ def test_a_hold_goes_on_across_a_restart_and_ends_when_it_would_have(
     doc = site_doc(tmp_path, mosquitto.port, hold_time=12)
     with running(tmp_path, mosquitto, doc=doc) as rig:
         _leak_then_clear(rig)
-        held = wait_for(lambda: _events(rig, "hold-started"), 20, "the hold")[0]
+        held = wait_for(lambda: rig.logged("hold-started"), 20, "the hold")[0]
         until = held.body["until"]
         rig.restart_gateway()
-        restored = wait_for(lambda: _events(rig, "restored"), 10, "the restored line")[0]
+        restored = wait_for(lambda: rig.logged("restored"), 10, "the restored line")[0]
         assert restored.body["was"] == "hold" and restored.body["restored"] is True
         assert restored.body["until"] == until
         assert restored.body["cause"] == ("restored after a gateway restart: holding after "
@@ -56,7 +52,7 @@ def test_a_hold_goes_on_across_a_restart_and_ends_when_it_would_have(
         assert unit["state"] == "hold" and unit["hold_until"] == iso_utc(until)
         assert unit["demanded"] is True and unit["found_running"] == []
         assert rig.fan_commanded("fan-1")
-        started = [r for r in rig.ventilation_log() if r.event == "unit-state"][-1]
+        started = rig.logged("unit-state")[-1]
         assert started.body["state"] == "hold"  # the start report says the same
         local_end = dt.datetime.fromtimestamp(until, ZoneInfo(rig.config.site.timezone))
         board = rig.api.get("/board").text  # the floor sees when the fan will stop
@@ -64,7 +60,7 @@ def test_a_hold_goes_on_across_a_restart_and_ends_when_it_would_have(
         english = rig.api.get("/board", params={"lang": "en"}).text
         assert f"every point under the reset level, ventilating until {local_end:%H:%M:%S}" \
             in english
-        stopped = wait_for(lambda: _events(rig, "stopped"), until - time.time() + 10,
+        stopped = wait_for(lambda: rig.logged("stopped"), until - time.time() + 10,
                            "the hold's end")[0]
         assert stopped.time >= until  # not earlier: the hold was kept, not restarted
         assert stopped.time < until + 3  # nor later: not a new hold from the restart
@@ -78,16 +74,16 @@ def test_a_latch_awaiting_reset_survives_a_restart_and_the_reset_stops_the_fan(
     doc = site_doc(tmp_path, mosquitto.port, hold_time=1, reset="operator")
     with running(tmp_path, mosquitto, doc=doc) as rig:
         _leak_then_clear(rig)
-        wait_for(lambda: _events(rig, "awaiting-reset"), 20, "the latch")
+        wait_for(lambda: rig.logged("awaiting-reset"), 20, "the latch")
         rig.restart_gateway()
-        wait_for(lambda: _events(rig, "restored"), 10, "the restored line")
+        wait_for(lambda: rig.logged("restored"), 10, "the restored line")
         assert _unit(rig)["state"] == "await-reset"
         time.sleep(1.5)  # clear for longer than the hold: still latched, the fan still runs
         assert _unit(rig)["state"] == "await-reset" and rig.fan_commanded("fan-1")
         assert "等待人工复位, 复位后停止" in rig.api.get("/board").text
         reset = rig.api.post(f"/api/v1/ventilation/{UNIT}/reset", json={"user": "li.wei"})
         assert reset.status_code == 200, reset.text
-        wait_for(lambda: _events(rig, "stopped"), 10, "stopped by the reset")
+        wait_for(lambda: rig.logged("stopped"), 10, "stopped by the reset")
         wait_for(lambda: not rig.fan_commanded("fan-1"), 10, "fan-1 switched off")
         assert _unit(rig)["state"] == "idle"
 
@@ -95,21 +91,21 @@ def test_a_latch_awaiting_reset_survives_a_restart_and_the_reset_stops_the_fan(
 def test_a_manual_off_is_not_kept_across_a_restart_and_a_leak_starts_the_fan(
         tmp_path: Path, mosquitto: Mosquitto) -> None:
     with running(tmp_path, mosquitto) as rig:
-        wait_for(lambda: _events(rig, "unit-state"), 20, "the start report")
+        wait_for(lambda: rig.logged("unit-state"), 20, "the start report")
         forced = rig.api.post(f"/api/v1/ventilation/{UNIT}/override",
                               json={"mode": "off", "user": "zhao.lei", "reason": "maintenance"})
         assert forced.status_code == 200, forced.text
         assert _unit(rig)["state"] == "manual-off"
         assert "手动强制关闭 (zhao.lei), 联锁不启动风机" in rig.api.get("/board").text
         rig.restart_gateway()
-        line = wait_for(lambda: _events(rig, "restored"), 10, "the restored line")[0]
+        line = wait_for(lambda: rig.logged("restored"), 10, "the restored line")[0]
         assert line.body["restored"] is False and line.body["was"] == "manual-off"
         assert "ventilation forced off by zhao.lei; the interlock is automatic again" in \
             line.body["cause"]
         assert _unit(rig)["state"] == "idle"
         assert "手动强制关闭" not in rig.api.get("/board").text
         rig.call(rig.plant.set_value, "gp1-h2s", ALARM_PPM * 1.3)
-        wait_for(lambda: _events(rig, "started"), 20, "the leak starting the fan")
+        wait_for(lambda: rig.logged("started"), 20, "the leak starting the fan")
 
 
 def test_a_memory_the_gateway_cannot_keep_is_a_health_problem_and_a_system_alarm(
@@ -144,4 +140,4 @@ def test_a_memory_the_gateway_cannot_keep_is_a_health_problem_and_a_system_alarm
         assert "monitoring system alarm · gateway" in english
         assert "not a gas alarm here" in english
         rig.call(rig.plant.set_value, "gp1-h2s", ALARM_PPM * 1.3)  # the interlock works
-        wait_for(lambda: _events(rig, "confirmed"), 30, "fan-1 running on the leak")
+        wait_for(lambda: rig.logged("confirmed"), 30, "fan-1 running on the leak")
