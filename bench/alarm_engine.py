@@ -18,7 +18,9 @@ import json
 import time
 
 import thresholds
-from gateway.alarms import AlarmEngine, PointSpec, Tick
+from gateway.alarms.engine import AlarmEngine
+from gateway.alarms.events import Tick
+from gateway.alarms.spec import PointSpec
 from occmon.model import Quality
 
 

@@ -177,7 +177,7 @@ def drivers_for(ports: Sequence[int], folder: Path) -> dict[str, Any]:
     """The bench site's drivers, as the gateway builds them (device id -> ModbusDevice);
     the site and profile files go in ``folder``."""
     import thresholds
-    from gateway.modbus import build_drivers
+    from gateway.modbus.drivers import build_drivers
     from gateway.normalise import Binding
     from occmon.config import parse
 

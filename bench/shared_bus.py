@@ -45,7 +45,7 @@ def load_rig(root: Path) -> Any:
 
 async def run_link(rig: Any, link: str, seconds: float, timeout: float,
                    retries: int) -> dict[str, Any]:
-    from gateway.modbus import build_drivers
+    from gateway.modbus.drivers import build_drivers
     from gateway.polling import run_polled
     from tests.gateway.helpers import RecordingSink, bindings_for
 

@@ -21,7 +21,7 @@ import thresholds
 from gateway import calibrations, instrument
 from gateway.committer import Committer
 from gateway.health import GatewayHealth
-from gateway.modbus import build_drivers
+from gateway.modbus.drivers import build_drivers
 from gateway.mqtt.intake import MqttIntake
 from gateway.normalise import Binding
 from gateway.opcua.site import intake_for_site

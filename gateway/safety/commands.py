@@ -30,8 +30,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from gateway import alarms
 from gateway import interlock as il
+from gateway.alarms import events as alarms
 from occmon import topics
 from occmon.config.tls import BrokerTls
 from occmon.model import time_value

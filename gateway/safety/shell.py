@@ -27,8 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from gateway import interlock as il
-from gateway.alarms import AlarmEngine, AlarmError, AlarmEvent, ExternalAlarm, Tick
-from gateway.alarms.engine import GoodPlan
+from gateway.alarms.actions import AlarmEvent
+from gateway.alarms.engine import AlarmEngine, GoodPlan
+from gateway.alarms.errors import AlarmError
+from gateway.alarms.events import ExternalAlarm, Tick
 from gateway.alarms.resolve import point_specs
 from gateway.committer import Committer
 from gateway.driver import PolledDriver

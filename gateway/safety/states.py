@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from gateway.alarms import AlarmEngine
+from gateway.alarms.engine import AlarmEngine
 from gateway.queue import Entry
 from gateway.safety import wire
 

@@ -28,6 +28,8 @@ was a ValueError out of PyYAML, a traceback instead of a problem; it is now a
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -63,6 +65,10 @@ def _timestamp(loader: Any, node: ScalarNode) -> Any:  # a SiteLoader or _PureLo
                            node.start_mark) from None
 
 
+_ignore_two: Callable[[Any, Any], object] = operator.is_  # (parent, index); result unread
+_ignore_none: Callable[[], object] = tuple  # called with nothing; result unread
+
+
 class _NotPlain(Exception):
     """The node tree holds something the direct walk leaves to ``SafeConstructor``."""
 
@@ -74,6 +80,13 @@ class SiteLoader(_Parser):
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self._plain_tags: dict[str, str] = {}
+        if not self.yaml_path_resolvers:
+            # libyaml's composer calls descend_resolver(parent, index) and ascend_resolver()
+            # around every node, and without path resolvers both do nothing. C builtins that
+            # take the same arguments and do nothing either cost a fraction of a Python
+            # method call: 6 % of `occmon config check` at 5,000 points (callgrind).
+            self.descend_resolver = _ignore_two  # type: ignore[method-assign, assignment]
+            self.ascend_resolver = _ignore_none  # type: ignore[method-assign, assignment]
 
     def resolve(self, kind: type[Node], value: Any, implicit: Any) -> Any:
         """The tag of a node, as the resolver gives it, remembered for each distinct plain

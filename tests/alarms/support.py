@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from gateway.alarms import AlarmEngine, AlarmEvent, PointSpec, Sample, Tick
+from gateway.alarms.actions import AlarmEvent
+from gateway.alarms.engine import AlarmEngine
+from gateway.alarms.events import Sample, Tick
+from gateway.alarms.spec import PointSpec
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gateway.alarms import AlarmEngine, PointSpec, Sample, Tick
 from gateway.alarms.actions import AlarmEvent
+from gateway.alarms.engine import AlarmEngine
 from gateway.alarms.errors import UnknownPoint
+from gateway.alarms.events import Sample, Tick
+from gateway.alarms.spec import PointSpec
 from occmon import calibration
 from occmon.model import Quality, Reason
 

@@ -9,10 +9,11 @@ from collections.abc import Callable
 
 import pytest
 
-from gateway.alarms import (
+from gateway.alarms import errors
+from gateway.alarms.actions import AlarmState
+from gateway.alarms.engine import AlarmEngine
+from gateway.alarms.events import (
     Acknowledge,
-    AlarmEngine,
-    AlarmState,
     Event,
     Resolve,
     Sample,
@@ -20,7 +21,6 @@ from gateway.alarms import (
     Shelve,
     Tick,
     Unshelve,
-    errors,
 )
 from tests.alarms.support import POINT, PROCESS, engine, feed, names
 

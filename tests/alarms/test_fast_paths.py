@@ -19,7 +19,10 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.alarms import AlarmEngine, AlarmEvent, PointSpec, Sample, Tick
+from gateway.alarms.actions import AlarmEvent
+from gateway.alarms.engine import AlarmEngine
+from gateway.alarms.events import Sample, Tick
+from gateway.alarms.spec import PointSpec
 from gateway.committer import Committer
 from gateway.queue import Queue
 from gateway.safety import Safety

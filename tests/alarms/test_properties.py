@@ -5,10 +5,10 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.alarms import (
+from gateway.alarms.actions import AlarmState
+from gateway.alarms.errors import AlarmError
+from gateway.alarms.events import (
     Acknowledge,
-    AlarmError,
-    AlarmState,
     Event,
     Resolve,
     Sample,

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.alarms import AlarmEngine, AlarmsConfig, PointAlarm
+from gateway.alarms.config import AlarmsConfig, PointAlarm
+from gateway.alarms.engine import AlarmEngine
 from gateway.alarms.resolve import point_specs
 from occmon.config import load
 

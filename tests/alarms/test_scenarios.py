@@ -6,19 +6,9 @@ import json
 
 import pytest
 
-from gateway.alarms import (
-    Acknowledge,
-    AlarmState,
-    Cleared,
-    ExternalAlarm,
-    FaultRaised,
-    Level,
-    Raised,
-    Sample,
-    Shelve,
-    Tick,
-    WarningRaised,
-)
+from gateway.alarms.actions import AlarmState, Cleared, FaultRaised, Raised, WarningRaised
+from gateway.alarms.events import Acknowledge, ExternalAlarm, Sample, Shelve, Tick
+from gateway.alarms.levels import Level
 from occmon.model import Quality, Reason
 from tests.alarms.support import FAULT, POINT, PROCESS, engine, feed, names, ticks
 

@@ -10,16 +10,13 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.alarms import (
+from gateway.alarms.actions import AlarmEvent, AlarmState
+from gateway.alarms.engine import AlarmEngine
+from gateway.alarms.errors import AlarmError
+from gateway.alarms.events import (
     Acknowledge,
-    AlarmEngine,
-    AlarmError,
-    AlarmEvent,
-    AlarmState,
     Event,
     ExternalAlarm,
-    Level,
-    PointSpec,
     Resolve,
     Sample,
     SetOutOfService,
@@ -27,6 +24,8 @@ from gateway.alarms import (
     Tick,
     Unshelve,
 )
+from gateway.alarms.levels import Level
+from gateway.alarms.spec import PointSpec
 from gateway.alarms.states import Trigger
 from occmon.model import Quality, Reason
 from tests.alarms.support import SP

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.alarms import AlarmEngine, AlarmState, Event, Sample, Tick
+from gateway.alarms.actions import AlarmState
+from gateway.alarms.engine import AlarmEngine
+from gateway.alarms.events import Event, Sample, Tick
 from tests.alarms.support import FAULT, POINT, PROCESS, engine, feed
 
 HOUR = 3600.0

@@ -10,7 +10,8 @@ from typing import Any, TypeVar
 import pytest
 
 from gateway.driver import DeviceOffline
-from gateway.modbus import ModbusDevice, build_drivers
+from gateway.modbus.device import ModbusDevice
+from gateway.modbus.drivers import build_drivers
 from gateway.modbus.hub import connection_key
 from gateway.normalise import normalise
 from occmon.batch import GoodBatch

@@ -19,7 +19,8 @@ import pytest
 import yaml
 
 from gateway.driver import DeviceOffline
-from gateway.modbus import ModbusDevice, build_drivers
+from gateway.modbus.device import ModbusDevice
+from gateway.modbus.drivers import build_drivers
 from gateway.modbus.links.dtu import DtuListener
 from occmon.config import parse
 from tests.gateway.helpers import bindings_for

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
-from gateway.modbus import build_drivers, validate
+from gateway.modbus import validate
+from gateway.modbus.drivers import build_drivers
 from occmon.config import parse
 from tests.gateway.helpers import bindings_for, row
 from tests.gateway.modbus_server import ModbusTestServer

@@ -9,7 +9,7 @@ import struct
 
 import pytest
 
-from gateway.modbus import ModbusDevice
+from gateway.modbus.device import ModbusDevice
 from gateway.modbus.hub import ModbusHub, default_client
 from gateway.modbus.plan import ReadRequest
 from occmon.config.schema import ModbusTcpDevice

@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from gateway.modbus import build_drivers
+from gateway.modbus.drivers import build_drivers
 from gateway.polling import run_polled
 from occmon.model import Quality, Reading
 from tests.gateway.helpers import RecordingSink, bindings_for

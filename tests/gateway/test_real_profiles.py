@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from gateway.modbus import build_drivers
+from gateway.modbus.drivers import build_drivers
 from gateway.modbus.profile import NORMAL, Profile, builtin_names, load_profile
 from gateway.modbus.states import category
 from occmon.config import parse

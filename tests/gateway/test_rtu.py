@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from pymodbus.server import ModbusSerialServer
 
-from gateway.modbus import build_drivers
+from gateway.modbus.drivers import build_drivers
 from occmon.config import SiteConfig
 from tests.gateway.helpers import bindings_for
 from tests.gateway.modbus_server import sim_device

@@ -23,9 +23,9 @@ from typing import Any
 
 import pytest
 
-from gateway.modbus import build_drivers
 from gateway.modbus.buslock import BusLock
 from gateway.modbus.codec import encode
+from gateway.modbus.drivers import build_drivers
 from gateway.modbus.hub import HubOffline, ModbusHub, default_client
 from gateway.modbus.plan import ReadRequest
 from gateway.polling import run_polled

@@ -22,8 +22,8 @@ import pytest
 import yaml
 from pymodbus.server import ModbusTcpServer
 
-from gateway.modbus import build_drivers
 from gateway.modbus.codec import encode
+from gateway.modbus.drivers import build_drivers
 from gateway.modbus.stagger import bus_load, stagger_phases
 from gateway.polling import WAKE_QUANTUM, run_polled
 from occmon.config import parse

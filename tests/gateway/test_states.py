@@ -11,8 +11,10 @@ from typing import Any, TypeVar
 
 import pytest
 
-from gateway.modbus import ModbusDevice, build_drivers, validate
 from gateway.modbus import states as st
+from gateway.modbus import validate
+from gateway.modbus.device import ModbusDevice
+from gateway.modbus.drivers import build_drivers
 from gateway.modbus.profile import ProfileError, load_profile, parse_profile, vendor_address
 from gateway.modbus.validate import address_lines
 from occmon.check import main as check_main

@@ -9,8 +9,9 @@ inhibit stays raised, a fault present before stays present.
 
 from __future__ import annotations
 
-from gateway.alarms import AlarmEngine, Sample, Tick
 from gateway.alarms.actions import AlarmEvent
+from gateway.alarms.engine import AlarmEngine
+from gateway.alarms.events import Sample, Tick
 from occmon.model import Quality
 from tests.alarms.support import FAULT, POINT, PROCESS, engine
 

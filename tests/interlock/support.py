@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from gateway.alarms import Level, PointCondition
+from gateway.alarms.levels import Level
+from gateway.alarms.snapshot import PointCondition
 from gateway.interlock import (
     Annunciator,
     Fan,

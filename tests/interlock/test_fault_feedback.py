@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.alarms import Level
+from gateway.alarms.levels import Level
 from gateway.interlock import DriveState, Feedback, Tick, VentilationFailureAlarm, WriteCoil
 from gateway.interlock.events import Output
 from tests.interlock.support import names, unit, zone

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.alarms import Level
+from gateway.alarms.levels import Level
 from gateway.interlock import (
     DemandState,
     Feedback,

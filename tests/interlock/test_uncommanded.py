@@ -8,7 +8,7 @@ does not stop it (an operator may have started it on purpose), but says so: an
 
 from __future__ import annotations
 
-from gateway.alarms import Level
+from gateway.alarms.levels import Level
 from gateway.interlock import Feedback, Tick, UncommandedRun, WriteCoil
 from tests.interlock.support import names, unit, zone
 

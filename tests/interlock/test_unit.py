@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.alarms import (
-    Acknowledge,
-    AlarmEngine,
-    AlarmState,
-    ExternalAlarm,
-    Level,
-    PointSpec,
-    Sample,
-)
-from gateway.alarms import Tick as AlarmTick
+from gateway.alarms.actions import AlarmState
+from gateway.alarms.engine import AlarmEngine
+from gateway.alarms.events import Acknowledge, ExternalAlarm, Sample
+from gateway.alarms.events import Tick as AlarmTick
+from gateway.alarms.levels import Level
+from gateway.alarms.spec import PointSpec
 from gateway.interlock import (
     CoilResult,
     CoilWriteFailed,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.alarms import Level
+from gateway.alarms.levels import Level
 from gateway.interlock import DemandState, Feedback, Tick
 from gateway.interlock.states import DriveState
 from tests.interlock.support import unit, zone

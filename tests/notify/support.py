@@ -7,7 +7,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from gateway.alarms import AlarmEngine, ExternalAlarm, PointSpec, Sample
+from gateway.alarms.engine import AlarmEngine
+from gateway.alarms.events import ExternalAlarm, Sample
+from gateway.alarms.spec import PointSpec
 from ingest.notify import DeliveryRecord, NotifyConfig, PointInfo
 from occmon.model import Quality
 from tests.alarms.support import SP

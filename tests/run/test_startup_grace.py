@@ -4,7 +4,7 @@ poll; a device that has answered once faults at its first bad sample, as always.
 
 from __future__ import annotations
 
-from gateway.alarms import Sample, Tick
+from gateway.alarms.events import Sample, Tick
 from occmon.model import Quality, Reason
 from tests.alarms.support import FAULT, POINT, engine, names
 

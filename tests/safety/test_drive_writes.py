@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from gateway.interlock import CoilResult, WriteCoil
-from gateway.modbus import ModbusDevice
+from gateway.modbus.device import ModbusDevice
 from gateway.modbus.hub import ModbusHub, default_client
 from gateway.modbus.profile import load_profile
 from gateway.safety.fans import write_drive
