@@ -24,8 +24,8 @@ class ComponentHealth(BaseModel):
     problems: list[HealthProblem] = Field(description="what the component reports")
     figures: dict[str, float | int | str | bool | None] = Field(
         description="gateway: queue_rows, queue_oldest_age_s, last_publish_age_s, "
-                    "last_commit_age_s, disk_free_mb ...; ingest: store_write_age_s, "
-                    "writer_alive, outbox_rows, disk_free_mb ...")
+                    "last_commit_age_s, disk_free_mb, loop_late_max_s ...; ingest: "
+                    "store_write_age_s, writer_alive, outbox_rows, disk_free_mb ...")
 
 
 class Health(BaseModel):

@@ -175,6 +175,9 @@ class GatewayHealth:
             "failed_commits": failed, "buffered": gw.committer.buffered,
             "publisher_connected": gw.publisher.connected,
             "disk_free_mb": free, "ingest_heartbeat_age_s": ingest_age,
+            # how late the alarm tick ran at worst since the last beat: what held the loop
+            # held every alarm, interlock decision and poll as long (safety/shell.py)
+            "loop_late_max_s": gw.safety.take_loop_late(),
         })
         self.snapshot = Snapshot(counters, figures, tuple(problems))
         return problems, figures

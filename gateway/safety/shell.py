@@ -51,6 +51,11 @@ from occmon.mqttclient import options
 log = logging.getLogger(__name__)
 
 TICK_INTERVAL = 0.5
+# A tick this late is logged and counted: the event loop was held that long (a stalled disk
+# under the queue, a starved CPU, a blocking bug), and every alarm, interlock decision and
+# poll of the gateway waited as long. The largest lateness of each heartbeat interval is the
+# gateway's figure ``loop_late_max_s`` (gateway/health.py), however small.
+LOOP_STALL_S = 1.0
 
 # ``Safety._plan``: a device's judged series (index, point, quantity), the engine's plan of
 # them, and whether one is a ventilation unit's point
@@ -97,6 +102,7 @@ class Safety:
         self.guard = CommandGuard.from_config(config)  # signed operator commands only
         self._tasks: set[asyncio.Task[Any]] = set()
         self._ticker: asyncio.Task[None] | None = None
+        self._late_max = 0.0  # s: the latest tick's worst lateness since take_loop_late()
         self._fan_state: dict[str, FanState] = {}
         # (device, coil, value, started, FC5 answered or None, ok): monotonic, for the bench
         self.writes: deque[tuple[str, str, bool, float, float | None, bool]] = deque(
@@ -153,6 +159,18 @@ class Safety:
             log.error("safety events not committed at stop (disk error?)")
         if self._memory is not None:
             self._memory.close()
+
+    def _late(self, late: float) -> None:
+        self._late_max = max(self._late_max, late)
+        if late >= LOOP_STALL_S:
+            self.counters["loop-stalls"] += 1
+            log.warning("the event loop ran %.1f s late: alarms, the interlock and polls "
+                        "waited as long (a stalled disk, a starved CPU or a blocking call)", late)
+
+    def take_loop_late(self) -> float:
+        """The worst lateness of the alarm tick (s) since the last call, which starts anew."""
+        late, self._late_max = self._late_max, 0.0
+        return late
 
     def memory_problem(self) -> str | None:
         """Why the units' state cannot be kept across a restart now (memory.py); None: it is."""
@@ -371,8 +389,11 @@ class Safety:
         self._committer.add(entries)
 
     async def _tick_loop(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
+            due = loop.time() + self._tick_interval
             await asyncio.sleep(self._tick_interval)
+            self._late(loop.time() - due)
             try:
                 self.tick(self._clock())
             except Exception:  # the tick must survive any bug, or alarms stop ageing
