@@ -53,6 +53,17 @@ class AlarmReached(BaseModel):
     time: str
 
 
+class AlarmSuppressed(BaseModel):
+    """Who shelved the alarm (until when) or took it out of service, and why: while it is,
+    the alarm neither annunciates nor pushes, and the floor must know whose decision that
+    was and when it ends."""
+
+    by: str | None = Field(description="the operator who shelved it or took it out")
+    reason: str = Field(description="the reason they gave")
+    since: str = Field(description="when it was shelved or taken out (ISO 8601)")
+    until: str | None = Field(description="when a shelve ends by itself; null out of service")
+
+
 class AlarmOut(BaseModel):
     """An alarm as of its latest recorded event, with where it is and what it measures.
 
@@ -95,6 +106,8 @@ class AlarmOut(BaseModel):
     cleared_at: str | None = Field(default=None, description="when the condition cleared, "
                                    "while it stays cleared (a latched alarm awaiting "
                                    "acknowledgement)")
+    suppressed: AlarmSuppressed | None = Field(default=None, description="while shelved or "
+                                               "out of service: by whom, why, until when")
 
 
 class AlarmEventOut(BaseModel):
@@ -250,6 +263,13 @@ def alarm_out(r: AlarmRecord, config: SiteConfig, episode: Episode | None = None
                                     time=iso_utc(episode.reached_at)),
             "cleared_at": (iso_utc(episode.cleared_at)
                            if episode.cleared_at is not None and not active else None)}
+    if r.state in ("shelved", "out-of-service") and r.event in ("shelved", "out-of-service"):
+        until = b.get("until")
+        since = b.get("since")  # taken up after a gateway restart: when it was done
+        story["suppressed"] = AlarmSuppressed(
+            by=r.user, reason=str(b.get("reason", "")),
+            since=iso_utc(float(since) if isinstance(since, int | float) else r.time),
+            until=iso_utc(float(until)) if isinstance(until, int | float) else None)
     return AlarmOut(alarm_id=r.alarm_id, point=r.point, kind=r.kind, state=r.state,
                     active=active, level=r.level, value=b.get("value"),
                     setpoint=b.get("setpoint"), unit=str(b.get("unit", "")),

@@ -29,6 +29,8 @@ TEXT: Final[dict[str, dict[str, str]]] = {
            "mode_await_reset": "等待人工复位, 复位后停止",
            "mode_manual_on": "手动强制开启 ({by})",
            "mode_manual_off": "手动强制关闭 ({by}), 联锁不启动风机",
+           "shelved_by": "由 {by} 搁置至 {until}", "oos_by": "由 {by} 停用",
+           "suppressed_since": "自",
            "curve": "今日曲线 (每10分钟最大值), 红虚线为限值", "unconfigured": "(未在配置中)"},
     "en": {"title": "Occupational health notice board", "updated": "updated", "switch": "中文",
            "alarms": "Current alarms", "no_alarms": "No active alarms",
@@ -54,15 +56,19 @@ TEXT: Final[dict[str, dict[str, str]]] = {
            "mode_await_reset": "awaiting an operator reset, stops after it",
            "mode_manual_on": "forced on by hand ({by})",
            "mode_manual_off": "forced off by hand ({by}): the interlock will not start it",
+           "shelved_by": "shelved by {by} until {until}",
+           "oos_by": "taken out of service by {by}", "suppressed_since": "since",
            "curve": "today (10-minute maxima), red dashed line: limit",
            "unconfigured": "(not in the configuration)"},
 }
 
 LEVEL: Final[dict[str, dict[str, str]]] = {
     "zh": {"normal": "正常", "pre-alarm": "预报", "alarm": "警报", "high": "高报",
-           "fault": "故障", "offline": "离线", "system": "系统"},
+           "fault": "故障", "offline": "离线", "system": "系统", "shelved": "已搁置",
+           "out-of-service": "已停用"},
     "en": {"normal": "normal", "pre-alarm": "pre-alarm", "alarm": "alarm",
-           "high": "high alarm", "fault": "fault", "offline": "offline", "system": "system"},
+           "high": "high alarm", "fault": "fault", "offline": "offline", "system": "system",
+           "shelved": "shelved", "out-of-service": "out of service"},
 }
 
 # the part of occmon a system alarm comes from (alarm id system:{component}:{code})
@@ -88,6 +94,10 @@ TODO: Final[dict[str, dict[str, str]]] = {
         "system": "监测系统自身故障, 不是现场气体报警: 通知控制室和系统维护人员; "
                   "修复前以就地仪表和便携式检测仪为准",
         "cleared": "已恢复: 确认现场安全并查明原因后, 在系统中确认该报警",
+        "shelved": "该报警已被人为搁置, 期间不报警、不推送, 到期自动恢复; "
+                   "以该点实时数值和就地仪表为准",
+        "out-of-service": "该报警已停用 (维修或标定), 期间该点无自动报警; "
+                          "进入须携带便携式检测仪",
     },
     "en": {
         "high": "Evacuate the area now and warn others; start the emergency plan; "
@@ -106,6 +116,11 @@ TODO: Final[dict[str, dict[str, str]]] = {
                   "instruments and portable detectors",
         "cleared": "Cleared: make sure the area is safe and find the cause, then "
                    "acknowledge the alarm",
+        "shelved": "This alarm was shelved by hand: it neither sounds nor pushes until the "
+                   "shelve ends by itself; go by the point's live value and local "
+                   "instruments",
+        "out-of-service": "This alarm is out of service (repair or calibration): no "
+                          "automatic alarm here meanwhile; carry a portable detector",
     },
 }
 

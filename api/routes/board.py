@@ -86,6 +86,8 @@ def _alarm_level(a: AlarmOut) -> str:
     """The level a card shows: the current one while active; for a latched alarm the
     highest its occurrence reached (its latest event's level is the one it cleared from,
     after falling through the lower ones)."""
+    if a.state in ("shelved", "out-of-service"):  # an operator silenced it: say so, no order
+        return a.state
     if a.kind == "fault":
         return "fault"
     if a.kind == "system":  # the monitoring system itself (gateway/health.py), not the air
@@ -99,6 +101,8 @@ def _alarm_level(a: AlarmOut) -> str:
 def _todo(a: AlarmOut, lang: str) -> str:
     if a.state == "cleared-unacknowledged":  # the condition is gone: not "leave the area"
         return TODO[lang]["cleared"]
+    if a.state in ("shelved", "out-of-service"):
+        return TODO[lang][a.state]
     if a.kind == "system":
         return TODO[lang]["system"]
     if a.source == "ventilation-unit":
@@ -126,27 +130,35 @@ def alarm_section(alarms: list[AlarmOut], lang: str, tz: dt.tzinfo) -> str:
         agent = _name(a.agent_name, lang)
         area = _name(a.area_name, lang)
         state = (t["unacked"] if a.state == "active-unacknowledged"
-                 else t["latched"] if a.state == "cleared-unacknowledged" else a.state)
+                 else t["latched"] if a.state == "cleared-unacknowledged"
+                 else "" if a.state in ("shelved", "out-of-service")  # the badge says it
+                 else a.state)
         latched = " latched" if a.state == "cleared-unacknowledged" else ""
         items.append(
             f'<li class="alarm lvl-{level}{latched}" data-alarm="{esc(a.alarm_id)}" '
             f'data-level="{level}">'
             f'<div class="a-head"><span class="badge">{esc(LEVEL[lang][level])}</span> '
             f'<b>{esc(where)}</b> <span class="agent">{esc(agent)}</span></div>'
-            f'<div class="a-fig">{_alarm_figure(a, lang)} <span class="muted">{esc(area)} · '
-            f'{_alarm_times(a, lang, tz)} · {esc(state)}</span></div>'
+            f'<div class="a-fig">{_alarm_figure(a, lang, tz)} <span class="muted">{esc(area)} · '
+            f'{_alarm_times(a, lang, tz)}{" · " + esc(state) if state else ""}</span></div>'
             f'<div class="todo">{esc(_todo(a, lang))}</div></li>')
     return (f'<section id="alarms" class="alarms"><h2>{t["alarms"]} ({len(items)})</h2>'
             f'<ul>{"".join(items)}</ul></section>')
 
 
-def _alarm_figure(a: AlarmOut, lang: str) -> str:
+def _alarm_figure(a: AlarmOut, lang: str, tz: dt.tzinfo) -> str:
     """What the alarm is about, truthfully whatever its latest event: the value that took
     the occurrence to its highest level and that level's set-point ("reached 12.3 mg/m3,
     alarm set-point 10"). The latest event's own value is not it: after a clear it is
     the value at clearing, below the set-point it is printed with. A system alarm has no
     value: its cause says what is wrong."""
     t = TEXT[lang]
+    if a.suppressed is not None:  # whose decision it is, and when it ends
+        s = a.suppressed
+        who = s.by or "-"
+        text = (t["shelved_by"].format(by=who, until=_local(s.until, tz)) if s.until
+                else t["oos_by"].format(by=who))
+        return esc(f"{text} ({s.reason})" if s.reason else text)
     if a.kind == "system":
         return esc(a.cause)
     reached = a.reached
@@ -167,6 +179,8 @@ def _alarm_times(a: AlarmOut, lang: str, tz: dt.tzinfo) -> str:
     """Since when: the raise of the current occurrence (not the latest event, which may be
     an acknowledgement); and when it cleared, for a latched alarm."""
     t = TEXT[lang]
+    if a.suppressed is not None:  # since the operator's decision, not a raise
+        return f'{t["suppressed_since"]} {_local(a.suppressed.since, tz)}'
     text = f'{t["since"]} {_local(a.raised_at or a.time, tz)}'
     if a.cleared_at is not None:
         text += f' · {t["cleared"]} {_local(a.cleared_at, tz)}'
@@ -174,7 +188,8 @@ def _alarm_times(a: AlarmOut, lang: str, tz: dt.tzinfo) -> str:
 
 
 def _rank(level: str) -> int:
-    return {"high": 5, "alarm": 4, "fault": 3, "system": 3, "pre-alarm": 2}.get(level, 1)
+    return {"high": 5, "alarm": 4, "fault": 3, "system": 3, "pre-alarm": 2,
+            "shelved": 0, "out-of-service": 0}.get(level, 1)
 
 
 # -- points ---------------------------------------------------------------------------------

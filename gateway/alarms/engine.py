@@ -625,7 +625,8 @@ class AlarmEngine:
                 f"{self._max_shelve:g} s, asked {event.until - event.time:g} s")
         out = self._fire(alarm, Trigger.SHELVE, event.time, user=event.user, until=event.until,
                          reason=event.reason,
-                         cause=f"shelved by {event.user} until {event.until:g}: {event.reason}")
+                         cause=f"shelved by {event.user} until {iso_utc(event.until)}: "
+                               f"{event.reason}")
         alarm.shelved_until = event.until
         self._shelved[alarm.alarm_id] = self._position[alarm.alarm_id]
         return out

@@ -23,14 +23,21 @@ import time
 import weakref
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from gateway import interlock as il
-from gateway.alarms.actions import AlarmEvent
+from gateway.alarms.actions import (
+    AlarmEvent,
+    RemovedFromService,
+    ReturnedToService,
+    Shelved,
+    Unshelved,
+)
 from gateway.alarms.engine import AlarmEngine, GoodPlan
 from gateway.alarms.errors import AlarmError
-from gateway.alarms.events import ExternalAlarm, Tick
+from gateway.alarms.events import ExternalAlarm, SetOutOfService, Shelve, Tick
 from gateway.alarms.resolve import point_specs
 from gateway.committer import Committer
 from gateway.driver import PolledDriver
@@ -40,7 +47,7 @@ from gateway.safety import states, wire
 from gateway.safety.commands import BadCommand, CommandListener, parse, result_payload
 from gateway.safety.fans import FanDriver, FanState, write_coil, write_drive
 from gateway.safety.guard import AUDIT, CommandGuard, Refused
-from gateway.safety.memory import UnitMemoryFile
+from gateway.safety.memory import Suppression, UnitMemoryFile
 from occmon.batch import GoodBatch, SeriesTable
 from occmon.config.alarms import AlarmsConfig
 from occmon.config.schema import SiteConfig
@@ -132,6 +139,8 @@ class Safety:
 
     async def start(self) -> None:
         now = self._clock()
+        if self._memory is not None:  # shelves and out-of-service from before a restart
+            self._restore_suppressions(now)
         self._enqueue(states.state_entries(  # the fresh engine's truth: ingest reconciles
             self.site, self.engine, [*self._alarm_points, *self.interlock.units],
             now, startup=True))
@@ -323,12 +332,65 @@ class Safety:
         if reported:
             self._apply(self.interlock.handle(il.ZoneAlarm(now, reported)))
 
-    def _alarm_events(self, events: list[AlarmEvent]) -> list[dict[str, Any]]:
+    def _restore_suppressions(self, now: float) -> None:
+        """Take up each shelve still running and each out-of-service as the operator left
+        them, before the start-up snapshot (which then shows them, so ingest closes none)."""
+        assert self._memory is not None
+        events: list[AlarmEvent] = []
+        since: dict[str, float] = {}
+        for kept in self._memory.load_suppressions():
+            if kept.until is not None and kept.until <= now:
+                self._memory.forget_suppression(kept.alarm_id)  # it ended while stopped
+                continue
+            command: Shelve | SetOutOfService = (
+                Shelve(kept.alarm_id, kept.user, kept.until, kept.reason, now)
+                if kept.until is not None else
+                SetOutOfService(kept.alarm_id, kept.user, kept.reason, now))
+            try:
+                taken = self.engine.handle(command)
+            except AlarmError as exc:  # an alarm the site no longer has, a longer max_shelve
+                self.counters["alarm.suppression-not-restored"] += 1
+                log.warning("%s of alarm %s by %s not taken up after the restart: %s",
+                            kept.kind, kept.alarm_id, kept.user, exc)
+                self._memory.forget_suppression(kept.alarm_id)
+                continue
+            events += [replace(e, cause=f"{e.cause} (kept across a gateway restart)")
+                       for e in taken]
+            since[kept.alarm_id] = kept.since
+            log.info("alarm %s %s again after the restart (%s: %s)", kept.alarm_id,
+                     kept.kind, kept.user, kept.reason)
+        self._alarm_events(events, since)
+
+    def _remember(self, events: list[AlarmEvent], since: dict[str, float]) -> None:
+        """Keep what an operator's shelve or out-of-service must survive a restart with."""
+        assert self._memory is not None
+        now = self._clock()
+        for event in events:
+            when = since.get(event.alarm_id, event.time)
+            if isinstance(event, Shelved):
+                self._memory.keep_suppression(Suppression(
+                    event.alarm_id, "shelved", event.user, event.reason, event.until, when),
+                    now)
+            elif isinstance(event, RemovedFromService):
+                self._memory.keep_suppression(Suppression(
+                    event.alarm_id, "out-of-service", event.user, event.reason, None, when),
+                    now)
+            elif isinstance(event, Unshelved | ReturnedToService):
+                self._memory.forget_suppression(event.alarm_id)
+
+    def _alarm_events(self, events: list[AlarmEvent],
+                      since: dict[str, float] | None = None) -> list[dict[str, Any]]:
+        """``since``: alarm id -> when its operator shelved it or took it out, for a shelve or
+        out-of-service taken up after a restart (its event's ``since``; else its time)."""
         if not events:
             return []
+        if self._memory is not None:
+            self._remember(events, since or {})
         bodies, entries = [], []
         for event in events:
             body = event.to_dict()
+            if since and event.alarm_id in since:
+                body["since"] = since[event.alarm_id]
             entries.append(wire.event_entry(self.site, wire.ALARM, body, self._ids.next()))
             bodies.append(body)
         self.counters["alarm.events"] += len(events)

@@ -187,3 +187,59 @@ def test_without_its_raise_in_the_store_an_alarm_has_no_episode(tmp_path: Path) 
     assert alarm["raised_at"] is None and alarm["reached"] is None
     card = alarm_card(parse(page), DUST)
     assert "33 mg/m3" in card and "≥" not in card, card
+
+
+def test_a_shelved_or_out_of_service_alarm_says_whose_decision_it_is_and_orders_nothing(
+        tmp_path: Path) -> None:
+    """A shelved gas alarm was shown as "警报 ... shelved" with the order to leave the area
+    upwind, though the gas was normal and an officer had silenced it for a calibration; an
+    alarm taken out of service for repair read "out-of-service" in English on the Chinese
+    board. Each card now says who did it, why, since when and until when, with what the
+    floor should do meanwhile, and sits below every alarm that is sounding."""
+    assert chromium()
+    config = site_config(tmp_path)
+    now = time.time()
+    events = Events()
+    dust_story(events, now - 600)  # a sounding alarm, to rank above the silenced ones
+    until = now + 3600
+    # taken up again by a restarted gateway 300 s ago (its "since": when 李伟 shelved it)
+    events.add(H2S, "shelved", "shelved", now - 300, 0, None, 0.4, None,
+               user="李伟", reason="标定通气测试", until=until, since=now - 2000)
+    fault = "pump-h2s:fault"
+    events.add(fault, "out-of-service", "out-of-service", now - 200, 0, None, None, None,
+               user="王工", reason="探头返厂维修", kind="fault")
+    stored(config.store.path, events)
+    with serve(create_app(config, config.store.path)) as url:
+        listed = {a["alarm_id"]: a for a in httpx.get(
+            url + "/api/v1/alarms", headers={"X-API-Key": OFFICER_KEY}).json()}
+        zh = parse(headless(tmp_path / "chromium", "--dump-dom", url + "/board"))
+        en = parse(headless(tmp_path / "chromium", "--dump-dom", url + "/board?lang=en"))
+    assert listed[H2S]["suppressed"] == {"by": "李伟", "reason": "标定通气测试",
+                                         "since": iso_utc(now - 2000), "until": iso_utc(until)}
+    assert listed[fault]["suppressed"] == {"by": "王工", "reason": "探头返厂维修",
+                                           "since": iso_utc(now - 200), "until": None}
+    assert listed[DUST]["suppressed"] is None
+
+    shelved = alarm_node(zh, H2S)
+    assert shelved.attrs["data-level"] == "shelved"
+    assert shelved.with_class("badge")[0].text == "已搁置"
+    card = shelved.text
+    assert f"由 李伟 搁置至 {hms(until)} (标定通气测试)" in card, card
+    assert f"自 {hms(now - 2000)}" in card and "shelved" not in card, card
+    assert shelved.with_class("todo")[0].text.startswith("该报警已被人为搁置"), card
+    assert "撤离" not in card, card
+    out = alarm_node(zh, fault)
+    assert out.attrs["data-level"] == "out-of-service"
+    assert out.with_class("badge")[0].text == "已停用"
+    card = out.text
+    assert "由 王工 停用 (探头返厂维修)" in card and "out-of-service" not in card, card
+    assert out.with_class("todo")[0].text.startswith("该报警已停用"), card
+    section = zh.by_id("alarms")
+    assert section is not None
+    order = [n.attrs["data-alarm"] for n in section.find_all(lambda n: "data-alarm" in n.attrs)]
+    assert order[0] == DUST  # the sounding alarm first
+
+    card = alarm_card(en, H2S)
+    assert f"shelved by 李伟 until {hms(until)} (标定通气测试)" in card, card
+    assert "Leave the area" not in card and "neither sounds nor pushes" in card, card
+    assert "taken out of service by 王工" in alarm_card(en, fault)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gateway.interlock import DemandState, UnitMemory
-from gateway.safety.memory import UnitMemoryFile
+from gateway.safety.memory import Suppression, UnitMemoryFile
 
 HOLD = UnitMemory(DemandState.HOLD, 1_800_000_070.0)
 LATCH = UnitMemory(DemandState.AWAIT_RESET)
@@ -95,10 +95,80 @@ def test_a_write_that_fails_is_counted_logged_once_and_tried_again(
     assert caplog.text.count("cannot write") == 1
     assert memory.problem is not None  # the gateway's health says it (gateway/health.py)
     assert memory.problem.startswith(f"the interlock cannot write its memory {path} (")
-    assert memory.problem.endswith("a restart would start every ventilation unit idle")
+    assert memory.problem.endswith("a restart would start every ventilation unit idle and "
+                                   "bring back every shelved or out-of-service alarm")
     locker.execute("ROLLBACK")
     locker.close()
     memory.save({"a": HOLD}, 3.0)  # not marked saved before: written now
     assert memory.problem is None
     memory.close()
     assert UnitMemoryFile(path, Counter()).load() == {"a": (HOLD, 3.0)}
+
+
+def test_shelves_and_out_of_service_are_kept_replaced_and_forgotten(tmp_path: Path) -> None:
+    path = tmp_path / "queue.db-interlock"
+    first = UnitMemoryFile(path, Counter())
+    first.keep_suppression(Suppression("p:process", "shelved", "li", "gas test", 900.0, 9.0),
+                           10.0)
+    first.keep_suppression(Suppression("q:fault", "out-of-service", "wang", "repair", None,
+                                       5.0), 11.0)
+    first.keep_suppression(Suppression("r:fault", "shelved", "li", "x", 950.0, 5.0), 12.0)
+    # one row an alarm: taken out of service while shelved replaces the shelve
+    first.keep_suppression(Suppression("p:process", "out-of-service", "zhao", "swap", None,
+                                       5.0), 13.0)
+    first.forget_suppression("r:fault")
+    first.forget_suppression("never-kept")  # nothing to forget: no error
+    first.close()
+    assert sorted(UnitMemoryFile(path, Counter()).load_suppressions(),
+                  key=lambda s: s.alarm_id) == [
+        Suppression("p:process", "out-of-service", "zhao", "swap", None, 5.0),
+        Suppression("q:fault", "out-of-service", "wang", "repair", None, 5.0)]
+
+
+def test_a_suppression_row_that_does_not_read_is_skipped_and_counted(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "memory"
+    memory = UnitMemoryFile(path, Counter())
+    memory.keep_suppression(Suppression("a:process", "shelved", "li", "x", 900.0, 5.0), 1.0)
+    memory.keep_suppression(Suppression("b:process", "shelved", "li", "y", 900.0, 5.0), 1.0)
+    memory.keep_suppression(Suppression("c:fault", "out-of-service", "li", "z", None, 5.0),
+                            1.0)
+    memory.close()
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE suppressions SET kind = 'muted' WHERE alarm_id = 'a:process'")
+        db.execute("UPDATE suppressions SET until = NULL WHERE alarm_id = 'b:process'")
+    counters: Counter[str] = Counter()
+    with caplog.at_level(logging.WARNING, "gateway.safety.memory"):
+        loaded = UnitMemoryFile(path, counters).load_suppressions()
+    assert loaded == [Suppression("c:fault", "out-of-service", "li", "z", None, 5.0)]
+    assert counters["interlock.memory-bad-row"] == 2
+    assert "alarm 'a:process' not restored: kind 'muted'" in caplog.text
+
+
+def test_a_memory_file_from_before_suppressions_gets_their_table(tmp_path: Path) -> None:
+    """A file written by a gateway that kept only units opens, and keeps shelves from now."""
+    path = tmp_path / "memory"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE units (unit TEXT PRIMARY KEY, state TEXT NOT NULL, "
+                   "hold_until REAL, override_by TEXT, saved REAL NOT NULL)")
+        db.execute("INSERT INTO units VALUES ('a', 'hold', 1800000070.0, NULL, 5.0)")
+    memory = UnitMemoryFile(path, Counter())
+    assert memory.load() == {"a": (HOLD, 5.0)} and memory.load_suppressions() == []
+    memory.keep_suppression(Suppression("a:process", "shelved", "li", "x", 900.0, 5.0), 6.0)
+    assert len(memory.load_suppressions()) == 1 and memory.problem is None
+
+
+def test_a_shelve_whose_write_failed_is_written_at_the_next_chance(tmp_path: Path) -> None:
+    path = tmp_path / "memory"
+    memory = UnitMemoryFile(path, Counter())
+    locker = sqlite3.connect(path, isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")
+    memory.keep_suppression(Suppression("a:process", "shelved", "li", "x", 900.0, 5.0), 1.0)
+    memory.forget_suppression("b:process")
+    assert memory.problem is not None
+    locker.execute("ROLLBACK")
+    locker.close()
+    memory.save({}, 2.0)  # the next unit save (or the next shelve) writes it
+    assert memory.problem is None
+    assert UnitMemoryFile(path, Counter()).load_suppressions() == [
+        Suppression("a:process", "shelved", "li", "x", 900.0, 5.0)]

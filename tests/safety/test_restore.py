@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from occmon.model import iso_utc
-from tests.safety.rig import ALARM_PPM, Rig, running, site_doc
+from tests.safety.rig import ALARM_PPM, FAULT, PROCESS, Rig, running, site_doc
 from tests.servers import Mosquitto, wait_for
 
 pytestmark = pytest.mark.server
@@ -141,3 +141,64 @@ def test_a_memory_the_gateway_cannot_keep_is_a_health_problem_and_a_system_alarm
         assert "not a gas alarm here" in english
         rig.call(rig.plant.set_value, "gp1-h2s", ALARM_PPM * 1.3)  # the interlock works
         wait_for(lambda: rig.logged("confirmed"), 30, "fan-1 running on the leak")
+
+
+def _alarm_state(rig: Rig, alarm_id: str) -> str | None:
+    answer = rig.api.get(f"/api/v1/alarms/{alarm_id}")
+    return str(answer.json()["alarm"]["state"]) if answer.status_code == 200 else None
+
+
+def test_a_shelve_and_an_out_of_service_are_kept_across_a_restart(
+        tmp_path: Path, mosquitto: Mosquitto) -> None:
+    """A detector taken out for repair and its gas alarm shelved for a calibration gas test:
+    a restarted gateway takes both up again, before its start-up snapshot (so ingest closes
+    neither), and the leak that follows starts the fan without a push. Before, both ended at
+    the restart: the fault and the gas alarm annunciated as if nobody had acted."""
+    with running(tmp_path, mosquitto) as rig:
+        wait_for(lambda: rig.logged("unit-state"), 20, "the start report")
+        until = time.time() + 600
+        shelved = rig.api.post(f"/api/v1/alarms/{PROCESS}/shelve", json={
+            "user": "li.wei", "reason": "calibration gas test", "until": iso_utc(until)})
+        assert shelved.status_code == 200, shelved.text
+        out = rig.api.post(f"/api/v1/alarms/{FAULT}/out-of-service",
+                           json={"user": "wang", "reason": "detector off for repair"})
+        assert out.status_code == 200, out.text
+        shelved_at = shelved.json()["events"][0]["time"]
+        restart = time.time()
+        rig.restart_gateway()
+        wait_for(lambda: _alarm_state(rig, FAULT) == "out-of-service" and [
+            e for e in rig.alarm_events(FAULT) if e.time >= restart], 15,
+            "the out-of-service taken up")
+        alarm = rig.api.get(f"/api/v1/alarms/{PROCESS}").json()["alarm"]
+        assert alarm["state"] == "shelved"
+        # when li.wei shelved it, not when the restart took the shelve up again
+        assert alarm["suppressed"] == {"by": "li.wei", "reason": "calibration gas test",
+                                       "since": shelved_at, "until": iso_utc(until)}
+        kept = [e for e in rig.alarm_events(PROCESS) if e.time >= restart]
+        assert [e.event for e in kept] == ["shelved"]  # taken up, and nothing closed
+        assert kept[0].body["user"] == "li.wei"
+        assert abs(kept[0].body["until"] - until) < 0.001  # the API takes it to the ms
+        assert kept[0].body["reason"] == "calibration gas test"
+        assert kept[0].body["cause"] == (  # when it ends, readable (it was "1.79661e+09")
+            f"shelved by li.wei until {iso_utc(kept[0].body['until'])}: calibration gas test "
+            "(kept across a gateway restart)")
+        back = next(e for e in rig.alarm_events(FAULT) if e.time >= restart)
+        assert (back.event, back.body["user"]) == ("out-of-service", "wang")
+        # shelving silences the alarm, never the interlock: the leak starts the fan
+        rig.call(rig.plant.set_value, "gp1-h2s", ALARM_PPM * 1.3)
+        wait_for(lambda: rig.logged("started"), 20, "the leak starting the fan")
+        time.sleep(1.0)  # past the alarm's on-delay (0.5 s)
+        assert [e.event for e in rig.alarm_events(PROCESS) if e.time >= restart] == ["shelved"]
+        # unshelved and returned to service by hand: a later restart takes up neither
+        assert rig.api.post(f"/api/v1/alarms/{PROCESS}/unshelve",
+                            json={"user": "li.wei"}).status_code == 200
+        assert rig.api.post(f"/api/v1/alarms/{FAULT}/in-service",
+                            json={"user": "wang", "reason": "repaired"}).status_code == 200
+        wait_for(lambda: _alarm_state(rig, FAULT) == "normal", 15, "back in service")
+        again = time.time()
+        rig.restart_gateway()
+        wait_for(lambda: [e for e in rig.alarm_events(PROCESS)
+                          if e.time >= again and e.event == "raised"], 15,
+                 "the leak's alarm, raised by the new engine")
+        assert not [e for e in rig.alarm_events() if e.time >= again
+                    and e.event in ("shelved", "out-of-service")]
