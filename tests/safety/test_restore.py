@@ -9,12 +9,15 @@ with nobody to stop it) and a latch waiting for an operator's reset was lost.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
+from collections import Counter
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from gateway.safety.memory import Suppression, UnitMemoryFile
 from occmon.model import iso_utc
 from tests.safety.rig import ALARM_PPM, FAULT, PROCESS, Rig, running, site_doc
 from tests.servers import Mosquitto, wait_for
@@ -202,3 +205,27 @@ def test_a_shelve_and_an_out_of_service_are_kept_across_a_restart(
                  "the leak's alarm, raised by the new engine")
         assert not [e for e in rig.alarm_events() if e.time >= again
                     and e.event in ("shelved", "out-of-service")]
+
+
+def test_an_ended_shelve_and_an_alarm_the_site_no_longer_has_are_not_taken_up(
+        tmp_path: Path, mosquitto: Mosquitto, caplog: pytest.LogCaptureFixture) -> None:
+    """The memory holds a shelve that ended while the gateway was stopped and the
+    out-of-service of an alarm the site file no longer has: neither is taken up (the second
+    is logged and counted), both are dropped from the file, and the alarm in service runs."""
+    now = time.time()
+    memory = UnitMemoryFile(tmp_path / "queue.db-interlock", Counter())
+    memory.keep_suppression(Suppression(PROCESS, "shelved", "li.wei", "gas test", now - 5,
+                                        now - 600), now - 600)
+    memory.keep_suppression(Suppression("old-point:fault", "out-of-service", "wang",
+                                        "removed", None, now - 900), now - 900)
+    memory.close()
+    with caplog.at_level(logging.WARNING, "gateway.safety.shell"), \
+            running(tmp_path, mosquitto) as rig:
+        wait_for(lambda: rig.logged("unit-state"), 20, "the start report")
+        assert rig.counters()["safety.alarm.suppression-not-restored"] == 1
+        assert not [e for e in rig.alarm_events() if e.event in ("shelved", "out-of-service")]
+        rig.call(rig.plant.set_value, "gp1-h2s", ALARM_PPM * 1.3)
+        wait_for(lambda: [e for e in rig.alarm_events(PROCESS) if e.event == "raised"], 15,
+                 "the alarm raised: the ended shelve was not taken up")
+    assert "out-of-service of alarm old-point:fault by wang not taken up" in caplog.text
+    assert UnitMemoryFile(tmp_path / "queue.db-interlock", Counter()).load_suppressions() == []
