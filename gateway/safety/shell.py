@@ -182,7 +182,8 @@ class Safety:
         return late
 
     def memory_problem(self) -> str | None:
-        """Why the units' state cannot be kept across a restart now (memory.py); None: it is."""
+        """Why the units' states and the alarms' shelves cannot be kept across a restart now
+        (memory.py); None: they are."""
         return None if self._memory is None else self._memory.problem
 
     def counter_values(self) -> dict[str, int]:
