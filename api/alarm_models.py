@@ -14,6 +14,8 @@ from occmon.model import iso_utc
 
 # alarm bodies and the gateway's alarm snapshot add these to the event time keys
 ALARM_TIME_KEYS = TIME_KEYS | {"raised_at", "shelved_until"}
+# the states in which an operator has silenced an alarm (each entered by the event of its name)
+SUPPRESSED = ("shelved", "out-of-service")
 
 # the alarm states (gateway.alarms.actions.AlarmState; the API does not import the gateway,
 # tests/api/test_agents_enums.py holds the two lists equal), and "all" for the whole list
@@ -263,7 +265,7 @@ def alarm_out(r: AlarmRecord, config: SiteConfig, episode: Episode | None = None
                                     time=iso_utc(episode.reached_at)),
             "cleared_at": (iso_utc(episode.cleared_at)
                            if episode.cleared_at is not None and not active else None)}
-    if r.state in ("shelved", "out-of-service") and r.event in ("shelved", "out-of-service"):
+    if r.state in SUPPRESSED and r.event in SUPPRESSED:
         until = b.get("until")
         since = b.get("since")  # taken up after a gateway restart: when it was done
         story["suppressed"] = AlarmSuppressed(

@@ -27,7 +27,7 @@ from fastapi.responses import HTMLResponse
 
 import thresholds
 from api import curve, personal
-from api.alarm_models import AlarmOut, UnitOut, alarm_out, unit_out
+from api.alarm_models import SUPPRESSED, AlarmOut, UnitOut, alarm_out, unit_out
 from api.board_text import (
     COMPONENT,
     DRIVE,
@@ -53,7 +53,7 @@ from occmon.config.schema import SiteConfig
 router = APIRouter(tags=["notice board"])
 REFRESH_S = 60
 OPEN_ALARM = ("active-unacknowledged", "active-acknowledged", "cleared-unacknowledged",
-              "shelved", "out-of-service")
+              *SUPPRESSED)
 
 
 def shown(value: float) -> str:
@@ -86,7 +86,7 @@ def _alarm_level(a: AlarmOut) -> str:
     """The level a card shows: the current one while active; for a latched alarm the
     highest its occurrence reached (its latest event's level is the one it cleared from,
     after falling through the lower ones)."""
-    if a.state in ("shelved", "out-of-service"):  # an operator silenced it: say so, no order
+    if a.state in SUPPRESSED:  # an operator silenced it: say so, give no order
         return a.state
     if a.kind == "fault":
         return "fault"
@@ -101,7 +101,7 @@ def _alarm_level(a: AlarmOut) -> str:
 def _todo(a: AlarmOut, lang: str) -> str:
     if a.state == "cleared-unacknowledged":  # the condition is gone: not "leave the area"
         return TODO[lang]["cleared"]
-    if a.state in ("shelved", "out-of-service"):
+    if a.state in SUPPRESSED:
         return TODO[lang][a.state]
     if a.kind == "system":
         return TODO[lang]["system"]
@@ -131,7 +131,7 @@ def alarm_section(alarms: list[AlarmOut], lang: str, tz: dt.tzinfo) -> str:
         area = _name(a.area_name, lang)
         state = (t["unacked"] if a.state == "active-unacknowledged"
                  else t["latched"] if a.state == "cleared-unacknowledged"
-                 else "" if a.state in ("shelved", "out-of-service")  # the badge says it
+                 else "" if a.state in SUPPRESSED  # the badge says it
                  else a.state)
         latched = " latched" if a.state == "cleared-unacknowledged" else ""
         items.append(
@@ -189,7 +189,7 @@ def _alarm_times(a: AlarmOut, lang: str, tz: dt.tzinfo) -> str:
 
 def _rank(level: str) -> int:
     return {"high": 5, "alarm": 4, "fault": 3, "system": 3, "pre-alarm": 2,
-            "shelved": 0, "out-of-service": 0}.get(level, 1)
+            **dict.fromkeys(SUPPRESSED, 0)}.get(level, 1)
 
 
 # -- points ---------------------------------------------------------------------------------
