@@ -84,7 +84,13 @@ def site_doc(tmp_path: Path, broker_port: int, **ventilation: Any) -> dict[str, 
             {"name": "staff", "role": "staff",
              "sha256": hashlib.sha256(STAFF_KEY.encode()).hexdigest()}]},
         "security": command_keys(tmp_path),
-        "alarms": {"on_delay": 0.5, "off_delay": 1.0, "fault_off_delay": 1.0},
+        # a point is stale after 3 s (12 polls), not the gateway's 0.75 s: a test process
+        # (uvicorn, ingest and the test's own polling beside the gateway's loop) can hold
+        # that loop for over a second on a busy machine, and a point judged stale then is a
+        # fault whose fail-safe start changes what the test sees (CI failed on it twice);
+        # a dead device is still a fault within 3 polls, from the driver's device-offline
+        "alarms": {"on_delay": 0.5, "off_delay": 1.0, "fault_off_delay": 1.0,
+                   "stale_after_polls": 12},
         "ventilation": {"units": [unit]},
         "notify": {"channels": [{"id": "annunciator", "type": "mqtt"}],
                    "groups": [{"id": "control-room", "channels": ["annunciator"]}],

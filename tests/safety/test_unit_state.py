@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.safety.rig import running, site_doc, switch
+from tests.safety.rig import running, switch
 from tests.servers import Mosquitto, wait_for
 
 pytestmark = pytest.mark.server
@@ -103,12 +103,7 @@ def test_a_fan_whose_device_stops_answering_is_not_shown_stopped_or_running(
     """fan-1, found running, stops answering: the log does not say it stopped, it says
     that whether it runs is not known; the board no longer lists it as running and
     marks the fan's word (the interlock's command) as unknown in fact."""
-    doc = site_doc(tmp_path, mosquitto.port)
-    # the H2S point is judged stale after 3 s, not the rig's 0.75 s: on a busy machine one
-    # late reading made it a fault, whose fail-safe start commanded fan-1 (so it was no
-    # longer uncommanded, and the line under test never came; CI failed once on it)
-    doc["alarms"]["stale_after_polls"] = 12
-    with running(tmp_path, mosquitto, doc=doc, fans_on=("fan-1",)) as rig:
+    with running(tmp_path, mosquitto, fans_on=("fan-1",)) as rig:
         wait_for(lambda: rig.api.get("/api/v1/ventilation").json()[0]["found_running"], 20,
                  "fan-1 found running")
         rig.loop.run(rig.plant.stop_device("fan-1"))
