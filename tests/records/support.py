@@ -60,6 +60,10 @@ def site_doc(tmp_path: Path) -> dict[str, Any]:
         ],
         "records": {"shifts": [{"name": "白班", "start": "08:00", "hours": 8}],
                     "signers": ["王安全"]},
+        # no ledger key, stated: the defaults are var/keys/ under the working directory, and
+        # after a `make run` in the checkout the closes were sealed with the demo's key
+        # while the tests' bare stores had no verify key (test_closing_rule failed)
+        "security": {"ledger_key": None, "ledger_verify_key": None},
         "auth": {"keys": [
             {"name": "officer", "role": "officer", "sha256": sha(OFFICER_KEY)},
             {"name": "staff", "role": "staff", "sha256": sha(STAFF_KEY)},
