@@ -149,13 +149,15 @@ class UnitMemoryFile:
             return []
         out: list[Suppression] = []
         for alarm_id, kind, user, reason, until, since in rows:
-            if kind not in KINDS or (kind == "shelved") != (until is not None):
+            try:
+                if kind not in KINDS or (kind == "shelved") != (until is not None):
+                    raise ValueError(f"kind {kind!r}, until {until!r}")
+                out.append(Suppression(str(alarm_id), kind, str(user), str(reason),
+                                       None if until is None else float(until), float(since)))
+            except (ValueError, TypeError) as exc:  # as load(): skipped, never a failed start
                 self.counters["interlock.memory-bad-row"] += 1
-                log.warning("interlock memory %s: alarm %r not restored: kind %r, until %r",
-                            self.path, alarm_id, kind, until)
-                continue
-            out.append(Suppression(str(alarm_id), kind, str(user), str(reason),
-                                   None if until is None else float(until), float(since)))
+                log.warning("interlock memory %s: alarm %r not restored: %s", self.path,
+                            alarm_id, exc)
         return out
 
     def keep_suppression(self, suppression: Suppression, now: float) -> None:

@@ -133,16 +133,21 @@ def test_a_suppression_row_that_does_not_read_is_skipped_and_counted(
     memory.keep_suppression(Suppression("b:process", "shelved", "li", "y", 900.0, 5.0), 1.0)
     memory.keep_suppression(Suppression("c:fault", "out-of-service", "li", "z", None, 5.0),
                             1.0)
+    memory.keep_suppression(Suppression("d:fault", "out-of-service", "li", "w", None, 5.0),
+                            1.0)
     memory.close()
     with sqlite3.connect(path) as db:
         db.execute("UPDATE suppressions SET kind = 'muted' WHERE alarm_id = 'a:process'")
         db.execute("UPDATE suppressions SET until = NULL WHERE alarm_id = 'b:process'")
+        # a time that is no number (a torn or hand-edited row): before, a ValueError at start
+        db.execute("UPDATE suppressions SET since = 'yesterday' WHERE alarm_id = 'd:fault'")
     counters: Counter[str] = Counter()
     with caplog.at_level(logging.WARNING, "gateway.safety.memory"):
         loaded = UnitMemoryFile(path, counters).load_suppressions()
     assert loaded == [Suppression("c:fault", "out-of-service", "li", "z", None, 5.0)]
-    assert counters["interlock.memory-bad-row"] == 2
+    assert counters["interlock.memory-bad-row"] == 3
     assert "alarm 'a:process' not restored: kind 'muted'" in caplog.text
+    assert "alarm 'd:fault' not restored: could not convert string to float" in caplog.text
 
 
 def test_a_memory_file_from_before_suppressions_gets_their_table(tmp_path: Path) -> None:
