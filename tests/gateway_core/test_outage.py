@@ -112,13 +112,23 @@ def test_broker_outage_loses_nothing(tmp_path: Path, mosquitto: Mosquitto) -> No
     print(f"\noutage: {len(want)} readings, {duplicates} duplicates ({redelivered} re-delivered)")
 
 
+# The child paces itself (30 ms per send round, at most 2 messages each): the kill must land
+# mid-stream even when the test process stalls for a second or two on a loaded machine.
+# Unpaced, the log case's 200 messages could all be sent and acknowledged between the
+# subscriber's count and the SIGKILL, leaving nothing to resume (seen once in CI).
 CHILD = """
-import asyncio, sys
+import asyncio, sys, time
 from gateway.publisher import Publisher
 from gateway.queue import Queue
+
+class Paced(Publisher):
+    def _send_round(self, conn, room):
+        time.sleep(0.03)
+        return super()._send_round(conn, room)
+
 queue = Queue(sys.argv[1])
-pub = Publisher(queue, site="plant-a", host="127.0.0.1", port=int(sys.argv[2]),
-                client_id="gw-kill", publish_batch=10, max_inflight=2)
+pub = Paced(queue, site="plant-a", host="127.0.0.1", port=int(sys.argv[2]),
+            client_id="gw-kill", publish_batch=10, max_inflight=2)
 print("ready", flush=True)
 asyncio.run(pub.run())
 """
