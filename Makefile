@@ -24,6 +24,9 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+	# the gateway's suites again on uvloop, the loop it runs on by default (occmon/eventloop.py)
+	OCCMON_TEST_LOOP=uvloop $(BIN)/python -m pytest tests/gateway_core tests/gateway \
+		tests/safety tests/interlock tests/health tests/alarms
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -24,7 +24,7 @@ class ComponentHealth(BaseModel):
     problems: list[HealthProblem] = Field(description="what the component reports")
     figures: dict[str, float | int | str | bool | None] = Field(
         description="gateway: queue_rows, queue_oldest_age_s, last_publish_age_s, "
-                    "last_commit_age_s, disk_free_mb, loop_late_max_s ...; ingest: "
+                    "last_commit_age_s, disk_free_mb, loop_late_max_s, event_loop ...; ingest: "
                     "store_write_age_s, writer_alive, outbox_rows, disk_free_mb ...")
 
 

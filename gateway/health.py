@@ -32,6 +32,7 @@ from ingest.notify.formats import generic
 from ingest.notify.message import Message, Notice, PointInfo
 from occmon import heartbeat, topics
 from occmon.config.notify import MqttChannel
+from occmon.eventloop import running_loop_name
 from occmon.heartbeat import Problem
 from occmon.metrics import CountersCollector, MetricsServer, Snapshot
 from occmon.status_link import StatusLink
@@ -178,6 +179,7 @@ class GatewayHealth:
             # how late the alarm tick ran at worst since the last beat: what held the loop
             # held every alarm, interlock decision and poll as long (safety/shell.py)
             "loop_late_max_s": gw.safety.take_loop_late(),
+            "event_loop": running_loop_name(),  # uvloop or asyncio (occmon/eventloop.py)
         })
         self.snapshot = Snapshot(counters, figures, tuple(problems))
         return problems, figures

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import uvicorn
 
-from occmon import topics
+from occmon import eventloop, topics
 from occmon.config import ConfigError, SiteConfig
 from occmon.config.mqttauth import MissingPassword, check_logins
 from occmon.config.schema import Simulation
@@ -358,9 +358,9 @@ def main(argv: list[str]) -> int:
             get_scenario(options.scenario)  # ScenarioError names the known ones
         _check_simulation(config, options)
         check_ports(listen_ports(config, options))
-        status = asyncio.run(_serve(config, options, None))
+        status = eventloop.run(_serve(config, options, None), config.gateway.event_loop)
     except (StartProblem, ConfigError, SimulationError, ScenarioError, SignalError,
-            MissingPassword, OSError) as exc:
+            MissingPassword, OSError, eventloop.EventLoopUnavailable) as exc:
         # a configuration or environment problem met while starting (a port taken after
         # the check, a simulated device's password): one line, exit 2, no traceback
         print(f"occmon run: {exc}", file=sys.stderr)
@@ -438,4 +438,9 @@ def component_main(name: str, argv: list[str]) -> int:
         await asyncio.to_thread(ingest.stop)
         return status
 
-    return asyncio.run(serve())
+    try:  # the gateway on the site's choice of loop; ingest on asyncio's
+        return eventloop.run(serve(), config.gateway.event_loop if name == "gateway"
+                             else "asyncio")
+    except eventloop.EventLoopUnavailable as exc:
+        print(f"occmon {name}: {exc}", file=sys.stderr)
+        return 2

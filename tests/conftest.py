@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +14,14 @@ from tests.influx_servers import (
     running_victoria_metrics,
 )
 from tests.servers import Mosquitto, running_mosquitto
+
+# OCCMON_TEST_LOOP=uvloop: every asyncio.run / new_event_loop of the tests makes a uvloop
+# loop, the one the gateway runs on by default (gateway.event_loop: auto,
+# occmon/eventloop.py); `make test` runs the gateway's suites a second time with it.
+if os.environ.get("OCCMON_TEST_LOOP") == "uvloop":
+    import uvloop
+
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
 @pytest.fixture

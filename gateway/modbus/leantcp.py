@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import struct
-from typing import Any
+from typing import Any, cast
 
 from pymodbus.exceptions import ConnectionException, ModbusIOException
 
@@ -134,8 +134,8 @@ class LeanTcpClient(asyncio.Protocol):
 
     # -- asyncio.Protocol -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # a stream transport, though not always a subclass of asyncio.Transport (uvloop's)
+        self._transport = cast(asyncio.Transport, transport)
         self._buffer = b""
         self._tid = 0
 

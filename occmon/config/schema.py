@@ -94,6 +94,10 @@ class GatewaySettings(Strict):
     payload_version: Literal[1, 2] = Field(default=2, description="reading batches as payload "
                                            "v2 (compact, docs/topics.md) or v1 (JSON, for an "
                                            "ingest older than v2)")
+    event_loop: Literal["auto", "uvloop", "asyncio"] = Field(
+        default="auto", description="the gateway's event loop: uvloop where installed (auto), "
+        "uvloop or a start error (uvloop), or the standard library's (asyncio); "
+        "occmon/eventloop.py")
 
 
 class ApiSettings(Strict):

@@ -9,14 +9,9 @@ simulators, Mosquitto, ingest and the API are the safety rig's (tests/safety/rig
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,30 +21,21 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from occmon import topics
 from occmon.mqttclient import stop_loop
-from tests.safety.rig import FAILURE, PPM, PROCESS, SITE, Rig, events_named, running
+from tests.safety.rig import (
+    FAILURE,
+    PPM,
+    PROCESS,
+    SITE,
+    Rig,
+    events_named,
+    gateway_process,
+    running,
+)
 from tests.servers import Mosquitto, wait_for
 
 pytestmark = pytest.mark.server
 
 LEAK_MG = 49.8  # mg/m3 H2S, 5 x MAC
-
-
-@contextmanager
-def gateway_process(config: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    with log.open("ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "occmon.cli", "gateway", str(config)],
-                                stdout=out, stderr=subprocess.STDOUT, env=env)
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
 
 
 class States:

@@ -10,6 +10,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import Future
@@ -97,6 +101,26 @@ def site_doc(tmp_path: Path, broker_port: int, **ventilation: Any) -> dict[str, 
                    "escalation": [{"group": "control-room", "after": 0}],
                    "group_window": 0},
     }
+
+
+@contextmanager
+def gateway_process(config: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``python -m occmon.cli gateway CONFIG`` (the multi-process deployment), its output in
+    ``log``; stopped with SIGTERM on the way out (killed if it does not stop in 10 s)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    with log.open("ab") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "occmon.cli", "gateway", str(config)],
+                                stdout=out, stderr=subprocess.STDOUT, env=env)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
 
 
 def write_config(tmp_path: Path, doc: dict[str, Any], name: str = "site.yaml") -> Path:

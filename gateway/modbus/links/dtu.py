@@ -34,7 +34,7 @@ import logging
 import weakref
 from collections import Counter
 from collections.abc import Awaitable, Iterable
-from typing import Any
+from typing import Any, cast
 
 from pymodbus.client.mixin import ModbusClientMixin
 from pymodbus.exceptions import ConnectionException, ModbusIOException
@@ -82,8 +82,8 @@ class DtuConnection(asyncio.Protocol):
         self._deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # a stream transport, though not always a subclass of asyncio.Transport (uvloop's)
+        self.transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         self.peer = str(peer[0]) if peer else ""
         self.listener._accepted(self)
