@@ -202,14 +202,17 @@ def site_document(ports: Sequence[int], values: int, interval: float, alarms: bo
 
 
 def write_site(workdir: Path, ports: Sequence[int], values: int, interval: float,
-               alarms: bool, broker_port: int) -> Path:
-    """The site file and its device profile, on disk in ``workdir``."""
+               alarms: bool, broker_port: int, event_loop: str | None = None) -> Path:
+    """The site file and its device profile, on disk in ``workdir`` (``event_loop``: the
+    site's ``gateway.event_loop``, its default when None)."""
     profile = {"name": "gwbench", "registers": [
         {"name": f"v{i}", "kind": "holding", "address": 2 * i, "type": "FLOAT32",
          "unit": "mg/m3"} for i in range(values)]}
     (workdir / "gwbench.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
     site = workdir / "site.yaml"
     document = site_document(ports, values, interval, alarms, broker_port, workdir)
+    if event_loop is not None:
+        document.setdefault("gateway", {})["event_loop"] = event_loop
     site.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False))
     return site
 
@@ -755,7 +758,7 @@ def run_once(args: argparse.Namespace, rig: Rig, number: int) -> dict[str, Any]:
     workdir = rig.workdir / f"run-{number}"
     workdir.mkdir()
     site = write_site(workdir, rig.ports, values, args.interval, args.alarms == "on",
-                      rig.broker_port)
+                      rig.broker_port, getattr(args, "event_loop", None))
     check_s, check_rc = config_check_seconds(site)
     figures: dict[str, Any] = {
         "run": number, "devices": args.devices, "registers": args.registers,
@@ -1034,6 +1037,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="holding registers per device, two per FLOAT32 value")
     parser.add_argument("--interval", type=float, default=1.0, help="poll interval, s")
     parser.add_argument("--alarms", choices=("on", "off"), default="on")
+    parser.add_argument("--event-loop", choices=("auto", "uvloop", "asyncio"),
+                        help="the gateway's event loop (gateway.event_loop; default: auto)")
     parser.add_argument("--warmup", type=float, default=30.0,
                         help="s from the gateway being up (every point seen at the "
                              "subscriber) to the window")

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CollectorRegistry
 
 from gateway.modbus.links import dtu
+from gateway.safety.shell import SYSTEM_SOURCE
 from ingest.notify.formats import generic
 from ingest.notify.message import Message, Notice, PointInfo
 from occmon import heartbeat, topics
@@ -205,7 +206,7 @@ class GatewayHealth:
                 del self.active[code]
             try:
                 bodies = self.gateway.safety.system_alarm(
-                    f"system:gateway:{code}", "gateway", code in self.active, now, cause)
+                    f"system:gateway:{code}", SYSTEM_SOURCE, code in self.active, now, cause)
             except Exception:
                 log.exception("system alarm %s refused by the engine", code)
                 continue

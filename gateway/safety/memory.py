@@ -51,6 +51,10 @@ CREATE TABLE IF NOT EXISTS suppressions (
 )
 """
 KINDS = ("shelved", "out-of-service")
+# Columns a table gained after files were first written with it: (table, column) -> (type,
+# what the rows already there get). A file from before keeps its rows and is brought up to
+# the schema at open, instead of failing every read and write of that table.
+_ADDED = {("suppressions", "since"): ("REAL", "saved")}  # when saved: right after the act
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +230,22 @@ def _open(path: Path) -> sqlite3.Connection:
     try:
         db.execute("PRAGMA synchronous=FULL")
         db.executescript(_SCHEMA)
+        _upgrade(db, path)
     except sqlite3.Error:
         db.close()
         raise
     return db
+
+
+def _upgrade(db: sqlite3.Connection, path: Path) -> None:
+    """Add the columns ``_ADDED`` names to a file written before them, filling its rows."""
+    for (table, column), (kind, fill) in _ADDED.items():
+        have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        if column in have:
+            continue
+        with db:
+            db.execute("BEGIN")
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            db.execute(f"UPDATE {table} SET {column} = {fill}")
+        log.warning("interlock memory %s: %s.%s added to a file from before it (its rows "
+                    "take %s)", path, table, column, fill)

@@ -63,6 +63,11 @@ TICK_INTERVAL = 0.5
 # poll of the gateway waited as long. The largest lateness of each heartbeat interval is the
 # gateway's figure ``loop_late_max_s`` (gateway/health.py), however small.
 LOOP_STALL_S = 1.0
+# The point of the gateway's own system alarms (system:gateway:<code>, gateway/health.py). A
+# restarted gateway has none open: its start-up snapshot lists this source too, so ingest
+# closes one left open by the run before (gateway-restarted), and a problem still there is
+# raised again by the first health check, not shown from the last run as if it were now.
+SYSTEM_SOURCE = "gateway"
 
 # ``Safety._plan``: a device's judged series (index, point, quantity), the engine's plan of
 # them, and whether one is a ventilation unit's point
@@ -142,8 +147,8 @@ class Safety:
         if self._memory is not None:  # shelves and out-of-service from before a restart
             self._restore_suppressions(now)
         self._enqueue(states.state_entries(  # the fresh engine's truth: ingest reconciles
-            self.site, self.engine, [*self._alarm_points, *self.interlock.units],
-            now, startup=True))
+            self.site, self.engine, [*self._alarm_points, *self.interlock.units,
+                                     SYSTEM_SOURCE], now, startup=True))
         if self._memory is not None:  # a hold, a latch, an override from before a restart
             self._apply(self.interlock.restore(self._memory.load(), now))
         # each unit's state as the interlock starts, so the board shows "idle" on a quiet

@@ -163,6 +163,37 @@ def test_a_memory_file_from_before_suppressions_gets_their_table(tmp_path: Path)
     assert len(memory.load_suppressions()) == 1 and memory.problem is None
 
 
+def test_a_suppressions_table_from_before_since_is_brought_up_to_the_schema(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A file whose suppressions table has no ``since`` column (written before it) failed
+    every read and write of shelves, and /healthz said every unit would start idle. Now the
+    column is added at open; the rows there take their saved time as when it was done."""
+    path = tmp_path / "memory"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE units (unit TEXT PRIMARY KEY, state TEXT NOT NULL, "
+                   "hold_until REAL, override_by TEXT, saved REAL NOT NULL)")
+        db.execute("INSERT INTO units VALUES ('a', 'hold', 1800000070.0, NULL, 5.0)")
+        db.execute("CREATE TABLE suppressions (alarm_id TEXT PRIMARY KEY, kind TEXT NOT NULL, "
+                   "user TEXT NOT NULL, reason TEXT NOT NULL, until REAL, "
+                   "saved REAL NOT NULL)")
+        db.execute("INSERT INTO suppressions VALUES ('p:process', 'shelved', 'li', 'gas test', "
+                   "900.0, 7.0)")
+    counters: Counter[str] = Counter()
+    with caplog.at_level(logging.WARNING, "gateway.safety.memory"):
+        memory = UnitMemoryFile(path, counters)
+        assert memory.load() == {"a": (HOLD, 5.0)}
+        assert memory.load_suppressions() == [
+            Suppression("p:process", "shelved", "li", "gas test", 900.0, 7.0)]
+    assert "suppressions.since added" in caplog.text
+    memory.keep_suppression(Suppression("q:fault", "out-of-service", "wang", "repair", None,
+                                        8.0), 9.0)
+    assert memory.problem is None and not any("failed" in k for k in counters)
+    memory.close()
+    again = UnitMemoryFile(path, Counter())  # opened once more: nothing left to add
+    assert {s.alarm_id for s in again.load_suppressions()} == {"p:process", "q:fault"}
+    assert again.problem is None
+
+
 def test_a_shelve_whose_write_failed_is_written_at_the_next_chance(tmp_path: Path) -> None:
     path = tmp_path / "memory"
     memory = UnitMemoryFile(path, Counter())
