@@ -38,9 +38,30 @@ SECONDS = 5.0
 HERE = Path(__file__)
 
 
+LAG = {"worst": 0.0}  # the test loop's worst lateness in the last poll_for (a stalled machine)
+
+
+async def _watch_lag(step: float = 0.02) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        start = loop.time()
+        await asyncio.sleep(step)
+        LAG["worst"] = max(LAG["worst"], loop.time() - start - step)
+
+
 async def poll_for(link: str, seconds: float, **timing: float) -> tuple[
         dict[int, CountedPolls], dict[str, int], RecordingSink, int]:
     """Poll the eight units for ``seconds``; (polls by unit, hub counters, sink, hubs)."""
+    LAG["worst"] = 0.0
+    watch = asyncio.create_task(_watch_lag())
+    try:
+        return await _poll_for(link, seconds, **timing)
+    finally:
+        watch.cancel()
+
+
+async def _poll_for(link: str, seconds: float, **timing: float) -> tuple[
+        dict[int, CountedPolls], dict[str, int], RecordingSink, int]:
     async with bus(link) as endpoint:
         config = site(link, endpoint, interval=INTERVAL, timeout=0.25, retries=1, **timing)
         drivers = build_drivers(config, bindings_for(config), HERE)
@@ -63,6 +84,12 @@ def test_five_live_units_keep_every_poll_while_three_are_silent(link: str) -> No
     counted, counters, sink, hubs = asyncio.run(poll_for(link, SECONDS))
     assert hubs == 1
     ticks = math.floor(SECONDS / INTERVAL)  # polls due in the window, the first at 0
+    # A stall of the whole test process (a loaded CI machine) of most of an interval delays
+    # every unit's next poll past the window's end or skips its tick: that is the machine,
+    # not the bus, so such a run may lose that one poll (seen in CI: 4 of 5). Silent units
+    # starving live ones cost most of their ticks (see the docstring), which this still fails.
+    if LAG["worst"] >= 0.5:
+        ticks -= math.ceil(LAG["worst"] / INTERVAL)
     # a DTU dials in: its first poll (which starts the listener) finds no DTU yet
     lost = 1 if link == "dtu" else 0
     for unit in LIVE:
