@@ -8,19 +8,14 @@ simulators, Mosquitto, ingest and the API are the safety rig's (tests/safety/rig
 
 from __future__ import annotations
 
-import json
 import signal
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from occmon import topics
-from occmon.mqttclient import stop_loop
 from tests.safety.rig import (
     FAILURE,
     PPM,
@@ -30,6 +25,7 @@ from tests.safety.rig import (
     events_named,
     gateway_process,
     running,
+    subscribed,
 )
 from tests.servers import Mosquitto, wait_for
 
@@ -42,32 +38,16 @@ class States:
     """The retained ``state/#`` documents, as a late subscriber (or ingest) gets them."""
 
     def __init__(self, broker: Mosquitto) -> None:
-        self.docs: dict[str, dict[str, Any]] = {}
-        self._lock = threading.Lock()
-        ready = threading.Event()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
-        self.client.on_connect = lambda c, *_: c.subscribe(
-            topics.point_state(SITE, "+"), qos=1)
-        self.client.on_subscribe = lambda *_: ready.set()
-        self.client.on_message = self._got
-        self.client.connect(broker.host, broker.port)
-        self.client.loop_start()
-        assert ready.wait(10)
+        self.stop, self._got = subscribed(broker, topics.point_state(SITE, "+"))
 
-    def _got(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        if msg.payload:
-            doc = json.loads(msg.payload)
-            with self._lock:
-                self.docs[doc["point"]] = doc
+    @property
+    def docs(self) -> dict[str, dict[str, Any]]:
+        """The latest document of each point."""
+        return {doc["point"]: doc for doc in list(self._got)}
 
     def open_alarms(self) -> set[tuple[str, str]]:
-        with self._lock:
-            return {(a["alarm_id"], a["state"]) for d in self.docs.values()
-                    for a in d["alarms"] if a["state"] != "normal"}
-
-    def stop(self) -> None:
-        self.client.disconnect()
-        stop_loop(self.client)
+        return {(a["alarm_id"], a["state"]) for d in self.docs.values()
+                for a in d["alarms"] if a["state"] != "normal"}
 
 
 def listed(rig: Rig) -> set[tuple[str, str]]:

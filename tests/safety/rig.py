@@ -288,20 +288,19 @@ def running(tmp_path: Path, broker: Mosquitto, *, scenario: str = "normal-day",
 
 
 
-def annunciations(broker: Mosquitto, site: str = SITE) -> tuple[Callable[[], None],
-                                                                list[dict[str, Any]]]:
-    """Subscribe to the annunciator topic; returns (stop, received bodies)."""
+def subscribed(broker: Mosquitto, topic: str) -> tuple[Callable[[], None],
+                                                     list[dict[str, Any]]]:
+    """Subscribe to ``topic`` (QoS 1, a filter may have wildcards); returns (stop, the JSON
+    bodies received, in order; an empty retained clear is skipped)."""
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
-
-    from occmon import topics
 
     got: list[dict[str, Any]] = []
     ready = threading.Event()
     client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
-    client.on_connect = lambda c, *_: c.subscribe(topics.annunciator(site), qos=1)
+    client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
     client.on_subscribe = lambda *_: ready.set()
-    client.on_message = lambda _c, _u, m: got.append(json.loads(m.payload))
+    client.on_message = lambda _c, _u, m: m.payload and got.append(json.loads(m.payload))
     client.connect(broker.host, broker.port)
     client.loop_start()
     assert ready.wait(10)
@@ -311,3 +310,11 @@ def annunciations(broker: Mosquitto, site: str = SITE) -> tuple[Callable[[], Non
         stop_loop(client)
 
     return stop, got
+
+
+def annunciations(broker: Mosquitto, site: str = SITE) -> tuple[Callable[[], None],
+                                                                list[dict[str, Any]]]:
+    """Subscribe to the annunciator topic; returns (stop, received bodies)."""
+    from occmon import topics
+
+    return subscribed(broker, topics.annunciator(site))

@@ -8,19 +8,22 @@ simulators, Mosquitto, ingest and the API are the safety rig's (tests/safety/rig
 
 from __future__ import annotations
 
-import json
-import threading
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as mqtt
 import pytest
 import yaml
-from paho.mqtt.enums import CallbackAPIVersion
 
 from occmon import topics
-from occmon.mqttclient import stop_loop
-from tests.safety.rig import PPM, PROCESS, SITE, events_named, gateway_process, running
+from tests.safety.rig import (
+    PPM,
+    PROCESS,
+    SITE,
+    events_named,
+    gateway_process,
+    running,
+    subscribed,
+)
 from tests.servers import Mosquitto, wait_for
 
 pytestmark = pytest.mark.server
@@ -28,38 +31,13 @@ pytestmark = pytest.mark.server
 LEAK_MG = 49.8  # mg/m3 H2S, 5 x MAC (GBZ 2.1-2019 Table 1: MAC 10 mg/m3)
 
 
-class Beats:
-    """The gateway's retained heartbeats (``status/gateway``) as they come."""
-
-    def __init__(self, broker: Mosquitto) -> None:
-        self.docs: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-        ready = threading.Event()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
-        self.client.on_connect = lambda c, *_: c.subscribe(
-            topics.component_status(SITE, "gateway"), qos=1)
-        self.client.on_subscribe = lambda *_: ready.set()
-        self.client.on_message = self._got
-        self.client.connect(broker.host, broker.port)
-        self.client.loop_start()
-        assert ready.wait(10)
-
-    def _got(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        doc = json.loads(msg.payload)
-        with self._lock:
-            self.docs.append(doc)
-
-    def loop_reported(self) -> str | None:
-        with self._lock:
-            for doc in reversed(self.docs):
-                loop = doc.get("figures", {}).get("event_loop")
-                if loop is not None:
-                    return str(loop)
-        return None
-
-    def stop(self) -> None:
-        self.client.disconnect()
-        stop_loop(self.client)
+def loop_reported(beats: list[dict[str, Any]]) -> str | None:
+    """The ``event_loop`` figure of the latest heartbeat that has one."""
+    for doc in reversed(list(beats)):
+        loop = doc.get("figures", {}).get("event_loop")
+        if loop is not None:
+            return str(loop)
+    return None
 
 
 @pytest.mark.parametrize(("choice", "expected"), [("auto", "uvloop"), ("asyncio", "asyncio")])
@@ -71,14 +49,14 @@ def test_the_gateway_process_raises_the_leak_and_starts_the_fans_on_either_loop(
         doc = yaml.safe_load(config.read_text(encoding="utf-8"))
         doc.setdefault("gateway", {})["event_loop"] = choice
         config.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
-        beats = Beats(mosquitto)
+        stop, beats = subscribed(mosquitto, topics.component_status(SITE, "gateway"))
         log = tmp_path / "gateway.log"
         try:
             with gateway_process(config, log) as gateway:
-                wait_for(lambda: beats.loop_reported() is not None or gateway.poll() is not None,
+                wait_for(lambda: loop_reported(beats) is not None or gateway.poll() is not None,
                          40, "the gateway's first heartbeat with figures")
                 assert gateway.poll() is None, log.read_text(errors="replace")
-                assert beats.loop_reported() == expected
+                assert loop_reported(beats) == expected
                 assert not rig.fan_commanded("fan-1")  # a quiet plant: no air demanded
                 rig.call(rig.plant.set_value, "gp1-h2s", LEAK_MG / PPM)
                 wait_for(lambda: events_named(rig.alarm_events(PROCESS), "raised"), 30,
@@ -87,6 +65,6 @@ def test_the_gateway_process_raises_the_leak_and_starts_the_fans_on_either_loop(
                          "the accident fan started by the interlock")
                 assert gateway.poll() is None
         finally:
-            beats.stop()
+            stop()
         text = log.read_text(errors="replace")
         assert "Traceback" not in text, text
