@@ -141,6 +141,9 @@ def test_lingering_collects_a_burst_over_several_turns_into_one_commit(tmp_path:
 
     asyncio.run(main())
     assert [rows for rows, _ in commits] == [10, 12]
-    assert 0.05 <= commits[0][1] < 0.15  # one window after the first entry
+    # One window after the first entry. uvloop's timers count from the time it cached at the
+    # start of the loop's turn, to the millisecond, so a window may end a few ms early by
+    # time.monotonic(); a commit at the end of a turn would come at once.
+    assert 0.04 <= commits[0][1] < 0.15
     assert payloads(queue) == [f"r-{i}".encode() for i in range(12)]
     queue.close()
