@@ -99,7 +99,8 @@ class AlarmOut(BaseModel):
     cause: str
     event_id: str
     reason: str | None = Field(default=None, description="why ingest closed it (e.g. "
-                               "gateway-restarted: the gateway no longer has it open)")
+                               "gateway-restarted: the gateway no longer has it open; "
+                               "ingest-restarted: a system alarm of ingest's run before)")
     raised_at: str | None = Field(default=None, description="when the current occurrence "
                                   "was raised; null if never raised or not in the store")
     reached: AlarmReached | None = Field(default=None, description="the highest level of "

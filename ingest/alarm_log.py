@@ -82,6 +82,10 @@ def reconcile(conn: sqlite3.Connection, state: Event) -> list[str]:
     equals the gateway's and every listed alarm can be acknowledged. A snapshot older than
     the latest event (e.g. a retained one delivered late) changes nothing. Returns the ids
     of the alarms closed.
+
+    ``by`` in the snapshot names the component whose state it is (``gateway`` when absent):
+    a starting ingest writes one for ``ingest``, the point of its own system alarms
+    (``ingest.health.IngestHealth.startup_state``), whose closings say ``ingest-restarted``.
     """
     body = state.body
     point = str(body.get("point", ""))
@@ -90,7 +94,8 @@ def reconcile(conn: sqlite3.Connection, state: Event) -> list[str]:
         return []
     held = {str(a.get("alarm_id")): str(a.get("state", "")) for a in alarms
             if isinstance(a, dict)}
-    reason = "gateway-restarted" if body.get("startup") else "gateway-state"
+    by = str(body.get("by") or "gateway")
+    reason = f"{by}-restarted" if body.get("startup") else f"{by}-state"
     closed: list[str] = []
     rows = conn.execute(
         f"SELECT {_ALARM_COLS} FROM alarm_events WHERE id IN "
@@ -102,15 +107,18 @@ def reconcile(conn: sqlite3.Connection, state: Event) -> list[str]:
             continue
         if not row.time < state.time:
             continue  # the snapshot is not newer than what we recorded: trust the record
-        top = conn.execute("SELECT MAX(event_id) FROM alarm_events").fetchone()[0]
-        event_id = f"{top}~{row.alarm_id}"  # sorts after every event recorded so far
+        # Right after the alarm's latest event, before its source's next one (a source's
+        # ids grow at a fixed width, so none has this one's as a prefix). Not after every
+        # event of the store: the ids of other sources (ingest's) may sort after a
+        # gateway's for good, and its next raise of the alarm would then never be current.
+        event_id = f"{row.event_id}~{reason}"
         doc = {"v": 1, "site": state.site, "id": event_id, "event": "closed",
                "alarm_id": row.alarm_id, "point": row.point, "kind": row.kind, "level": None,
                "value": None, "setpoint": row.body.get("setpoint"),
                "unit": row.body.get("unit", ""), "time": state.time, "state": "normal",
                "occurrence": row.occurrence, "reason": reason, "was": row.state,
                "source": "ingest",
-               "cause": f"{row.alarm_id}: closed ({reason}): the gateway's current state of "
+               "cause": f"{row.alarm_id}: closed ({reason}): the {by}'s current state of "
                         f"{point} no longer has it open (it was {row.state})"}
         conn.execute(INSERT_ALARM, (
             event_id, row.alarm_id, row.point, row.kind, "closed", None, "normal",

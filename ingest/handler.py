@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ingest.records import GATEWAY, DeadLetter, DeviceState, Event
+from ingest.records import GATEWAY, INGEST_POINT, DeadLetter, DeviceState, Event
 from ingest.validate import Validator
 from occmon import payload_v2, topics
 from occmon.model import Reading, time_value
@@ -222,7 +222,13 @@ def handle(check: Validator, topic: str, payload: bytes, received: float) -> Out
         if parsed.kind == "events":
             return _event(check, parsed.rest[0], payload, received, {})
         if parsed.kind == "state":
-            return _event(check, "state", payload, received, {"point": parsed.rest[0]})
+            if parsed.rest[0] == INGEST_POINT:  # only this ingest states its own alarms
+                return dead(topic, "reserved-point", f"state/{INGEST_POINT} is ingest's own "
+                            "system-alarm state, written by ingest at start, never taken "
+                            "from the broker", payload, received, site)
+            # "by" is ours to set: a snapshot from the broker is the gateway's
+            return _event(check, "state", payload, received,
+                          {"point": parsed.rest[0], "by": "gateway"})
         return Outcome(counts=Counter({f"ignored:{parsed.kind}": 1}))
     except PayloadError as exc:
         return dead(topic, exc.code, str(exc), payload, received, site)

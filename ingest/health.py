@@ -11,23 +11,27 @@
   acked) push nothing twice.
 * Ingest's own system alarms (the store cannot write, writes stopped, the writer died, the
   disk is nearly full, the gateway is lost) go straight to the notifier, not through the
-  store that may be the failing part; they are also published on ``events/alarm`` (kind
-  ``system``), so the alarm history has them once the store takes writes again.
+  store that may be the failing part; ingest's writer also stores them
+  (``Ingest.record_own``: ``events/#`` is the gateway's to write, the broker's ACL refuses
+  ingest), so the alarm history has them once the store takes writes again. A starting
+  ingest closes the ones its run before left open (``startup_state``).
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Histogram
 
 from ingest.handler import handle
-from ingest.records import DeadLetter, DeviceState, Event
+from ingest.records import INGEST_POINT, DeadLetter, DeviceState, Event
 from ingest.sink import Sink
 from occmon import heartbeat, topics
 from occmon.config.schema import SiteConfig
@@ -100,6 +104,26 @@ def _outbox_rows(sink: Any) -> int | None:
     return seen if found else None
 
 
+def next_boot(store: Path, now_ms: int) -> int:
+    """The run number of this ingest's event ids: the wall clock's ms, or one past the last
+    run's in the store if that is not behind. The record takes an alarm's latest event by
+    its id, and a clock that starts in the past (no RTC battery, before NTP) would otherwise
+    sort every event of this run below the run before's (``gateway.queue.Queue.next_boot``
+    is the gateway's)."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{store}?mode=ro", uri=True)) as conn:
+            row = conn.execute("SELECT MAX(event_id) FROM alarm_events "
+                               "WHERE event_id LIKE 'ingest-%'").fetchone()
+        last = int(str(row[0]).split("-")[1]) if row and row[0] else None
+    except (sqlite3.Error, IndexError, ValueError):  # no store yet, or not one of ours
+        return now_ms
+    if last is None or last < now_ms:
+        return now_ms
+    log.warning("the wall clock (%d ms) is behind ingest's last run (%d ms): this run's event "
+                "ids take %d, after it", now_ms, last, last + 1)
+    return last + 1
+
+
 class IngestHealth:
     """Wired into one ``Ingest`` by one line; ``start()``/``stop()`` follow the worker's."""
 
@@ -116,7 +140,7 @@ class IngestHealth:
         ingest._client.will_set(self.topic, heartbeat.offline_payload(self.site, "ingest"),
                                 1, True)
         self.started = clock()
-        self._boot = int(self.started * 1000)
+        self._boot = next_boot(self.store_path, int(self.started * 1000))
         self._ids = 0
         self._lock = threading.Lock()
         self._gateway: heartbeat.Beat | None = None
@@ -275,20 +299,31 @@ class IngestHealth:
                 log.warning("system alarm %s cleared", code)
             self._send(code, cause, now)
 
+    def startup_state(self) -> Event:
+        """The snapshot a starting ingest writes first (``Ingest``'s writer thread): its own
+        system alarms as this run has them, none yet. The record's alarms of the run before
+        that are still open are closed (``ingest-restarted``, ``ingest.alarm_log.reconcile``):
+        nothing of this run would ever clear them, and a problem still there is raised again
+        by this run's first check."""
+        body = {"v": 1, "site": self.site, "point": INGEST_POINT, "by": "ingest",
+                "startup": True, "alarms": [], "time": self.started}
+        return Event("state", self.started, body, self.site)
+
     def _send(self, code: str, cause: str, now: float) -> None:
         raised = code in self.active
         self._ids += 1
         body: dict[str, Any] = {
-            "alarm_id": f"system:ingest:{code}", "point": "ingest", "kind": "system",
+            "alarm_id": f"system:ingest:{code}", "point": INGEST_POINT, "kind": "system",
             "level": "high_alarm", "value": None, "setpoint": None, "unit": "", "time": now,
             "state": "active-unacknowledged" if raised else "normal",
             "occurrence": self.occurrences.get(code, 0), "cause": cause,
             "event": "raised" if raised else "returned",
-            "id": f"ingest-{self._boot}-{self._ids}",
+            # fixed width: in order within a run and across runs (by boot), as the gateway's
+            "id": f"ingest-{self._boot:013d}-{self._ids:09d}",
         }
+        event = Event("alarm", now, {"v": 1, "site": self.site, **body}, self.site)
         push = self.ingest.push
         if push is not None:
-            push.submit([Event("alarm", now, body, self.site)])  # not via the store
+            push.submit([event])  # not via the store, which may be the failing part
             self.system_pushes += int(raised)
-        self.ingest.gate.publish(topics.events(self.site, "alarm"),
-                                    json.dumps(body, ensure_ascii=False).encode(), 1)
+        self.ingest.record_own(event)  # the history, once the store takes writes

@@ -40,6 +40,7 @@ class DeviceState:
 
 
 GATEWAY = "@gateway"  # device key of the gateway's own status; never a valid device slug
+INGEST_POINT = "ingest"  # the point of ingest's own system alarms (system:ingest:*)
 
 
 @dataclass(frozen=True, slots=True)

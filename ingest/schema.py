@@ -106,6 +106,23 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             code TEXT NOT NULL DEFAULT ''
         )""",
     ),
+    # Closes of the alarm record's reconciliation once took the id of the store's newest
+    # event, and ingest's ids ("ingest-...") sort after every gateway id: a close made after
+    # one had been stored sorted after the alarm's later raises, which then never became its
+    # current state. Each close (``source`` ingest) is given the id it gets now: the alarm's
+    # latest event before it, ``~`` and the reason (``ingest.alarm_log.reconcile``).
+    (
+        """UPDATE alarm_events SET event_id = (
+            SELECT MAX(p.event_id) FROM alarm_events p
+            WHERE p.alarm_id = alarm_events.alarm_id AND p.id < alarm_events.id
+        ) || '~' || COALESCE(json_extract(body, '$.reason'), 'closed')
+        WHERE event = 'closed' AND json_extract(body, '$.source') = 'ingest'
+          AND instr(event_id, '~') > 0
+          AND EXISTS (SELECT 1 FROM alarm_events p
+                      WHERE p.alarm_id = alarm_events.alarm_id AND p.id < alarm_events.id)""",
+        """UPDATE alarm_events SET body = json_set(body, '$.id', event_id)
+        WHERE event = 'closed' AND json_extract(body, '$.source') = 'ingest'""",
+    ),
 )
 
 VERSION = len(MIGRATIONS)

@@ -36,7 +36,7 @@ from ingest.daily.worker import DayCloser
 from ingest.handler import Outcome, dead, handle
 from ingest.health import IngestHealth
 from ingest.pushes import AlarmPush, mqtt_publish
-from ingest.records import DeadLetter
+from ingest.records import INGEST_POINT, DeadLetter, Event
 from ingest.series_fetch import SeriesFetcher
 from ingest.sink import Sink, SinkError
 from ingest.store import SqliteStore
@@ -117,6 +117,7 @@ class Ingest:
         self._keepalive = broker.keepalive if broker else 30
 
         self._inbox: queue.SimpleQueue[_Message] = queue.SimpleQueue()
+        self._own: queue.SimpleQueue[Event] = queue.SimpleQueue()  # record_own()
         self._counts: Counter[str] = Counter()
         self._counts_lock = threading.Lock()
         self._generation = 0
@@ -275,7 +276,15 @@ class Ingest:
             return dead(msg.topic, "internal-error", text, msg.payload, msg.received, self.site)
 
     def _write_until_stopped(self) -> None:
+        # First the state of ingest's own system alarms as this run has them (none): the
+        # record's open ones of the run before are closed (ingest-restarted).
+        if not self._durably("startup-state", partial(
+                self._sink.write_events, [self.health.startup_state()]), None):
+            return
         while True:
+            own = self._take_own()
+            if own and not self._durably("own-events", partial(self._write_events, own), None):
+                return
             group = self._collect()
             if group:
                 self._commit(group)
@@ -314,9 +323,34 @@ class Ingest:
         return [
             ("readings", lambda o: o.readings, sink.write_readings),
             ("states", lambda o: o.states, sink.write_device_status),
-            ("events", lambda o: o.events, sink.write_events),
+            ("events", lambda o: o.events, self._write_events),
             ("dead-letters", lambda o: o.dead_letters, sink.write_dead_letters),
         ]
+
+    def record_own(self, event: Event) -> None:
+        """Store an event of ingest's own (a system alarm) with the next writes, from any
+        thread. Not through the broker: ``events/#`` is the gateway's to write (the broker's
+        ACL refuses ingest), and the store may be the failing part, so the push goes out
+        on its own, first."""
+        self._own.put(event)
+
+    def _take_own(self) -> list[Event]:
+        events: list[Event] = []
+        while True:
+            try:
+                events.append(self._own.get_nowait())
+            except queue.Empty:
+                return events
+
+    def _write_events(self, events: Sequence[Event]) -> None:
+        """Events to the store; a system alarm of an ingest run before this one that comes
+        only now (its process died before storing it: the broker redelivers it) is closed
+        again by this run's start-up state right after it, which it would otherwise outlive."""
+        started = self.health.started
+        if any(e.kind == "alarm" and e.body.get("point") == INGEST_POINT and e.time < started
+               for e in events):
+            events = [*events, self.health.startup_state()]
+        self._sink.write_events(events)
 
     def _commit(self, group: list[tuple[_Message, Outcome]]) -> None:
         total = Outcome()

@@ -4,6 +4,7 @@ a snapshot older than the record changes nothing, and the gateway's next event s
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -64,3 +65,88 @@ def test_reconcile_closes_only_what_a_newer_snapshot_no_longer_has(tmp_path: Pat
         assert current(path)[ALARM].body["reason"] == "gateway-state"
     finally:
         store.close()
+
+
+def test_a_close_never_hides_the_alarms_next_raise_whatever_ids_other_sources_use(
+    tmp_path: Path,
+) -> None:
+    """The close sorts right after the alarm's own latest event: ingest's ids
+    (``ingest-...``) sort after every gateway id, and a close placed after every event of the
+    store took the next gateway run's raise of the alarm off the operator's list for good."""
+    path = tmp_path / "occmon.db"
+    store = SqliteStore(path)
+    try:
+        store.write_events([Event("alarm", 99.0, {
+            "id": "ingest-0000000000099-000000001", "event": "raised",
+            "alarm_id": "system:ingest:disk-low", "point": "ingest", "kind": "system",
+            "level": "high_alarm", "state": "active-unacknowledged", "occurrence": 1,
+            "time": 99.0}, "s")])
+        store.write_events([raised("0000000001000-000000001", 100.0)])
+        store.write_events([state(120.0, [], startup=True)])  # the gateway restarted
+        assert current(path)[ALARM].state == "normal"
+        store.write_events([raised("0000000002000-000000001", 130.0)])  # and raises it again
+        now = current(path)[ALARM]
+        assert (now.event_id, now.state) == ("0000000002000-000000001", "active-unacknowledged")
+        assert current(path)["system:ingest:disk-low"].state == "active-unacknowledged"
+    finally:
+        store.close()
+
+
+def test_ingest_states_its_own_alarms_and_its_closes_say_so(tmp_path: Path) -> None:
+    path = tmp_path / "occmon.db"
+    store = SqliteStore(path)
+    try:
+        store.write_events([Event("alarm", 99.0, {
+            "id": "ingest-0000000000099-000000001", "event": "raised",
+            "alarm_id": "system:ingest:disk-low", "point": "ingest", "kind": "system",
+            "level": "high_alarm", "state": "active-unacknowledged", "occurrence": 1,
+            "time": 99.0}, "s")])
+        store.write_events([Event("state", 120.0, {"point": "ingest", "by": "ingest",
+                                                   "startup": True, "alarms": []}, "s")])
+        closed = current(path)["system:ingest:disk-low"]
+        assert (closed.state, closed.body["reason"]) == ("normal", "ingest-restarted")
+        assert closed.body["cause"].startswith(
+            "system:ingest:disk-low: closed (ingest-restarted): the ingest's current state")
+    finally:
+        store.close()
+
+
+def test_closes_of_a_store_from_before_are_moved_behind_their_alarms_next_raise(
+    tmp_path: Path,
+) -> None:
+    """A store whose close took the store's newest id (an ingest one) hid the alarm's next
+    raise; opening it brings the close to the id it would get now (schema migration 3)."""
+    from ingest import schema
+
+    path = tmp_path / "occmon.db"
+    conn = schema.connect(path)
+    conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    conn.execute("INSERT INTO schema_version (version) VALUES (2)")
+    for statements in schema.MIGRATIONS[:2]:
+        for statement in statements:
+            conn.execute(statement)
+    rows = [  # as the earlier reconcile stored them
+        ("ingest-1700000000500-1", "system:ingest:disk-low", "ingest", "raised",
+         "active-unacknowledged", 99.0, {"id": "ingest-1700000000500-1"}),
+        ("0000000001000-000000001", ALARM, "p1", "raised", "active-unacknowledged", 100.0,
+         {"id": "0000000001000-000000001"}),
+        (f"ingest-1700000000500-1~{ALARM}", ALARM, "p1", "closed", "normal", 120.0,
+         {"id": f"ingest-1700000000500-1~{ALARM}", "reason": "gateway-restarted",
+          "source": "ingest"}),
+        ("0000000002000-000000001", ALARM, "p1", "raised", "active-unacknowledged", 130.0,
+         {"id": "0000000002000-000000001"}),
+    ]
+    for event_id, alarm_id, point, event, state_, at, body in rows:
+        conn.execute("INSERT INTO alarm_events (event_id, alarm_id, point, kind, event, state, "
+                     "time, body) VALUES (?, ?, ?, 'process', ?, ?, ?, ?)",
+                     (event_id, alarm_id, point, event, state_, at, json.dumps(body)))
+    conn.close()
+    assert current(path)[ALARM].state == "normal"  # the raise at 130 is hidden
+
+    SqliteStore(path).close()  # opening migrates
+    now = current(path)[ALARM]
+    assert (now.event_id, now.state) == ("0000000002000-000000001", "active-unacknowledged")
+    with StoreReader(path) as reader:
+        closed = [r for r in reader.alarms().history(alarm_id=ALARM) if r.event == "closed"]
+    assert [(c.event_id, c.body["id"]) for c in closed] == [
+        ("0000000001000-000000001~gateway-restarted",) * 2]
