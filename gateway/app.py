@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -95,12 +96,16 @@ class Gateway:
         self.sink = ObservedSink(self.committer, self.site)
         self.sink.payload_version = settings.payload_version  # docs/topics.md, payload v2
         self.drivers = build_drivers(config, self.bindings, self.config_file, modbus_client_factory)
-        self.instrument_events = instrument.attach(self.drivers, self.committer, self.site)
+        # the run number of every event id of this run: after the run before's, whatever the
+        # clock says (an alarm's current state in the record is its event with the top id)
+        boot = self.queue.next_boot("gateway", int(time.time() * 1000))
+        self.instrument_events = instrument.attach(self.drivers, self.committer, self.site,
+                                                   boot)
         self.safety = Safety(  # leak alarms and accident ventilation (docs/alarms.md)
             config, self.committer, self.drivers,
             broker_host=broker_host, broker_port=broker_port,
             client_id=f"{prefix}-gateway-commands-{self.site}",
-            memory_path=Path(f"{settings.queue_path}-interlock"),
+            memory_path=Path(f"{settings.queue_path}-interlock"), boot_ms=boot,
         )
         self.sink.observers.append(self.safety.readings)
         self.calibrations = calibrations.attach(config, self.safety, self.instrument_events)

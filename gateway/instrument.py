@@ -32,10 +32,10 @@ class _Emitter(Protocol):
 class InstrumentEvents:
     """Turns an event body into an ``events/instrument`` queue entry with a sortable id."""
 
-    def __init__(self, committer: _Committer, site: str) -> None:
+    def __init__(self, committer: _Committer, site: str, boot_ms: int | None = None) -> None:
         self.committer = committer
         self.site = site
-        self.ids = wire.EventIds()
+        self.ids = wire.EventIds() if boot_ms is None else wire.EventIds(boot_ms)
         self.sent = 0
         # parts of the gateway that act on what the instruments report (gateway.calibrations):
         # each gets the body with its id, after it was queued
@@ -54,9 +54,11 @@ class InstrumentEvents:
                 log.exception("instrument event observer failed")
 
 
-def attach(drivers: Iterable[object], committer: _Committer, site: str) -> InstrumentEvents:
-    """Give every driver that reports instrument events (``on_event``) the queue."""
-    events = InstrumentEvents(committer, site)
+def attach(drivers: Iterable[object], committer: _Committer, site: str,
+           boot_ms: int | None = None) -> InstrumentEvents:
+    """Give every driver that reports instrument events (``on_event``) the queue;
+    ``boot_ms``: the run number of the event ids (``Queue.next_boot``)."""
+    events = InstrumentEvents(committer, site, boot_ms)
     for driver in drivers:
         if hasattr(driver, "on_event"):
             driver.on_event = events

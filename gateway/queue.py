@@ -86,6 +86,10 @@ CREATE INDEX IF NOT EXISTS queue_lane ON queue (kind, seq);  -- a lane's rows, i
 CREATE TABLE IF NOT EXISTS series (  -- payload v2 series the log's records name
     id BLOB PRIMARY KEY,
     body BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS boots (  -- next_boot: the event ids' run numbers, ever growing
+    source TEXT PRIMARY KEY,
+    ms INTEGER NOT NULL
 )
 """
 
@@ -408,6 +412,30 @@ class Queue:
             out["queue.checkpoints"] = self.checkpointer.runs
             out["queue.checkpoint_errors"] = self.checkpointer.errors
         return out
+
+    def next_boot(self, source: str, now_ms: int) -> int:
+        """The run number of ``source``'s event ids for this run (``gateway.safety.wire.
+        EventIds``): the wall clock's ms, or one past the last run's if that is not behind.
+
+        The record takes an alarm's latest event by its id, and an id sorts by its run number
+        first. An edge box whose clock starts in the past (no RTC battery, before NTP) would
+        otherwise give every event of the run ids below the run before's, and a raise would
+        never become the alarm's current state. Kept in this file, so it holds as long as the
+        queue does; if the file cannot say, the wall clock's ms (logged)."""
+        try:
+            row = self._db.execute("SELECT ms FROM boots WHERE source = ?", (source,)).fetchone()
+            boot = now_ms if row is None else max(now_ms, int(row[0]) + 1)
+            with self._transaction():
+                self._db.execute("INSERT OR REPLACE INTO boots (source, ms) VALUES (?, ?)",
+                                 (source, boot))
+        except sqlite3.Error as exc:
+            log.error("queue %s: the run number of %s's event ids is not kept (%s); the wall "
+                      "clock's is used", self.path, source, exc)
+            return now_ms
+        if boot != now_ms:
+            log.warning("the wall clock (%d ms) is behind the last run of %s (%d ms): this "
+                        "run's event ids take %d, after it", now_ms, source, boot - 1, boot)
+        return boot
 
     def close(self) -> None:
         if self.checkpointer is not None:

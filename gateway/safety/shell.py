@@ -81,8 +81,10 @@ class Safety:
                  drivers: Sequence[ModbusDevice], *,
                  broker_host: str | None = None, broker_port: int = 1883,
                  client_id: str | None = None, clock: Callable[[], float] = time.time,
-                 tick_interval: float = TICK_INTERVAL, memory_path: Path | None = None
-                 ) -> None:
+                 tick_interval: float = TICK_INTERVAL, memory_path: Path | None = None,
+                 boot_ms: int | None = None) -> None:
+        """``boot_ms``: the run number of this run's event ids (``Queue.next_boot``; the
+        wall clock's ms when not given)."""
         self.site = config.site.id
         self._committer, self._clock = committer, clock
         self._tick_interval = tick_interval
@@ -106,7 +108,7 @@ class Safety:
                     self._fans[fan.device] = (fan.running, fan.fault)
                     if fan.drive is not None:
                         self._drives[fan.device] = fan.drive
-        self._ids = wire.EventIds()
+        self._ids = wire.EventIds() if boot_ms is None else wire.EventIds(boot_ms)
         self.counters: Counter[str] = Counter()
         # each unit's demand state across a restart (memory.py); None: not kept (tests)
         self._memory = (UnitMemoryFile(memory_path, self.counters)
