@@ -38,13 +38,15 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import modbus_poll  # noqa: E402  (this folder's device servers and site)
+
+from occmon import eventloop  # noqa: E402
 
 _MBAP = struct.Struct(">HHHB")
 _REQUEST = struct.Struct(">HHHBBHH")  # MBAP + function code, address, count
@@ -83,8 +85,7 @@ class BareDevice(asyncio.Protocol):
         self.words = struct.Struct(f">{self.request.count}H")
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's subclasses neither
 
     def ask(self, now: float) -> None:
         assert self.transport is not None
@@ -221,14 +222,18 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=20.0)
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--event-loop", choices=["auto", "uvloop", "asyncio"], default="asyncio",
+                        help="the lanes' event loop (occmon.eventloop; the gateway's default "
+                             "is auto: uvloop where installed)")
     args = parser.parse_args()
     results: list[dict[str, Any]] = []
     with contextlib.ExitStack() as stack:
         ports = modbus_poll.device_servers(stack, args.devices)
         for _ in range(args.rounds):
-            results.append(asyncio.run(drivers_lane(ports, args.warmup, args.window)))
-            results.append(asyncio.run(bare_lane(ports, args.warmup, args.window, True)))
-            results.append(asyncio.run(bare_lane(ports, args.warmup, args.window, False)))
+            for lane in (lambda: drivers_lane(ports, args.warmup, args.window),
+                         lambda: bare_lane(ports, args.warmup, args.window, True),
+                         lambda: bare_lane(ports, args.warmup, args.window, False)):
+                results.append(eventloop.run(lane(), args.event_loop))
             for result in results[-3:]:
                 print("RESULT " + json.dumps(result), flush=True)
     print(f"\n{args.devices} devices x 20 registers at 1 Hz, {args.window:.0f} s windows\n")
