@@ -279,11 +279,12 @@ class Ingest:
         # First the state of ingest's own system alarms as this run has them (none): the
         # record's open ones of the run before are closed (ingest-restarted).
         if not self._durably("startup-state", partial(
-                self._sink.write_events, [self.health.startup_state()]), None):
+                self._sink.write_events, [self.health.startup_state()]), self._refused_own):
             return
         while True:
             own = self._take_own()
-            if own and not self._durably("own-events", partial(self._write_events, own), None):
+            if own and not self._durably("own-events", partial(self._write_events, own),
+                                         self._refused_own):
                 return
             group = self._collect()
             if group:
@@ -333,6 +334,12 @@ class Ingest:
         ACL refuses ingest), and the store may be the failing part, so the push goes out
         on its own, first."""
         self._own.put(event)
+
+    def _refused_own(self, exc: SinkError) -> None:
+        """The sink refused ingest's own events (they are not a sender's to fix): counted and
+        logged, never retried for ever in front of every message behind them."""
+        self._count("own-events-refused")
+        log.error("the store refused ingest's own events: %s", exc)
 
     def _take_own(self) -> list[Event]:
         events: list[Event] = []

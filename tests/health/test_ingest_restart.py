@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,9 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from ingest.alarm_log import AlarmRecord
-from ingest.store import StoreReader
+from ingest.records import Event
+from ingest.sink import SinkError
+from ingest.store import SqliteStore, StoreReader
 from ingest.subscriber import Ingest
 from occmon import topics
 from occmon.config import load
@@ -131,3 +133,31 @@ def test_a_state_snapshot_from_the_broker_never_speaks_for_ingest(
         assert wait_for(letters, 10, "the forged snapshot dead-lettered") == [
             ("reserved-point", topics.point_state(SITE, "ingest"))]
         assert current(store)[DISK_LOW].state == "active-unacknowledged"
+
+
+class RefusesOwnState(SqliteStore):
+    """A store that can never accept ingest's start-up snapshot (a SinkError, not an outage)."""
+
+    def write_events(self, events: Sequence[Event]) -> None:
+        if any(e.kind == "state" and e.body.get("by") == "ingest" for e in events):
+            raise SinkError("refused for the test")
+        super().write_events(events)
+
+
+def test_a_refused_startup_snapshot_is_counted_and_holds_up_nothing(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    site = doc(tmp_path, mosquitto)
+    config = load(write_config(tmp_path, site))
+    store = RefusesOwnState(tmp_path / "occmon.db")
+    ingest = Ingest(config, broker_host=mosquitto.host, broker_port=mosquitto.port, sink=store)
+    ingest.start()
+    try:
+        assert ingest.wait_ready(20)
+        # its heartbeats are stored (the writer went on) and the refusal is counted, once
+        counts = wait_for(lambda: (c := ingest.counters()).get("heartbeat:ingest") and c, 10,
+                          "a heartbeat through the writer")
+        assert counts["own-events-refused"] == 1
+    finally:
+        ingest.stop()
+        store.close()
