@@ -136,6 +136,7 @@ class Queue:
             raise ValueError("max_rows must be at least 1")
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._written_ms = _last_written_ms(self.path)  # before this open writes: next_boot
         self.max_rows = max_rows
         self.overflow_topic = overflow_topic
         self._clock = clock
@@ -421,10 +422,13 @@ class Queue:
         first. An edge box whose clock starts in the past (no RTC battery, before NTP) would
         otherwise give every event of the run ids below the run before's, and a raise would
         never become the alarm's current state. Kept in this file, so it holds as long as the
-        queue does; if the file cannot say, the wall clock's ms (logged)."""
+        queue does (a file from before it: its last write, taken at open); if the file
+        cannot say, the wall clock's ms (logged)."""
         try:
             row = self._db.execute("SELECT ms FROM boots WHERE source = ?", (source,)).fetchone()
-            boot = now_ms if row is None else max(now_ms, int(row[0]) + 1)
+            # a file from before the table: its last write (the run before's clock) instead
+            last = int(row[0]) if row is not None else self._written_ms
+            boot = now_ms if last is None else max(now_ms, last + 1)
             with self._transaction():
                 self._db.execute("INSERT OR REPLACE INTO boots (source, ms) VALUES (?, ?)",
                                  (source, boot))
@@ -454,6 +458,18 @@ class Queue:
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
+
+
+def _last_written_ms(path: Path) -> int | None:
+    """When the queue's files were last written (ms, by the clock of that moment); None
+    for a new queue."""
+    times = []
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-log")):
+        try:
+            times.append(name.stat().st_mtime)
+        except OSError:
+            continue
+    return int(max(times) * 1000) if times else None
 
 
 def _row(record: Record) -> Row:

@@ -8,6 +8,8 @@ became its current state (the operator's list and the board did not show it)."""
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import time
 from pathlib import Path
 
@@ -43,6 +45,23 @@ def test_a_run_number_is_one_past_the_last_when_the_clock_is_behind(tmp_path: Pa
     broken = Queue(tmp_path / "q2.db")
     broken._db.close()  # the file cannot say: the wall clock, never a raise
     assert broken.next_boot("gateway", 42) == 42
+
+
+def test_a_queue_from_before_the_run_numbers_takes_its_last_write(tmp_path: Path) -> None:
+    """The first start after an upgrade: the file has no run number yet, but was last
+    written by the run before, on that run's clock."""
+    path = tmp_path / "q.db"
+    Queue(path).close()
+    db = sqlite3.connect(path)
+    db.execute("DROP TABLE boots")  # as a file of an earlier occmon
+    db.close()
+    for name in tmp_path.iterdir():
+        os.utime(name, (NOW_MS / 1000, NOW_MS / 1000))
+    queue = Queue(path)
+    try:
+        assert queue.next_boot("gateway", int(Y2000 * 1000)) == NOW_MS + 1
+    finally:
+        queue.close()
 
 
 def test_a_gateway_started_with_its_clock_in_the_past_sorts_its_events_after_the_run_before(
