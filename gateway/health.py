@@ -36,6 +36,7 @@ from occmon.config.notify import MqttChannel
 from occmon.eventloop import running_loop_name
 from occmon.heartbeat import Problem
 from occmon.metrics import CountersCollector, MetricsServer, Snapshot
+from occmon.model import iso_utc
 from occmon.status_link import StatusLink
 
 if TYPE_CHECKING:
@@ -45,7 +46,11 @@ log = logging.getLogger(__name__)
 
 # problem code -> the system alarm it raises (alarm id system:gateway:<code>)
 SYSTEM_ALARMS = ("queue-write-failing", "disk-low", "publish-stalled", "ingest-lost",
-                 "interlock-memory-failing")
+                 "interlock-memory-failing", "clock-behind")
+# s the wall clock may lie behind a time the gateway already stamped before that is a
+# problem: NTP's small steps are not, a box that starts a day in the past (no RTC battery,
+# before NTP) or a clock set back by hand is
+CLOCK_BEHIND_TOLERANCE = 60.0
 # with one of these, events/alarm may never reach ingest's notifier: push directly too
 _PATH_BROKEN = ("queue-write-failing", "publish-stalled", "ingest-lost")
 
@@ -84,6 +89,9 @@ class GatewayHealth:
         self._last_fail: float | None = None
         self._last_publish: float | None = None
         self.active: dict[str, str] = {}  # system alarm code -> cause, while raised
+        # the latest wall-clock time stamped so far: the queue's last write by the run before
+        # (taken at open), then every check's own time (clock-behind)
+        self._stamped: float | None = gateway.queue.last_written
         self.snapshot = Snapshot()
         self.direct_pushes = 0
         self.registry = CollectorRegistry()
@@ -162,6 +170,9 @@ class GatewayHealth:
         memory = gw.safety.memory_problem()
         if memory is not None:
             problems.append(Problem("interlock-memory-failing", memory))
+        behind = self._clock_behind(now)
+        if behind is not None:
+            problems.append(behind)
         beat = self.link.last("ingest")
         ingest_age = None if beat is None else beat.age(now)
         lost = heartbeat.lost("ingest", beat, now, self.bounds.stale_after)
@@ -184,6 +195,20 @@ class GatewayHealth:
         })
         self.snapshot = Snapshot(counters, figures, tuple(problems))
         return problems, figures
+
+    def _clock_behind(self, now: float) -> Problem | None:
+        """The wall clock behind a time already stamped (the run before's last write, or
+        this run's before a step back): every reading and event is stamped in the past
+        until it is set right, and the record's latest values are not the live ones. Over
+        once the clock passes that time again (set right, or caught up)."""
+        stamped = self._stamped
+        self._stamped = now if stamped is None else max(stamped, now)
+        if stamped is None or now >= stamped - CLOCK_BEHIND_TOLERANCE:
+            return None
+        return Problem("clock-behind", f"the gateway's clock ({iso_utc(now)}) is "
+                       f"{stamped - now:.0f} s behind a time it already stamped "
+                       f"({iso_utc(stamped)}): readings and events carry times in the past "
+                       "until it is set right (NTP, or by hand)")
 
     def beat(self, now: float) -> None:
         problems, figures = self.check(now)

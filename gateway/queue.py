@@ -414,6 +414,12 @@ class Queue:
             out["queue.checkpoint_errors"] = self.checkpointer.errors
         return out
 
+    @property
+    def last_written(self) -> float | None:
+        """When the queue's files were last written before this open (s, on the clock of
+        that moment; None for a new queue): the gateway's health compares its clock."""
+        return None if self._written_ms is None else self._written_ms / 1000
+
     def next_boot(self, source: str, now_ms: int) -> int:
         """The run number of ``source``'s event ids for this run (``gateway.safety.wire.
         EventIds``): the wall clock's ms, or one past the last run's if that is not behind.

@@ -114,3 +114,30 @@ def test_ingest_takes_one_past_its_last_run_in_the_store(tmp_path: Path) -> None
         store.close()
     assert next_boot(path, int(Y2000 * 1000)) == NOW_MS + 1
     assert next_boot(path, NOW_MS + 9) == NOW_MS + 9
+
+
+def test_a_clock_behind_what_the_gateway_already_stamped_is_a_system_problem(
+    tmp_path: Path,
+) -> None:
+    """Loud, not only ordered: a clock behind the run before's last write (a start a day in
+    the past) or behind this run's own stamps (set back by hand) is ``clock-behind`` until
+    the clock passes that time again; NTP's small steps are not."""
+    config = demo(tmp_path)
+    written = NOW_MS / 1000
+    Queue(tmp_path / "queue.db").close()  # the run before's queue, last written at NOW_MS
+    for name in tmp_path.iterdir():
+        os.utime(name, (written, written))
+    gateway = Gateway(config, DEMO, broker_host="127.0.0.1", broker_port=free_port())
+    try:
+        def codes(now: float) -> list[str]:
+            return [p.code for p in gateway.health.check(now)[0] if p.code == "clock-behind"]
+
+        day_back = written - 86_400
+        (problem,) = [p for p in gateway.health.check(day_back)[0] if p.code == "clock-behind"]
+        assert "86400 s behind" in problem.message and "NTP" in problem.message
+        assert codes(written - 30) == []  # NTP-sized: not a problem
+        assert codes(written + 100) == []  # set right
+        assert codes(written + 100 - 3_600) == ["clock-behind"]  # set back an hour mid-run
+        assert codes(written + 101) == []  # caught up
+    finally:
+        gateway.queue.close()
