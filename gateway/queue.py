@@ -46,6 +46,7 @@ are never dropped.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sqlite3
@@ -468,9 +469,13 @@ class Queue:
 
 def _last_written_ms(path: Path) -> int | None:
     """When the queue's files were last written (ms, by the clock of that moment); None
-    for a new queue."""
+    for a new queue. The reading log's segments are the freshest: readings go there."""
+    log_dir = Path(f"{path}-log")
+    names = [path, Path(f"{path}-wal"), log_dir]
+    with contextlib.suppress(OSError):
+        names += list(log_dir.iterdir())
     times = []
-    for name in (path, Path(f"{path}-wal"), Path(f"{path}-log")):
+    for name in names:
         try:
             times.append(name.stat().st_mtime)
         except OSError:

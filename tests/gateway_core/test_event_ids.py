@@ -55,11 +55,13 @@ def test_a_queue_from_before_the_run_numbers_takes_its_last_write(tmp_path: Path
     db = sqlite3.connect(path)
     db.execute("DROP TABLE boots")  # as a file of an earlier occmon
     db.close()
-    for name in tmp_path.iterdir():
+    for name in tmp_path.rglob("*"):
         os.utime(name, (NOW_MS / 1000, NOW_MS / 1000))
+    later = NOW_MS / 1000 + 10  # the reading log's files are written last (readings)
+    os.utime(tmp_path / "q.db-log" / "acked", (later, later))
     queue = Queue(path)
     try:
-        assert queue.next_boot("gateway", int(Y2000 * 1000)) == NOW_MS + 1
+        assert queue.next_boot("gateway", int(Y2000 * 1000)) == NOW_MS + 10_001
     finally:
         queue.close()
 
@@ -125,7 +127,7 @@ def test_a_clock_behind_what_the_gateway_already_stamped_is_a_system_problem(
     config = demo(tmp_path)
     written = NOW_MS / 1000
     Queue(tmp_path / "queue.db").close()  # the run before's queue, last written at NOW_MS
-    for name in tmp_path.iterdir():
+    for name in tmp_path.rglob("*"):
         os.utime(name, (written, written))
     gateway = Gateway(config, DEMO, broker_host="127.0.0.1", broker_port=free_port())
     try:
