@@ -112,9 +112,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # current state. Each close (``source`` ingest) is given the id it gets now: the alarm's
     # latest event before it, ``~`` and the reason (``ingest.alarm_log.reconcile``).
     (
+        # the latest event before it that is not a close itself (a close follows an open
+        # state, never a close), so the order the rows are updated in does not matter
         """UPDATE alarm_events SET event_id = (
             SELECT MAX(p.event_id) FROM alarm_events p
             WHERE p.alarm_id = alarm_events.alarm_id AND p.id < alarm_events.id
+              AND NOT (p.event = 'closed' AND instr(p.event_id, '~') > 0)
         ) || '~' || COALESCE(json_extract(body, '$.reason'), 'closed')
         WHERE event = 'closed' AND json_extract(body, '$.source') = 'ingest'
           AND instr(event_id, '~') > 0

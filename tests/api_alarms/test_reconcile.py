@@ -135,18 +135,31 @@ def test_closes_of_a_store_from_before_are_moved_behind_their_alarms_next_raise(
           "source": "ingest"}),
         ("0000000002000-000000001", ALARM, "p1", "raised", "active-unacknowledged", 130.0,
          {"id": "0000000002000-000000001"}),
+        # closed again by a later restart (its close took the newest id, its own raise)
+        ("0000000002000-000000001~p1:process", ALARM, "p1", "closed", "normal", 140.0,
+         {"id": "0000000002000-000000001~p1:process", "reason": "gateway-restarted",
+          "source": "ingest"}),
+        ("0000000003000-000000001", ALARM, "p1", "raised", "active-unacknowledged", 150.0,
+         {"id": "0000000003000-000000001"}),
     ]
     for event_id, alarm_id, point, event, state_, at, body in rows:
         conn.execute("INSERT INTO alarm_events (event_id, alarm_id, point, kind, event, state, "
                      "time, body) VALUES (?, ?, ?, 'process', ?, ?, ?, ?)",
                      (event_id, alarm_id, point, event, state_, at, json.dumps(body)))
     conn.close()
-    assert current(path)[ALARM].state == "normal"  # the raise at 130 is hidden
+    assert current(path)[ALARM].state == "normal"  # the raises at 130 and 150 are hidden
 
     SqliteStore(path).close()  # opening migrates
     now = current(path)[ALARM]
-    assert (now.event_id, now.state) == ("0000000002000-000000001", "active-unacknowledged")
+    assert (now.event_id, now.state) == ("0000000003000-000000001", "active-unacknowledged")
     with StoreReader(path) as reader:
-        closed = [r for r in reader.alarms().history(alarm_id=ALARM) if r.event == "closed"]
-    assert [(c.event_id, c.body["id"]) for c in closed] == [
-        ("0000000001000-000000001~gateway-restarted",) * 2]
+        events = [(r.event_id, r.body["id"], r.event)
+                  for r in reader.alarms().history(alarm_id=ALARM)]
+    assert events == [  # newest first, each close right after the raise it closed
+        ("0000000003000-000000001", "0000000003000-000000001", "raised"),
+        ("0000000002000-000000001~gateway-restarted",
+         "0000000002000-000000001~gateway-restarted", "closed"),
+        ("0000000002000-000000001", "0000000002000-000000001", "raised"),
+        ("0000000001000-000000001~gateway-restarted",
+         "0000000001000-000000001~gateway-restarted", "closed"),
+        ("0000000001000-000000001", "0000000001000-000000001", "raised")]
