@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from amqtt.adapters import StreamReaderAdapter, StreamWriterAdapter
 from amqtt.broker import Broker
 from amqtt.contexts import Action, BaseContext
 from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
@@ -135,15 +136,34 @@ class _Snapshots(dict[str, list[tuple[Session, int]]]):
         return list(super().items())
 
 
+class _Writer(StreamWriterAdapter):  # type: ignore[misc]  # amqtt is untyped
+    """amqtt's stream writer, dropping what is written after the peer has gone.
+
+    A delivery to a client whose connection just closed (a component stopping while the
+    broker still broadcasts) is dropped by asyncio's transport; uvloop's raises
+    ``RuntimeError``, which amqtt logs as a failed task with its traceback on every stop of
+    ``occmon run``. The session's QoS 1 state is amqtt's either way."""
+
+    def write(self, data: bytes) -> None:
+        if not self._writer.transport.is_closing():
+            super().write(data)
+
+
 class GuardedBroker(Broker):  # type: ignore[misc]  # amqtt is untyped
-    """amqtt's broker with retained messages checked like every other delivery, and a
-    subscription table that a broadcast may walk while clients subscribe."""
+    """amqtt's broker with retained messages checked like every other delivery, a
+    subscription table that a broadcast may walk while clients subscribe, and writes to a
+    connection already closing dropped on any event loop (``_Writer``)."""
 
     _subscriptions: dict[str, list[tuple[Session, int]]]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._subscriptions = _Snapshots(self._subscriptions)
+
+    async def stream_connected(self, reader: asyncio.StreamReader,
+                               writer: asyncio.StreamWriter, listener_name: str) -> None:
+        await self._client_connected(listener_name, StreamReaderAdapter(reader),
+                                     _Writer(writer))
 
     async def _publish_retained_messages_for_subscription(
             self, subscription: tuple[str, int], session: Session) -> None:
