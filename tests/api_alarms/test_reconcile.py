@@ -29,6 +29,15 @@ def state(at: float, alarms: list[dict[str, Any]], startup: bool = False) -> Eve
     return Event("state", at, body, "s")
 
 
+def ingest_raised() -> Event:
+    """Ingest's own system alarm, raised (its ids sort after every gateway id)."""
+    return Event("alarm", 99.0, {
+        "id": "ingest-0000000000099-000000001", "event": "raised",
+        "alarm_id": "system:ingest:disk-low", "point": "ingest", "kind": "system",
+        "level": "high_alarm", "state": "active-unacknowledged", "occurrence": 1,
+        "time": 99.0}, "s")
+
+
 def current(path: Path) -> dict[str, Any]:
     with StoreReader(path) as reader:
         return {r.alarm_id: r for r in reader.alarms().current()}
@@ -76,11 +85,7 @@ def test_a_close_never_hides_the_alarms_next_raise_whatever_ids_other_sources_us
     path = tmp_path / "occmon.db"
     store = SqliteStore(path)
     try:
-        store.write_events([Event("alarm", 99.0, {
-            "id": "ingest-0000000000099-000000001", "event": "raised",
-            "alarm_id": "system:ingest:disk-low", "point": "ingest", "kind": "system",
-            "level": "high_alarm", "state": "active-unacknowledged", "occurrence": 1,
-            "time": 99.0}, "s")])
+        store.write_events([ingest_raised()])
         store.write_events([raised("0000000001000-000000001", 100.0)])
         store.write_events([state(120.0, [], startup=True)])  # the gateway restarted
         assert current(path)[ALARM].state == "normal"
@@ -96,11 +101,7 @@ def test_ingest_states_its_own_alarms_and_its_closes_say_so(tmp_path: Path) -> N
     path = tmp_path / "occmon.db"
     store = SqliteStore(path)
     try:
-        store.write_events([Event("alarm", 99.0, {
-            "id": "ingest-0000000000099-000000001", "event": "raised",
-            "alarm_id": "system:ingest:disk-low", "point": "ingest", "kind": "system",
-            "level": "high_alarm", "state": "active-unacknowledged", "occurrence": 1,
-            "time": 99.0}, "s")])
+        store.write_events([ingest_raised()])
         store.write_events([Event("state", 120.0, {"point": "ingest", "by": "ingest",
                                                    "startup": True, "alarms": []}, "s")])
         closed = current(path)["system:ingest:disk-low"]
