@@ -202,9 +202,11 @@ def site_document(ports: Sequence[int], values: int, interval: float, alarms: bo
 
 
 def write_site(workdir: Path, ports: Sequence[int], values: int, interval: float,
-               alarms: bool, broker_port: int, event_loop: str | None = None) -> Path:
+               alarms: bool, broker_port: int, event_loop: str | None = None,
+               settings: Sequence[str] = ()) -> Path:
     """The site file and its device profile, on disk in ``workdir`` (``event_loop``: the
-    site's ``gateway.event_loop``, its default when None)."""
+    site's ``gateway.event_loop``, its default when None; ``settings``: more of the site's
+    ``gateway`` keys as ``key=value``, the value read as YAML)."""
     profile = {"name": "gwbench", "registers": [
         {"name": f"v{i}", "kind": "holding", "address": 2 * i, "type": "FLOAT32",
          "unit": "mg/m3"} for i in range(values)]}
@@ -213,6 +215,9 @@ def write_site(workdir: Path, ports: Sequence[int], values: int, interval: float
     document = site_document(ports, values, interval, alarms, broker_port, workdir)
     if event_loop is not None:
         document.setdefault("gateway", {})["event_loop"] = event_loop
+    for setting in settings:
+        key, _, value = setting.partition("=")
+        document.setdefault("gateway", {})[key.strip()] = yaml.safe_load(value)
     site.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False))
     return site
 
@@ -758,7 +763,8 @@ def run_once(args: argparse.Namespace, rig: Rig, number: int) -> dict[str, Any]:
     workdir = rig.workdir / f"run-{number}"
     workdir.mkdir()
     site = write_site(workdir, rig.ports, values, args.interval, args.alarms == "on",
-                      rig.broker_port, getattr(args, "event_loop", None))
+                      rig.broker_port, getattr(args, "event_loop", None),
+                      getattr(args, "gateway_setting", None) or ())
     check_s, check_rc = config_check_seconds(site)
     figures: dict[str, Any] = {
         "run": number, "devices": args.devices, "registers": args.registers,
@@ -1039,6 +1045,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--alarms", choices=("on", "off"), default="on")
     parser.add_argument("--event-loop", choices=("auto", "uvloop", "asyncio"),
                         help="the gateway's event loop (gateway.event_loop; default: auto)")
+    parser.add_argument("--gateway-setting", action="append", metavar="KEY=VALUE",
+                        help="a key of the site's gateway section, e.g. publish_batch=500 "
+                             "(repeatable)")
     parser.add_argument("--warmup", type=float, default=30.0,
                         help="s from the gateway being up (every point seen at the "
                              "subscriber) to the window")

@@ -43,6 +43,9 @@ STOP_TIMEOUT = 2.0
 # s a committed burst waits for the rest of it (gateway/committer.py: fewer commits and
 # messages, and a shorter latency tail than committing at the end of every loop turn)
 GATEWAY_LINGER = 0.004
+# s at most that what is buffered waits for the polls in flight (gateway/committer.py: a
+# slot's burst of polls is one commit and one message; a hanging poll costs the others this)
+GATEWAY_HOLD = 0.010
 
 
 def build_bindings(config: SiteConfig) -> dict[str, Binding]:
@@ -92,7 +95,7 @@ class Gateway:
         )
         # One committer for readings and safety events: a burst's entries in one transaction.
         self.committer = Committer(self.queue, on_commit=self.publisher.wake,
-                                   linger=GATEWAY_LINGER)
+                                   linger=GATEWAY_LINGER, hold=GATEWAY_HOLD)
         self.sink = ObservedSink(self.committer, self.site)
         self.sink.payload_version = settings.payload_version  # docs/topics.md, payload v2
         self.drivers = build_drivers(config, self.bindings, self.config_file, modbus_client_factory)
@@ -137,7 +140,7 @@ class Gateway:
         for driver in polled:
             task = run_polled(
                 driver, self.sink, stale_after_polls=self.config.gateway.stale_after_polls,
-                peers=peers[driver.interval],
+                peers=peers[driver.interval], in_flight=self.committer,
             )
             self._tasks.append(asyncio.create_task(task, name=f"poll-{driver.device_id}"))
         if self.intake is not None:

@@ -32,6 +32,11 @@ second at the first such moment at least half an interval later), so devices sta
 together are spread over the interval instead of all polling in the same instant every
 interval (then on the wake-up grid above).
 
+Each poll is bracketed for the gateway's committer (``in_flight``: ``poll_started``, then
+``poll_finished`` once its readings or its failure are handed over, whatever ends it), so
+the polls of one slot are committed and published together when the last one is done
+(``gateway.committer``).
+
 Log lines about one device (offline, a driver error with its traceback) are written once a
 minute per reason with the count of repeats (``gateway.logthrottle``): a device that flaps
 or fails every poll must not fill the edge box's disk. The counters keep every occurrence.
@@ -50,6 +55,7 @@ import time
 import weakref
 from collections import Counter
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from gateway.deadlines import deadlines
 from gateway.driver import DeviceOffline, DeviceStatus, PolledDriver, Sink
@@ -63,6 +69,15 @@ counters: Counter[str] = Counter()  # process-wide: driver-error, sink-error, po
 WAKE_QUANTUM = 0.1  # s: the coarsest grid shared wake-ups are rounded up to
 WAKE_BURST = 25  # polls a slot of the grid should hold (on average), for latency
 MIN_WAKE_QUANTUM = 0.005  # s: the finest grid (200 wake-ups a second)
+
+
+class InFlight(Protocol):
+    """Told when a poll starts and when it has handed over what it read (or its failure):
+    ``gateway.committer.Committer`` holds a commit until the polls in flight are done."""
+
+    def poll_started(self) -> None: ...
+
+    def poll_finished(self) -> None: ...
 
 
 class Wakeups:
@@ -126,11 +141,14 @@ async def run_polled(
     clock: Callable[[], float] = time.time,
     monotonic: Callable[[], float] = time.monotonic,
     peers: int = 0,
+    in_flight: InFlight | None = None,
 ) -> None:
     """Poll ``driver`` forever at its interval; cancel the task to stop it.
 
     ``peers``: how many devices the gateway polls at this interval, this one included
-    (sizes the shared wake-up grid; 0 when not known).
+    (sizes the shared wake-up grid; 0 when not known). ``in_flight`` (the gateway's
+    committer) is told when each poll starts and when its readings or its failure are
+    handed over, so a slot's burst of polls is committed together.
     The driver is not closed here: its owner closes it (devices may share a connection).
     """
     interval = driver.interval
@@ -162,56 +180,64 @@ async def run_polled(
         expired[0] = True
         poll.cancel()
 
-    while True:
-        now = clock()
-        reason: str | None = None
-        readings: Sequence[Reading] = []
+    async def attempt(now: float) -> tuple[Sequence[Reading], str | None]:
+        """One poll, bounded: its readings, or no readings and the reason it failed."""
         try:
             if task is None:  # not in a task (nothing to cancel): a timer of its own
                 async with asyncio.timeout(poll_timeout):
-                    readings = await driver.poll(now)
-            else:
-                timeouts.add(task, poll_timeout, expire)
-                try:
-                    readings = await driver.poll(now)
-                except asyncio.CancelledError:
-                    if not expired[0]:
-                        raise  # the gateway stops
-                    expired[0] = False  # as asyncio.timeout: the cancel was ours, take it back
-                    if task.uncancel() > cancels:
-                        raise  # and a stop came too
-                    raise TimeoutError from None
-                finally:
-                    timeouts.discard(task)
-                    if expired[0]:  # the poll ended anyway after our cancel: take it back
-                        expired[0] = False
-                        task.uncancel()
+                    return await driver.poll(now), None
+            timeouts.add(task, poll_timeout, expire)
+            try:
+                return await driver.poll(now), None
+            except asyncio.CancelledError:
+                if not expired[0]:
+                    raise  # the gateway stops
+                expired[0] = False  # as asyncio.timeout: the cancel was ours, take it back
+                if task.uncancel() > cancels:
+                    raise  # and a stop came too
+                raise TimeoutError from None
+            finally:
+                timeouts.discard(task)
+                if expired[0]:  # the poll ended anyway after our cancel: take it back
+                    expired[0] = False
+                    task.uncancel()
         except DeviceOffline as exc:
-            reason = exc.reason
+            return (), exc.reason
         except TimeoutError:
-            reason = "timeout"
             counters["poll-timeout"] += 1
+            return (), "timeout"
         except Exception as exc:  # a driver bug must not end the task or the process
-            reason = "driver-error"
             counters["driver-error"] += 1
             device_log.exception(("driver-error", type(exc).__name__),
                                  "device %s: poll failed", driver.device_id)
-        if reason is None:
-            failures = 0
-            if online is not True:
-                online = True
-                _emit_status(sink, DeviceStatus(driver.device_id, True, now))
-            if readings:
-                _emit_readings(sink, driver, readings)
-        else:
-            failures += 1
-            if online is None or (online and failures >= stale_after_polls):
-                online = False
-                device_log.warning(("offline", reason), "device %s offline: %s",
-                                   driver.device_id, reason)
-                _emit_status(sink, DeviceStatus(driver.device_id, False, now, reason))
-            if online is False:
-                _emit_readings(sink, driver, driver.offline_readings(now, Reason.DEVICE_OFFLINE))
+            return (), "driver-error"
+
+    while True:
+        now = clock()
+        if in_flight is not None:
+            in_flight.poll_started()
+        try:
+            readings, reason = await attempt(now)
+            if reason is None:
+                failures = 0
+                if online is not True:
+                    online = True
+                    _emit_status(sink, DeviceStatus(driver.device_id, True, now))
+                if readings:
+                    _emit_readings(sink, driver, readings)
+            else:
+                failures += 1
+                if online is None or (online and failures >= stale_after_polls):
+                    online = False
+                    device_log.warning(("offline", reason), "device %s offline: %s",
+                                       driver.device_id, reason)
+                    _emit_status(sink, DeviceStatus(driver.device_id, False, now, reason))
+                if online is False:
+                    _emit_readings(sink, driver,
+                                   driver.offline_readings(now, Reason.DEVICE_OFFLINE))
+        finally:
+            if in_flight is not None:
+                in_flight.poll_finished()
         if task is not None and task.cancelling() > cancels:
             # Python 3.11's asyncio.wait_for (inside pymodbus) returns its result instead of
             # raising when a cancel meets a response in the same loop turn; without this

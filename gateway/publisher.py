@@ -169,7 +169,7 @@ class Publisher:
         host: str,
         port: int,
         client_id: str,
-        publish_batch: int = 200,
+        publish_batch: int = 500,
         max_inflight: int = 200,
         keepalive: int = 30,
         username: str | None = None,

@@ -455,8 +455,9 @@ class Safety:
             log.exception("interlock refused a coil result")
 
     def _enqueue(self, entries: list[Entry]) -> None:
-        """Hand events to the queue; committed at the end of this loop turn."""
-        self._committer.add(entries)
+        """Hand events to the queue; committed at the end of this loop turn, never held
+        for a burst of polls still in flight (``Committer.add(prompt=True)``)."""
+        self._committer.add(entries, prompt=True)
 
     async def _tick_loop(self) -> None:
         loop = asyncio.get_running_loop()

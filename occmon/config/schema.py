@@ -88,7 +88,11 @@ class Store(Strict):
 
 class GatewaySettings(Strict):
     queue_path: Path = Path("var/gateway-queue.db")
-    publish_batch: int = Field(default=200, ge=1, le=10_000)
+    publish_batch: int = Field(
+        default=500, ge=1, le=10_000,
+        description="readings a message holds at most: 500 takes a slot's burst of polls "
+                    "(committed together: 250 readings at 500 devices of 10 values) as one "
+                    "message")
     max_inflight: int = Field(default=200, ge=1, le=65535)
     stale_after_polls: int = Field(default=3, ge=1, le=100)
     payload_version: Literal[1, 2] = Field(default=2, description="reading batches as payload "

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
+from gateway.committer import Committer
+from gateway.driver import PolledDriver
 from gateway.modbus.drivers import build_drivers
 from gateway.polling import run_polled
+from gateway.queue import Queue
+from gateway.sink import QueueSink
+from occmon.config.schema import ModbusTcpDevice
 from occmon.model import Quality, Reading
 from tests.gateway.helpers import RecordingSink, bindings_for
 from tests.gateway.modbus_server import ModbusTestServer
@@ -316,3 +322,111 @@ def test_a_poll_that_swallows_its_timeout_leaves_the_task_polling() -> None:
     assert asyncio.run(scenario()) == (0, True)
     assert driver.ended == ["cancelled"]
     assert 1.0 <= driver.starts[1] - driver.starts[0] < 1.5
+
+
+# -- polls in flight: the committer holds a slot's burst for its last poll ---------------------
+
+
+class Late:
+    """A real device whose readings are handed over ``delay`` s after its answer, so the
+    polls of one slot finish spread over more than the committer's linger."""
+
+    def __init__(self, driver: PolledDriver, delay: float) -> None:
+        self.driver, self.delay = driver, delay
+        self.device_id, self.interval = driver.device_id, driver.interval
+
+    async def poll(self, now: float) -> Sequence[Reading]:
+        readings = await self.driver.poll(now)
+        await asyncio.sleep(self.delay)
+        return readings
+
+    def offline_readings(self, now: float, reason: str) -> list[Reading]:
+        return list(self.driver.offline_readings(now, reason))
+
+    async def close(self) -> None:
+        await self.driver.close()
+
+
+def test_polls_that_go_out_together_are_committed_together_after_the_last_answer(
+        tmp_path: Path) -> None:
+    config = load_site(DEMO, interval=1.0)
+    gas, dust = config.device("gas-panel-1"), config.device("dust-1")
+    assert isinstance(gas, ModbusTcpDevice) and isinstance(dust, ModbusTcpDevice)
+    gas_server = ModbusTestServer(gas.port, {1: DEMO_REGISTERS["gas-panel-1"]})
+    dust_server = ModbusTestServer(dust.port, {1: DEMO_REGISTERS["dust-1"]})
+    queue = Queue(tmp_path / "q.db")
+    commits: list[int] = []
+
+    async def scenario() -> int:
+        await gas_server.start()
+        await dust_server.start()
+        committer = Committer(queue, on_commit=lambda: commits.append(len(queue.peek(100))),
+                              linger=0.005, hold=2.0)
+        sink = QueueSink(committer, "plant-a")
+        drivers = {d.device_id: d for d in build_drivers(config, bindings_for(config), DEMO)}
+        late = [Late(drivers["gas-panel-1"], 0.0), Late(drivers["dust-1"], 0.08)]
+        tasks = [asyncio.create_task(run_polled(d, sink, in_flight=committer)) for d in late]
+        try:
+            await until(lambda: bool(commits) and commits[-1] >= 4, 10)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for driver in drivers.values():
+                await driver.close()
+            await gas_server.stop()
+            await dust_server.stop()
+        return committer.in_flight
+
+    assert asyncio.run(scenario()) == 0  # the stop finished every poll it cut
+    # each device's online status and first poll, 80 ms apart, in one commit (the linger
+    # alone would have cut it after the first device's)
+    assert commits[0] == 4
+    rows = queue.peek(10)
+    assert sorted(row.kind for row in rows) == ["batch", "batch", "status", "status"]
+    assert {row.topic.rsplit("/", 1)[-1] for row in rows if row.kind == "status"} == {
+        "gas-panel-1", "dust-1"}
+    queue.close()
+
+
+class Counting:
+    """An ``InFlight`` that keeps the order of what it is told and of the hand-overs."""
+
+    def __init__(self, seen: list[str]) -> None:
+        self.seen = seen
+
+    def poll_started(self) -> None:
+        self.seen.append("started")
+
+    def poll_finished(self) -> None:
+        self.seen.append("finished")
+
+
+class Seen(RecordingSink):
+    def __init__(self, seen: list[str]) -> None:
+        super().__init__()
+        self.seen = seen
+
+    def readings(self, batch: Sequence[Reading]) -> None:
+        self.seen.append("readings")
+        super().readings(batch)
+
+
+def test_every_poll_is_finished_once_timed_out_answered_or_cut_by_a_stop() -> None:
+    seen: list[str] = []
+    driver = HangingDriver(hang=1)  # a timeout, then answers (no readings)
+
+    async def scenario() -> None:
+        task = asyncio.create_task(run_polled(driver, Seen(seen), stale_after_polls=1,
+                                              in_flight=Counting(seen)))
+        await until(lambda: len(driver.starts) >= 3, 10)
+        driver.hang = 10  # the next poll hangs and the stop cuts it
+        await until(lambda: len(driver.starts) >= 4, 10)
+        task.cancel()
+        await asyncio.wait([task], timeout=5)
+
+    asyncio.run(scenario())
+    # the timeout's bad readings are handed over before its poll counts as finished
+    assert seen[:3] == ["started", "readings", "finished"]
+    assert seen.count("started") == seen.count("finished") == len(driver.starts)
+    assert seen[-2:] == ["started", "finished"]  # the poll the stop cut

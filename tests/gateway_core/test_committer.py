@@ -147,3 +147,135 @@ def test_lingering_collects_a_burst_over_several_turns_into_one_commit(tmp_path:
     assert 0.04 <= commits[0][1] < 0.15
     assert payloads(queue) == [f"r-{i}".encode() for i in range(12)]
     queue.close()
+
+
+# -- polls in flight (hold): a slot's burst of polls is one commit ----------------------------
+
+
+def test_entries_wait_for_the_polls_in_flight_and_go_in_one_commit_when_the_last_ends(
+        tmp_path: Path) -> None:
+    queue = Queue(tmp_path / "q.db")
+    commits: list[int] = []
+
+    async def main() -> None:
+        committer = Committer(queue, on_commit=lambda: commits.append(queue.rows),
+                              linger=0.002, hold=5.0)
+        for _ in range(3):
+            committer.poll_started()
+        for n in range(3):
+            await asyncio.sleep(0.02)  # answers spread far past the linger
+            committer.add(entries(2, start=2 * n))
+            committer.poll_finished()
+            if n < 2:
+                await asyncio.sleep(0.01)
+                assert commits == [] and committer.buffered == 2 * (n + 1)
+        assert commits == []  # the last poll's turn: committed at its end
+        await asyncio.sleep(0)
+        assert commits == [6] and committer.in_flight == 0
+
+    asyncio.run(main())
+    assert payloads(queue) == [f"r-{i}".encode() for i in range(6)]
+    queue.close()
+
+
+def test_a_poll_that_hangs_holds_the_others_no_longer_than_hold(tmp_path: Path) -> None:
+    queue = Queue(tmp_path / "q.db")
+    commits: list[int] = []
+
+    async def main() -> None:
+        committer = Committer(queue, on_commit=lambda: commits.append(queue.rows),
+                              linger=0.002, hold=0.05)
+        committer.poll_started()
+        committer.poll_started()  # never finishes here: a unit timing out
+        committer.add(entries(2))
+        committer.poll_finished()
+        await asyncio.sleep(0.02)
+        assert commits == []  # still held for the other poll, within hold
+        await asyncio.sleep(0.3)
+        assert commits == [2]  # given up waiting after hold
+        committer.add(entries(1, start=2))  # the hung poll is still in flight: held again
+        await asyncio.sleep(0.3)
+        assert commits == [2, 3]
+        committer.poll_finished()
+        assert committer.in_flight == 0
+
+    asyncio.run(main())
+    queue.close()
+
+
+def test_a_prompt_entry_is_committed_at_the_end_of_its_turn_with_what_is_held(
+        tmp_path: Path) -> None:
+    queue = Queue(tmp_path / "q.db")
+    commits: list[int] = []
+
+    async def main() -> None:
+        committer = Committer(queue, on_commit=lambda: commits.append(queue.rows),
+                              linger=0.002, hold=5.0)
+        committer.poll_started()
+        committer.poll_started()
+        committer.add(entries(3))  # a poll's readings, held for the other poll
+        await asyncio.sleep(0.01)
+        assert commits == []
+        committer.add(entries(1, start=3), prompt=True)  # an alarm event
+        assert commits == []  # not inside the turn
+        await asyncio.sleep(0)
+        assert commits == [4]  # the alarm and the readings before it, in order
+        committer.poll_finished()
+        committer.poll_finished()
+        await asyncio.sleep(0.01)
+        assert commits == [4]  # nothing left: no empty commit
+
+    asyncio.run(main())
+    assert payloads(queue) == [f"r-{i}".encode() for i in range(4)]
+    queue.close()
+
+
+def test_with_no_poll_in_flight_the_linger_applies_and_a_stray_finish_is_harmless(
+        tmp_path: Path) -> None:
+    queue = Queue(tmp_path / "q.db")
+    commits: list[int] = []
+
+    async def main() -> None:
+        committer = Committer(queue, on_commit=lambda: commits.append(queue.rows),
+                              linger=0.05, hold=5.0)
+        committer.poll_finished()  # more finishes than starts cannot go below zero
+        assert committer.in_flight == 0
+        committer.add(entries(2))  # an MQTT sensor's readings, no poll in flight
+        await asyncio.sleep(0.01)
+        assert commits == []  # lingering for the rest of its burst
+        await asyncio.sleep(0.3)
+        assert commits == [2]  # not held for 5 s: no poll was in flight
+        committer.poll_started()
+        committer.poll_finished()  # a poll that handed nothing over
+        await asyncio.sleep(0.01)
+        assert commits == [2]
+
+    asyncio.run(main())
+    queue.close()
+
+
+def test_a_refused_commit_during_a_burst_is_retried_not_committed_on_the_polls_end(
+        tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    queue = Queue(path, busy_timeout=0.02)
+    blocker = sqlite3.connect(path, isolation_level=None)
+
+    async def main() -> None:
+        committer = Committer(queue, hold=0.02, retry_after=0.2)
+        committer.poll_started()
+        committer.poll_started()
+        blocker.execute("BEGIN EXCLUSIVE")  # the disk says no
+        committer.add(entries(2))
+        committer.poll_finished()
+        await asyncio.sleep(0.1)  # hold ran out: the commit was tried and refused
+        assert committer.failed_commits >= 1 and committer.buffered == 2
+        committer.add(entries(1, start=2))
+        committer.poll_finished()  # the burst ends while retrying: the retry timer stands
+        blocker.execute("ROLLBACK")
+        await asyncio.sleep(0.5)
+        assert committer.buffered == 0 and queue.rows == 3
+
+    asyncio.run(main())
+    blocker.close()
+    assert payloads(queue) == [b"r-0", b"r-1", b"r-2"]
+    queue.close()

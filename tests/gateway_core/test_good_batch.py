@@ -98,9 +98,9 @@ class Recording(Committer):
         super().__init__(queue)
         self.entries: list[Entry] = []
 
-    def add(self, entries: Sequence[Entry]) -> None:
+    def add(self, entries: Sequence[Entry], *, prompt: bool = False) -> None:
         self.entries += entries
-        super().add(entries)
+        super().add(entries, prompt=prompt)
 
 
 def _body(entry: Entry) -> object:
