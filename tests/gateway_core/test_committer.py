@@ -152,14 +152,18 @@ def test_lingering_collects_a_burst_over_several_turns_into_one_commit(tmp_path:
 # -- polls in flight (hold): a slot's burst of polls is one commit ----------------------------
 
 
+def counted(queue: Queue, **options: float) -> tuple[Committer, list[int]]:
+    """A committer on ``queue``, and the queue's row count after each of its commits."""
+    commits: list[int] = []
+    return Committer(queue, on_commit=lambda: commits.append(queue.rows), **options), commits
+
+
 def test_entries_wait_for_the_polls_in_flight_and_go_in_one_commit_when_the_last_ends(
         tmp_path: Path) -> None:
     queue = Queue(tmp_path / "q.db")
-    commits: list[int] = []
 
     async def main() -> None:
-        committer = Committer(queue, on_commit=lambda: commits.append(queue.rows),
-                              linger=0.002, hold=5.0)
+        committer, commits = counted(queue, linger=0.002, hold=5.0)
         for _ in range(3):
             committer.poll_started()
         for n in range(3):
@@ -180,11 +184,9 @@ def test_entries_wait_for_the_polls_in_flight_and_go_in_one_commit_when_the_last
 
 def test_a_poll_that_hangs_holds_the_others_no_longer_than_hold(tmp_path: Path) -> None:
     queue = Queue(tmp_path / "q.db")
-    commits: list[int] = []
 
     async def main() -> None:
-        committer = Committer(queue, on_commit=lambda: commits.append(queue.rows),
-                              linger=0.002, hold=0.05)
+        committer, commits = counted(queue, linger=0.002, hold=0.05)
         committer.poll_started()
         committer.poll_started()  # never finishes here: a unit timing out
         committer.add(entries(2))
@@ -206,11 +208,9 @@ def test_a_poll_that_hangs_holds_the_others_no_longer_than_hold(tmp_path: Path) 
 def test_a_prompt_entry_is_committed_at_the_end_of_its_turn_with_what_is_held(
         tmp_path: Path) -> None:
     queue = Queue(tmp_path / "q.db")
-    commits: list[int] = []
 
     async def main() -> None:
-        committer = Committer(queue, on_commit=lambda: commits.append(queue.rows),
-                              linger=0.002, hold=5.0)
+        committer, commits = counted(queue, linger=0.002, hold=5.0)
         committer.poll_started()
         committer.poll_started()
         committer.add(entries(3))  # a poll's readings, held for the other poll
@@ -233,11 +233,9 @@ def test_a_prompt_entry_is_committed_at_the_end_of_its_turn_with_what_is_held(
 def test_with_no_poll_in_flight_the_linger_applies_and_a_stray_finish_is_harmless(
         tmp_path: Path) -> None:
     queue = Queue(tmp_path / "q.db")
-    commits: list[int] = []
 
     async def main() -> None:
-        committer = Committer(queue, on_commit=lambda: commits.append(queue.rows),
-                              linger=0.05, hold=5.0)
+        committer, commits = counted(queue, linger=0.05, hold=5.0)
         committer.poll_finished()  # more finishes than starts cannot go below zero
         assert committer.in_flight == 0
         committer.add(entries(2))  # an MQTT sensor's readings, no poll in flight
