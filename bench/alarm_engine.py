@@ -6,7 +6,9 @@ site of ``--points`` quiet points, ``--per-device`` to a device, every point sam
 second for ``--seconds`` simulated seconds and the engine ticked twice a second (as
 ``gateway.safety.Safety`` does), in process, no I/O: it prints the CPU a value costs each
 way and what the ticks cost per simulated second. Every value is below every set-point, so
-each takes the engine's short way (the gateway's common case).
+each takes the engine's short way (the gateway's common case); batched, a device's plan
+goes lazy after its first quiet poll, and its polls are then kept in the plan in one step
+(``gateway.alarms.engine.GoodPlan``).
 
     .venv/bin/python bench/alarm_engine.py [--points 5000] [--per-device 10] [--seconds 30]
 """

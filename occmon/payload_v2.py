@@ -30,7 +30,6 @@ import hashlib
 import json
 import struct
 import threading
-import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -143,8 +142,9 @@ class Encoder:
     def __init__(self) -> None:
         self._ids: dict[tuple[Any, ...], bytes] = {}
         # the ids of a device's series table, in its order (occmon.batch.GoodBatch)
-        self._tables: weakref.WeakKeyDictionary[SeriesTable, list[bytes]] = (
-            weakref.WeakKeyDictionary())
+        # (a plain dict: a device's table is made once, and a weak dictionary made a weak
+        # reference at each poll's look-up)
+        self._tables: dict[SeriesTable, list[bytes]] = {}
         self.bodies: dict[bytes, bytes] = {}  # id -> body of every series seen or loaded
         self.unsaved: dict[bytes, bytes] = {}  # new since the owner last stored them
 

@@ -12,11 +12,18 @@ evaluated, so a late sample can never hide a live one. A point whose last time i
 a ``Tick`` (a sample stamped by a clock running fast) has every stored time pulled back to
 the tick's time (``counters["clock-rewound"]``), so one sample dated an hour ahead cannot
 make the engine ignore the real samples of that hour.
+
+A device's good poll on a quiet site is judged in one step: once a poll has found every
+point of its plan quiet, later quiet polls are kept in the plan (``GoodPlan``) and written
+into the points only when something reads or changes one, and the plan holds its points'
+stale checks meanwhile. Events and states are those of ``handle(Sample)`` value by value
+(``tests/alarms/test_fast_paths.py``).
 """
 
 from __future__ import annotations
 
 import heapq
+import operator
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -105,6 +112,8 @@ class _Point:
     # a good value below this (every level's set-point and set-point minus deadband) leaves
     # a quiet point quiet: ``AlarmEngine.observe`` takes the short way; -inf: never
     quiet_below: float = -_NEVER
+    # the lazy ``GoodPlan`` holding this point's last quiet values, if any
+    group: GoodPlan | None = None
 
     def rewind(self, time: float) -> None:
         """Pull every stored time ahead of ``time`` back to it (a sender's clock ran fast)."""
@@ -114,8 +123,38 @@ class _Point:
             self.detector.rewind(time)
 
 
-# ``AlarmEngine.good_plan``: (index in a poll's values, point) of each value judged
-GoodPlan = list[tuple[int, _Point]]
+@dataclass(slots=True, eq=False)
+class GoodPlan:
+    """``AlarmEngine.good_plan``: the points a device's good polls are judged on, and,
+    while every one of them is quiet, the device's last quiet poll, kept here.
+
+    After a run of quiet values (``AlarmEngine._quiet``) a quiet point's state is that of
+    the last value alone: its time and value, and the check it files; the first value of
+    the run disarmed its comparators and started their low times, and the rest change
+    neither. So once a poll has found every point quiet, the plan goes *lazy*: a later poll
+    whose every value is below its point's quiet bound, not behind the last poll and before
+    every point's calibration due date is kept as (time, values) in one step, and nothing
+    else is written. Whatever else reads a point settles its plan first (``_settle``:
+    the kept poll written into each point, as ``_quiet`` would have); whatever may change
+    a point ends the lazy run (``_break``).
+    """
+
+    plan: list[tuple[int, _Point]]  # (index in a poll's values, point) of each value judged
+    indices: tuple[int, ...]
+    below: tuple[float, ...]  # each point's quiet_below
+    whole: bool  # the plan takes a poll's values 0..n-1, in order
+    eligible: bool  # every point has a positive, finite staleness (_keep's short filing)
+    number: int  # its place in the engine's plans: its checks are filed as ~number
+    stale: float  # the points' shortest staleness
+    lazy: bool = False
+    dirty: bool = False  # a poll kept here is not yet written into the points
+    due_at: float = _NEVER  # its check filed in the engine's schedule (while lazy)
+    time: float = -_NEVER
+    values: tuple[float, ...] = ()
+    before: float = _NEVER  # the points' earliest calibration due date
+
+
+_lt = operator.lt
 
 
 class AlarmEngine:
@@ -134,6 +173,7 @@ class AlarmEngine:
         self._started = False  # the first tick starts the supervision of every point
         self._shelved: dict[str, int] = {}  # alarms with a shelve expiry: id -> position
         self._position: dict[str, int] = {}
+        self._plans: list[GoodPlan] = []  # every good_plan made (the lazy ones settle)
         for spec in points:
             if spec.point in self._points:
                 raise ValueError(f"point {spec.point!r} given twice")
@@ -197,13 +237,16 @@ class AlarmEngine:
         return self._alarm(alarm_id).view()
 
     def alarms(self) -> list[AlarmSnapshot]:
+        self._settle_all()
         return [a.view() for a in self._alarms.values()]
 
     def active(self) -> list[AlarmSnapshot]:
         """Alarms that are not normal: what an operator's active list shows."""
+        self._settle_all()
         return [a.view() for a in self._alarms.values() if a.state is not AlarmState.NORMAL]
 
     def conditions(self) -> dict[str, PointCondition]:
+        self._settle_all()
         return {name: self._condition(p) for name, p in self._points.items()}
 
     def condition(self, point: str) -> PointCondition:
@@ -212,6 +255,8 @@ class AlarmEngine:
         p = self._points.get(point)
         if p is None:
             raise errors.UnknownPoint(point, f"no alarm point {point!r}")
+        if p.group is not None:
+            self._settle(p.group)
         return self._condition(p)
 
     @staticmethod
@@ -220,6 +265,7 @@ class AlarmEngine:
                               p.faults.active, p.last_time, p.faults.reason)
 
     def snapshot(self) -> dict[str, PointSnapshot]:
+        self._settle_all()
         return {name: self._snapshot(p) for name, p in self._points.items()}
 
     def point_snapshot(self, point: str) -> PointSnapshot | None:
@@ -227,10 +273,17 @@ class AlarmEngine:
         state documents sent with each batch of alarm events are built from it, so their
         cost is that of the points the events are about, not of the whole site."""
         p = self._points.get(point)
-        return None if p is None else self._snapshot(p)
+        if p is None:
+            return None
+        if p.group is not None:
+            self._settle(p.group)
+        return self._snapshot(p)
 
     def alarms_of(self, source: str) -> list[AlarmSnapshot]:
         """The alarms of one point or external source (``alarms()`` filtered)."""
+        p = self._points.get(source)
+        if p is not None and p.group is not None:
+            self._settle(p.group)
         return [a.view() for a in self._alarms.values() if a.point == source]
 
     @staticmethod
@@ -264,30 +317,59 @@ class AlarmEngine:
         of each (index, point, quantity) judged here. A series of another quantity than its
         point's (the C-weighted peak of a noise point judged on LAeq) is left out, as
         ``observe`` ignores it; an unknown point is ``UnknownPoint``, as there."""
-        plan: GoodPlan = []
+        plan: list[tuple[int, _Point]] = []
         for index, point, quantity in series:
             p = self._points.get(point)
             if p is None:
                 raise errors.UnknownPoint(point, f"no alarm point {point!r}")
             if quantity == p.spec.quantity:
                 plan.append((index, p))
-        return plan
+        indices = tuple(index for index, _ in plan)
+        made = GoodPlan(
+            plan, indices, tuple(p.quiet_below for _, p in plan),
+            whole=indices == tuple(range(len(indices))),
+            eligible=all(0.0 < p.fault.stale_after < _NEVER for _, p in plan),
+            number=len(self._plans),
+            stale=min((p.fault.stale_after for _, p in plan), default=_NEVER))
+        self._plans.append(made)
+        return made
 
-    def observe_good(self, plan: Iterable[tuple[int, _Point]], time: float,
+    def observe_good(self, plan: GoodPlan, time: float,
                      values: Sequence[float]) -> list[AlarmEvent]:
         """``observe(point, time, values[index])`` for each (index, point) of ``plan``
         (``good_plan``), each a good value with no reason: a poll whose every value is good
         (``occmon.batch.GoodBatch``), the gateway's common case, without a call per value
-        through ``observe``."""
+        through ``observe``; and while the plan is lazy (``GoodPlan``), a quiet poll in one
+        step, without a call per value at all."""
+        if not plan.plan:
+            return []  # a device none of whose values has an alarm
+        picked = (tuple(values) if plan.whole and len(values) == len(plan.indices)
+                  else tuple(map(values.__getitem__, plan.indices)))
+        if plan.lazy:
+            if (time >= plan.time and time < plan.before
+                    and all(map(_lt, picked, plan.below))):
+                plan.time, plan.values, plan.dirty = time, picked, True
+                if not time <= self._latest:
+                    self._latest = time
+                return []
+            self._break(plan)
         out: list[AlarmEvent] = []
         quiet = self._quiet
-        for index, p in plan:
-            value = values[index]
+        every = plan.eligible
+        for (_, p), value in zip(plan.plan, picked, strict=True):
             if not quiet(p, time, value):
+                every = False
                 found = self._observe(p.spec.point, time, value, Quality.GOOD, None,
                                       p.spec.quantity)
                 if found:
                     out += found
+        if every:  # every point quiet now: the next quiet polls are kept in the plan
+            plan.lazy, plan.dirty, plan.time, plan.values = True, False, time, picked
+            dues = [p.spec.calibration_due for _, p in plan.plan
+                    if p.spec.calibration_due is not None]
+            plan.before = min(dues, default=_NEVER)
+            for _, p in plan.plan:
+                p.group = plan
         return out
 
     def _quiet(self, p: _Point, time: float, value: float) -> bool:
@@ -299,6 +381,8 @@ class AlarmEngine:
         nothing to judge and file the next check; that is what is done here, without the
         detector and judging calls. False (nothing changed) otherwise
         (``tests/alarms/test_fast_paths.py`` compares both ways on random sequences)."""
+        if p.group is not None:
+            self._break(p.group)
         fault = p.fault
         last = p.last_time
         due = p.spec.calibration_due
@@ -314,24 +398,33 @@ class AlarmEngine:
             for comp in detector.comparators:
                 if comp.on:
                     return False
-        p.last_time = time
-        if not time <= self._latest:
-            self._latest = time
-        fault.last_good = time
-        p.overdue_sample = False
-        p.value = value
-        if detector is not None and process is not None:
-            detector.value = value
             for comp in detector.comparators:
                 comp.armed_since = None
                 if comp.low_since is None:
                     comp.low_since = time
+        if not time <= self._latest:
+            self._latest = time
+        self._keep(p, time, value)
+        return True
+
+    def _keep(self, p: _Point, time: float, value: float) -> None:
+        """What a quiet value changes on a quiet point besides its comparators (``_quiet``):
+        its last time and value, and its next check filed."""
+        fault = p.fault
+        p.last_time = time
+        fault.last_good = time
+        p.overdue_sample = False
+        p.value = value
+        detector, process = p.detector, p.process
+        if detector is not None and process is not None:
+            detector.value = value
             process.value = value
         stale = fault.stale_after
         if 0.0 < stale < _NEVER and (detector is None or process is not None):
             # _schedule(p, time) in this state: no comparator on or armed, no fault, fresh
             # now; stale then, or the calibration due date first
             check = time + stale
+            due = p.spec.calibration_due
             if due is not None and due < check:
                 check = due
             check -= 1e-3 + abs(check) * 1e-12
@@ -341,7 +434,55 @@ class AlarmEngine:
                 heapq.heappush(self._due, (check, p.index))
         else:
             self._schedule(p, time)
-        return True
+
+    def _settle(self, plan: GoodPlan) -> None:
+        """Write a lazy plan's kept poll into its points, as ``_quiet`` would have."""
+        if plan.dirty:
+            plan.dirty = False
+            time, keep = plan.time, self._keep
+            for (_, p), value in zip(plan.plan, plan.values, strict=True):
+                keep(p, time, value)
+
+    def _break(self, plan: GoodPlan) -> None:
+        """End a plan's lazy run (settled first): one of its points is about to change.
+        Each point whose check the plan held has it filed again, as its own."""
+        self._settle(plan)
+        plan.lazy = False
+        plan.due_at = _NEVER  # its filed check, if any, is void
+        for _, p in plan.plan:
+            p.group = None
+            if p.due_at == _NEVER and p.next_check != _NEVER:
+                p.due_at = p.next_check
+                heapq.heappush(self._due, (p.next_check, p.index))
+
+    def _plan_due(self, plan: GoodPlan, at: float, time: float) -> None:
+        """A tick at ``time`` came to a lazy plan's check filed at ``at``, or (``at``
+        never) to the check of one of its points, which the plan now holds.
+
+        While a plan is lazy its points' checks are one (``_tick`` takes each point's own
+        off the schedule when it comes up): every point's last sample is the plan's last
+        poll, so the earliest is that poll plus the shortest staleness, or the earliest
+        calibration due date first. Due now: the run ends (``_break`` files each point's
+        own check again, and the points due come up in this same tick); else the plan's
+        check is filed for then."""
+        if at != _NEVER:
+            if at != plan.due_at or not plan.lazy:
+                return  # void: superseded, or the plan's run ended
+            plan.due_at = _NEVER
+        check = plan.time + plan.stale
+        if plan.before < check:
+            check = plan.before
+        check -= 1e-3 + abs(check) * 1e-12
+        if not check > time:
+            self._break(plan)
+        elif check < plan.due_at:
+            plan.due_at = check
+            heapq.heappush(self._due, (check, ~plan.number))
+
+    def _settle_all(self) -> None:
+        for plan in self._plans:
+            if plan.dirty:
+                self._settle(plan)
 
     def _observe(self, point: str, time: float, value: float | None,
                  quality: Quality = Quality.GOOD, reason: str | None = None,
@@ -352,6 +493,8 @@ class AlarmEngine:
             raise errors.UnknownPoint(point, f"no alarm point {point!r}")
         if quantity != p.spec.quantity:
             return []  # e.g. the C-weighted peak of a noise point judged on LAeq
+        if p.group is not None:
+            self._break(p.group)
         if p.last_time is not None and time < p.last_time:
             self.counters["late-sample"] += 1  # stored by the caller, never evaluated here
             return []
@@ -402,8 +545,15 @@ class AlarmEngine:
             heap, order = self._due, self._order
             while heap and heap[0][0] <= time:
                 at, index = heapq.heappop(heap)
+                if index < 0:  # a lazy plan's check, for all its points
+                    self._plan_due(self._plans[~index], at, time)
+                    continue
                 p = order[index]
                 if at != p.due_at:  # superseded by an earlier check, already done
+                    continue
+                if p.group is not None:  # a lazy plan's point: checked with the plan
+                    p.due_at = _NEVER
+                    self._plan_due(p.group, _NEVER, time)
                     continue
                 if p.next_check > time:  # samples since moved its timers on: file that
                     p.due_at = p.next_check
@@ -423,8 +573,8 @@ class AlarmEngine:
                 alarm = self._alarms[alarm_id]
                 if (alarm.state is AlarmState.SHELVED and alarm.shelved_until is not None
                         and time >= alarm.shelved_until):
-                    out += self._fire(alarm, Trigger.SHELVE_EXPIRED, time, user=None,
-                                      cause="shelve expired")
+                    out += self._fire(self._settled(alarm), Trigger.SHELVE_EXPIRED, time,
+                                      user=None, cause="shelve expired")
                     alarm.shelved_until = None
                     del self._shelved[alarm_id]
         return out
@@ -432,6 +582,9 @@ class AlarmEngine:
     def _scan(self, time: float) -> list[AlarmEvent]:
         """Every point judged at ``time``, times ahead of it pulled back first."""
         out: list[AlarmEvent] = []
+        for plan in self._plans:
+            if plan.lazy:
+                self._break(plan)
         for p in self._order:
             if p.last_time is not None and p.last_time > time:
                 self.counters["clock-rewound"] += 1
@@ -585,6 +738,8 @@ class AlarmEngine:
         p = self._points.get(point)
         if p is None:
             raise errors.UnknownPoint(point, f"no alarm point {point!r}")
+        if p.group is not None:  # its plan's lazy polls stop at the old date
+            self._break(p.group)
         p.spec = replace(p.spec, calibration_due=due)
         if not self._started:
             return []
@@ -611,6 +766,14 @@ class AlarmEngine:
         alarm = self._alarms.get(alarm_id)
         if alarm is None:
             raise errors.UnknownAlarm(alarm_id, f"no alarm {alarm_id!r}")
+        return self._settled(alarm)
+
+    def _settled(self, alarm: _Alarm) -> _Alarm:
+        """``alarm`` with its value as of its point's last poll (the point's plan settled),
+        for an event about it that no poll caused."""
+        p = self._points.get(alarm.point)
+        if p is not None and p.group is not None:
+            self._settle(p.group)
         return alarm
 
     def _shelve(self, event: Shelve) -> list[AlarmEvent]:

@@ -270,13 +270,12 @@ class ModbusHub:
             # Polls due at the same moment wake in one loop turn, in whatever order they
             # went to sleep; let the others take or queue for the bus first.
             await asyncio.sleep(0)
-        task = asyncio.current_task()
-        if self._keeper is not None and self._holder is task:
+        if self._keeper is not None and self._holder is asyncio.current_task():
             self._keeper.cancel()  # the same poll goes on: it still has the bus
             self._keeper = None
         elif not self._lock.take():  # a free bus is taken without a coroutine
             await self._lock.acquire(background=probing)
-        started = self._monotonic()
+        started = self._monotonic() if probing else 0.0
         try:
             if probing:
                 self._may_probe(unit, unit_id)  # another probe may have run while queued
@@ -296,7 +295,8 @@ class ModbusHub:
                 now = self._monotonic()
                 self._probes_quiet_until = max(self._probes_quiet_until, now + now - started)
         if self._lock.waiting:
-            self._holder = task  # keep the bus for this task's next request, if it comes now
+            # keep the bus for this task's next request, if it comes now
+            self._holder = asyncio.current_task()
             self._keeper = asyncio.get_running_loop().call_soon(self._let_go)
         else:  # nobody to keep it from: this task's next request finds it free all the same
             self._lock.release()

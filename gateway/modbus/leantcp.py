@@ -89,6 +89,10 @@ class LeanTcpClient(asyncio.Protocol):
         self._tid = 0
         # the request waiting for its answer: (transaction id, unit id, future)
         self._waiting: tuple[int, int, asyncio.Future[Response]] | None = None
+        # the loop the connection is on, and its shared timeout timer (gateway.deadlines):
+        # found once a connection, not once a request (on Python 3.11 each look-up of the
+        # running loop is a getpid system call)
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._timeouts: Deadlines | None = None
 
     # -- hub.ModbusClient -------------------------------------------------------------------
@@ -138,6 +142,9 @@ class LeanTcpClient(asyncio.Protocol):
         self._transport = cast(asyncio.Transport, transport)
         self._buffer = b""
         self._tid = 0
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._loop, self._timeouts = loop, deadlines(loop)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
@@ -172,9 +179,9 @@ class LeanTcpClient(asyncio.Protocol):
             raise ConnectionException(f"{self.name}: not connected")
         self._tid = tid = 1 if self._tid >= _TID_WRAP else self._tid + 1
         frame = _REQUEST.pack(tid, 0, 6, unit, function, address, value)
-        loop = asyncio.get_running_loop()
-        timeouts = self._timeouts  # one loop timer for every try's timeout (gateway.deadlines)
-        if timeouts is None or timeouts.loop is not loop:  # found once per loop
+        loop, timeouts = self._loop, self._timeouts  # timeouts: one timer for every try's
+        if loop is None or timeouts is None:  # not through connection_made: find them
+            loop = self._loop = asyncio.get_running_loop()
             timeouts = self._timeouts = deadlines(loop)
         for _ in range(self.retries + 1):
             if self._transport is not transport:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import weakref
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -95,8 +94,9 @@ class Safety:
         self.interlock = il.Interlock.from_config(config.ventilation or VentilationConfig(),
                                                   areas)
         self._bound = {p for u in self.interlock.units.values() for p in u.points}
-        self._plans: weakref.WeakKeyDictionary[SeriesTable, _Plan] = (
-            weakref.WeakKeyDictionary())  # per device's series table (readings)
+        # per device's series table (readings): a plain dict, as the tables are made once a
+        # device (a weak one made a weak reference at each poll's look-up)
+        self._plans: dict[SeriesTable, _Plan] = {}
         # the interlock's points that have alarms, in the engine's order (what _zone reports)
         self._zone_points = [p for p in self.engine.conditions() if p in self._bound]
         self._devices = {d.device_id: d for d in drivers}
