@@ -58,6 +58,16 @@ _NEVER = float("inf")
 _BAD = Quality.BAD
 
 
+def _quiet_check(last: float, stale: float, due: float) -> float:
+    """The check a quiet, fresh point files after a sample at ``last`` (``AlarmEngine.
+    _schedule`` in that state): stale then, or its calibration due date (inf: none) first,
+    filed a little early as every check is."""
+    check = last + stale
+    if due < check:
+        check = due
+    return check - (1e-3 + abs(check) * 1e-12)
+
+
 def _quiet_below(spec: PointSpec, detector: LevelDetector | None) -> float:
     """``_Point.quiet_below``: the lowest set-point or set-point minus deadband; +inf with
     no levels; -inf (no short way) unless staleness takes a positive time."""
@@ -421,14 +431,9 @@ class AlarmEngine:
             process.value = value
         stale = fault.stale_after
         if 0.0 < stale < _NEVER and (detector is None or process is not None):
-            # _schedule(p, time) in this state: no comparator on or armed, no fault, fresh
-            # now; stale then, or the calibration due date first
-            check = time + stale
+            # _schedule(p, time) in this state: no comparator on or armed, no fault, fresh now
             due = p.spec.calibration_due
-            if due is not None and due < check:
-                check = due
-            check -= 1e-3 + abs(check) * 1e-12
-            p.next_check = check
+            check = p.next_check = _quiet_check(time, stale, _NEVER if due is None else due)
             if check < p.due_at:
                 p.due_at = check
                 heapq.heappush(self._due, (check, p.index))
@@ -469,10 +474,7 @@ class AlarmEngine:
             if at != plan.due_at or not plan.lazy:
                 return  # void: superseded, or the plan's run ended
             plan.due_at = _NEVER
-        check = plan.time + plan.stale
-        if plan.before < check:
-            check = plan.before
-        check -= 1e-3 + abs(check) * 1e-12
+        check = _quiet_check(plan.time, plan.stale, plan.before)
         if not check > time:
             self._break(plan)
         elif check < plan.due_at:
