@@ -107,3 +107,45 @@ def test_a_drive_that_is_gone_is_device_offline_not_an_exception() -> None:
 
     result = asyncio.run(main())
     assert not result.ok and counters["drive-write-failed.device-offline"] == 1, result
+
+
+def test_a_run_command_to_a_running_drive_writes_nothing() -> None:
+    """A repeated run (a retry landing after the fan restarted) leaves a running drive alone:
+    the ABB sequence's first word is OFF1, which would ramp the fan down mid-leak."""
+    for kind, model in (("acs580", AbbDrive(start_delay=0.0)),
+                        ("md500", Md500Drive(start_delay=0.0))):
+        counters = Counter[str]()
+        command = WriteCoil("u", "fan-1", "control_word" if kind == "acs580" else "command",
+                            True, "run", "test")
+
+        async def body(device: ModbusDevice, _: DriveServer,
+                       command: WriteCoil = command, kind: str = kind,
+                       counters: Counter[str] = counters) -> list[CoilResult]:
+            drive = _drive(ACS580_DRIVE if kind == "acs580" else MD500_DRIVE)
+            first = await write_drive(device, drive, command, lambda: 1.0, counters)
+            await asyncio.sleep(0.05)  # past the start-up delay: the running test holds
+            again = await write_drive(device, drive, command, lambda: 2.0, counters)
+            return [first, again]
+
+        first, again = _with(model, kind, body)
+        assert first.ok and again.ok, (kind, first, again)
+        assert model.running, kind
+        # one sequence only: the second command read the status and wrote nothing
+        assert model.history == ([0x0476, 0x047F] if kind == "acs580" else [1]), model.history
+        assert counters["drive-writes"] == 1 and counters["drive-already-running"] == 1
+
+
+def test_a_tripped_drive_is_reset_even_if_its_running_bit_were_set() -> None:
+    """The fault test wins over the running test: a drive in fault is reset and started."""
+    model, counters = AbbDrive(start_delay=0.0), Counter[str]()
+    model.trip(0.0)
+    model.clear()  # the cause is gone: a reset edge clears the trip
+
+    async def body(device: ModbusDevice, _: DriveServer) -> CoilResult:
+        # running: any status bit the tripped word has (bit 3 = TRIPPED), so it "holds"
+        drive = _drive(ACS580_DRIVE, running={"word": "status_word", "bit": 3})
+        return await write_drive(device, drive, RUN, lambda: 1.0, counters)
+
+    result = _with(model, "acs580", body)
+    assert model.history[:2] == [0x04F6, 0x0476], model.history
+    assert counters["drive-resets"] == 1 and counters["drive-already-running"] == 0, result

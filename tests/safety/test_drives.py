@@ -120,6 +120,11 @@ def test_a_drive_fault_is_a_ventilation_failure_and_the_md500_standby_starts(
         assert tail == [0x04F6, 0x0476, 0x047F], fan.history
         wait_for(lambda: events_named(rig.alarm_events(FAILURE), "cleared", "returned"), 15,
                  "the failure alarm clearing")
+        # a retry still pending (they back off to retry_max, 2 s) finds the fan running and
+        # writes nothing: 0x0476 again would be OFF1, a ramp stop mid-leak
+        time.sleep(2.5)
+        assert fan.running and fan.history[-1] == 0x047F, fan.history
+        assert fan.history[len(fan.history) - len(tail):] == tail, fan.history
 
 
 def test_an_md500_duty_fan_is_started_by_a_command_value(
