@@ -61,6 +61,8 @@ def alarm_line(body: dict[str, Any], tz: ZoneInfo) -> str:
 def fan_line(body: dict[str, Any], tz: ZoneInfo) -> str:
     """One ventilation log event as a terminal line (failures in capitals)."""
     event = str(body.get("event", ""))
+    if event == "ventilation-failure" and body.get("active") is False:
+        event = "failure-ended"  # the same record ends the failure (the fan runs again)
     shown = event.upper() if body.get("priority") == "high" else event
     return (f"{_clock(body.get('time'), tz)} FAN    {shown:<14} {body.get('unit', '')}: "
             f"{body.get('cause', '')}").rstrip()

@@ -138,7 +138,9 @@ class FeedbackLost(UnitEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class VentilationFailureAlarm(UnitEvent):
-    """No running feedback within the timeout: high priority, feed it to the alarm engine."""
+    """No running feedback within the timeout, or a fault: high priority, feed it to the
+    alarm engine. Its end (``active`` False: the fan runs again, or demand ended) is a log
+    line: good news must not read as a failure in the log or at the console."""
 
     name: ClassVar[str] = "ventilation-failure"
     priority: ClassVar[Priority] = Priority.HIGH
@@ -146,6 +148,12 @@ class VentilationFailureAlarm(UnitEvent):
     device: str
     alarm_id: str
     active: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        body = super().to_dict()
+        if not self.active:
+            body["priority"] = str(Priority.LOG)
+        return body
 
 
 @dataclass(frozen=True, kw_only=True)

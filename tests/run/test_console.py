@@ -61,6 +61,35 @@ def test_one_line_per_alarm_change_and_fan_action_in_site_time(tmp_path: Path) -
     store.close()
 
 
+def test_the_end_of_a_ventilation_failure_reads_as_an_end(tmp_path: Path) -> None:
+    """The interlock's own records: the failure in capitals, its end a plain log line (it
+    is the same event name with ``active`` False, and no longer high priority)."""
+    from gateway.interlock.events import VentilationFailureAlarm
+
+    config = load(ROOT / "examples" / "demo-plant.yaml")
+    config = config.model_copy(update={"store": config.store.model_copy(
+        update={"path": tmp_path / "occmon.db"})})
+    store = SqliteStore(tmp_path / "occmon.db")
+    out = io.StringIO()
+    console = Console(config, out)
+    common = dict(unit="desulf-exhaust", state="active", fan="primary", device="fan-1",
+                  alarm_id="desulf-exhaust:primary:ventilation-failure")
+    failed = VentilationFailureAlarm(time=T + 1, cause="fan-1: reports a fault", active=True,
+                                     **common).to_dict()
+    ended = VentilationFailureAlarm(time=T + 9, cause="fan-1 reports running", active=False,
+                                    **common).to_dict()
+    assert (failed["priority"], ended["priority"]) == ("high", "log")
+    store.write_events([Event("ventilation", body["time"], {"id": f"v-{i}", **body},
+                              "demo-plant") for i, body in enumerate((failed, ended))])
+    assert console.drain() == 2
+    assert out.getvalue().splitlines() == [
+        "14:03:50 FAN    VENTILATION-FAILURE desulf-exhaust: fan-1: reports a fault",
+        "14:03:58 FAN    failure-ended  desulf-exhaust: fan-1 reports running",
+    ]
+    console.stop()
+    store.close()
+
+
 def test_an_exceedance_of_a_closed_day_is_one_line(tmp_path: Path) -> None:
     from ingest.daily.close import close_day
     from occmon.model import Quality, Reading

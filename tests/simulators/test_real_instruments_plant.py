@@ -17,9 +17,20 @@ import pytest
 from pymodbus.client import AsyncModbusTcpClient
 
 from occmon.config import SiteConfig, parse, read_yaml
-from simulators.drive import ABB_STATUS, MD_COMMAND, MD_SETTING, MD_STATE, SW_RDY_REF, SW_TRIPPED
+from simulators.drive import (
+    ABB_CONTROL,
+    ABB_STATUS,
+    MD_COMMAND,
+    MD_SETTING,
+    MD_STATE,
+    SW_RDY_REF,
+    SW_TRIPPED,
+    AbbDrive,
+    Phase,
+)
 from simulators.plant import SimulatedPlant
 from simulators.scenarios import ScenarioError, get_scenario
+from simulators.venting import step_drive
 from tests.simulators.conftest import T0, eventually, free_ports
 
 SITE = Path(__file__).resolve().parents[2] / "examples" / "real-instruments.yaml"
@@ -157,3 +168,23 @@ def test_the_drives_start_by_their_sequences_and_vent_only_their_points() -> Non
 def test_fan_fails_trips_the_drives_too() -> None:
     plant = SimulatedPlant(real_site(), scenario="fan-fails", start=T0)
     assert plant.plan.fan_failed("acs580-1", 1.0) and plant.plan.fan_failed("md500-1", 1.0)
+
+
+def test_fan_trips_trips_the_duty_drive_only_and_repairs_its_cause() -> None:
+    """The site's first fan (the ACS580 duty drive) trips from 600 s to 900 s; the MD500
+    standby is left to take over. Repaired, the cause is gone but the drive stays tripped
+    until a reset edge, as the real drive does."""
+    plant = SimulatedPlant(real_site(), scenario="fan-trips", start=T0)
+    assert set(plant.plan.fan_failures) == {"acs580-1"}
+    assert [plant.plan.fan_failed("acs580-1", t) for t in (599.0, 600.0, 900.0)] == [
+        False, True, False]
+    model = AbbDrive(start_delay=0.0)
+    for word in (0x0476, 0x047F):
+        model.write(ABB_CONTROL, word, 0.0)
+    for t in (599.0, 600.0, 900.0):  # the plant's step, with what the plan says at t
+        step_drive("acs580-1", model, plant.plan.fan_failed("acs580-1", t), t)
+    assert model.phase is Phase.TRIPPED and not model.cause and not model.running
+    model.write(ABB_CONTROL, 0x04F6, 901.0)  # the gateway's reset edge
+    for word in (0x0476, 0x047F):
+        model.write(ABB_CONTROL, word, 901.0)
+    assert model.status(902.0) >> SW_RDY_REF & 1 == 1 and model.running

@@ -10,6 +10,7 @@ from simulators.scenarios import (
     DeadDevice,
     DeviceInfo,
     Excursion,
+    FanFailure,
     Scenario,
     ScenarioError,
     SensorInfo,
@@ -39,7 +40,7 @@ DEVICES = [
 def test_the_named_scenarios() -> None:
     names = [s.name for s in list_scenarios()]
     assert names == ["normal-day", "h2s-leak", "dust-surge", "dead-sensor", "fan-fails",
-                     "bump-test", "maintenance-round"]
+                     "fan-trips", "bump-test", "maintenance-round"]
     with pytest.raises(ScenarioError, match="choose one of: normal-day"):
         get_scenario("meteor")
 
@@ -97,6 +98,22 @@ def test_fan_fails_hits_fans_only() -> None:
     fails = plan(get_scenario("fan-fails"), SENSORS, DEVICES)
     assert fails.fan_failed("fan-1", 0.0)
     assert not fails.fan_failed("gas-panel-1", 0.0)
+
+
+def test_fan_trips_hits_the_first_fan_between_the_trip_and_the_repair() -> None:
+    devices = [*DEVICES, DeviceInfo("fan-2", "modbus-tcp", True)]
+    trips = plan(get_scenario("fan-trips"), SENSORS, devices)
+    assert set(trips.fan_failures) == {"fan-1"}  # the standby is left to take over
+    assert [trips.fan_failed("fan-1", t) for t in (599.0, 600.0, 899.0, 900.0)] == [
+        False, True, True, False]
+    assert trips.excursions  # the leak that starts the fan in the first place
+
+
+def test_a_named_fan_that_is_not_a_fan_fails() -> None:
+    with pytest.raises(ScenarioError, match="'gas-panel-1' is not a simulated fan device"):
+        plan(Scenario("x", "x", (FanFailure(device="gas-panel-1"),)), SENSORS, DEVICES)
+    named = plan(Scenario("x", "x", (FanFailure(device="fan-1"),)), SENSORS, DEVICES)
+    assert named.fan_failed("fan-1", 0.0)
 
 
 def test_selectors_without_match_are_skipped_but_unknown_ids_fail() -> None:
