@@ -8,12 +8,13 @@ configured status-word tests (a fan that does not answer reports not running).
 read-back of the same coil. ``write_drive`` executes it on a variable-frequency drive: the
 configured control-word values by FC6 in order, each read back (unless the register is
 write-only) and confirmed by its status-word test before the next; a drive showing fault
-gets its reset steps first, and a drive already running (its running test holds, no fault) is
-not written at all: a repeated run command (a retry landing after the fan restarted) must not
-pass a running drive through its sequence's first word, which on the ABB profile is OFF1
-(ramp stop). Any failure (Modbus exception, no answer, a read-back that
-differs, a step the status word never confirms) becomes ``CoilResult(ok=False, error=...)``,
-counted by a stable code; the interlock retries with back-off.
+gets its reset steps first, and a drive already running (its running test holds, no fault)
+gets only the run steps aimed at another register (set-points): a repeated run command (a
+retry landing after the fan restarted) must not pass a running drive through its control
+word's sequence, whose first word on the ABB profile is OFF1 (ramp stop). Any failure
+(Modbus exception, no answer, a read-back that differs, a step the status word never
+confirms) becomes ``CoilResult(ok=False, error=...)``, counted by a stable code; the
+interlock retries with back-off.
 """
 
 from __future__ import annotations
@@ -240,10 +241,12 @@ async def write_drive(device: ModbusDevice, drive: Drive, command: WriteCoil,
                          for test in (drive.running, drive.fault) if test is not None}
                 faulted = drive.fault is not None and drive.fault.holds(words[drive.fault.word])
                 if drive.running.holds(words[drive.running.word]) and not faulted:
-                    # Already running: the run sequence would pass through its first word
-                    # (ABB 0x0476, OFF1) and ramp a running fan down before starting it again.
+                    # Already running: the control-word sequence would pass through its
+                    # first word (ABB 0x0476, OFF1) and ramp the fan down before starting it
+                    # again. Its set-points (MD500 1000H = 100 %) are written all the same:
+                    # a fan left running slow must still come up to full air.
                     counters["drive-already-running"] += 1
-                    return CoilResult(command.device, command.coil, True, True, clock(), "")
+                    steps = [s for s in steps if s.target not in (None, command.coil)]
             if faulted and drive.reset:
                 counters["drive-resets"] += 1
                 await _steps(device, command.coil, drive.reset, drive, "reset", None)

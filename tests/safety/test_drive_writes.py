@@ -109,9 +109,11 @@ def test_a_drive_that_is_gone_is_device_offline_not_an_exception() -> None:
     assert not result.ok and counters["drive-write-failed.device-offline"] == 1, result
 
 
-def test_a_run_command_to_a_running_drive_writes_nothing() -> None:
-    """A repeated run (a retry landing after the fan restarted) leaves a running drive alone:
-    the ABB sequence's first word is OFF1, which would ramp the fan down mid-leak."""
+def test_a_run_command_to_a_running_drive_writes_its_set_points_only() -> None:
+    """A repeated run (a retry landing after the fan restarted) leaves a running drive's
+    control word alone: the ABB sequence's first word is OFF1, which would ramp the fan down
+    mid-leak. A set-point step is written again: an MD500 left running slow (by hand, or
+    found running at 30 % for general ventilation) comes up to 100 %."""
     for kind, model in (("acs580", AbbDrive(start_delay=0.0)),
                         ("md500", Md500Drive(start_delay=0.0))):
         counters = Counter[str]()
@@ -120,19 +122,24 @@ def test_a_run_command_to_a_running_drive_writes_nothing() -> None:
 
         async def body(device: ModbusDevice, _: DriveServer,
                        command: WriteCoil = command, kind: str = kind,
-                       counters: Counter[str] = counters) -> list[CoilResult]:
+                       counters: Counter[str] = counters,
+                       model: AbbDrive | Md500Drive = model) -> list[CoilResult]:
             drive = _drive(ACS580_DRIVE if kind == "acs580" else MD500_DRIVE)
             first = await write_drive(device, drive, command, lambda: 1.0, counters)
             await asyncio.sleep(0.05)  # past the start-up delay: the running test holds
+            if isinstance(model, Md500Drive):
+                model.setting = 3000  # turned down to 30 % at the panel
             again = await write_drive(device, drive, command, lambda: 2.0, counters)
             return [first, again]
 
         first, again = _with(model, kind, body)
         assert first.ok and again.ok, (kind, first, again)
         assert model.running, kind
-        # one sequence only: the second command read the status and wrote nothing
+        # one control-word sequence only: the second command found the drive running
         assert model.history == ([0x0476, 0x047F] if kind == "acs580" else [1]), model.history
-        assert counters["drive-writes"] == 1 and counters["drive-already-running"] == 1
+        if isinstance(model, Md500Drive):
+            assert model.setting == 10000  # 1000H written again: full air
+        assert counters["drive-writes"] == 2 and counters["drive-already-running"] == 1
 
 
 def test_a_tripped_drive_is_reset_even_if_its_running_bit_were_set() -> None:
