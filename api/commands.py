@@ -40,7 +40,9 @@ TIMEOUT = 5.0
 CONNECT_WAIT = 2.0
 
 NOT_FOUND = {"unknown-alarm", "unknown-point", "unknown-unit"}
-CONFLICT = {"already-acknowledged", "not-shelved", "already-shelved", "shelved",
+# ingest's own system alarms (ingest/health.py) live in ingest, not in the gateway's engine
+INGEST_ALARMS = "system:ingest:"
+CONFLICT = {"ingest-alarm", "already-acknowledged", "not-shelved", "already-shelved", "shelved",
             "out-of-service", "in-service", "still-active", "nothing-to-resolve",
             "already-in-mode", "not-overridden", "reset-not-allowed"}
 FORBIDDEN = {"forbidden-role"}
@@ -179,6 +181,14 @@ class GatewayCommands:
             raise HTTPException(403, detail={
                 "code": "forbidden-role",
                 "message": f"key {who.name!r} may not send {command!r}: {why}"})
+        alarm_id = str(fields.get("alarm_id", ""))
+        if alarm_id.startswith(INGEST_ALARMS):
+            raise HTTPException(409, detail={
+                "code": "ingest-alarm",
+                "message": f"{alarm_id} is one of ingest's own system alarms: the gateway does "
+                           f"not hold it, so there is nothing to {command}. It does not latch: "
+                           "it ends by itself (event returned) when its cause is fixed; "
+                           "/healthz names the cause"})
         signer = self.signer or CommandSigner(self.site, None)
         signer.require(command)
         self.start()

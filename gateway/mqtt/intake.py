@@ -418,7 +418,11 @@ class MqttIntake:
             return
 
         def ack() -> None:
-            client.ack(mid, qos)
+            # A commit that lands after stop() must not touch the stopped client (its wake-up
+            # sockets are closed): the message stays unacknowledged, and the broker sends it
+            # again to the next session, as after any stop before a commit.
+            if self._client is client:
+                client.ack(mid, qos)
 
         after_commit = getattr(self._sink, "after_commit", None)
         if after_commit is None:

@@ -66,6 +66,10 @@ CASES: list[tuple[str, str, str, str | None, dict[str, str], Any, int, str, str 
      OFFICER_KEY, {}, b"\xff\xfe{", 400, "bad-request", None),
     ("POST", "/api/v1/alarms/{alarm_id}/acknowledge", "/api/v1/alarms/pump-h2s:process/acknowledge",
      OFFICER_KEY, {}, {"user": "li"}, 503, "gateway-unreachable", None),
+    # ingest's own system alarm: said as such, not "unknown" and not "gateway unreachable"
+    ("POST", "/api/v1/alarms/{alarm_id}/acknowledge",
+     "/api/v1/alarms/system:ingest:disk-low/acknowledge", OFFICER_KEY, {}, {"user": "li"}, 409,
+     "ingest-alarm", None),
 ]
 
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from gateway.app import build_bindings
 from gateway.driver import DeviceStatus
@@ -141,3 +141,60 @@ def test_repeated_rejects_are_dead_lettered_20_a_minute_then_summarised(
     assert len(summary) == 1, sink.letters
     assert json.loads(summary[0].payload) == {"code": "malformed-json", "suppressed": 5}
     assert summary[0].source == "wgas-1"
+
+
+class Holding(Recorder):
+    """A sink whose commit comes late: the PUBACK callbacks are kept until told."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: list[Callable[[], None]] = []
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self.held.append(callback)
+
+
+def test_a_commit_landing_after_stop_does_not_touch_the_stopped_client(
+        mosquitto: Mosquitto) -> None:
+    """The queue commits a batch after the intake stopped (a stop between a message and its
+    commit): the held PUBACK is dropped, not written to paho's closed wake-up socket (which
+    raised EBADF into the committer at every such stop)."""
+    config = site_config()
+    devices = [d for d in config.devices if isinstance(d, MqttDevice)]
+    intake = MqttIntake(devices, list(build_bindings(config).values()), host=mosquitto.host,
+                        port=mosquitto.port, client_id="late-intake")
+    sink = Holding()
+    vendor = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="late-vendor")
+    vendor.connect(mosquitto.host, mosquitto.port)
+    vendor.loop_start()
+
+    async def main() -> None:
+        await intake.start(sink)
+        deadline = time.monotonic() + 10
+        while intake.counters().get("mqtt.connects", 0) == 0 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)  # SUBACK
+        ms = int(time.time() * 1000)
+        vendor.publish(TOPIC, json.dumps({"ts": ms, "gas": {"h2s": 3.0}}).encode(),
+                       qos=1).wait_for_publish(10)
+        deadline = time.monotonic() + 10
+        while not sink.held and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        client = intake._client
+        assert client is not None
+        # what the late callback would hand paho; in the field that raced stop_loop closing
+        # the wake-up socket pair (EBADF), which a test cannot time
+        def ack(mid: int, qos: int) -> MQTTErrorCode:
+            late_acks.append(mid)
+            return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+        client.ack = ack  # type: ignore[method-assign]
+        await intake.stop()
+
+    late_acks: list[int] = []
+    asyncio.run(main())
+    vendor.disconnect()
+    stop_loop(vendor)
+    assert len(sink.held) == 1 and [r.raw_value for r in sink.batches] == [3.0]
+    sink.held[0]()  # the late commit: nothing handed to the stopped client
+    assert late_acks == []
