@@ -29,6 +29,7 @@ from fastapi import HTTPException, Request
 from paho.mqtt.enums import CallbackAPIVersion
 
 from api.auth import Principal
+from ingest.records import INGEST_ALARMS
 from occmon import roles, signing, topics
 from occmon.config.schema import SiteConfig
 from occmon.config.tls import BrokerTls
@@ -40,8 +41,6 @@ TIMEOUT = 5.0
 CONNECT_WAIT = 2.0
 
 NOT_FOUND = {"unknown-alarm", "unknown-point", "unknown-unit"}
-# ingest's own system alarms (ingest/health.py) live in ingest, not in the gateway's engine
-INGEST_ALARMS = "system:ingest:"
 CONFLICT = {"ingest-alarm", "already-acknowledged", "not-shelved", "already-shelved", "shelved",
             "out-of-service", "in-service", "still-active", "nothing-to-resolve",
             "already-in-mode", "not-overridden", "reset-not-allowed"}

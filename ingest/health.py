@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CollectorRegistry, Histogram
 
 from ingest.handler import handle
-from ingest.records import INGEST_POINT, DeadLetter, DeviceState, Event
+from ingest.records import INGEST_ALARMS, INGEST_POINT, DeadLetter, DeviceState, Event
 from ingest.sink import Sink
 from occmon import heartbeat, topics
 from occmon.config.schema import SiteConfig
@@ -313,7 +313,7 @@ class IngestHealth:
         raised = code in self.active
         self._ids += 1
         body: dict[str, Any] = {
-            "alarm_id": f"system:ingest:{code}", "point": INGEST_POINT, "kind": "system",
+            "alarm_id": f"{INGEST_ALARMS}{code}", "point": INGEST_POINT, "kind": "system",
             "level": "high_alarm", "value": None, "setpoint": None, "unit": "", "time": now,
             "state": "active-unacknowledged" if raised else "normal",
             "occurrence": self.occurrences.get(code, 0), "cause": cause,

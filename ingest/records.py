@@ -41,6 +41,7 @@ class DeviceState:
 
 GATEWAY = "@gateway"  # device key of the gateway's own status; never a valid device slug
 INGEST_POINT = "ingest"  # the point of ingest's own system alarms (system:ingest:*)
+INGEST_ALARMS = f"system:{INGEST_POINT}:"  # their ids: in ingest, not the gateway's engine
 
 
 @dataclass(frozen=True, slots=True)

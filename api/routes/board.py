@@ -47,6 +47,7 @@ from api.today import Today, todays, verdict_out
 from api.views import point_out
 from ingest.daily import live, rectify
 from ingest.daily.windows import day_window, zone
+from ingest.records import INGEST_ALARMS
 from occmon import ledger
 from occmon.config.schema import SiteConfig
 
@@ -129,7 +130,8 @@ def alarm_section(alarms: list[AlarmOut], lang: str, tz: dt.tzinfo) -> str:
             where += f" · {t[fan]}" if fan in ("primary", "standby") else ""
         agent = _name(a.agent_name, lang)
         area = _name(a.area_name, lang)
-        state = (t["unacked"] if a.state == "active-unacknowledged"
+        state = (t["ends_itself"] if a.alarm_id.startswith(INGEST_ALARMS)  # nothing to ack
+                 else t["unacked"] if a.state == "active-unacknowledged"
                  else t["latched"] if a.state == "cleared-unacknowledged"
                  else "" if a.state in SUPPRESSED  # the badge says it
                  else a.state)

@@ -243,3 +243,27 @@ def test_a_shelved_or_out_of_service_alarm_says_whose_decision_it_is_and_orders_
     assert f"shelved by 李伟 until {hms(until)} (标定通气测试)" in card, card
     assert "Leave the area" not in card and "neither sounds nor pushes" in card, card
     assert "taken out of service by 王工" in alarm_card(en, fault)
+
+
+def test_an_ingest_system_alarm_says_it_ends_by_itself_not_unacknowledged(
+        tmp_path: Path) -> None:
+    """Ingest's own system alarms do not latch and no command reaches them (the API answers
+    409 ingest-alarm): "未确认" on their card asked the floor for an acknowledgement nobody
+    can give. The gateway's system alarms do latch, and keep "未确认"."""
+    config = site_config(tmp_path)
+    now = time.time()
+    events = Events()
+    for alarm_id, point in (("system:ingest:disk-low", "ingest"),
+                            ("system:gateway:queue-write-failing", "gateway")):
+        events.add(alarm_id, "raised", "active-unacknowledged", now - 60, 1, "high_alarm",
+                   None, None, kind="system", unit="")
+        events.out[-1].body["point"] = point
+    stored(config.store.path, events)
+    with serve(create_app(config, config.store.path)) as url:
+        zh = parse(httpx.get(url + "/board").text)
+        en = parse(httpx.get(url + "/board?lang=en").text)
+    ingest = alarm_card(zh, "system:ingest:disk-low")
+    assert "原因排除后自动恢复" in ingest and "未确认" not in ingest, ingest
+    assert "ends by itself once its cause is fixed" in alarm_card(en, "system:ingest:disk-low")
+    gateway = alarm_card(zh, "system:gateway:queue-write-failing")
+    assert "未确认" in gateway and "自动恢复" not in gateway, gateway
