@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -17,7 +19,7 @@ from gateway.app import build_bindings
 from gateway.driver import DeviceStatus
 from gateway.mqtt.intake import INTAKE_OVERFLOW, MqttIntake
 from gateway.sink import DeadLetter
-from occmon.config.schema import MqttDevice
+from occmon.config.schema import MqttDevice, SiteConfig
 from occmon.model import Reading
 from occmon.mqttclient import stop_loop
 from tests.gateway_core.helpers import site_config
@@ -45,23 +47,42 @@ class Recorder:
         self.letters.append(letter)
 
 
-def test_qos0_overflow_is_counted_and_reported_qos1_is_kept(mosquitto: Mosquitto) -> None:
-    config = site_config()
+def _intake(config: SiteConfig, mosquitto: Mosquitto, client_id: str,
+            **options: Any) -> MqttIntake:
+    """The intake of the site's MQTT devices, against the test broker."""
     devices = [d for d in config.devices if isinstance(d, MqttDevice)]
-    intake = MqttIntake(devices, list(build_bindings(config).values()), host=mosquitto.host,
-                        port=mosquitto.port, client_id="bound-intake",
-                        max_pending=MAX_PENDING)
-    sink = Recorder()
-    vendor = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bound-vendor")
+    return MqttIntake(devices, list(build_bindings(config).values()), host=mosquitto.host,
+                      port=mosquitto.port, client_id=client_id, **options)
+
+
+@contextmanager
+def _vendor(mosquitto: Mosquitto, client_id: str) -> Iterator[mqtt.Client]:
+    """The sensor vendor's client, connected, with its network loop running."""
+    vendor = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
     vendor.connect(mosquitto.host, mosquitto.port)
     vendor.loop_start()
+    try:
+        yield vendor
+    finally:
+        vendor.disconnect()
+        stop_loop(vendor)
 
-    async def main() -> None:
-        await intake.start(sink)
-        deadline = time.monotonic() + 10
-        while intake.counters().get("mqtt.connects", 0) == 0 and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.3)  # SUBACK
+
+async def _started(intake: MqttIntake, sink: Recorder) -> None:
+    """Start the intake and wait until it is connected and subscribed."""
+    await intake.start(sink)
+    deadline = time.monotonic() + 10
+    while intake.counters().get("mqtt.connects", 0) == 0 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)  # SUBACK
+
+
+def test_qos0_overflow_is_counted_and_reported_qos1_is_kept(mosquitto: Mosquitto) -> None:
+    intake = _intake(site_config(), mosquitto, "bound-intake", max_pending=MAX_PENDING)
+    sink = Recorder()
+
+    async def main(vendor: mqtt.Client) -> None:
+        await _started(intake, sink)
         infos = [vendor.publish(TOPIC, b"not json %d" % i, qos=0) for i in range(GARBAGE)]
         ms = int(time.time() * 1000)
         real = vendor.publish(TOPIC, json.dumps({"ts": ms, "gas": {"h2s": 3.0}}).encode(),
@@ -82,9 +103,8 @@ def test_qos0_overflow_is_counted_and_reported_qos1_is_kept(mosquitto: Mosquitto
         await asyncio.sleep(0.1)
         await intake.stop()
 
-    asyncio.run(main())
-    vendor.disconnect()
-    stop_loop(vendor)
+    with _vendor(mosquitto, "bound-vendor") as vendor:
+        asyncio.run(main(vendor))
     counters = intake.counters()
     dropped = counters.get("mqtt.dropped.overflow", 0)
     handled = counters["mqtt.messages"]
@@ -102,23 +122,14 @@ def test_repeated_rejects_are_dead_lettered_20_a_minute_then_summarised(
         mosquitto: Mosquitto) -> None:
     """25 malformed messages: 20 dead letters in full, the other 5 counted and, once the
     minute is over (an injected monotonic clock), one rejects-suppressed dead letter."""
-    config = site_config(expire_after=0.4)  # the intake's watchdog then runs every 0.1 s
-    devices = [d for d in config.devices if isinstance(d, MqttDevice)]
     fake = {"now": 1000.0}
-    intake = MqttIntake(devices, list(build_bindings(config).values()), host=mosquitto.host,
-                        port=mosquitto.port, client_id="reject-intake",
-                        monotonic=lambda: fake["now"])
+    # expire_after 0.4 s: the intake's watchdog then runs every 0.1 s
+    intake = _intake(site_config(expire_after=0.4), mosquitto, "reject-intake",
+                     monotonic=lambda: fake["now"])
     sink = Recorder()
-    vendor = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="reject-vendor")
-    vendor.connect(mosquitto.host, mosquitto.port)
-    vendor.loop_start()
 
-    async def main() -> None:
-        await intake.start(sink)
-        deadline = time.monotonic() + 10
-        while intake.counters().get("mqtt.connects", 0) == 0 and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.3)
+    async def main(vendor: mqtt.Client) -> None:
+        await _started(intake, sink)
         for i in range(25):
             vendor.publish(TOPIC, b"{oops %d" % i, qos=1).wait_for_publish(5)
         deadline = time.monotonic() + 10
@@ -131,9 +142,8 @@ def test_repeated_rejects_are_dead_lettered_20_a_minute_then_summarised(
             await asyncio.sleep(0.05)
         await intake.stop()
 
-    asyncio.run(main())
-    vendor.disconnect()
-    stop_loop(vendor)
+    with _vendor(mosquitto, "reject-vendor") as vendor:
+        asyncio.run(main(vendor))
     counters = intake.counters()
     assert counters["mqtt.rejected.malformed-json"] == 25
     assert counters["mqtt.rejects_suppressed"] == 5
@@ -159,21 +169,11 @@ def test_a_commit_landing_after_stop_does_not_touch_the_stopped_client(
     """The queue commits a batch after the intake stopped (a stop between a message and its
     commit): the held PUBACK is dropped, not written to paho's closed wake-up socket (which
     raised EBADF into the committer at every such stop)."""
-    config = site_config()
-    devices = [d for d in config.devices if isinstance(d, MqttDevice)]
-    intake = MqttIntake(devices, list(build_bindings(config).values()), host=mosquitto.host,
-                        port=mosquitto.port, client_id="late-intake")
+    intake = _intake(site_config(), mosquitto, "late-intake")
     sink = Holding()
-    vendor = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="late-vendor")
-    vendor.connect(mosquitto.host, mosquitto.port)
-    vendor.loop_start()
 
-    async def main() -> None:
-        await intake.start(sink)
-        deadline = time.monotonic() + 10
-        while intake.counters().get("mqtt.connects", 0) == 0 and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.3)  # SUBACK
+    async def main(vendor: mqtt.Client) -> None:
+        await _started(intake, sink)
         ms = int(time.time() * 1000)
         vendor.publish(TOPIC, json.dumps({"ts": ms, "gas": {"h2s": 3.0}}).encode(),
                        qos=1).wait_for_publish(10)
@@ -192,9 +192,8 @@ def test_a_commit_landing_after_stop_does_not_touch_the_stopped_client(
         await intake.stop()
 
     late_acks: list[int] = []
-    asyncio.run(main())
-    vendor.disconnect()
-    stop_loop(vendor)
+    with _vendor(mosquitto, "late-vendor") as vendor:
+        asyncio.run(main(vendor))
     assert len(sink.held) == 1 and [r.raw_value for r in sink.batches] == [3.0]
     sink.held[0]()  # the late commit: nothing handed to the stopped client
     assert late_acks == []

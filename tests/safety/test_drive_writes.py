@@ -8,6 +8,8 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
+
 from gateway.interlock import CoilResult, WriteCoil
 from gateway.modbus.device import ModbusDevice
 from gateway.modbus.hub import ModbusHub, default_client
@@ -16,7 +18,7 @@ from gateway.safety.fans import write_drive
 from occmon.config.schema import ModbusTcpDevice
 from occmon.config.ventilation import Drive
 from simulators.drive import AbbDrive, DriveServer, Md500Drive
-from tests.safety.drives import ACS580_DRIVE, MD500_DRIVE, PROFILES
+from tests.safety.drives import ACS580_DRIVE, COMMANDS, DRIVES, MD500_DRIVE, PROFILES
 from tests.servers import free_port
 
 RUN = WriteCoil("u", "fan-1", "control_word", True, "run", "test")
@@ -109,37 +111,34 @@ def test_a_drive_that_is_gone_is_device_offline_not_an_exception() -> None:
     assert not result.ok and counters["drive-write-failed.device-offline"] == 1, result
 
 
-def test_a_run_command_to_a_running_drive_writes_its_set_points_only() -> None:
+@pytest.mark.parametrize("kind", ["acs580", "md500"])
+def test_a_run_command_to_a_running_drive_writes_its_set_points_only(kind: str) -> None:
     """A repeated run (a retry landing after the fan restarted) leaves a running drive's
     control word alone: the ABB sequence's first word is OFF1, which would ramp the fan down
     mid-leak. A set-point step is written again: an MD500 left running slow (by hand, or
     found running at 30 % for general ventilation) comes up to 100 %."""
-    for kind, model in (("acs580", AbbDrive(start_delay=0.0)),
-                        ("md500", Md500Drive(start_delay=0.0))):
-        counters = Counter[str]()
-        command = WriteCoil("u", "fan-1", "control_word" if kind == "acs580" else "command",
-                            True, "run", "test")
+    model: AbbDrive | Md500Drive = (AbbDrive(start_delay=0.0) if kind == "acs580"
+                                    else Md500Drive(start_delay=0.0))
+    counters = Counter[str]()
+    command = WriteCoil("u", "fan-1", COMMANDS[kind], True, "run", "test")
 
-        async def body(device: ModbusDevice, _: DriveServer,
-                       command: WriteCoil = command, kind: str = kind,
-                       counters: Counter[str] = counters,
-                       model: AbbDrive | Md500Drive = model) -> list[CoilResult]:
-            drive = _drive(ACS580_DRIVE if kind == "acs580" else MD500_DRIVE)
-            first = await write_drive(device, drive, command, lambda: 1.0, counters)
-            await asyncio.sleep(0.05)  # past the start-up delay: the running test holds
-            if isinstance(model, Md500Drive):
-                model.setting = 3000  # turned down to 30 % at the panel
-            again = await write_drive(device, drive, command, lambda: 2.0, counters)
-            return [first, again]
-
-        first, again = _with(model, kind, body)
-        assert first.ok and again.ok, (kind, first, again)
-        assert model.running, kind
-        # one control-word sequence only: the second command found the drive running
-        assert model.history == ([0x0476, 0x047F] if kind == "acs580" else [1]), model.history
+    async def body(device: ModbusDevice, _: DriveServer) -> list[CoilResult]:
+        drive = _drive(DRIVES[kind])
+        first = await write_drive(device, drive, command, lambda: 1.0, counters)
+        await asyncio.sleep(0.05)  # past the start-up delay: the running test holds
         if isinstance(model, Md500Drive):
-            assert model.setting == 10000  # 1000H written again: full air
-        assert counters["drive-writes"] == 2 and counters["drive-already-running"] == 1
+            model.setting = 3000  # turned down to 30 % at the panel
+        again = await write_drive(device, drive, command, lambda: 2.0, counters)
+        return [first, again]
+
+    first, again = _with(model, kind, body)
+    assert first.ok and again.ok, (first, again)
+    assert model.running
+    # one control-word sequence only: the second command found the drive running
+    assert model.history == ([0x0476, 0x047F] if kind == "acs580" else [1]), model.history
+    if isinstance(model, Md500Drive):
+        assert model.setting == 10000  # 1000H written again: full air
+    assert counters["drive-writes"] == 2 and counters["drive-already-running"] == 1
 
 
 def test_a_tripped_drive_is_reset_even_if_its_running_bit_were_set() -> None:
